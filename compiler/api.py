@@ -1,0 +1,158 @@
+"""The embedding API: `dslc.compile(...)` returns a `Program` whose functions take and
+return NumPy arrays, run through XLA on the current device.
+
+Sits on top of the pipeline (`compiler/pipeline.py`), the StableHLO backend and the
+runtime's training loop; invalid input raises `CompileError` with the diagnostics.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..dsl import render_all
+from .ir_text import print_module
+from .pipeline import Compilation, compile_text
+
+
+class CompileError(Exception):
+    """The program has errors; `.diagnostics` lists them, `.render()` shows them."""
+
+    def __init__(self, diagnostics):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return render_all(self.diagnostics)
+
+
+def compile(source: str | os.PathLike, target: str = "cpu", *,
+            filename: str | None = None) -> Program:
+    """Compiles a `.nn` file (a path) or `.nn` source text (a string with a newline, or
+    one that names no file)."""
+    from .backends.stablehlo import PLATFORMS
+
+    if target not in PLATFORMS:
+        raise ValueError(f"unknown target {target!r}; targets are {', '.join(PLATFORMS)}")
+    text, path = read_source(source, filename)
+    compilation = compile_text(text, path)
+    if not compilation.ok:
+        raise CompileError(compilation.diagnostics)
+    return Program(compilation, target)
+
+
+def read_source(source, filename: str | None) -> tuple[str, str]:
+    if isinstance(source, os.PathLike) or (
+            isinstance(source, str) and "\n" not in source and os.path.isfile(source)):
+        path = os.fspath(source)
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(), filename or path
+    return str(source), filename or "<source>"
+
+
+class Program:
+    """A compiled program. Parameters and optimizer state are dicts name -> array."""
+
+    def __init__(self, compilation: Compilation, target: str = "cpu"):
+        self.compilation = compilation
+        self.module = compilation.module
+        self.target = target
+        self.meta = self.module.meta
+        self._compiled: dict[str, Any] = {}
+
+    @property
+    def functions(self) -> list[str]:
+        return list(self.module.functions)
+
+    @property
+    def param_names(self) -> list[str]:
+        return [p["name"] for p in self.meta.get("params", [])]
+
+    def jax_function(self, name: str):
+        """The jitted JAX callable of an IR function (arrays in, tuple out)."""
+        if name not in self._compiled:
+            import jax
+
+            from .backends.jax_lower import lower_function
+
+            if name not in self.module.functions:
+                raise KeyError(f"no function `{name}`; functions are {', '.join(self.functions)}")
+            self._compiled[name] = jax.jit(lower_function(self.module.functions[name]))
+        return self._compiled[name]
+
+    def function(self, name: str):
+        """A callable taking NumPy arrays or numbers, returning NumPy arrays (one array
+        for one result, a tuple otherwise)."""
+        from .backends.stablehlo import numpy_dtype
+
+        compiled = self.jax_function(name)
+        arg_types = [a.type for a in self.module.functions[name].args]
+
+        def call(*args):
+            if len(args) != len(arg_types):
+                raise TypeError(f"`{name}` takes {len(arg_types)} argument(s), "
+                                f"{len(args)} given")
+            arrays = [np.asarray(a, dtype=numpy_dtype(t.dtype)) for a, t in zip(args, arg_types)]
+            results = tuple(np.asarray(r) for r in compiled(*arrays))
+            return results[0] if len(results) == 1 else results
+
+        call.__name__ = name
+        return call
+
+    def init(self, seed: int = 0) -> dict[str, np.ndarray]:
+        values = self.function("init")(np.int32(seed))
+        values = values if isinstance(values, tuple) else (values,)
+        return dict(zip(self.param_names, values))
+
+    def init_optimizer(self) -> dict[str, np.ndarray]:
+        from .backends.stablehlo import numpy_dtype
+
+        return {s["name"]: np.full(s["shape"], s["value"], numpy_dtype(s["dtype"]))
+                for s in self.meta.get("optimizer_state", [])}
+
+    def predict(self, params: dict, x) -> np.ndarray:
+        return self.function("predict")(*self._ordered(params), x)
+
+    def train_step(self, params: dict, opt_state: dict, x, y):
+        """One step: returns (params, opt_state, loss, metrics dict)."""
+        state_names = [s["name"] for s in self.meta["optimizer_state"]]
+        results = self.function("train_step")(*self._ordered(params),
+                                              *[opt_state[n] for n in state_names], x, y)
+        n, k = len(self.param_names), len(state_names)
+        metrics = dict(zip(self.meta["train"]["metrics"], results[n + k + 1:]))
+        return (dict(zip(self.param_names, results[:n])),
+                dict(zip(state_names, results[n:n + k])), results[n + k], metrics)
+
+    def _ordered(self, params: dict) -> list:
+        missing = [n for n in self.param_names if n not in params]
+        if missing:
+            raise KeyError(f"missing parameter(s): {', '.join(missing)}")
+        return [params[n] for n in self.param_names]
+
+    def ir(self, print_loc: bool = False) -> str:
+        return print_module(self.module, print_loc)
+
+    def stablehlo(self, name: str, target: str | None = None) -> str:
+        from .backends.stablehlo import stablehlo_text
+
+        return stablehlo_text(self.module.functions[name], target or self.target)
+
+    def export(self, directory: str | os.PathLike, target: str | None = None) -> str:
+        """Writes an artifact directory (manifest, StableHLO, serialized exports)."""
+        from ..runtime.artifact import write_artifact
+        from .backends.stablehlo import artifact
+
+        manifest, blobs = artifact(self.module, target or self.target,
+                                   self.compilation.path, self.compilation.text, __version__)
+        write_artifact(directory, manifest, blobs)
+        return os.fspath(directory)
+
+    def fit(self, *, log=print, verbose: int = 1, **overrides):
+        """Runs the program's `train` block; `overrides` replace its settings (epochs,
+        steps, batch_size, ...). Returns the runtime's `FitResult`."""
+        from .training import run_training
+
+        return run_training(self, log=log, verbose=verbose, **overrides)

@@ -1,0 +1,102 @@
+"""The StableHLO backend: IR functions to `jax.export` artifacts and StableHLO text.
+
+Consumes IR functions (lowered op by op in `jax_lower.py`); produces shape-polymorphic
+exports (each symbolic dim of the IR becomes a `jax.export` symbol shared by all of a
+function's arguments), for any platform, including TPU from a CPU-only machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import export as jax_export
+
+from ..ir import DTYPES, Function, Module, TensorType
+from .jax_lower import lower_function
+
+# `--target` names to the platform names of `jax.export`.
+PLATFORMS = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
+# Names the shape-polymorphism parser of jax.export reserves for its own functions.
+_RESERVED_SYMBOLS = {"mod", "floordiv", "max", "min", "non_negative", "non_negative_int"}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def numpy_dtype(dtype: str):
+    return jnp.bfloat16 if dtype == "bf16" else np.dtype(DTYPES[dtype])
+
+
+def export_symbols(function: Function) -> dict[str, str]:
+    """IR symbol -> the name it gets in the export (a safe identifier)."""
+    names = {}
+    for index, symbol in enumerate(function.symbols):
+        safe = (_IDENTIFIER.match(symbol) and not keyword.iskeyword(symbol)
+                and symbol not in _RESERVED_SYMBOLS)
+        names[symbol] = symbol if safe else f"dim{index}"
+    return names
+
+
+def input_specs(function: Function) -> list[jax.ShapeDtypeStruct]:
+    """One abstract value per argument; symbolic dims share one `jax.export` scope."""
+    names = export_symbols(function)
+    dims = {}
+    if names:
+        values = jax_export.symbolic_shape(", ".join(names.values()))
+        dims = dict(zip(names, values))
+    return [jax.ShapeDtypeStruct(tuple(dims.get(d, d) for d in arg.type.shape),
+                                 numpy_dtype(arg.type.dtype))
+            for arg in function.args]
+
+
+def export(function: Function, target: str = "cpu") -> jax_export.Exported:
+    lowered = lower_function(function)
+    jitted = jax.jit(lowered)
+    return jax_export.export(jitted, platforms=[PLATFORMS[target]])(*input_specs(function))
+
+
+def stablehlo_text(function: Function, target: str = "cpu") -> str:
+    return export(function, target).mlir_module()
+
+
+def tensor_entry(name: str, ttype: TensorType, symbols: dict[str, str]) -> dict:
+    return {"name": name, "dtype": str(np.dtype(numpy_dtype(ttype.dtype))),
+            "shape": [symbols.get(d, d) if isinstance(d, str) else d for d in ttype.shape]}
+
+
+def artifact(module: Module, target: str, source_path: str, source_text: str,
+             version: str) -> tuple[dict, dict[str, bytes | str]]:
+    """The manifest and files of an artifact directory (written by the runtime)."""
+    functions, blobs = {}, {}
+    for function in module:
+        exported = export(function, target)
+        symbols = export_symbols(function)
+        names = function.result_names or [f"out{i}" for i in range(len(function.results))]
+        functions[function.name] = {
+            "file": f"{function.name}.jaxexport",
+            "stablehlo": f"{function.name}.mlir",
+            "inputs": [tensor_entry(a.name, a.type, symbols) for a in function.args],
+            "outputs": [tensor_entry(n, r.type, symbols)
+                        for n, r in zip(names, function.results)],
+            "symbols": symbols,
+        }
+        blobs[f"{function.name}.jaxexport"] = bytes(exported.serialize())
+        blobs[f"{function.name}.mlir"] = exported.mlir_module()
+    manifest = {
+        "format": "dslc-artifact",
+        "format_version": 1,
+        "dslc_version": version,
+        "source": {"path": source_path,
+                   "sha256": hashlib.sha256(source_text.encode("utf-8")).hexdigest()},
+        "target": target,
+        "platforms": [PLATFORMS[target]],
+        "functions": functions,
+        "params": module.meta.get("params", []),
+        "optimizer_state": module.meta.get("optimizer_state", []),
+    }
+    if "train" in module.meta:
+        manifest["train"] = module.meta["train"]
+    return manifest, blobs

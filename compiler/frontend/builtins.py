@@ -1,0 +1,230 @@
+"""The builtin names of `.nn` code that the compiler implements (not the prelude).
+
+Tensor functions map onto IR ops; initializers, optimizers and data sources evaluate to
+`Spec`s that `program.py` consumes; dtypes and `grad` are compile-time values. Each
+entry is one row of `BUILTINS`; the prelude (`compiler/prelude.nn`) adds the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
+from ..ir import DTYPES, Value
+from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
+from .calls import CallSite
+from .evaluate import Scope, fail
+from .values import (ALL, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance, ModelRef,
+                     Signature, Spec, kind_name)
+
+UNARY_OPS = ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "abs", "square",
+             "sign", "neg", "stop_gradient")
+BINARY_OPS = ("maximum", "minimum", "matmul", "pow")
+REDUCTIONS = ("sum", "mean", "max", "min")
+
+
+def _unary(op: str):
+    return lambda c, x: c.b.emit(op, c.tensor("x", x))
+
+
+def _binary(op: str):
+    def impl(c: CallSite, x, y):
+        like = x if isinstance(x, Value) else y
+        dtype = like.type.dtype if isinstance(like, Value) else "f32"
+        return c.b.emit(op, c.tensor("x", x, dtype), c.tensor("y", y, dtype))
+    return impl
+
+
+def _axes(c: CallSite, axis) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    items = axis if isinstance(axis, list) else [axis]
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in items):
+        raise c.fail("E0304", f"`axis` should be an int or a list of ints, found "
+                     f"{kind_name(axis)}", "axis")
+    return tuple(items)
+
+
+def _reduce(op: str):
+    def impl(c: CallSite, x, axis=None, keepdims=False):
+        return c.b.emit(op, c.tensor("x", x), axes=_axes(c, axis), keepdims=bool(keepdims))
+    return impl
+
+
+def _dims(c: CallSite, shape, arg: str) -> tuple:
+    if not isinstance(shape, list):
+        raise c.fail("E0304", f"`{arg}` should be a list of dims, found {kind_name(shape)}", arg)
+    dims = []
+    for dim in shape:
+        if isinstance(dim, DimSym):
+            dims.append(dim.name)
+        elif isinstance(dim, int) and not isinstance(dim, bool):
+            dims.append(dim)
+        else:
+            raise c.fail("E0304", f"a dim should be an int or a symbol, found {kind_name(dim)}",
+                         arg)
+    return tuple(dims)
+
+
+def _reshape(c: CallSite, x, shape):
+    return c.b.emit("reshape", c.tensor("x", x), shape=_dims(c, shape, "shape"))
+
+
+def _flatten(c: CallSite, x):
+    """Keeps the first dim and flattens the rest, like Keras' Flatten."""
+    x = c.tensor("x", x)
+    rest = x.type.shape[1:]
+    if not all(isinstance(d, int) for d in rest):
+        raise c.fail("E0601", f"cannot flatten the symbolic dims of `{x.type}` yet", "x")
+    return c.b.emit("reshape", x, shape=(x.type.shape[0], math.prod(rest)))
+
+
+def _transpose(c: CallSite, x, perm=None):
+    x = c.tensor("x", x)
+    perm = tuple(reversed(range(x.type.rank))) if perm is None else _axes(c, perm)
+    return c.b.emit("transpose", x, perm=perm)
+
+
+def _concat(c: CallSite, xs, axis=-1):
+    if not isinstance(xs, list) or not xs:
+        raise c.fail("E0304", "`concat` takes a non-empty list of tensors", "xs")
+    tensors = [c.tensor("xs", x) for x in xs]
+    return c.b.emit("concat", *tensors, axis=axis)
+
+
+def _where(c: CallSite, condition, x, y):
+    like = x if isinstance(x, Value) else y
+    dtype = like.type.dtype if isinstance(like, Value) else "f32"
+    return c.b.emit("select", c.tensor("condition", condition, "bool"),
+                    c.tensor("x", x, dtype), c.tensor("y", y, dtype))
+
+
+def _dtype_arg(c: CallSite, dtype, arg="dtype") -> str:
+    if isinstance(dtype, Dtype):
+        return dtype.name
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return dtype
+    raise c.fail("E0201", f"expected a dtype such as `f32`, found {kind_name(dtype)}", arg)
+
+
+def _cast(c: CallSite, x, dtype):
+    return c.b.cast(c.tensor("x", x), _dtype_arg(c, dtype))
+
+
+def _one_hot(c: CallSite, indices, depth, dtype=Dtype("f32")):
+    if not isinstance(depth, int) or depth <= 0:
+        raise c.fail("E0304", f"`depth` should be a positive int, found {kind_name(depth)}",
+                     "depth")
+    return c.b.emit("one_hot", c.tensor("indices", indices, "i32"), depth=depth,
+                    dtype=_dtype_arg(c, dtype))
+
+
+def _argmax(c: CallSite, x, axis=-1, keepdims=False):
+    return c.b.emit("argmax", c.tensor("x", x), axis=axis, keepdims=bool(keepdims))
+
+
+def _shape(c: CallSite, x):
+    return [d if isinstance(d, int) else DimSym(d) for d in c.tensor("x", x).type.shape]
+
+
+def _grad_of(with_value: bool):
+    def impl(c: CallSite, f, argnums=0, has_aux=False):
+        if not isinstance(f, (FnRef, GradOf, ModelRef, Builtin, LayerInstance)):
+            raise c.fail("E0305", f"`grad` takes a function, found {kind_name(f)}", "f")
+        nums = tuple(argnums) if isinstance(argnums, list) else (argnums,)
+        return GradOf(f, nums, with_value=with_value, has_aux=bool(has_aux))
+    return impl
+
+
+def _spec(kind: str, name: str):
+    def impl(c: CallSite, **args):
+        return Spec(kind, name, args, c.span)
+    return impl
+
+
+def _spec_builtin(kind: str, name: str, params: dict[str, Any], doc: str) -> Builtin:
+    from .values import REQUIRED
+
+    signature = Signature(tuple((k, REQUIRED if v is _DATA_REQUIRED else v)
+                                for k, v in params.items()))
+    return Builtin(name, signature, _spec(kind, name), doc, spec_kind=kind)
+
+
+_DATA_REQUIRED = object()
+
+
+def builtin_globals() -> dict[str, Any]:
+    """Every builtin name with its compile-time value."""
+    table: dict[str, Any] = {}
+    for op in UNARY_OPS:
+        table[op] = Builtin(op, Signature.of("x"), _unary(op), f"elementwise `{op}`")
+    for op in BINARY_OPS:
+        table[op] = Builtin(op, Signature.of("x", "y"), _binary(op), f"elementwise `{op}`")
+    for op in REDUCTIONS:
+        table[op] = Builtin(op, Signature.of("x", axis=None, keepdims=False), _reduce(op),
+                            f"`{op}` over `axis` (all axes by default)")
+    rows = [
+        ("reshape", Signature.of("x", "shape"), _reshape, "a new shape, same elements"),
+        ("flatten", Signature.of("x"), _flatten, "flattens all but the first dim"),
+        ("transpose", Signature.of("x", perm=None), _transpose, "permutes the dims"),
+        ("concat", Signature.of("xs", axis=-1), _concat, "joins tensors along `axis`"),
+        ("where", Signature.of("condition", "x", "y"), _where, "elementwise choice"),
+        ("cast", Signature.of("x", "dtype"), _cast, "converts the element type"),
+        ("one_hot", Signature.of("indices", "depth", dtype=Dtype("f32")), _one_hot,
+         "one-hot vectors of length `depth`"),
+        ("argmax", Signature.of("x", axis=-1, keepdims=False), _argmax,
+         "index of the largest element"),
+        ("shape", Signature.of("x"), _shape, "the dims of a tensor, as a list"),
+        ("grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(False),
+         "the gradient of `f` in argument `argnums`"),
+        ("value_and_grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(True),
+         "`f`'s value and gradient"),
+    ]
+    for name, signature, impl, doc in rows:
+        table[name] = Builtin(name, signature, impl, doc)
+    for name in DTYPES:
+        table[name] = Dtype(name)
+    table["all"] = ALL
+    for name, init in INITIALIZERS.items():
+        table[name] = _spec_builtin("initializer", name, init.params, init.doc)
+    for alias, name in INIT_ALIASES.items():
+        table[alias] = _spec_builtin("initializer", name, INITIALIZERS[name].params,
+                                     INITIALIZERS[name].doc)
+    for name, opt in OPTIMIZERS.items():
+        table[name] = _spec_builtin("optimizer", name, opt.params, opt.doc)
+    for alias, name in OPT_ALIASES.items():
+        table[alias] = _spec_builtin("optimizer", name, OPTIMIZERS[name].params,
+                                     OPTIMIZERS[name].doc)
+    from ...runtime.data import DATA_SOURCES, REQUIRED as DATA_REQUIRED
+
+    for name, source in DATA_SOURCES.items():
+        params = {k: (_DATA_REQUIRED if v is DATA_REQUIRED else v)
+                  for k, v in source.parameters.items()}
+        table[name] = _spec_builtin("data", name, params, source.doc)
+    return table
+
+
+def as_spec(value: Any, kind: str, span) -> Spec | None:
+    """`value` as a `Spec` of `kind`: a configured one, or a bare name with defaults."""
+    if isinstance(value, Spec) and value.kind == kind:
+        return value
+    if isinstance(value, Builtin) and value.spec_kind == kind:
+        return Spec(kind, value.name, dict(value.signature.params), span)
+    return None
+
+
+def initializer_spec(ev, expr, scope: Scope) -> Spec:
+    value = ev.expr(expr, scope)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Spec("initializer", "constant", {"value": float(value)}, expr.span)
+    spec = as_spec(value, "initializer", expr.span)
+    if spec is None:
+        raise fail("E0403", f"expected an initializer, found {kind_name(value)}", expr.span,
+                   help=f"initializers are {', '.join(INITIALIZERS)}")
+    from .values import REQUIRED
+
+    missing = [k for k, v in spec.args.items() if v is REQUIRED]
+    if missing:
+        raise fail("E0301", f"initializer `{spec.name}` is missing `{missing[0]}`", expr.span)
+    return spec

@@ -1,0 +1,298 @@
+"""The front end's evaluator: runs `.nn` bodies at compile time, staging tensors into IR.
+
+Consumes the AST of one definition body and a `Trace` (the IR function being built);
+numbers, lists and configuration are folded, tensor operations become IR nodes located
+at their source span. Calls of fns, layers and `grad` are handled in `calls.py`.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...dsl import ast
+from ...dsl.diagnostics import Diagnostic, DiagnosticError, Label
+from ..builder import Builder
+from ..ir import DTYPES, Function, Loc, TensorType, Value
+from .values import DimSym, Dtype, kind_name
+
+BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
+COMPARE_OPS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+FOLD_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "**": operator.pow,
+               "%": operator.mod, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+               "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def fail(code: str, message: str, span, label: str = "", *, help: str | None = None,
+         secondary=(), notes=()) -> DiagnosticError:
+    """A diagnostic wrapped for raising: `raise fail("E0101", ...)`."""
+    return DiagnosticError([Diagnostic(code, message, span, label=label, help=help,
+                                       secondary=tuple(secondary), notes=tuple(notes))])
+
+
+@dataclass
+class ParamSpec:
+    """A `param` met while tracing: its path (`simple_dense/W`), type, initializer."""
+
+    path: str
+    type: TensorType
+    init: Any
+    loc: Loc
+    value: Value
+
+
+@dataclass
+class LayerRecord:
+    """One layer call, for `--emit summary`."""
+
+    name: str
+    layer: str
+    output: str
+    params: int
+    depth: int
+
+
+@dataclass
+class Trace:
+    """The IR function under construction and what tracing it collects."""
+
+    function: Function
+    params: dict[str, ParamSpec] | None = None
+    prefix: list[str] = field(default_factory=list)
+    layer_counts: dict[str, int] = field(default_factory=dict)
+    layers: list[LayerRecord] = field(default_factory=list)
+    active: list[str] = field(default_factory=list)
+
+    def builder(self, span) -> Builder:
+        return Builder(self.function, Loc.of(span))
+
+
+class Scope:
+    """Names visible in a body: its own bindings, then the globals."""
+
+    def __init__(self, globals_: dict[str, Any], values: dict[str, Any] | None = None):
+        self.globals = globals_
+        self.values = dict(values or {})
+
+    def lookup(self, name: str, span) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in self.globals:
+            return self.globals[name]
+        from ...dsl.diagnostics import suggest
+
+        hint = suggest(name, list(self.values) + list(self.globals))
+        raise fail("E0101", f"cannot find `{name}` in this scope", span, "not found",
+                   help=hint)
+
+    def bind(self, name: str, value: Any, span) -> None:
+        if name in self.values:
+            raise fail("E0103", f"`{name}` is already bound in this scope", span,
+                       "bound again here", help="bindings are single assignment: pick a new name")
+        self.values[name] = value
+
+    def child(self) -> Scope:
+        return Scope(self.globals, self.values)
+
+
+class Evaluator:
+    """Evaluates expressions and statements; `calls` (a `Calls`) does every call."""
+
+    def __init__(self, trace: Trace, calls):
+        self.trace = trace
+        self.calls = calls
+
+    # Statements
+
+    def run_body(self, body, scope: Scope) -> tuple[Any, ...] | None:
+        """Runs `body` to its `return`; returns the returned values."""
+        for stmt in body:
+            if isinstance(stmt, ast.Return):
+                return tuple(self.expr(v, scope) for v in stmt.values)
+            if isinstance(stmt, ast.Assign):
+                self.assign(stmt, scope)
+            elif isinstance(stmt, ast.ParamDecl):
+                scope.bind(stmt.name, self.calls.declare_param(self, stmt, scope), stmt.name_span)
+        return None
+
+    def assign(self, stmt: ast.Assign, scope: Scope) -> None:
+        value = self.expr(stmt.value, scope)
+        if len(stmt.targets) == 1:
+            if isinstance(value, Value) and value.name is None and value.node is not None:
+                value.name = stmt.targets[0]
+            scope.bind(stmt.targets[0], value, stmt.target_spans[0])
+            return
+        if not isinstance(value, tuple) or len(value) != len(stmt.targets):
+            count = len(value) if isinstance(value, tuple) else 1
+            raise fail("E0301", f"cannot unpack {count} value(s) into {len(stmt.targets)} names",
+                       stmt.value.span, f"gives {count} value(s)")
+        for name, span, item in zip(stmt.targets, stmt.target_spans, value):
+            scope.bind(name, item, span)
+
+    # Expressions
+
+    def expr(self, node, scope: Scope) -> Any:
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            raise fail("E0601", f"`{type(node).__name__}` expressions are not supported here",
+                       node.span)
+        return method(node, scope)
+
+    def expr_Name(self, node: ast.Name, scope: Scope) -> Any:
+        return scope.lookup(node.id, node.span)
+
+    def expr_Number(self, node: ast.Number, scope: Scope) -> Any:
+        return node.value
+
+    def expr_String(self, node: ast.String, scope: Scope) -> Any:
+        return node.value
+
+    def expr_Bool(self, node: ast.Bool, scope: Scope) -> Any:
+        return node.value
+
+    def expr_ListExpr(self, node: ast.ListExpr, scope: Scope) -> Any:
+        return [self.expr(item, scope) for item in node.items]
+
+    def expr_UnaryOp(self, node: ast.UnaryOp, scope: Scope) -> Any:
+        value = self.expr(node.operand, scope)
+        if node.op == "+":
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return -value
+        return self.trace.builder(node.span).neg(self.tensor(value, node.operand.span))
+
+    def expr_BinOp(self, node: ast.BinOp, scope: Scope) -> Any:
+        left = self.expr(node.left, scope)
+        right = self.expr(node.right, scope)
+        return self.binary(node.op, left, right, node)
+
+    def expr_Compare(self, node: ast.Compare, scope: Scope) -> Any:
+        left = self.expr(node.left, scope)
+        right = self.expr(node.right, scope)
+        return self.binary(node.op, left, right, node)
+
+    def expr_Call(self, node: ast.Call, scope: Scope) -> Any:
+        func = self.expr(node.func, scope)
+        args = [(self.expr(a, scope), a.span) for a in node.args]
+        kwargs = {}
+        for kw in node.kwargs:
+            if kw.name in kwargs:
+                raise fail("E0302", f"keyword argument `{kw.name}` given twice", kw.name_span)
+            kwargs[kw.name] = (self.expr(kw.value, scope), kw.value.span)
+        return self.calls.call(self, func, args, kwargs, node.span)
+
+    def expr_Pipe(self, node: ast.Pipe, scope: Scope) -> Any:
+        """`x |> f(a)` calls `f(x, a)` when `f` is a function, and `f(a)(x)` when `f(a)`
+        makes a layer; `x |> g` calls `g(x)`."""
+        left = (self.expr(node.left, scope), node.left.span)
+        right = node.right
+        if isinstance(right, ast.Call):
+            func = self.expr(right.func, scope)
+            if self.calls.takes_piped_argument(func):
+                args = [left] + [(self.expr(a, scope), a.span) for a in right.args]
+                kwargs = {kw.name: (self.expr(kw.value, scope), kw.value.span)
+                          for kw in right.kwargs}
+                return self.calls.call(self, func, args, kwargs, node.span)
+        func = self.expr(right, scope)
+        return self.calls.call(self, func, [left], {}, node.span)
+
+    def expr_Attribute(self, node: ast.Attribute, scope: Scope) -> Any:
+        value = self.expr(node.value, scope)
+        if isinstance(value, Value):
+            if node.name == "shape":
+                return [d if isinstance(d, int) else DimSym(d) for d in value.type.shape]
+            if node.name == "dtype":
+                return Dtype(value.type.dtype)
+            if node.name == "rank":
+                return value.type.rank
+        raise fail("E0303", f"{kind_name(value)} has no attribute `{node.name}`", node.span,
+                   help="tensors have `.shape`, `.dtype` and `.rank`")
+
+    def expr_Index(self, node: ast.Index, scope: Scope) -> Any:
+        value = self.expr(node.value, scope)
+        if isinstance(value, (list, tuple)):
+            if len(node.indices) != 1 or isinstance(node.indices[0], ast.Slice):
+                raise fail("E0304", "a list takes one integer index", node.span)
+            index = self.expr(node.indices[0], scope)
+            if not isinstance(index, int) or not -len(value) <= index < len(value):
+                raise fail("E0304", f"index `{index}` is out of range for a list of "
+                           f"{len(value)}", node.indices[0].span)
+            return value[index]
+        from .indexing import index_tensor
+
+        return index_tensor(self, self.tensor(value, node.value.span), node, scope)
+
+    # Helpers
+
+    def tensor(self, value: Any, span, dtype: str = "f32") -> Value:
+        """`value` as a tensor: numbers become scalar constants of `dtype`."""
+        if isinstance(value, Value):
+            return value
+        if isinstance(value, bool):
+            return self.trace.builder(span).const(value, "bool")
+        if isinstance(value, (int, float)):
+            return self.trace.builder(span).const(value, dtype)
+        raise fail("E0303", f"expected a tensor, found {kind_name(value)}", span,
+                   "not a tensor")
+
+    def binary(self, op: str, left: Any, right: Any, node) -> Any:
+        if _is_number(left) and _is_number(right):
+            return self.fold(op, left, right, node)
+        if isinstance(left, DimSym) or isinstance(right, DimSym):
+            raise fail("E0601", f"arithmetic on the symbolic dim "
+                       f"`{left if isinstance(left, DimSym) else right}` is not supported yet",
+                       node.span, help="symbolic dims can be passed through, e.g. "
+                       "`reshape(x, [B, -1])`")
+        like = left if isinstance(left, Value) else right
+        if not isinstance(like, Value):
+            raise fail("E0303", f"`{op}` needs numbers or tensors, found {kind_name(left)} and "
+                       f"{kind_name(right)}", node.op_span)
+        dtype = like.type.dtype
+        if dtype in ("i32", "i64", "i8", "u8") and (isinstance(left, float)
+                                                     or isinstance(right, float)):
+            dtype = "f32" if _is_number(left) else dtype
+        lhs = self.tensor(left, node.left.span, dtype)
+        rhs = self.tensor(right, node.right.span, dtype)
+        op_name = BINARY_OPS.get(op) or COMPARE_OPS.get(op)
+        if op_name is None:
+            raise fail("E0601", f"`{op}` on tensors is not supported yet", node.op_span)
+        return self.trace.builder(node.span).emit(op_name, lhs, rhs)
+
+    def fold(self, op: str, left, right, node) -> Any:
+        if op == "/":
+            if right == 0:
+                raise fail("E0304", "division by zero in a constant expression", node.span)
+            quotient = left / right
+            both_int = isinstance(left, int) and isinstance(right, int)
+            return int(quotient) if both_int and left % right == 0 else quotient
+        if op == "@":
+            raise fail("E0303", "`@` needs tensors, found numbers", node.op_span)
+        if op == "%" and right == 0:
+            raise fail("E0304", "modulo by zero in a constant expression", node.span)
+        try:
+            return FOLD_BINARY[op](left, right)
+        except (OverflowError, ZeroDivisionError, ValueError) as error:
+            raise fail("E0304", f"cannot evaluate this constant expression: {error}",
+                       node.span) from None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float))
+
+
+def check_dtype_name(name: str, span) -> str:
+    if name not in DTYPES:
+        from ...dsl.diagnostics import suggest
+
+        raise fail("E0201", f"unknown dtype `{name}`", span, "not a dtype",
+                   help=suggest(name, list(DTYPES)) or f"dtypes are {', '.join(DTYPES)}")
+    return name
+
+
+def secondary_label(value: Value) -> list[Label]:
+    span = value.loc.span
+    if span is None:
+        return []
+    what = f"`{value.name}`" if value.name else "this"
+    return [Label(span, f"{what} is `{value.type}`")]

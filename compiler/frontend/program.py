@@ -1,0 +1,254 @@
+"""AST to IR for a whole program: imports, the prelude, fns, the model and its training.
+
+Consumes the parsed main file; produces an `ir.Module` with `init`, `predict`,
+`train_step` and `eval_step` for the trained (or only) model and one function per
+typed `fn`, plus `meta` (parameters, optimizer state, train settings, layer table).
+Diagnostics from independent definitions are all collected.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from ...dsl import DiagnosticError, ast, parse, resolve
+from ...dsl.diagnostics import Diagnostic
+from ..ir import Function, Loc, Module, TensorType
+from .builtins import builtin_globals
+from .calls import Calls
+from .evaluate import Evaluator, Scope, Trace, fail
+from .train import TrainConfig, build_training
+from .values import FnRef, GradOf, LayerRef, ModelRef
+
+PRELUDE = "prelude.nn"
+
+
+@dataclass
+class FrontendResult:
+    module: Module | None
+    diagnostics: list[Diagnostic]
+    train: TrainConfig | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+@functools.cache
+def prelude() -> ast.Module:
+    text = resources.files("dslc.compiler").joinpath(PRELUDE).read_text()
+    result = parse(text, f"<prelude>/{PRELUDE}")
+    if result.diagnostics:
+        raise RuntimeError("the prelude does not parse:\n" + "\n".join(map(str, result.diagnostics)))
+    return result.module
+
+
+def definitions(module: ast.Module) -> dict[str, Any]:
+    table = {}
+    for item in module.items:
+        if isinstance(item, ast.FnDef):
+            table[item.name] = FnRef(item)
+        elif isinstance(item, ast.LayerDef):
+            table[item.name] = LayerRef(item)
+        elif isinstance(item, ast.ModelDef):
+            table[item.name] = ModelRef(item)
+    return table
+
+
+class Imports:
+    """Loads `import "file.nn"` items, relative to the importing file, once each."""
+
+    def __init__(self, sources: dict[str, str]):
+        self.sources = sources
+        self.loaded: dict[str, ast.Module] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def collect(self, module: ast.Module, path: str, stack: tuple[str, ...] = ()) -> dict:
+        table: dict[str, Any] = {}
+        base = os.path.dirname(os.path.abspath(path)) if os.path.exists(path) else os.getcwd()
+        for item in module.items:
+            if not isinstance(item, ast.Import):
+                continue
+            target = os.path.normpath(os.path.join(base, item.path))
+            if target in stack or os.path.abspath(path) == target:
+                self.diagnostics.append(Diagnostic(
+                    "E0502", f"`{item.path}` imports itself through a cycle", item.span,
+                    "cycle closes here"))
+                continue
+            imported = self.load(target, item)
+            if imported is not None:
+                table.update(self.collect(imported, target, stack + (os.path.abspath(path),)))
+                table.update(definitions(imported))
+        return table
+
+    def load(self, target: str, item: ast.Import) -> ast.Module | None:
+        if target in self.loaded:
+            return self.loaded[target]
+        try:
+            with open(target, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as error:
+            self.diagnostics.append(Diagnostic(
+                "E0501", f"cannot import `{item.path}`: {getattr(error, 'strerror', error)}",
+                item.span, "imported here", help=f"looked for `{target}`"))
+            return None
+        result = parse(text, os.path.relpath(target))
+        self.sources[result.source.name] = text
+        self.diagnostics.extend(result.diagnostics)
+        self.loaded[target] = result.module
+        return result.module
+
+
+def lower_program(main: ast.Module, path: str) -> FrontendResult:
+    """The front end's entry point: see the module docstring."""
+    sources: dict[str, str] = {}
+    imports = Imports(sources)
+    imported = imports.collect(main, path)
+    if imports.diagnostics:
+        return FrontendResult(None, imports.diagnostics, sources=sources)
+    builtins = builtin_globals()
+    globals_ = {**builtins, **definitions(prelude()), **imported}
+    diagnostics = list(resolve(main, builtins=set(globals_)))
+    if diagnostics:
+        return FrontendResult(None, diagnostics, sources=sources)
+    globals_.update(definitions(main))
+    lowering = ProgramLowering(globals_, main)
+    lowering.run()
+    module = lowering.module if not lowering.diagnostics else None
+    return FrontendResult(module, lowering.diagnostics, lowering.train, sources)
+
+
+class ProgramLowering:
+    def __init__(self, globals_: dict[str, Any], main: ast.Module):
+        self.globals = globals_
+        self.main = main
+        self.calls = Calls(globals_)
+        self.module = Module()
+        self.diagnostics: list[Diagnostic] = []
+        self.train: TrainConfig | None = None
+
+    def attempt(self, action, *args):
+        try:
+            return action(*args)
+        except DiagnosticError as error:
+            self.diagnostics.extend(error.diagnostics)
+            return None
+
+    def run(self) -> None:
+        for item in self.main.items:
+            if isinstance(item, ast.FnDef):
+                self.attempt(self.lower_fn, item)
+        trains = [i for i in self.main.items if isinstance(i, ast.TrainDef)]
+        models = [i for i in self.main.items if isinstance(i, ast.ModelDef)]
+        for extra in trains[1:]:
+            self.diagnostics.append(Diagnostic(
+                "E0601", "only one `train` block per program is supported yet", extra.span,
+                secondary=(), help="move the other one to its own file"))
+        if trains:
+            model = self.globals[trains[0].model]
+            self.attempt(self.lower_model, model.definition)
+            if not self.diagnostics:
+                self.train = self.attempt(build_training, self, trains[0], model.definition)
+        elif len(models) == 1:
+            self.attempt(self.lower_model, models[0])
+
+    # fns
+
+    def lower_fn(self, fn: ast.FnDef) -> None:
+        """A `fn` with typed parameters, or an alias such as `grad(position)` of one,
+        becomes an IR function of its own name; untyped fns are templates."""
+        value = FnRef(fn)
+        if fn.params is None:
+            value = self.calls.evaluate_alias(Evaluator(Trace(Function(fn.name)), self.calls),
+                                              fn)
+        signature = self.signature(value)
+        if signature is None:
+            return
+        names, types = signature
+        function = self.calls.trace_callable(value, types, fn.span)
+        function.name = fn.name
+        for arg, name in zip(function.args, names):
+            arg.name = name
+        self.module.add(function)
+
+    def signature(self, value) -> tuple[list[str], list[TensorType]] | None:
+        while isinstance(value, GradOf) or (isinstance(value, FnRef)
+                                            and value.definition.params is None):
+            if isinstance(value, GradOf):
+                value = value.target
+            else:
+                value = self.calls.evaluate_alias(
+                    Evaluator(Trace(Function(value.definition.name)), self.calls),
+                    value.definition)
+        if not isinstance(value, FnRef) or value.definition.params is None:
+            return None
+        params = value.definition.params
+        if not params or any(p.annotation is None or p.annotation.dims is None
+                             for p in params):
+            return None
+        scope = Scope(self.globals)
+        types = [self.calls.resolve_type(p.annotation, scope, new_symbols=True) for p in params]
+        return [p.name for p in params], types
+
+    # the model
+
+    def trace_model(self, model: ast.ModelDef, function: Function, extra_inputs=()):
+        """Traces `model` into `function`: its inputs, then its parameters as they are
+        declared; returns (the trace, the model's outputs, the input values)."""
+        trace = Trace(function, params={})
+        ev = Evaluator(trace, self.calls)
+        scope = Scope(self.globals)
+        inputs = []
+        for param in model.inputs:
+            if param.annotation is None or param.annotation.dims is None:
+                raise fail("E0205", f"model input `{param.name}` needs a tensor type",
+                           param.span, help="e.g. `x: f32[N, 2]`")
+            ttype = self.calls.resolve_type(param.annotation, scope, new_symbols=True)
+            inputs.append((function.add_arg(ttype, param.name, Loc.of(param.span)), param.span))
+        outputs = self.calls.call_model(ev, model, inputs, {}, model.span)
+        return trace, ev, outputs, [v for v, _ in inputs]
+
+    def lower_model(self, model: ast.ModelDef) -> None:
+        predict = Function("predict", loc=Loc.of(model.span))
+        trace, ev, outputs, inputs = self.trace_model(model, predict)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        predict.results = [ev.tensor(o, model.span) for o in outputs]
+        params_first(predict, trace)
+        self.module.add(predict)
+        self.module.add(build_init(trace, model))
+        self.module.meta.update(
+            model=model.name,
+            params=[{"name": p.path, "dtype": p.type.dtype, "shape": list(p.type.shape)}
+                    for p in trace.params.values()],
+            inputs=[{"name": v.name, "dtype": v.type.dtype, "shape": list(v.type.shape)}
+                    for v in inputs],
+            layers=[vars(r) for r in trace.layers],
+        )
+
+
+def params_first(function: Function, trace: Trace) -> None:
+    """Reorders arguments as (parameters..., inputs...), the calling convention."""
+    params = [p.value for p in trace.params.values()]
+    others = [a for a in function.args if all(a is not p for p in params)]
+    function.args = params + others
+    for index, arg in enumerate(function.args):
+        arg.index = index
+
+
+def build_init(trace: Trace, model: ast.ModelDef) -> Function:
+    """`init(seed: i32[]) -> params`: each parameter drawn by its initializer."""
+    from ..builder import Builder
+    from ..initializers import draw
+
+    init = Function("init", loc=Loc.of(model.span))
+    seed = init.add_arg(TensorType("i32", ()), "seed", Loc.of(model.name_span))
+    for stream, spec in enumerate(trace.params.values()):
+        b = Builder(init, spec.loc)
+        if spec.init is None:
+            raise fail("E0304", f"parameter `{spec.path}` has no initializer",
+                       spec.loc.span, help="add e.g. `= zeros` or `= glorot_uniform`")
+        value = draw(b, seed, spec.type, stream, spec.init.name, spec.init.args)
+        value.name = spec.path
+        init.results.append(value)
+        init.result_names.append(spec.path)
+    return init

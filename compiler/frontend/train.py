@@ -1,0 +1,215 @@
+"""A `train` block to IR: `eval_step` (loss and metrics), `train_step` (the same, its
+gradient by `compiler.passes.autodiff`, and the optimizer update) and the settings the
+runtime's training loop needs (`TrainConfig`). Settings are checked against `SETTINGS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...dsl import ast
+from ...dsl.diagnostics import suggest
+from ..builder import Builder
+from ..ir import Function, Loc, TensorType
+from ..optimizers import optimizer as optimizer_def
+from .builtins import as_spec
+from .evaluate import Evaluator, Scope, Trace, fail
+from .values import ALL, REQUIRED, FnRef, Spec, kind_name
+
+
+# Setting -> (default, check(value) -> error text or None). REQUIRED ones must be given.
+SETTINGS: dict[str, tuple[Any, Any]] = {
+    "data": (REQUIRED, None),
+    "loss": (REQUIRED, None),
+    "optimizer": ("rmsprop", None),
+    "metrics": ([], lambda v: None if isinstance(v, list) else "a list such as `[accuracy]`"),
+    "epochs": (None, lambda v: _positive_int(v)),
+    "steps": (None, lambda v: _positive_int(v)),
+    "batch_size": (32, lambda v: None if v is ALL else _positive_int(v)),
+    "shuffle": (True, lambda v: None if isinstance(v, bool) else "`true` or `false`"),
+    "seed": (0, lambda v: None if isinstance(v, int) and not isinstance(v, bool)
+             else "an integer"),
+    "validation_split": (0.0, lambda v: None if isinstance(v, (int, float)) and 0 <= v < 1
+                         else "a fraction in [0, 1)"),
+}
+UNSUPPORTED_SETTINGS = ("validation_data", "checkpoint", "devices", "callbacks",
+                        "loss_weights")
+
+
+def _positive_int(value) -> str | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return None if ok else "a positive integer"
+
+
+@dataclass
+class TrainConfig:
+    """What the training loop needs, plus spans so run-time data errors point back."""
+
+    model: str
+    data: Spec
+    loss: str
+    optimizer: Spec
+    metrics: list[str]
+    epochs: int | None
+    steps: int | None
+    batch_size: int | None  # None: full batch
+    shuffle: bool
+    seed: int
+    validation_split: float
+    spans: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "data": {"source": self.data.name, "args": self.data.args},
+                "loss": self.loss,
+                "optimizer": {"name": self.optimizer.name, "args": self.optimizer.args},
+                "metrics": self.metrics, "epochs": self.epochs, "steps": self.steps,
+                "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed,
+                "validation_split": self.validation_split}
+
+
+def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[str, Any]]:
+    ev = Evaluator(Trace(Function("settings")), lowering.calls)
+    scope = Scope(lowering.globals)
+    values, spans = {}, {}
+    for setting in train.settings:
+        if setting.name in UNSUPPORTED_SETTINGS:
+            raise fail("E0601", f"the train setting `{setting.name}` is not supported yet",
+                       setting.name_span)
+        if setting.name not in SETTINGS:
+            raise fail("E0401", f"unknown train setting `{setting.name}`", setting.name_span,
+                       "not a setting", help=suggest(setting.name, SETTINGS)
+                       or f"settings are {', '.join(SETTINGS)}")
+        if setting.name in values:
+            raise fail("E0401", f"`{setting.name}` is set twice", setting.name_span)
+        values[setting.name] = ev.expr(setting.value, scope)
+        spans[setting.name] = setting.value.span
+    for name, (default, check) in SETTINGS.items():
+        if name not in values:
+            if default is REQUIRED:
+                raise fail("E0402", f"the train block has no `{name}`", train.span,
+                           f"`{name}` missing", help=f"add `{name} = ...`")
+            values[name] = default
+        elif check is not None and (problem := check(values[name])):
+            raise fail("E0404", f"`{name}` should be {problem}, found "
+                       f"{kind_name(values[name])}", spans[name])
+    if values["epochs"] is not None and values["steps"] is not None:
+        raise fail("E0404", "give `epochs` or `steps`, not both", spans["steps"])
+    if values["epochs"] is None and values["steps"] is None:
+        values["epochs"] = 1
+    return values, spans
+
+
+def component(value, kind: str, span, lowering) -> Spec:
+    if isinstance(value, str) and value in lowering.globals:
+        value = lowering.globals[value]
+    spec = as_spec(value, kind, span)
+    if spec is None:
+        raise fail("E0403", f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, found "
+                   f"{kind_name(value)}", span)
+    missing = [k for k, v in spec.args.items() if v is REQUIRED]
+    if missing:
+        raise fail("E0301", f"the {kind} `{spec.name}` is missing its argument `{missing[0]}`",
+                   span)
+    return spec
+
+
+def loss_function(value, span, lowering, what: str) -> FnRef:
+    if isinstance(value, str) and value in lowering.globals:
+        value = lowering.globals[value]
+    if not isinstance(value, FnRef):
+        raise fail("E0403", f"expected a {what} function, found {kind_name(value)}", span,
+                   help="e.g. `mean_squared_error` or a `fn` taking (y_true, y_pred)")
+    return value
+
+
+def target_type(loss: str, prediction: TensorType) -> TensorType:
+    """Sparse losses take integer class ids; the others take targets shaped like the
+    prediction."""
+    if loss.startswith("sparse_"):
+        return TensorType("i32", prediction.shape[:-1])
+    return prediction
+
+
+def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainConfig:
+    values, spans = read_settings(lowering, train)
+    data = component(values["data"], "data", spans["data"], lowering)
+    optimizer = component(values["optimizer"], "optimizer", spans.get("optimizer", train.span),
+                          lowering)
+    loss = loss_function(values["loss"], spans["loss"], lowering, "loss")
+    metrics = [loss_function(m, spans["metrics"], lowering, "metric") for m in values["metrics"]]
+    if len(model.inputs) != 1 or len(model.outputs) > 1:
+        raise fail("E0601", "training a model with several inputs or outputs is not "
+                   "supported yet", model.name_span)
+    eval_step = build_eval_step(lowering, model, loss, metrics, spans)
+    lowering.module.add(eval_step)
+    lowering.module.add(build_train_step(lowering, eval_step, optimizer, len(metrics)))
+    config = TrainConfig(
+        model.name, data, loss.definition.name, optimizer,
+        [m.definition.name for m in metrics], values["epochs"], values["steps"],
+        None if values["batch_size"] is ALL else values["batch_size"], values["shuffle"],
+        values["seed"], float(values["validation_split"]), spans)
+    lowering.module.meta["train"] = config.to_json()
+    return config
+
+
+def build_eval_step(lowering, model, loss: FnRef, metrics: list[FnRef], spans) -> Function:
+    """`eval_step(params..., x, y) -> (loss, metrics...)`."""
+    function = Function("eval_step", loc=Loc.of(model.span))
+    trace, ev, prediction, _ = lowering.trace_model(model, function)
+    y_type = target_type(loss.definition.name, prediction.type)
+    y = function.add_arg(y_type, "y", Loc.of(spans["data"]))
+    results = []
+    for fn, span, what in [(loss, spans["loss"], "loss")] + [
+            (m, spans["metrics"], "metric") for m in metrics]:
+        value = ev.tensor(lowering.calls.call(ev, fn, [(y, span), (prediction, span)], {},
+                                              span), span)
+        if value.type.shape != () or not value.type.is_float:
+            raise fail("E0404", f"the {what} `{fn.definition.name}` gives `{value.type}`, "
+                       "not a float scalar", span)
+        results.append(value)
+    function.results = results
+    from .program import params_first
+
+    params_first(function, trace)
+    function.result_names = ["loss"] + [m.definition.name for m in metrics]
+    lowering.module.meta["optimizer_state"] = []
+    return function
+
+
+def build_train_step(lowering, eval_step: Function, spec: Spec, n_metrics: int) -> Function:
+    """`train_step(params..., state..., x, y) -> (params..., state..., loss, metrics...)`."""
+    from ..passes.autodiff import grad_function
+    from ..passes.inline import inline
+
+    n_params = len(lowering.module.meta["params"])
+    hyper = spec.args
+    opt = optimizer_def(spec.name)
+    step = Function("train_step", loc=eval_step.loc)
+    params = [step.add_arg(a.type, a.name, a.loc) for a in eval_step.args[:n_params]]
+    slots, state_meta = [], []
+    for param in params:
+        own = []
+        for slot, ttype, initial in opt.state(hyper, param.type):
+            name = f"{param.name}/{slot}"
+            own.append(step.add_arg(ttype, name, param.loc))
+            state_meta.append({"name": name, "dtype": ttype.dtype, "shape": list(ttype.shape),
+                               "value": initial})
+        slots.append(own)
+    data = [step.add_arg(a.type, a.name, a.loc) for a in eval_step.args[n_params:]]
+    gradient = grad_function(eval_step, wrt=tuple(range(n_params)), with_value=True,
+                             has_aux=True)
+    b = Builder(step, eval_step.loc)
+    outputs = inline(gradient, b, params + data)
+    loss_and_metrics, grads = outputs[:1 + n_metrics], outputs[1 + n_metrics:]
+    new_params, new_state = [], []
+    for param, grad, own in zip(params, grads, slots):
+        updated, own_updated = opt.update(b.at(param.loc), hyper, param, grad, own)
+        new_params.append(updated)
+        new_state.extend(own_updated)
+    step.results = new_params + new_state + list(loss_and_metrics)
+    step.result_names = ([a.name for a in params] + [m["name"] for m in state_meta]
+                         + eval_step.result_names)
+    lowering.module.meta["optimizer_state"] = state_meta
+    lowering.module.meta["optimizer"] = {"name": spec.name, "args": hyper}
+    return step

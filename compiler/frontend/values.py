@@ -1,0 +1,161 @@
+"""Compile-time values of the front end's evaluator.
+
+A `.nn` expression evaluates either to an IR `Value` (a tensor, staged into the IR) or
+to something known at compile time: a number, a list, a dtype, a symbolic dim, or a
+callable (a builtin, a user `fn`, a `layer` and its configured instances, a `grad`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ...dsl import ast
+from ..ir import Value
+
+
+@dataclass(frozen=True)
+class DimSym:
+    """A symbolic dimension (`N`, `B`) used as a value, e.g. in `reshape(x, [B, -1])`."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Dtype:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Parameter names with defaults (`REQUIRED` for none) of a compile-time callable."""
+
+    params: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def of(cls, *names: str, **defaults: Any) -> Signature:
+        return cls(tuple((n, REQUIRED) for n in names) + tuple(defaults.items()))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.params)
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A function implemented by the compiler: `impl(call, **bound_args)`."""
+
+    name: str
+    signature: Signature
+    impl: Callable[..., Any]
+    doc: str = ""
+    takes_varargs: bool = False
+    spec_kind: str | None = None  # set when calling it configures a `Spec` of that kind
+
+
+@dataclass(frozen=True)
+class FnRef:
+    """A user or prelude `fn`."""
+
+    definition: ast.FnDef
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A `layer` definition; calling it with configuration gives a `LayerInstance`."""
+
+    definition: ast.LayerDef
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    definition: ast.ModelDef
+
+
+@dataclass(eq=False)
+class LayerInstance:
+    """A configured layer: `SimpleDense(512, activation=relu)`; calling it with tensors
+    inlines its body once, with its own parameters."""
+
+    definition: ast.LayerDef
+    config: dict[str, Any]
+    span: Any
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class GradOf:
+    """`grad(f)` or `value_and_grad(f)`: differentiate `target` in its `argnums`."""
+
+    target: Any
+    argnums: tuple[int, ...] = (0,)
+    with_value: bool = False
+    has_aux: bool = False
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A configured component named in a `train` block or a `param` initializer:
+    `kind` is "initializer", "optimizer" or "data"; `args` are compile-time values."""
+
+    kind: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    span: Any = field(default=None, compare=False)
+
+
+class _All:
+    def __repr__(self) -> str:
+        return "all"
+
+
+ALL = _All()  # `batch_size = all`: the whole data set in one batch
+
+
+def kind_name(value: Any) -> str:
+    """How a value is described in diagnostics."""
+    if isinstance(value, Value):
+        return f"a tensor `{value.type}`"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int):
+        return "an int"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, DimSym):
+        return f"the symbolic dim `{value.name}`"
+    if isinstance(value, Dtype):
+        return "a dtype"
+    if isinstance(value, Builtin):
+        return f"the builtin `{value.name}`"
+    if isinstance(value, FnRef):
+        return f"the fn `{value.definition.name}`"
+    if isinstance(value, LayerRef):
+        return f"the layer `{value.definition.name}`"
+    if isinstance(value, ModelRef):
+        return f"the model `{value.definition.name}`"
+    if isinstance(value, LayerInstance):
+        return f"a `{value.definition.name}` layer"
+    if isinstance(value, GradOf):
+        return "a gradient function"
+    if isinstance(value, Spec):
+        return f"the {value.kind} `{value.name}`"
+    return type(value).__name__

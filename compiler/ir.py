@@ -1,0 +1,200 @@
+"""The IR: typed SSA values, nodes that carry a source location, functions, modules.
+
+The front end (`compiler/frontend`) builds it through `compiler.builder.Builder`; passes
+rewrite it; backends read it. Ops are named here only by string: what an op means
+(shape rule, gradient, lowerings) lives in its one place under `compiler/ops/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+# Element types by their `.nn` spelling, with the NumPy dtype each stands for.
+DTYPES: dict[str, str] = {
+    "f16": "float16",
+    "bf16": "bfloat16",
+    "f32": "float32",
+    "f64": "float64",
+    "i8": "int8",
+    "i32": "int32",
+    "i64": "int64",
+    "u8": "uint8",
+    "bool": "bool",
+}
+FLOAT_DTYPES = frozenset({"f16", "bf16", "f32", "f64"})
+INT_DTYPES = frozenset({"i8", "i32", "i64", "u8"})
+
+# A dimension is a concrete size or a symbol (`N`, `B`) that stays symbolic down to
+# shape-polymorphic StableHLO.
+Dim = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class TensorType:
+    """Element type and shape of a value; `f32[N, 2]` prints and parses as such."""
+
+    dtype: str
+    shape: tuple[Dim, ...]
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(d for d in self.shape if isinstance(d, str))
+
+    @property
+    def is_concrete(self) -> bool:
+        return all(isinstance(d, int) for d in self.shape)
+
+    def with_shape(self, shape) -> TensorType:
+        return TensorType(self.dtype, tuple(shape))
+
+    def with_dtype(self, dtype: str) -> TensorType:
+        return TensorType(dtype, self.shape)
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[{', '.join(str(d) for d in self.shape)}]"
+
+
+def format_shape(shape: tuple[Dim, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """Where a node came from in a `.nn` file.
+
+    `span` (a `dsl.source.Span`, not compared) lets diagnostics draw carets; nodes made
+    by autodiff keep the forward node's position and name its op in `gradient_of`.
+    """
+
+    file: str
+    line: int
+    col: int
+    gradient_of: str | None = None
+    span: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, span) -> Loc:
+        return cls(span.source.name, span.line, span.col, span=span)
+
+    def in_gradient_of(self, op: str) -> Loc:
+        return dataclasses.replace(self, gradient_of=self.gradient_of or op)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        if self.gradient_of:
+            return f"in gradient of `{self.gradient_of}` at {where}"
+        return where
+
+
+UNKNOWN_LOC = Loc("<unknown>", 0, 0)
+
+
+class Value:
+    """An SSA value: a function argument (`node is None`) or one result of a node."""
+
+    __slots__ = ("type", "node", "index", "name", "loc")
+
+    def __init__(self, type: TensorType, node: Node | None = None, index: int = 0,
+                 name: str | None = None, loc: Loc = UNKNOWN_LOC):
+        self.type = type
+        self.node = node
+        self.index = index
+        self.name = name
+        self.loc = loc
+
+    def __repr__(self) -> str:
+        origin = self.node.op if self.node else "arg"
+        return f"<Value {self.name or ''}:{self.type} from {origin}>"
+
+
+class Node:
+    """One op application: `results = op(operands) {attrs}` at `loc`."""
+
+    __slots__ = ("op", "operands", "attrs", "results", "loc")
+
+    def __init__(self, op: str, operands: tuple[Value, ...], attrs: dict[str, Any],
+                 result_types: tuple[TensorType, ...], loc: Loc):
+        self.op = op
+        self.operands = tuple(operands)
+        self.attrs = dict(attrs)
+        self.loc = loc
+        self.results = tuple(Value(t, self, i, loc=loc) for i, t in enumerate(result_types))
+
+    @property
+    def result(self) -> Value:
+        (only,) = self.results
+        return only
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op} at {self.loc}>"
+
+
+@dataclass
+class Function:
+    """A straight-line SSA function: named, typed arguments, nodes in order, results."""
+
+    name: str
+    args: list[Value] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    results: list[Value] = field(default_factory=list)
+    result_names: list[str] = field(default_factory=list)
+    loc: Loc = UNKNOWN_LOC
+
+    def add_arg(self, type: TensorType, name: str, loc: Loc = UNKNOWN_LOC) -> Value:
+        value = Value(type, None, len(self.args), name=name, loc=loc)
+        self.args.append(value)
+        return value
+
+    @property
+    def arg_names(self) -> list[str]:
+        return [a.name for a in self.args]
+
+    @property
+    def arg_types(self) -> list[TensorType]:
+        return [a.type for a in self.args]
+
+    @property
+    def result_types(self) -> list[TensorType]:
+        return [r.type for r in self.results]
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbolic dims of the arguments, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for arg in self.args:
+            for sym in arg.type.symbols:
+                seen.setdefault(sym)
+        return tuple(seen)
+
+    def signature(self) -> str:
+        args = ", ".join(f"{a.name}: {a.type}" for a in self.args)
+        results = ", ".join(str(t) for t in self.result_types)
+        return f"{self.name}({args}) -> ({results})"
+
+
+@dataclass
+class Module:
+    """The functions of one compiled program and what the runtime must know about them.
+
+    `meta` holds plain data: parameter specs, optimizer state specs, train settings.
+    """
+
+    functions: dict[str, Function] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, function: Function) -> Function:
+        self.functions[function.name] = function
+        return function
+
+    def __iter__(self) -> Iterator[Function]:
+        return iter(self.functions.values())

@@ -1,0 +1,100 @@
+"""Runs a program's `train` block: loads its data, hands the compiled `train_step` and
+`eval_step` (as JAX functions) to the runtime's training loop, and returns its result.
+
+The runtime knows nothing of `.nn` files; run-time data problems come back here and
+become diagnostics pointing at the `data` setting (E0406).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..dsl import Diagnostic
+from ..runtime.data import DATA_SOURCES, DataError, Dataset
+from ..runtime.training import fit
+from .backends.jax_lower import lower_function
+from .backends.stablehlo import numpy_dtype
+
+
+class TrainError(Exception):
+    """Training could not start; `.diagnostics` says why."""
+
+    def __init__(self, diagnostics):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(d.message for d in self.diagnostics))
+
+
+def load_data(program) -> Dataset:
+    config = program.compilation.train
+    source = DATA_SOURCES[config.data.name]
+    base_dir = os.path.dirname(os.path.abspath(program.compilation.path))
+    span = config.spans["data"]
+    try:
+        data = source.load(base_dir=base_dir, **config.data.args)
+    except DataError as error:
+        raise TrainError([Diagnostic("E0406", str(error), span, "data loaded here")]) from None
+    eval_step = program.module.functions["eval_step"]
+    x_type, y_type = eval_step.args[-2].type, eval_step.args[-1].type
+    for name, array, ttype in (("x", data.x, x_type), ("y", data.y, y_type)):
+        problem = shape_problem(array.shape, ttype.shape)
+        if problem:
+            raise TrainError([Diagnostic(
+                "E0406", f"the data's `{name}` has shape `{list(array.shape)}`, but the model "
+                f"needs `{ttype}`", span, problem,
+                help="check the model's input type and the loss (sparse losses take class ids)")])
+    return Dataset(np.asarray(data.x, numpy_dtype(x_type.dtype)),
+                   np.asarray(data.y, numpy_dtype(y_type.dtype)))
+
+
+def shape_problem(actual: tuple[int, ...], expected: tuple) -> str | None:
+    if len(actual) != len(expected):
+        return f"rank {len(actual)}, expected rank {len(expected)}"
+    for index, (got, want) in enumerate(zip(actual, expected)):
+        if isinstance(want, int) and got != want:
+            return f"dim {index} is {got}, expected {want}"
+    return None
+
+
+def run_training(program, *, log=print, verbose: int = 1, **overrides):
+    config = program.compilation.train
+    if config is None:
+        raise ValueError("the program has no `train` block")
+    settings = {"epochs": config.epochs, "steps": config.steps,
+                "batch_size": config.batch_size, "shuffle": config.shuffle,
+                "seed": config.seed, "validation_split": config.validation_split}
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise TypeError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
+    settings.update(overrides)
+    if overrides.get("steps") is not None:
+        settings["epochs"] = None
+    if overrides.get("epochs") is not None:
+        settings["steps"] = None
+    data = load_data(program)
+    validation = None
+    if settings["validation_split"]:
+        data, validation = data.split(settings["validation_split"])
+    train_step = lower_function(program.module.functions["train_step"])
+    eval_step = lower_function(program.module.functions["eval_step"])
+    n_params = len(program.param_names)
+    n_state = len(program.meta["optimizer_state"])
+
+    def step(params, opt_state, x, y):
+        results = train_step(*params, *opt_state, x, y)
+        return (tuple(results[:n_params]), tuple(results[n_params:n_params + n_state]),
+                results[n_params + n_state], tuple(results[n_params + n_state + 1:]))
+
+    def evaluate(params, x, y):
+        results = eval_step(*params, x, y)
+        return results[0], tuple(results[1:])
+
+    params = program.init(settings["seed"])
+    opt_state = program.init_optimizer()
+    result = fit(step, tuple(params.values()), tuple(opt_state.values()), data,
+                 batch_size=settings["batch_size"], epochs=settings["epochs"],
+                 steps=settings["steps"], shuffle=settings["shuffle"], seed=settings["seed"],
+                 validation=validation, evaluate=evaluate if validation is not None else None,
+                 metric_names=config.metrics, log=log, verbose=verbose)
+    return result
