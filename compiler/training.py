@@ -13,7 +13,7 @@ import numpy as np
 
 from ..dsl import Diagnostic
 from ..runtime.data import DATA_SOURCES, DataError, Dataset
-from ..runtime.training import fit
+from ..runtime.training import evaluate_dataset, fit
 from .backends.jax_lower import lower_function
 from .backends.stablehlo import numpy_dtype
 
@@ -57,6 +57,36 @@ def shape_problem(actual: tuple[int, ...], expected: tuple) -> str | None:
     return None
 
 
+def step_functions(program):
+    """The compiled `train_step` and `eval_step` in the runtime's calling convention:
+    step(params, opt_state, x, y) -> (params, opt_state, loss, metrics) and
+    evaluate(params, x, y) -> (loss, metrics)."""
+    train_step = lower_function(program.module.functions["train_step"])
+    eval_step = lower_function(program.module.functions["eval_step"])
+    n_params = len(program.param_names)
+    n_state = len(program.meta["optimizer_state"])
+
+    def step(params, opt_state, x, y):
+        results = train_step(*params, *opt_state, x, y)
+        return (tuple(results[:n_params]), tuple(results[n_params:n_params + n_state]),
+                results[n_params + n_state], tuple(results[n_params + n_state + 1:]))
+
+    def evaluate(params, x, y):
+        results = eval_step(*params, x, y)
+        return results[0], tuple(results[1:])
+
+    return step, evaluate
+
+
+def final_metrics(program, params) -> dict[str, float]:
+    """Loss and metrics of trained `params` over the whole training data."""
+    _, evaluate = step_functions(program)
+    data = load_data(program)
+    loss, metrics = evaluate_dataset(evaluate, params, data, program.compilation.train.batch_size)
+    names = ["loss"] + program.compilation.train.metrics
+    return dict(zip(names, [float(loss)] + [float(m) for m in metrics]))
+
+
 def run_training(program, *, log=print, verbose: int = 1, **overrides):
     config = program.compilation.train
     if config is None:
@@ -76,20 +106,7 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
     validation = None
     if settings["validation_split"]:
         data, validation = data.split(settings["validation_split"])
-    train_step = lower_function(program.module.functions["train_step"])
-    eval_step = lower_function(program.module.functions["eval_step"])
-    n_params = len(program.param_names)
-    n_state = len(program.meta["optimizer_state"])
-
-    def step(params, opt_state, x, y):
-        results = train_step(*params, *opt_state, x, y)
-        return (tuple(results[:n_params]), tuple(results[n_params:n_params + n_state]),
-                results[n_params + n_state], tuple(results[n_params + n_state + 1:]))
-
-    def evaluate(params, x, y):
-        results = eval_step(*params, x, y)
-        return results[0], tuple(results[1:])
-
+    step, evaluate = step_functions(program)
     params = program.init(settings["seed"])
     opt_state = program.init_optimizer()
     result = fit(step, tuple(params.values()), tuple(opt_state.values()), data,

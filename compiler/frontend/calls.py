@@ -148,8 +148,9 @@ class Calls:
             if len(outputs) != len(results):
                 raise fail("E0206", f"`{definition.name}` returns {len(results)} value(s) but "
                            f"declares {len(outputs)}", definition.name_span)
-            results = tuple(self.match(ev, ann, value, symbols, span, None, result=True)
-                            for ann, value in zip(outputs, results))
+            spans = _return_spans(definition.body, len(results)) or [span] * len(results)
+            results = tuple(self.match(ev, ann, value, symbols, value_span, None, result=True)
+                            for ann, value, value_span in zip(outputs, results, spans))
         return results[0] if len(results) == 1 else results
 
     def default_or(self, ev, value, scope):
@@ -269,8 +270,13 @@ class Calls:
         """`func` traced into its own IR function with arguments of `arg_types`."""
         function = Function(getattr(func, "name", "fn"), loc=Loc.of(span))
         inner = Evaluator(Trace(function), self)
-        args = [(function.add_arg(t, f"arg{i}", Loc.of(span)), span)
-                for i, t in enumerate(arg_types)]
+        params = _params_of(func)
+        args = []
+        for i, ttype in enumerate(arg_types):
+            param = params[i] if i < len(params) else None
+            name = param.name if param else f"arg{i}"
+            arg_span = param.span if param else span
+            args.append((function.add_arg(ttype, name, Loc.of(arg_span)), arg_span))
         results = self.call(inner, func, args, {}, span)
         results = results if isinstance(results, tuple) else (results,)
         function.results = [inner.tensor(r, span) for r in results]
@@ -349,10 +355,10 @@ class Calls:
                                   else size)
             got = bound.name if isinstance(bound, DimSym) else bound
             if got != size:
+                notes = () if isinstance(dim, ast.DimInt) else (
+                    f"`{_dim_text(dim)}` is `{got}` here, but the tensor has `{size}`",)
                 raise fail(code, f"{what} should be `{expected_text}`, found `{actual}`", span,
-                           f"this is `{actual}`", secondary=_declared(ann),
-                           notes=(f"`{_dim_text(dim)}` is `{got}` here, but the tensor has "
-                                  f"`{size}`",))
+                           f"this is `{actual}`", secondary=_declared(ann), notes=notes)
         return value
 
     def check_kind(self, ann: ast.TypeAnn, value, span, param):
@@ -383,6 +389,22 @@ class Calls:
                 calls.stack.pop()
 
         return _Frame()
+
+
+def _params_of(func) -> tuple:
+    """The `.nn` parameters behind a callable, looking through `grad`."""
+    while isinstance(func, GradOf):
+        func = func.target
+    if isinstance(func, FnRef) and func.definition.params:
+        return func.definition.params
+    return ()
+
+
+def _return_spans(body, count: int):
+    for stmt in reversed(body):
+        if isinstance(stmt, ast.Return) and len(stmt.values) == count:
+            return [v.span for v in stmt.values]
+    return None
 
 
 def _is_ast(value) -> bool:

@@ -109,13 +109,18 @@ def lower_program(main: ast.Module, path: str) -> FrontendResult:
     builtins = builtin_globals()
     globals_ = {**builtins, **definitions(prelude()), **imported}
     diagnostics = list(resolve(main, builtins=set(globals_)))
-    if diagnostics:
-        return FrontendResult(None, diagnostics, sources=sources)
     globals_.update(definitions(main))
     lowering = ProgramLowering(globals_, main)
     lowering.run()
-    module = lowering.module if not lowering.diagnostics else None
-    return FrontendResult(module, lowering.diagnostics, lowering.train, sources)
+    # Lowering meets the names resolution reported again; keep each error once.
+    seen = {_key(d) for d in diagnostics}
+    diagnostics += [d for d in lowering.diagnostics if _key(d) not in seen]
+    module = lowering.module if not diagnostics else None
+    return FrontendResult(module, diagnostics, lowering.train, sources)
+
+
+def _key(diagnostic: Diagnostic):
+    return diagnostic.code, diagnostic.span.source.name, diagnostic.span.start
 
 
 class ProgramLowering:

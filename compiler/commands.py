@@ -1,0 +1,185 @@
+"""What each `dslc` command does, once the driver has parsed the command line.
+
+Reads the `.nn` file, runs the pipeline, prints diagnostics or the requested stage,
+writes artifacts, and runs training through the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .. import __version__
+from ..dsl import dump, explain, render_all
+
+EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
+EMIT_STAGES = ("ast", "ir", "stablehlo", "summary")
+
+
+def run_command(session) -> int:
+    handler = {"compile": compile_command, "train": train_command,
+               "check": check_command, "explain": explain_command}[session.args.command]
+    return handler(session)
+
+
+def read(path: str) -> tuple[str | None, str | None]:
+    """The file's text, or an error message."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(), None
+    except FileNotFoundError:
+        return None, f"no such file: {path}"
+    except IsADirectoryError:
+        return None, f"{path} is a directory, not a .nn file"
+    except UnicodeDecodeError as error:
+        return None, f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
+    except OSError as error:
+        return None, f"cannot read {path}: {error.strerror}"
+
+
+def usage_error(message: str) -> int:
+    print(f"dslc: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def compile_file(session, path: str):
+    """The Compilation of `path`, or an exit code when it could not be compiled."""
+    from .pipeline import compile_text
+
+    text, problem = read(path)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    stage = getattr(session.args, "emit", None) or ""
+    after_stage = stage.split("=", 1)[1] if stage.startswith("ir-after=") else None
+    print_loc = getattr(session.args, "print_loc", False)
+
+    def after(name, module):
+        session.remember(name, module)
+        if name == after_stage:
+            from .ir_text import print_module
+
+            print(print_module(module, print_loc), end="")
+
+    compilation = compile_text(text, path, after)
+    if compilation.diagnostics:
+        print(render_all(compilation.diagnostics), file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    return compilation
+
+
+def check_emit(stage: str | None) -> str | None:
+    from .pipeline import STAGES
+
+    if stage is None or stage in EMIT_STAGES:
+        return None
+    if stage.startswith("ir-after="):
+        name = stage.split("=", 1)[1]
+        return None if name in STAGES else (
+            f"unknown stage `{name}` in --emit; stages are {', '.join(STAGES)}")
+    return f"unknown --emit `{stage}`; use one of {', '.join(EMIT_STAGES)}, ir-after=STAGE"
+
+
+def emit(session, compilation) -> int:
+    """Prints the stage asked for by `--emit` (ir-after was printed during the run)."""
+    stage = session.args.emit
+    if stage == "ast":
+        print(dump(compilation.ast))
+    elif stage == "ir":
+        from .ir_text import print_module
+
+        print(print_module(compilation.module, session.args.print_loc), end="")
+    elif stage == "stablehlo":
+        from .backends.stablehlo import stablehlo_text
+
+        target = getattr(session.args, "target", "cpu")
+        for function in compilation.module:
+            print(f"// ---- {function.name}: {function.signature()}")
+            print(stablehlo_text(function, target))
+    elif stage == "summary":
+        from .summary import summary
+
+        print(summary(compilation.module))
+    return EXIT_OK
+
+
+def compile_command(session) -> int:
+    args = session.args
+    if problem := check_emit(args.emit):
+        return usage_error(problem)
+    compilation = compile_file(session, args.file)
+    if isinstance(compilation, int):
+        return compilation
+    if args.emit and not args.output:
+        return emit(session, compilation)
+    from ..runtime.artifact import write_artifact
+    from .backends.stablehlo import artifact
+
+    if args.emit:
+        emit(session, compilation)
+    stem = os.path.splitext(os.path.basename(args.file))[0]
+    output = args.output or f"{stem}.{args.target}"
+    manifest, blobs = artifact(compilation.module, args.target, args.file, compilation.text,
+                               __version__)
+    write_artifact(output, manifest, blobs)
+    names = ", ".join(manifest["functions"])
+    print(f"wrote {output}/ for {args.target} ({manifest['platforms'][0]}): {names}",
+          file=sys.stderr if args.emit else sys.stdout)
+    return EXIT_OK
+
+
+def check_command(session) -> int:
+    status = EXIT_OK
+    for path in session.args.files:
+        result = compile_file(session, path)
+        if isinstance(result, int):
+            status = EXIT_DIAGNOSTICS
+        else:
+            print(f"{path}: ok")
+    return status
+
+
+def explain_command(session) -> int:
+    code = session.args.code.upper()
+    if not code.startswith("E"):
+        code = "E" + code
+    text = explain(code)
+    if text is None:
+        from ..dsl import CODES
+
+        return usage_error(f"no error code {session.args.code}; codes are "
+                           f"{', '.join(sorted(CODES))}")
+    print(text)
+    return EXIT_OK
+
+
+def train_command(session) -> int:
+    args = session.args
+    if problem := check_emit(args.emit):
+        return usage_error(problem)
+    compilation = compile_file(session, args.file)
+    if isinstance(compilation, int):
+        return compilation
+    if args.emit:
+        emit(session, compilation)
+    if compilation.train is None:
+        print(f"error: {args.file} has no `train` block", file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    from .api import Program
+    from .training import TrainError, final_metrics
+
+    program = Program(compilation)
+    overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
+                                   ("batch_size", args.batch_size)) if v is not None}
+    log = (lambda line: None) if args.quiet else print
+    try:
+        result = program.fit(log=log, verbose=1, **overrides)
+    except TrainError as error:
+        print(render_all(error.diagnostics), file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    final = final_metrics(program, result.params)
+    print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))
+    if args.history:
+        result.history.to_json(args.history)
+        print(f"wrote history to {args.history}")
+    return EXIT_OK

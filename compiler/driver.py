@@ -1,0 +1,126 @@
+"""The `dslc` command: compile to an artifact, train, check, explain, and `--emit` any
+stage (ast, ir, ir-after=STAGE, stablehlo, summary).
+
+Exit codes: 0 success, 1 diagnostics in the user's input, 2 bad command-line usage,
+3 internal compiler error (reported as such, with the IR as far as it got).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from .. import __version__
+
+EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+COMMANDS = ("compile", "train", "check", "explain")
+TARGETS = ("cpu", "gpu", "tpu")
+EMIT_HELP = ("ast | ir | ir-after=STAGE | stablehlo | summary; STAGE is one of: "
+             "frontend (the IR with gradients and train_step built), canonicalize, cse, dce")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="dslc", description="Compile and train neural-network models written in .nn files.",
+        epilog="`dslc FILE ...` is short for `dslc compile FILE ...`.")
+    top.add_argument("--version", action="version", version=f"dslc {__version__}")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+
+    compile_ = commands.add_parser("compile", help="compile to an artifact directory (default)")
+    compile_.add_argument("file")
+    compile_.add_argument("--target", choices=TARGETS, default="cpu",
+                          help="platform of the artifact (tpu and gpu cross-compile here)")
+    compile_.add_argument("-o", "--output", metavar="DIR",
+                          help="artifact directory (default: FILE's stem + .TARGET)")
+    add_emit(compile_)
+
+    train = commands.add_parser("train", help="compile and run the file's train block")
+    train.add_argument("file")
+    train.add_argument("--history", metavar="PATH", help="write the History as JSON")
+    budget = train.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=positive_int, help="override the number of steps")
+    budget.add_argument("--epochs", type=positive_int, help="override the number of epochs")
+    train.add_argument("--batch-size", type=positive_int, help="override the batch size")
+    train.add_argument("--quiet", action="store_true", help="print only the final result")
+    add_emit(train)
+
+    check = commands.add_parser("check", help="report diagnostics only")
+    check.add_argument("files", nargs="+", metavar="FILE")
+
+    explain = commands.add_parser("explain", help="explain an error code, e.g. E0203")
+    explain.add_argument("code")
+    return top
+
+
+def add_emit(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--emit", metavar="STAGE", help=EMIT_HELP)
+    command.add_argument("--print-loc", action="store_true",
+                         help="print source locations in emitted IR")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        argv.insert(0, "compile")
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser().print_usage(sys.stderr)
+        print("dslc: error: give a command or a FILE", file=sys.stderr)
+        return EXIT_USAGE
+    session = Session(args)
+    try:
+        return session.run()
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - every escape is reported as a compiler bug
+        return session.internal_error(error)
+
+
+class Session:
+    """One invocation: remembers the last IR it saw, for internal-error reports."""
+
+    def __init__(self, args):
+        self.args = args
+        self.last_ir: str | None = None
+
+    def run(self) -> int:
+        from .commands import run_command
+
+        return run_command(self)
+
+    def remember(self, stage: str, module) -> None:
+        from .ir_text import print_module
+
+        self.last_ir = f"// after {stage}\n" + print_module(module)
+
+    def internal_error(self, error: BaseException) -> int:
+        print(f"error[E0900]: internal compiler error: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        print("  = note: this is a bug in dslc, not in your program; please report it "
+              "with the input file", file=sys.stderr)
+        if os.environ.get("DSLC_BACKTRACE"):
+            traceback.print_exc(file=sys.stderr)
+        else:
+            print("  = help: set DSLC_BACKTRACE=1 to see the compiler's stack", file=sys.stderr)
+        if self.last_ir:
+            print("\nIR at the time of the error:\n" + self.last_ir, file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
