@@ -1,0 +1,30 @@
+# dslc developer tasks. A fresh machine needs only python3 (3.11+), pip and make:
+# the first target that needs the virtual environment creates it.
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: run test bench clean distclean
+
+run: $(VENV)/.stamp
+	$(BIN)/dslc train examples/linear_classifier.nn
+
+test: $(VENV)/.stamp
+	$(BIN)/python -m pytest -q -n 2
+
+bench: $(VENV)/.stamp
+	$(BIN)/python bench/run.py
+
+# Re-installs when pyproject.toml changes (dependencies, entry points).
+$(VENV)/.stamp: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf build dist .pytest_cache .hypothesis out
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

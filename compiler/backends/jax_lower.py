@@ -1,0 +1,100 @@
+"""Lowers an IR function to a Python function of JAX arrays, one `jax.lax` call per node.
+
+It is a generic loop over the op registry: each node's `lower_jax` rule gets a narrow
+`LowerCtx` (operand and result types, symbolic dims resolved) and its operands. The
+result traces under `jax.jit` and `jax.export`, symbolic dims staying symbolic.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..ir import Function, Node, TensorType
+from ..ops import registry
+
+
+class LoweringError(Exception):
+    """An IR function that cannot be lowered: an op without a JAX rule, or arguments
+    whose shapes contradict the function's signature."""
+
+
+class LowerCtx:
+    """What a lowering rule may know about its node: IR types, and the actual size of
+    each symbolic dim in the current call (an int, or a JAX symbolic dim under export).
+    """
+
+    __slots__ = ("operand_types", "result_types", "_symbols")
+
+    def __init__(self, operand_types: tuple[TensorType, ...],
+                 result_types: tuple[TensorType, ...], symbols: dict):
+        self.operand_types = operand_types
+        self.result_types = result_types
+        self._symbols = symbols
+
+    def dim(self, dim):
+        if isinstance(dim, int):
+            return dim
+        try:
+            return self._symbols[dim]
+        except KeyError:
+            raise LoweringError(f"symbolic dimension `{dim}` is not bound by any "
+                                f"argument of the function") from None
+
+    def shape(self, ir_shape) -> tuple:
+        """`ir_shape` with every symbol replaced by its size in this call."""
+        return tuple(self.dim(d) for d in ir_shape)
+
+    def result_shape(self, index: int = 0) -> tuple:
+        return self.shape(self.result_types[index].shape)
+
+
+def bind_symbols(function: Function, args) -> dict:
+    """Symbol -> actual dim, from the arguments' shapes; checks ranks and fixed sizes."""
+    symbols: dict = {}
+    for value, array in zip(function.args, args):
+        shape = tuple(array.shape)
+        if len(shape) != value.type.rank:
+            raise LoweringError(f"argument `{value.name}` of `{function.name}` must be "
+                                f"`{value.type}`, got shape {shape}")
+        for expected, actual in zip(value.type.shape, shape):
+            if isinstance(expected, str):
+                bound = symbols.setdefault(expected, actual)
+                consistent = bound is actual or bound == actual
+            else:
+                consistent = expected == actual
+            if not consistent:
+                raise LoweringError(f"argument `{value.name}` of `{function.name}` must be "
+                                    f"`{value.type}`, got shape {shape}")
+    return symbols
+
+
+def lower_node(node: Node, operands: list, symbols: dict):
+    op = registry.OPS[node.op]
+    ctx = LowerCtx(tuple(v.type for v in node.operands),
+                   tuple(v.type for v in node.results), symbols)
+    out = op.lower_jax(ctx, *operands, **node.attrs)
+    return out if isinstance(out, (tuple, list)) else (out,)
+
+
+def lower_function(function: Function) -> Callable[..., tuple]:
+    """A function `f(*args) -> tuple` computing `function` with `jax.lax`."""
+    ops = registry.all_ops()
+    missing = sorted({node.op for node in function.nodes
+                      if node.op not in ops or ops[node.op].lower_jax is None})
+    if missing:
+        raise LoweringError(f"no JAX lowering for op {', '.join(f'`{m}`' for m in missing)} "
+                            f"in `{function.name}`")
+
+    def lowered(*args):
+        if len(args) != len(function.args):
+            raise LoweringError(f"`{function.name}` takes {len(function.args)} "
+                                f"arguments, got {len(args)}")
+        symbols = bind_symbols(function, args)
+        env = dict(zip(function.args, args))
+        for node in function.nodes:
+            outs = lower_node(node, [env[v] for v in node.operands], symbols)
+            env.update(zip(node.results, outs))
+        return tuple(env[v] for v in function.results)
+
+    lowered.__name__ = function.name
+    return lowered

@@ -1,0 +1,125 @@
+"""Reductions over `axes` (None: all of them), keeping them as 1s with `keepdims`.
+
+Law: the rule stores `axes` normalized (sorted, non-negative). A cotangent goes back
+by reshaping it to the kept-dims shape and broadcasting it over the reduced axes: all
+of it for `sum` (a transpose), divided by `size` for `mean`, and shared among the
+elements that attained the extremum for `max` and `min`.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jax import lax
+
+from ..ir import TensorType
+from .common import (element_count, keepdims_shape, normalize_axes, normalize_axis,
+                     require_float, require_numeric, single_cotangent)
+from .registry import define
+
+FAMILY = "reduce"
+
+
+def reduction(name: str, doc: str, *, float_only: bool = False):
+    def infer(attrs, x):
+        (require_float if float_only else require_numeric)(name, x)
+        axes = normalize_axes(name, attrs["axes"], x)
+        attrs.update(axes=axes, keepdims=bool(attrs["keepdims"]))
+        if attrs["keepdims"]:
+            return x.with_shape(keepdims_shape(x.shape, axes))
+        return x.with_shape(d for i, d in enumerate(x.shape) if i not in axes)
+    return define(name, ("x",), family=FAMILY, doc=doc, infer=infer,
+                  attrs={"axes": None, "keepdims": False})
+
+
+def lax_reduction(reduce):
+    def lower(ctx, x, axes, keepdims):
+        out = reduce(x, axes)
+        return lax.expand_dims(out, axes) if keepdims else out
+    return lower
+
+
+def with_kept_dims(b, value, node):
+    """`value`, a result-shaped tensor of reduction `node`, with reduced axes as 1s."""
+    kept = keepdims_shape(node.operands[0].type.shape, node.attrs["axes"])
+    return value if value.type.shape == kept else b.reshape(value, shape=kept)
+
+
+sum_ = reduction("sum", """Sum over `axes`.
+
+    .nn:  s = sum(x, axis=1)
+    IR:   %1 = sum %0 {axes = [1], keepdims = false} : f32[N]
+""")
+sum_.def_jax(lax_reduction(lax.reduce_sum))
+sum_.def_transpose(single_cotangent(lambda b, node, ct: b.broadcast_to(
+    with_kept_dims(b, ct, node), node.operands[0].type.shape)))
+
+mean = reduction("mean", """Arithmetic mean over `axes`; symbolic dims are counted at run time.
+
+    .nn:  loss = mean(square(y - t))
+    IR:   %3 = mean %2 {axes = [0, 1], keepdims = false} : f32[]
+""", float_only=True)
+
+
+@mean.def_jax
+def _(ctx, x, axes, keepdims):
+    count = element_count(x.shape[a] for a in axes)
+    total = lax_reduction(lax.reduce_sum)(ctx, x, axes, keepdims)
+    return lax.div(total, lax.full_like(total, count))
+
+
+@mean.def_transpose
+@single_cotangent
+def _(b, node, ct):
+    (x,) = node.operands
+    share = b.div(ct, b.size(x, axes=node.attrs["axes"], dtype=ct.type.dtype))
+    return b.broadcast_to(with_kept_dims(b, share, node), x.type.shape)
+
+
+max_ = reduction("max", """Maximum over `axes`; ties share the gradient equally.
+
+    .nn:  m = max(logits, axis=-1, keepdims=true)
+    IR:   %1 = max %0 {axes = [1], keepdims = true} : f32[N, 1]
+""")
+max_.def_jax(lax_reduction(lax.reduce_max))
+
+min_ = reduction("min", """Minimum over `axes`; ties share the gradient equally.
+
+    .nn:  m = min(x, axis=0)
+    IR:   %1 = min %0 {axes = [0], keepdims = false} : f32[4]
+""")
+min_.def_jax(lax_reduction(lax.reduce_min))
+
+
+@max_.def_vjp
+@min_.def_vjp
+@single_cotangent
+def _(b, node, ct):
+    (x,) = node.operands
+    attained = b.convert(b.eq(x, with_kept_dims(b, node.result, node)), dtype=x.type.dtype)
+    ties = b.sum(attained, axes=node.attrs["axes"], keepdims=True)
+    return b.mul(with_kept_dims(b, ct, node), b.div(attained, ties))
+
+
+argmax = define("argmax", ("x",), family=FAMILY, attrs={"axis": -1, "keepdims": False},
+                nondiff="it returns integer indices", doc="""
+The index (`i32`) of the first maximum along `axis`.
+
+    .nn:  k = argmax(logits, axis=-1)
+    IR:   %1 = argmax %0 {axis = 1, keepdims = false} : i32[N]
+""")
+
+
+@argmax.def_infer
+def _(attrs, x):
+    require_numeric("argmax", x)
+    axis = normalize_axis("argmax", attrs["axis"], x)
+    attrs.update(axis=axis, keepdims=bool(attrs["keepdims"]))
+    if attrs["keepdims"]:
+        return TensorType("i32", keepdims_shape(x.shape, (axis,)))
+    return TensorType("i32", x.shape[:axis] + x.shape[axis + 1:])
+
+
+@argmax.def_jax
+def _(ctx, x, axis, keepdims):
+    indices = lax.argmax(x, axis, index_dtype=jnp.int32)
+    return lax.expand_dims(indices, (axis,)) if keepdims else indices

@@ -1,0 +1,287 @@
+"""Layout ops: they move, copy or drop elements and never combine them arithmetically.
+
+Law: each is linear in its operands, so each declares a *transpose* (reshape back,
+inverse permutation, unbroadcast, slice <-> zero pad, concat -> slices) instead of a
+VJP. Shape attributes may hold symbols; the rules keep a symbolic dim only where
+nothing would have to be computed from it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from jax import lax
+
+from ..ir import TensorType, format_shape
+from .common import (broadcast_array, broadcast_dim, check_shape_attr, normalize_axis,
+                     require_same_dtype, single_cotangent)
+from .registry import REQUIRED, ShapeError, define
+
+FAMILY = "shape"
+
+
+# reshape
+
+def element_count(shape) -> tuple[int, Counter]:
+    """The product of `shape` as an int coefficient times a multiset of symbols."""
+    coefficient, symbols = 1, Counter()
+    for dim in shape:
+        if isinstance(dim, str):
+            symbols[dim] += 1
+        else:
+            coefficient *= dim
+    return coefficient, symbols
+
+
+def resolve_reshape(source, target) -> tuple:
+    """`target` with its `-1` (if any) worked out, or E0210 when the element counts
+    of `source` and `target` cannot be shown equal."""
+    if target.count(-1) > 1:
+        raise ShapeError(f"`reshape` shape `{format_shape(target)}` has more than one `-1`",
+                         code="E0210")
+    have, have_symbols = element_count(source)
+    want, want_symbols = element_count(d for d in target if d != -1)
+    cannot = (f"cannot reshape `{format_shape(source)}` to `{format_shape(target)}`")
+    if -1 not in target:
+        if have == want and have_symbols == want_symbols:
+            return tuple(target)
+        raise ShapeError(cannot + ": element counts differ", code="E0210", operand=0,
+                         help="one dimension may be `-1` to infer it")
+    left_over = have_symbols - want_symbols
+    if want and not want_symbols - have_symbols and have % want == 0:
+        quotient = have // want
+        if not left_over:
+            return tuple(quotient if d == -1 else d for d in target)
+        if quotient == 1 and sum(left_over.values()) == 1:
+            (symbol,) = left_over
+            return tuple(symbol if d == -1 else d for d in target)
+    raise ShapeError(cannot + ": `-1` cannot be inferred", code="E0210", operand=0,
+                     help="`-1` must stand for an integer or for a single symbol")
+
+
+reshape = define("reshape", ("x",), family=FAMILY, attrs={"shape": REQUIRED}, doc="""
+The elements of `x` in row-major order, in `shape` (symbols allowed; one dim may be
+`-1`, which the rule resolves and stores).
+
+    .nn:  f = reshape(x, [B, -1])
+    IR:   %1 = reshape %0 {shape = [B, 784]} : f32[B, 784]
+""")
+
+
+@reshape.def_infer
+def _(attrs, x):
+    check_shape_attr("reshape", tuple(attrs["shape"]), allow_inferred=True, code="E0210")
+    attrs["shape"] = resolve_reshape(x.shape, tuple(attrs["shape"]))
+    return x.with_shape(attrs["shape"])
+
+
+reshape.def_jax(lambda ctx, x, shape: lax.reshape(x, ctx.result_shape()))
+reshape.def_transpose(single_cotangent(
+    lambda b, node, ct: b.reshape(ct, shape=node.operands[0].type.shape)))
+
+
+# transpose
+
+transpose = define("transpose", ("x",), family=FAMILY, attrs={"perm": None}, doc="""
+Permutes the axes: `result.shape[i] == x.shape[perm[i]]`; `perm` None reverses them.
+
+    .nn:  wt = transpose(w)
+    IR:   %1 = transpose %0 {perm = [1, 0]} : f32[3, N]
+""")
+
+
+@transpose.def_infer
+def _(attrs, x):
+    perm = attrs["perm"]
+    perm = tuple(reversed(range(x.rank))) if perm is None else tuple(perm)
+    if sorted(perm) != list(range(x.rank)):
+        raise ShapeError(f"`transpose` permutation `{list(perm)}` does not permute the "
+                         f"axes of `{x}`", code="E0208", operand=0,
+                         help=f"give each of the axes 0 to {x.rank - 1} once")
+    attrs["perm"] = perm
+    return x.with_shape(x.shape[p] for p in perm)
+
+
+transpose.def_jax(lambda ctx, x, perm: lax.transpose(x, perm))
+transpose.def_transpose(single_cotangent(
+    lambda b, node, ct: b.transpose(ct, perm=tuple(np.argsort(node.attrs["perm"]).tolist()))))
+
+
+# broadcast
+
+broadcast = define("broadcast", ("x",), family=FAMILY, attrs={"shape": REQUIRED}, doc="""
+`x` repeated to `shape` (numpy `broadcast_to`: trailing axes aligned, a dim of 1
+stretches to any size, a symbol only matches itself).
+
+    .nn:  y = broadcast(b, [N, 4])
+    IR:   %1 = broadcast %0 {shape = [N, 4]} : f32[N, 4]
+""")
+
+
+@broadcast.def_infer
+def _(attrs, x):
+    target = tuple(attrs["shape"])
+    check_shape_attr("broadcast", target)
+    if len(target) < x.rank:
+        raise ShapeError(f"`broadcast` cannot lower the rank of `{x}` to "
+                         f"`{format_shape(target)}`", code="E0204", operand=0)
+    aligned = target[len(target) - x.rank:]
+    if any(broadcast_dim(t, d) != t for d, t in zip(x.shape, aligned)):
+        raise ShapeError(f"shapes `{format_shape(x.shape)}` and `{format_shape(target)}` "
+                         f"cannot be broadcast together", code="E0202", operand=0,
+                         help="each dimension must equal the target's or be 1")
+    attrs["shape"] = target
+    return x.with_shape(target)
+
+
+broadcast.def_jax(lambda ctx, x, shape: broadcast_array(x, ctx.result_shape()))
+broadcast.def_transpose(single_cotangent(
+    lambda b, node, ct: b.unbroadcast(ct, node.operands[0].type)))
+
+
+# concat
+
+concat = define("concat", ("xs*",), family=FAMILY, attrs={"axis": REQUIRED}, doc="""
+The operands joined along `axis`; all other dims must agree, and the joined dims
+must be integers (a sum of symbols has no name).
+
+    .nn:  h = concat([a, b], axis=1)
+    IR:   %2 = concat %0, %1 {axis = 1} : f32[N, 7]
+""")
+
+
+@concat.def_infer
+def _(attrs, *xs):
+    if not xs:
+        raise ShapeError("`concat` needs at least one operand", code="E0204")
+    dtype = require_same_dtype("concat", xs)
+    first = xs[0]
+    axis = normalize_axis("concat", attrs["axis"], first)
+    for index, x in enumerate(xs[1:], start=1):
+        if x.rank != first.rank:
+            raise ShapeError(f"`concat` operands have different ranks: `{first}` and `{x}`",
+                             code="E0204", operand=index)
+        if any(a != b for i, (a, b) in enumerate(zip(first.shape, x.shape)) if i != axis):
+            raise ShapeError(f"`concat` operands differ outside axis {axis}: "
+                             f"`{first}` and `{x}`", code="E0202", operand=index)
+    joined = [x.shape[axis] for x in xs]
+    if len(xs) > 1 and not all(isinstance(d, int) for d in joined):
+        raise ShapeError(f"`concat` along axis {axis} needs integer sizes, got "
+                         + ", ".join(f"`{x}`" for x in xs), code="E0207")
+    attrs["axis"] = axis
+    size = sum(joined) if len(xs) > 1 else joined[0]
+    return TensorType(dtype, first.shape[:axis] + (size,) + first.shape[axis + 1:])
+
+
+concat.def_jax(lambda ctx, *xs, axis: lax.concatenate(xs, axis))
+
+
+@concat.def_transpose
+@single_cotangent
+def _(b, node, ct):
+    axis = node.attrs["axis"]
+    pieces, offset = [], 0
+    for x in node.operands:
+        width = x.type.shape[axis]
+        start = tuple(offset if i == axis else 0 for i in range(ct.type.rank))
+        limit = tuple(offset + width if i == axis else d for i, d in enumerate(ct.type.shape))
+        pieces.append(b.slice(ct, start=start, limit=limit))
+        offset += width if isinstance(width, int) else 0
+    return tuple(pieces)
+
+
+# slice and pad (each other's transpose)
+
+def strided_extent(size: int, interior: int) -> int:
+    """How many elements `size` elements spread with `interior` gaps take."""
+    return size + max(size - 1, 0) * interior
+
+
+slice_ = define("slice", ("x",), family=FAMILY,
+                attrs={"start": REQUIRED, "limit": REQUIRED, "stride": None}, doc="""
+`x[start:limit:stride]` on every axis, static (`stride` None means 1s). A symbolic
+dim can only be kept whole: start 0, limit the symbol, stride 1.
+
+    .nn:  h = x[:, 1:3]
+    IR:   %1 = slice %0 {limit = [N, 3], start = [0, 1], stride = [1, 1]} : f32[N, 2]
+""")
+
+
+@slice_.def_infer
+def _(attrs, x):
+    start, limit = tuple(attrs["start"]), tuple(attrs["limit"])
+    stride = (1,) * x.rank if attrs["stride"] is None else tuple(attrs["stride"])
+    if not len(start) == len(limit) == len(stride) == x.rank:
+        raise ShapeError(f"`slice` of `{x}` needs {x.rank} start, limit and stride values, "
+                         f"got {len(start)}, {len(limit)} and {len(stride)}",
+                         code="E0204", operand=0)
+    shape = []
+    for axis, (dim, lo, hi, step) in enumerate(zip(x.shape, start, limit, stride)):
+        if isinstance(dim, str) and (lo, hi, step) == (0, dim, 1):
+            shape.append(dim)
+        elif isinstance(dim, int) and isinstance(hi, int) and step >= 1 and 0 <= lo <= hi <= dim:
+            shape.append(-(-(hi - lo) // step))
+        else:
+            raise ShapeError(f"`slice` `{lo}:{hi}:{step}` is out of range for axis {axis} "
+                             f"of `{x}`", code="E0208", operand=0,
+                             help="a symbolic dimension can only be kept whole")
+    attrs.update(start=start, limit=limit, stride=stride)
+    return x.with_shape(shape)
+
+
+slice_.def_jax(lambda ctx, x, start, limit, stride:
+               lax.slice(x, start, ctx.shape(limit), stride))
+
+
+@slice_.def_transpose
+@single_cotangent
+def _(b, node, ct):
+    x_type = node.operands[0].type
+    start, stride = node.attrs["start"], node.attrs["stride"]
+    high = tuple(0 if isinstance(dim, str) else dim - lo - strided_extent(kept, step - 1)
+                 for dim, lo, kept, step in zip(x_type.shape, start, ct.type.shape, stride))
+    return b.pad(ct, low=start, high=high, interior=tuple(s - 1 for s in stride))
+
+
+pad = define("pad", ("x",), family=FAMILY,
+             attrs={"low": REQUIRED, "high": REQUIRED, "interior": None}, doc="""
+`x` with zeros added: `low` before and `high` after each axis, and `interior`
+between neighbours (None means no interior padding). Symbolic dims get no padding.
+
+    .nn:  p = pad(x, low=[0, 1], high=[0, 1])
+    IR:   %1 = pad %0 {high = [0, 1], interior = [0, 0], low = [0, 1]} : f32[N, 5]
+""")
+
+
+@pad.def_infer
+def _(attrs, x):
+    low, high = tuple(attrs["low"]), tuple(attrs["high"])
+    interior = (0,) * x.rank if attrs["interior"] is None else tuple(attrs["interior"])
+    if not len(low) == len(high) == len(interior) == x.rank:
+        raise ShapeError(f"`pad` of `{x}` needs {x.rank} low, high and interior values, "
+                         f"got {len(low)}, {len(high)} and {len(interior)}",
+                         code="E0204", operand=0)
+    shape = []
+    for axis, (dim, lo, hi, gap) in enumerate(zip(x.shape, low, high, interior)):
+        if min(lo, hi, gap) < 0 or (isinstance(dim, str) and (lo, hi, gap) != (0, 0, 0)):
+            raise ShapeError(f"`pad` `({lo}, {hi}, {gap})` is invalid for axis {axis} of "
+                             f"`{x}`", code="E0304", operand=0,
+                             help="padding is >= 0, and a symbolic dimension gets none")
+        shape.append(dim if isinstance(dim, str) else lo + strided_extent(dim, gap) + hi)
+    attrs.update(low=low, high=high, interior=interior)
+    return x.with_shape(shape)
+
+
+pad.def_jax(lambda ctx, x, low, high, interior: lax.pad(
+    x, lax.full((), 0, x.dtype), tuple(zip(low, high, interior))))
+
+
+@pad.def_transpose
+@single_cotangent
+def _(b, node, ct):
+    x_type = node.operands[0].type
+    low, interior = node.attrs["low"], node.attrs["interior"]
+    limit = tuple(dim if isinstance(dim, str) else lo + strided_extent(dim, gap)
+                  for dim, lo, gap in zip(x_type.shape, low, interior))
+    return b.slice(ct, start=low, limit=limit, stride=tuple(g + 1 for g in interior))

@@ -1,0 +1,280 @@
+"""Compiled artifacts on disk: a manifest plus serialized `jax.export` functions.
+
+The compiler's backend writes an artifact directory with `write_artifact`; `load`
+reads it back and runs its functions on the current device with NumPy in and out.
+Needs only JAX, NumPy and the standard library (no compiler, no parser).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import jax
+import numpy as np
+from jax import export as jax_export
+
+FORMAT = "dslc-artifact"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class ArtifactError(Exception):
+    """An artifact is missing, corrupt, incompatible, or called with wrong inputs."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input, output or parameter: a name, a dtype name and a shape whose dims
+    are ints or symbol names (or JAX dim expressions such as "2*N")."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str, ...]
+
+    @classmethod
+    def from_manifest(cls, entry: Mapping[str, Any], where: str) -> TensorSpec:
+        try:
+            return cls(str(entry["name"]), str(np.dtype(entry["dtype"])), tuple(entry["shape"]))
+        except (KeyError, TypeError) as error:
+            raise ArtifactError(f"{where}: malformed tensor entry {entry!r}") from error
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[{', '.join(map(str, self.shape))}]"
+
+
+def tensor_entries(names, avals) -> list[dict[str, Any]]:
+    """Manifest entries for `names` and the matching avals of an `Exported`
+    (`exported.in_avals` / `out_avals`); symbolic dims are written as strings."""
+    return [
+        {"name": name, "dtype": str(aval.dtype), "shape": [d if isinstance(d, int) else str(d) for d in aval.shape]}
+        for name, aval in zip(names, avals, strict=True)
+    ]
+
+
+# -- writing ----------------------------------------------------------------------
+
+
+def write_artifact(directory: str | os.PathLike, manifest: Mapping[str, Any], blobs: Mapping[str, bytes | str]) -> None:
+    """Write `blobs` (file name -> bytes, or str written as UTF-8) and the manifest
+    into `directory` (created if needed). Each file is replaced atomically and the
+    manifest goes last, after any old one is removed, so a reader never sees a
+    manifest naming half-written files. The manifest gains a "files" map of SHA-256
+    digests, which `load` checks."""
+    directory = os.fspath(directory)
+    for name in blobs:
+        if name == MANIFEST or os.path.basename(name) != name or name in ("", ".", ".."):
+            raise ArtifactError(f"artifact file names must be plain file names other than {MANIFEST}, got {name!r}")
+    for name, entry in manifest.get("functions", {}).items():
+        if entry.get("file") not in blobs:
+            raise ArtifactError(f"function `{name}` names file {entry.get('file')!r}, which is not among the blobs")
+    os.makedirs(directory, exist_ok=True)
+    manifest_path = os.path.join(directory, MANIFEST)
+    if os.path.exists(manifest_path):
+        os.unlink(manifest_path)
+    digests = {}
+    for name, content in blobs.items():
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        digests[name] = hashlib.sha256(data).hexdigest()
+        _write_file_atomically(os.path.join(directory, name), data)
+    text = json.dumps({**manifest, "files": digests}, indent=2, sort_keys=True) + "\n"
+    _write_file_atomically(manifest_path, text.encode("utf-8"))
+
+
+def _write_file_atomically(path: str, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+# -- loading ----------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike) -> Artifact:
+    """Read and validate the manifest of the artifact directory `path`. Function
+    files are read and deserialized on first use of `Artifact.function`."""
+    path = os.fspath(path)
+    manifest_path = os.path.join(path, MANIFEST)
+    if not os.path.isdir(path):
+        raise ArtifactError(f"{path}: no such artifact directory")
+    try:
+        with open(manifest_path, encoding="utf-8") as file:
+            manifest = json.load(file)
+    except FileNotFoundError:
+        raise ArtifactError(f"{manifest_path}: missing; {path} is not a complete dslc artifact") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ArtifactError(f"{manifest_path}: unreadable manifest: {error}") from error
+    _check_manifest(manifest, manifest_path)
+    return Artifact(path, manifest)
+
+
+def _check_manifest(manifest, where: str) -> None:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{where}: not a dslc artifact manifest (\"format\" is not {FORMAT!r})")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{where}: artifact format version {version!r}; this runtime reads version {FORMAT_VERSION}"
+            + ("; upgrade dslc" if isinstance(version, int) and version > FORMAT_VERSION else "")
+        )
+    functions = manifest.get("functions")
+    if not isinstance(functions, dict) or not all(isinstance(e, dict) and "file" in e for e in functions.values()):
+        raise ArtifactError(f"{where}: \"functions\" must map names to entries with a \"file\"")
+    platforms = manifest.get("platforms")
+    if not isinstance(platforms, list) or not platforms:
+        raise ArtifactError(f"{where}: \"platforms\" must be a non-empty list")
+
+
+def current_platform() -> str:
+    """This process's JAX platform in `jax.export` terms: cpu, cuda, rocm or tpu."""
+    backend = jax.default_backend()
+    if backend == "gpu":
+        version = jax.devices()[0].client.platform_version.lower()
+        return "rocm" if "rocm" in version else "cuda"
+    return backend
+
+
+def platform_ok(artifact: Artifact) -> bool:
+    """Whether the artifact was exported for the platform JAX runs on here."""
+    return current_platform() in artifact.platforms
+
+
+class Artifact:
+    """A loaded artifact directory: its manifest and its callable functions."""
+
+    def __init__(self, path: str, manifest: dict):
+        self.path = path
+        self.manifest = manifest
+        self._functions: dict[str, ArtifactFunction] = {}
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(self.manifest["platforms"])
+
+    @property
+    def function_names(self) -> tuple[str, ...]:
+        return tuple(self.manifest["functions"])
+
+    @property
+    def params(self) -> tuple[TensorSpec, ...]:
+        return tuple(TensorSpec.from_manifest(e, "params") for e in self.manifest.get("params", []))
+
+    @property
+    def optimizer_state(self) -> tuple[TensorSpec, ...]:
+        entries = self.manifest.get("optimizer_state", [])
+        return tuple(TensorSpec.from_manifest(e, "optimizer_state") for e in entries)
+
+    def function(self, name: str) -> ArtifactFunction:
+        if name not in self.manifest["functions"]:
+            available = ", ".join(self.function_names) or "(none)"
+            raise ArtifactError(f"{self.path}: no function `{name}`; available: {available}")
+        if name not in self._functions:
+            self._functions[name] = self._load_function(name)
+        return self._functions[name]
+
+    def _load_function(self, name: str) -> ArtifactFunction:
+        entry = self.manifest["functions"][name]
+        file_path = os.path.join(self.path, entry["file"])
+        try:
+            with open(file_path, "rb") as file:
+                data = file.read()
+        except OSError as error:
+            raise ArtifactError(f"{file_path}: cannot read function `{name}`: {error.strerror}") from error
+        expected = self.manifest.get("files", {}).get(entry["file"])
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            raise ArtifactError(f"{file_path}: contents do not match the manifest's checksum (corrupt or replaced)")
+        try:
+            exported = jax_export.deserialize(bytearray(data))
+        except ImportError as error:  # jax.export's (de)serializer needs the optional `flatbuffers`
+            raise ArtifactError(f"reading {file_path} needs the `flatbuffers` package: {error}") from error
+        except Exception as error:  # flatbuffer decoding raises assorted types on bad bytes
+            raise ArtifactError(f"{file_path}: not a valid serialized jax.export function: {error}") from error
+        where = f"{self.path}: function `{name}`"
+        inputs = tuple(TensorSpec.from_manifest(e, where) for e in entry.get("inputs", []))
+        outputs = tuple(TensorSpec.from_manifest(e, where) for e in entry.get("outputs", []))
+        if len(inputs) != len(exported.in_avals):
+            raise ArtifactError(
+                f"{where}: manifest lists {len(inputs)} inputs but {file_path} takes {len(exported.in_avals)}"
+            )
+        return ArtifactFunction(name, exported, inputs, outputs, where)
+
+
+class ArtifactFunction:
+    """One exported function: call it with NumPy arrays or Python scalars; returns
+    a NumPy array, or a tuple of them when the function has several outputs."""
+
+    def __init__(self, name: str, exported, inputs, outputs, where: str):
+        self.name = name
+        self.exported = exported
+        self.inputs: tuple[TensorSpec, ...] = inputs
+        self.outputs: tuple[TensorSpec, ...] = outputs
+        self._where = where
+        self._call = jax.jit(exported.call)
+
+    def __repr__(self) -> str:
+        signature = ", ".join(f"{spec.name}: {spec}" for spec in self.inputs)
+        return f"<ArtifactFunction {self.name}({signature})>"
+
+    def __call__(self, *args):
+        if len(args) != len(self.inputs):
+            names = ", ".join(spec.name for spec in self.inputs)
+            raise ArtifactError(f"{self._where} takes {len(self.inputs)} inputs ({names}), got {len(args)}")
+        platform = current_platform()
+        if platform not in self.exported.platforms:
+            raise ArtifactError(
+                f"{self._where} was exported for {', '.join(self.exported.platforms)}, "
+                f"but JAX runs on {platform} here; recompile for this platform"
+            )
+        arrays = _check_inputs(self._where, self.inputs, args)
+        results = jax.tree.map(np.asarray, jax.device_get(self._call(*arrays)))
+        if isinstance(results, list):
+            results = tuple(results)
+        return results[0] if isinstance(results, tuple) and len(results) == 1 else results
+
+
+def _check_inputs(where: str, specs, args) -> list[np.ndarray]:
+    """Convert `args` to arrays of the specs' dtypes, checking dtype kind, rank,
+    fixed dims and that each symbolic dim has one value across inputs."""
+    arrays, symbols = [], {}
+    for spec, value in zip(specs, args):
+        want = np.dtype(spec.dtype)
+        array = np.asarray(value)
+        if not np.can_cast(array.dtype, want, casting="same_kind"):
+            raise ArtifactError(f"{where}: input `{spec.name}` must be {spec.dtype}, got {array.dtype}")
+        array = array.astype(want, copy=False)
+        if array.ndim != len(spec.shape):
+            raise ArtifactError(
+                f"{where}: input `{spec.name}` must have rank {len(spec.shape)} ({spec}), got shape {list(array.shape)}"
+            )
+        for axis, (dim, size) in enumerate(zip(spec.shape, array.shape)):
+            if isinstance(dim, int) and dim != size:
+                raise ArtifactError(
+                    f"{where}: input `{spec.name}` must have shape {spec}, got {list(array.shape)} (axis {axis})"
+                )
+            if isinstance(dim, str) and _SYMBOL.match(dim):
+                first = symbols.setdefault(dim, (size, spec.name))
+                if first[0] != size:
+                    raise ArtifactError(
+                        f"{where}: dimension `{dim}` is {first[0]} in input `{first[1]}` "
+                        f"but {size} in input `{spec.name}`"
+                    )
+        arrays.append(array)
+    return arrays

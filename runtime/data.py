@@ -1,0 +1,194 @@
+"""Data sources and batching for the training loop.
+
+A `train` block's `data = two_blobs(...)` names an entry of `DATA_SOURCES`; the
+runtime calls it and gets a `Dataset` of NumPy arrays, which `batches_for_epoch`
+cuts into index batches. Only NumPy is needed here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+
+class DataError(Exception):
+    """A data source could not produce a dataset (bad file, key, argument or length)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Inputs `x` and targets `y` with the same number of rows (the first axis)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self):
+        if len(self.x) != len(self.y):
+            raise DataError(f"x has {len(self.x)} rows but y has {len(self.y)}; they must match")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, indices) -> Dataset:
+        return Dataset(self.x[indices], self.y[indices])
+
+    def split(self, fraction: float) -> tuple[Dataset, Dataset]:
+        """Split into (train, validation), the validation part being the LAST
+        `fraction` of the rows, unshuffled, as Keras' `validation_split` does."""
+        if not 0.0 < fraction < 1.0:
+            raise DataError(f"validation fraction must be between 0 and 1 (exclusive), got {fraction}")
+        split_at = int(len(self) * (1.0 - fraction))
+        if split_at == 0 or split_at == len(self):
+            raise DataError(
+                f"validation fraction {fraction} of {len(self)} rows leaves an empty "
+                "training or validation set"
+            )
+        return self.take(slice(0, split_at)), self.take(slice(split_at, None))
+
+
+def two_blobs(per_class: int = 1000, seed: int = 0) -> Dataset:
+    """Two correlated Gaussian blobs (the textbook's linear classifier data):
+    label 0 around (0, 3), label 1 around (3, 0), negatives first."""
+    _check_positive("per_class", per_class)
+    rng = np.random.default_rng(seed)
+    cov = [[1.0, 0.5], [0.5, 1.0]]
+    negatives = rng.multivariate_normal(mean=[0.0, 3.0], cov=cov, size=per_class)
+    positives = rng.multivariate_normal(mean=[3.0, 0.0], cov=cov, size=per_class)
+    x = np.vstack([negatives, positives]).astype(np.float32)
+    y = np.vstack([np.zeros((per_class, 1)), np.ones((per_class, 1))]).astype(np.float32)
+    return Dataset(x, y)
+
+
+def spirals(classes: int = 3, per_class: int = 100, noise: float = 0.2, seed: int = 0) -> Dataset:
+    """Interleaved spiral arms, one per class (CS231n's data); sparse int32 labels."""
+    _check_positive("classes", classes)
+    _check_positive("per_class", per_class)
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for label in range(classes):
+        radius = np.linspace(0.0, 1.0, per_class)
+        theta = np.linspace(label * 4.0, (label + 1) * 4.0, per_class)
+        theta = theta + rng.standard_normal(per_class) * noise
+        xs.append(np.stack([radius * np.sin(theta), radius * np.cos(theta)], axis=1))
+        ys.append(np.full(per_class, label))
+    return Dataset(np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int32))
+
+
+def gaussian_classes(classes: int = 4, features: int = 8, per_class: int = 250, seed: int = 0) -> Dataset:
+    """One unit-variance Gaussian blob per class around well-spread random centres;
+    mostly separable. Sparse int32 labels, grouped by class."""
+    _check_positive("classes", classes)
+    _check_positive("features", features)
+    _check_positive("per_class", per_class)
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=3.0, size=(classes, features))
+    x = centres.repeat(per_class, axis=0) + rng.standard_normal((classes * per_class, features))
+    y = np.arange(classes).repeat(per_class)
+    return Dataset(x.astype(np.float32), y.astype(np.int32))
+
+
+def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | None = None) -> Dataset:
+    """Arrays `x` and `y` from a NumPy `.npz` file; a relative `path` is taken
+    from `base_dir` (the `.nn` file's folder)."""
+    full_path = os.path.join(base_dir, path) if base_dir is not None else path
+    if not os.path.isfile(full_path):
+        raise DataError(f"data file not found: {full_path}")
+    try:
+        with np.load(full_path, allow_pickle=False) as archive:
+            available = sorted(archive.files)
+            for key in (x, y):
+                if key not in available:
+                    raise DataError(
+                        f"{full_path} has no array `{key}`; available: {', '.join(available) or '(none)'}"
+                    )
+            inputs, targets = archive[x], archive[y]
+    except DataError:
+        raise
+    except (OSError, ValueError) as error:
+        raise DataError(f"cannot read {full_path} as an .npz file: {error}") from error
+    if len(inputs) != len(targets):
+        raise DataError(f"{full_path}: `{x}` has {len(inputs)} rows but `{y}` has {len(targets)}")
+    return Dataset(inputs, targets)
+
+
+def _check_positive(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise DataError(f"`{name}` must be a positive integer, got {value!r}")
+
+
+# -- the registry the compiler checks `data = name(...)` against ---------------
+
+REQUIRED = inspect.Parameter.empty
+"""Marks a parameter with no default in `DataSource.parameters`."""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A built-in data source: its function, its keyword parameters in positional
+    order with defaults (`REQUIRED` when there is none), and a one-line doc.
+    `uses_base_dir` says whether it reads files relative to the `.nn` file."""
+
+    name: str
+    function: Callable[..., Dataset]
+    parameters: dict[str, Any]
+    doc: str
+    uses_base_dir: bool = False
+
+    def load(self, *args, base_dir=None, **kwargs) -> Dataset:
+        """Call the source, binding positional `args` in parameter order."""
+        if len(args) > len(self.parameters):
+            raise DataError(f"{self.name}() takes at most {len(self.parameters)} positional arguments")
+        bound = dict(zip(self.parameters, args))
+        for key, value in kwargs.items():
+            if key not in self.parameters:
+                raise DataError(f"{self.name}() has no parameter `{key}`; it takes {', '.join(self.parameters)}")
+            if key in bound:
+                raise DataError(f"{self.name}() got `{key}` twice")
+            bound[key] = value
+        missing = [key for key, default in self.parameters.items() if default is REQUIRED and key not in bound]
+        if missing:
+            raise DataError(f"{self.name}() is missing `{'`, `'.join(missing)}`")
+        if self.uses_base_dir:
+            bound["base_dir"] = base_dir
+        return self.function(**bound)
+
+
+def _source(function: Callable[..., Dataset], uses_base_dir: bool = False) -> DataSource:
+    signature = inspect.signature(function)
+    parameters = {
+        name: parameter.default
+        for name, parameter in signature.parameters.items()
+        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY
+    }
+    doc = inspect.getdoc(function).split("\n\n")[0].replace("\n", " ")
+    return DataSource(function.__name__, function, parameters, doc, uses_base_dir)
+
+
+DATA_SOURCES: dict[str, DataSource] = {
+    source.name: source
+    for source in (
+        _source(two_blobs),
+        _source(spirals),
+        _source(gaussian_classes),
+        _source(npz, uses_base_dir=True),
+    )
+}
+
+
+# -- batching -----------------------------------------------------------------
+
+
+def batches_for_epoch(
+    n: int, batch_size: int | None, shuffle: bool, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Index arrays covering rows 0..n-1 once, `batch_size` each (None: one full
+    batch); the last one is smaller when `batch_size` does not divide `n`."""
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    size = n if batch_size is None else batch_size
+    if size < 1:
+        raise DataError(f"batch size must be positive, got {size}")
+    return [order[start : start + size] for start in range(0, n, size)]

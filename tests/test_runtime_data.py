@@ -1,0 +1,110 @@
+"""Tests for runtime/data.py: built-in data sources, the registry, npz loading, batching."""
+
+import numpy as np
+import pytest
+
+from dslc.runtime.data import (
+    DATA_SOURCES,
+    REQUIRED,
+    DataError,
+    Dataset,
+    batches_for_epoch,
+    gaussian_classes,
+    npz,
+    spirals,
+    two_blobs,
+)
+
+
+def test_two_blobs_shapes_labels_and_statistics():
+    data = two_blobs(per_class=1000, seed=0)
+    assert data.x.shape == (2000, 2) and data.x.dtype == np.float32
+    assert data.y.shape == (2000, 1) and data.y.dtype == np.float32
+    negatives, positives = data.x[:1000], data.x[1000:]
+    assert (data.y[:1000] == 0).all() and (data.y[1000:] == 1).all()
+    np.testing.assert_allclose(negatives.mean(axis=0), [0, 3], atol=0.1)
+    np.testing.assert_allclose(positives.mean(axis=0), [3, 0], atol=0.1)
+    np.testing.assert_allclose(np.cov(negatives.T), [[1, 0.5], [0.5, 1]], atol=0.12)
+
+
+def test_two_blobs_matches_the_textbook_generator():
+    rng = np.random.default_rng(7)
+    cov = [[1, 0.5], [0.5, 1]]
+    expected = np.vstack([rng.multivariate_normal([0, 3], cov, 5), rng.multivariate_normal([3, 0], cov, 5)])
+    np.testing.assert_array_equal(two_blobs(per_class=5, seed=7).x, expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("source", [two_blobs, spirals, gaussian_classes])
+def test_sources_are_deterministic_per_seed(source):
+    first, again, other = source(seed=3), source(seed=3), source(seed=4)
+    np.testing.assert_array_equal(first.x, again.x)
+    np.testing.assert_array_equal(first.y, again.y)
+    assert not np.array_equal(first.x, other.x)
+
+
+def test_spirals_and_gaussian_classes_shapes():
+    data = spirals(classes=3, per_class=100)
+    assert data.x.shape == (300, 2) and data.x.dtype == np.float32
+    assert data.y.shape == (300,) and data.y.dtype == np.int32
+    assert set(data.y) == {0, 1, 2}
+    data = gaussian_classes(classes=4, features=8, per_class=250)
+    assert data.x.shape == (1000, 8) and data.y.dtype == np.int32
+    assert np.bincount(data.y).tolist() == [250] * 4
+
+
+def test_bad_arguments_raise_data_error():
+    with pytest.raises(DataError, match="per_class"):
+        two_blobs(per_class=0)
+    with pytest.raises(DataError, match="rows"):
+        Dataset(np.zeros((3, 2)), np.zeros(4))
+
+
+def test_split_takes_the_last_fraction_as_validation():
+    data = Dataset(np.arange(10.0)[:, None], np.arange(10))
+    train, validation = data.split(0.3)
+    assert len(train) == 7 and len(validation) == 3
+    assert validation.y.tolist() == [7, 8, 9]
+    assert len(data.take([0, 2])) == 2
+    with pytest.raises(DataError):
+        data.split(1.0)
+    with pytest.raises(DataError, match="empty"):
+        data.split(0.95)
+
+
+def test_npz_loads_relative_to_base_dir_with_clear_errors(tmp_path):
+    np.savez(tmp_path / "digits.npz", images=np.zeros((4, 3)), labels=np.arange(4), short=np.arange(2))
+    data = npz("digits.npz", x="images", y="labels", base_dir=tmp_path)
+    assert data.x.shape == (4, 3) and data.y.tolist() == [0, 1, 2, 3]
+    with pytest.raises(DataError, match="not found"):
+        npz("missing.npz", base_dir=tmp_path)
+    with pytest.raises(DataError, match="no array `x`; available: images, labels, short"):
+        npz("digits.npz", base_dir=tmp_path)
+    with pytest.raises(DataError, match="4 rows but `short` has 2"):
+        npz("digits.npz", x="images", y="short", base_dir=tmp_path)
+    (tmp_path / "broken.npz").write_bytes(b"not a zip file")
+    with pytest.raises(DataError, match="cannot read"):
+        npz("broken.npz", base_dir=tmp_path)
+
+
+def test_registry_describes_parameters_and_loads(tmp_path):
+    assert set(DATA_SOURCES) >= {"two_blobs", "spirals", "gaussian_classes", "npz"}
+    blobs = DATA_SOURCES["two_blobs"]
+    assert blobs.parameters == {"per_class": 1000, "seed": 0}
+    assert blobs.doc and "\n" not in blobs.doc
+    assert len(blobs.load(per_class=3)) == 6
+    assert list(DATA_SOURCES["npz"].parameters) == ["path", "x", "y"]
+    assert DATA_SOURCES["npz"].parameters["path"] is REQUIRED
+    np.savez(tmp_path / "d.npz", x=np.ones((2, 1)), y=np.ones(2))
+    assert len(DATA_SOURCES["npz"].load("d.npz", base_dir=tmp_path)) == 2
+    with pytest.raises(DataError, match="no parameter `size`"):
+        blobs.load(size=3)
+    with pytest.raises(DataError, match="missing `path`"):
+        DATA_SOURCES["npz"].load()
+
+
+def test_batches_cover_every_row_once():
+    rng = np.random.default_rng(0)
+    batches = batches_for_epoch(10, 4, shuffle=True, rng=rng)
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(10))
+    assert [b.tolist() for b in batches_for_epoch(5, None, shuffle=False, rng=rng)] == [[0, 1, 2, 3, 4]]
