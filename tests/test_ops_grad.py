@@ -118,7 +118,7 @@ def apply_rule(b, node, cotangents):
 
 def gradient_function(case):
     """`(inputs..., ct) -> (output, cotangent per differentiable input)` as IR."""
-    function = Function(case.op.replace("*", ""))
+    function = Function(case.op)
     inputs = [function.add_arg(t, f"x{i}") for i, t in enumerate(case.types)]
     b = Builder(function, UNKNOWN_LOC)
     out = b.emit(case.op, *inputs, **case.attrs)
@@ -136,7 +136,7 @@ def gradient_function(case):
 def compiled(case_id):
     case = CASE_BY_ID[case_id]
     function, wrt = gradient_function(case)
-    return function, wrt, lower_function(function)
+    return function, wrt, jax.jit(lower_function(function))
 
 
 CASE_BY_ID = {case.id: case for case in CASES}
@@ -187,7 +187,7 @@ def check_finite_differences(forward, xs, grads, ct, rng, eps=1e-6):
 
 
 def reverse_walk(b, nodes, seeds, wrt):
-    """Cotangents of `wrt` from `seeds` (value -> cotangent) through `nodes`, applying
+    """Cotangents of `wrt` from `seeds` ((value, cotangent) pairs) through `nodes`, applying
     each op's own rule: the autodiff pass in miniature, to differentiate gradients."""
     cotangents = {}
     for value, seed in seeds:

@@ -268,7 +268,7 @@ class Calls:
 
     def trace_callable(self, func, arg_types, span) -> Function:
         """`func` traced into its own IR function with arguments of `arg_types`."""
-        function = Function(getattr(func, "name", "fn"), loc=Loc.of(span))
+        function = Function(callable_name(func), loc=Loc.of(span))
         inner = Evaluator(Trace(function), self)
         params = _params_of(func)
         args = []
@@ -294,7 +294,7 @@ class Calls:
             value = self.eval_dim(dim, scope.values, bind_to=None, new_symbols=new_symbols)
             if isinstance(value, DimSym):
                 if require_concrete:
-                    raise fail("E0207", f"parameter shape `{ann.name}[...]` uses the symbolic "
+                    raise fail("E0207", f"parameter shape `{_ann_text(ann)}` uses the symbolic "
                                f"dim `{value.name}`", dim.span, "not a concrete size",
                                help="parameter shapes must be known at compile time; bind the "
                                "dim from a layer's input, e.g. `(x: f32[B, in])`")
@@ -389,6 +389,13 @@ class Calls:
                 calls.stack.pop()
 
         return _Frame()
+
+
+def callable_name(func) -> str:
+    while isinstance(func, GradOf):
+        func = func.target
+    definition = getattr(func, "definition", None)
+    return getattr(definition, "name", None) or getattr(func, "name", "fn")
 
 
 def _params_of(func) -> tuple:

@@ -21,7 +21,7 @@ from .builtins import builtin_globals
 from .calls import Calls
 from .evaluate import Evaluator, Scope, Trace, fail
 from .train import TrainConfig, build_training
-from .values import FnRef, GradOf, LayerRef, ModelRef
+from .values import FnRef, GradOf, LayerRef, ModelRef, kind_name
 
 PRELUDE = "prelude.nn"
 
@@ -90,7 +90,7 @@ class Imports:
         except (OSError, UnicodeDecodeError) as error:
             self.diagnostics.append(Diagnostic(
                 "E0501", f"cannot import `{item.path}`: {getattr(error, 'strerror', error)}",
-                item.span, "imported here", help=f"looked for `{target}`"))
+                item.span, "imported here", help=f"looked for `{os.path.relpath(target)}`"))
             return None
         result = parse(text, os.path.relpath(target))
         self.sources[result.source.name] = text
@@ -115,8 +115,13 @@ def lower_program(main: ast.Module, path: str) -> FrontendResult:
     # Lowering meets the names resolution reported again; keep each error once.
     seen = {_key(d) for d in diagnostics}
     diagnostics += [d for d in lowering.diagnostics if _key(d) not in seen]
+    diagnostics.sort(key=_key_in_file)
     module = lowering.module if not diagnostics else None
     return FrontendResult(module, diagnostics, lowering.train, sources)
+
+
+def _key_in_file(diagnostic: Diagnostic):
+    return diagnostic.span.source.name, diagnostic.span.start
 
 
 def _key(diagnostic: Diagnostic):
@@ -150,7 +155,13 @@ class ProgramLowering:
                 "E0601", "only one `train` block per program is supported yet", extra.span,
                 secondary=(), help="move the other one to its own file"))
         if trains:
-            model = self.globals[trains[0].model]
+            model = self.globals.get(trains[0].model)
+            if not isinstance(model, ModelRef):
+                self.diagnostics.append(Diagnostic(
+                    "E0405", f"`train` needs a model, and `{trains[0].model}` is "
+                    f"{kind_name(model) if model is not None else 'not defined'}",
+                    trains[0].model_span, "not a model"))
+                return
             self.attempt(self.lower_model, model.definition)
             if not self.diagnostics:
                 self.train = self.attempt(build_training, self, trains[0], model.definition)

@@ -37,6 +37,12 @@ UNSUPPORTED_SETTINGS = ("validation_data", "checkpoint", "devices", "callbacks",
                         "loss_weights")
 
 
+def _describe(value) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"`{value}`"
+    return kind_name(value)
+
+
 def _positive_int(value) -> str | None:
     ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
     return None if ok else "a positive integer"
@@ -92,7 +98,7 @@ def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[s
             values[name] = default
         elif check is not None and (problem := check(values[name])):
             raise fail("E0404", f"`{name}` should be {problem}, found "
-                       f"{kind_name(values[name])}", spans[name])
+                       f"{_describe(values[name])}", spans[name])
     if values["epochs"] is not None and values["steps"] is not None:
         raise fail("E0404", "give `epochs` or `steps`, not both", spans["steps"])
     if values["epochs"] is None and values["steps"] is None:

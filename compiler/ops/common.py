@@ -85,7 +85,7 @@ def require_same_dtype(op_name: str, types, first_operand: int = 0) -> str:
             raise ShapeError(
                 f"`{op_name}` operands have different dtypes: `{first}` and `{type_.dtype}`",
                 code="E0209", operand=index, label=f"this is `{type_}`",
-                help="convert one operand with `convert` (or `.astype` in the source)")
+                help="convert one operand first, e.g. `cast(k, f32)`")
     return first
 
 

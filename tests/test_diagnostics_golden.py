@@ -1,0 +1,60 @@
+"""Golden diagnostics for a corpus of broken programs: one file at least per error
+code, each compared exactly with its `.expected` rendering (`--update-goldens`
+rewrites them). Programs that compile but fail at training time (E0406) are checked
+through the data loading the `train` command does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dslc.compiler.api import Program
+from dslc.compiler.pipeline import compile_text
+from dslc.compiler.training import TrainError, load_data
+from dslc.dsl import CODES, render_all
+
+from conftest import ROOT, check_golden, run_dslc
+
+CORPUS = ROOT / "tests" / "diagnostics"
+COMPILE_CASES = sorted((CORPUS / "compile").glob("*.nn"))
+
+
+def diagnose(path: Path) -> str:
+    compilation = compile_text(path.read_text(encoding="utf-8"), path.name)
+    diagnostics = list(compilation.diagnostics)
+    if compilation.ok and compilation.train is not None:
+        try:
+            load_data(Program(compilation))
+        except TrainError as error:
+            diagnostics.extend(error.diagnostics)
+    assert diagnostics, f"{path.name} compiled without a diagnostic"
+    return render_all(diagnostics)
+
+
+@pytest.mark.parametrize("path", COMPILE_CASES, ids=lambda p: p.stem)
+def test_compile_diagnostics_match_goldens(path, update_goldens, monkeypatch):
+    monkeypatch.chdir(path.parent)  # imports resolve beside the file, names stay short
+    check_golden(path.with_suffix(".expected"), diagnose(path), update_goldens)
+
+
+def test_every_error_code_has_a_golden():
+    expected = "".join(p.read_text() for p in CORPUS.rglob("*.expected"))
+    missing = [code for code in CODES if code != "E0900" and f"[{code}]" not in expected]
+    assert not missing, f"no golden diagnostic for {missing}"
+
+
+def test_file_name_prefix_is_the_code_reported():
+    for path in COMPILE_CASES:
+        code = path.stem.split("_")[0]
+        if code in CODES:
+            assert f"error[{code}]" in path.with_suffix(".expected").read_text(), path.name
+
+
+@pytest.mark.parametrize("name", ["E0203_matmul", "E0302_keyword", "several_errors"])
+def test_cli_reports_the_same_diagnostics(name):
+    path = CORPUS / "compile" / f"{name}.nn"
+    result = run_dslc("check", path.name, cwd=path.parent)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == path.with_suffix(".expected").read_text().strip()
