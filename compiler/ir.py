@@ -128,7 +128,7 @@ class Node:
         self.operands = tuple(operands)
         self.attrs = dict(attrs)
         self.loc = loc
-        self.results = tuple(Value(t, self, i, loc=loc) for i, t in enumerate(result_types))
+        self.results = tuple([Value(t, self, i, None, loc) for i, t in enumerate(result_types)])
 
     @property
     def result(self) -> Value:

@@ -7,6 +7,8 @@ is how `--emit ir-after=STAGE` and the verifier in tests hook in.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -36,6 +38,25 @@ class Compilation:
 
 def compile_text(text: str, path: str,
                  after: Callable[[str, Module], None] | None = None) -> Compilation:
+    with collector_paused():
+        return _compile(text, path, after)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Nodes and their result values point at each other, so a large program makes
+    Python's cycle collector run over and over while it is built; it runs again, once,
+    when compilation is over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(text: str, path: str, after) -> Compilation:
     result = Compilation(path, text)
     parsed = parse(text, path)
     result.ast = parsed.module

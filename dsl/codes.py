@@ -81,7 +81,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E0201": _entry(
         "unknown dtype",
         "A tensor type names a dtype the compiler does not know. Known dtypes include\n"
-        "`f16 bf16 f32 f64 i8 i16 i32 i64 u8 bool`.",
+        "`f16 bf16 f32 f64 i8 i32 i64 u8 bool`.",
         "fn f(x: float32[N]) -> f32[N] = x",
         "fn f(x: f32[N]) -> f32[N] = x",
     ),
@@ -117,9 +117,10 @@ CODES: dict[str, tuple[str, str]] = {
         "fn f(x: f32[N, 2]) -> f32[N] = sum(x, axis=1)",
     ),
     "E0207": _entry(
-        "parameter shape is not concrete",
-        "A `param` shape must be known once the inputs are bound: every dim must be an\n"
-        "integer, a config parameter or a dim of an input other than the batch.",
+        "shape is not concrete",
+        "Some shapes must be known at compile time: a `param`'s shape, the shape drawn by a\n"
+        "random op, and the axis `concat` joins along. Every such dim must be an integer, a\n"
+        "config parameter or a dim bound from an input other than a symbolic one (`B`, `N`).",
         "model M(x: f32[B, 2]) -> f32[B, 1] {\n    param W: f32[B, 1] = zeros\n    return x @ W\n}",
         "model M(x: f32[B, 2]) -> f32[B, 1] {\n    param W: f32[2, 1] = zeros\n    return x @ W\n}",
     ),

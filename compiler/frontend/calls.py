@@ -7,6 +7,7 @@ hierarchical names, and differentiates through `compiler.passes.autodiff`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -374,21 +375,17 @@ class Calls:
             raise fail("E0304", f"{name} should be {ann.name}, found {kind_name(value)}", span)
         return float(value) if ann.name == "float" else value
 
-    # Recursion guard: the language has no loops or recursion.
+    @contextlib.contextmanager
     def entering(self, name: str, span):
-        calls = self
-
-        class _Frame:
-            def __enter__(self):
-                if name in calls.stack or len(calls.stack) >= MAX_CALL_DEPTH:
-                    raise fail("E0601", f"`{name}` calls itself; recursion is not supported",
-                               span, help="use an op such as `scan` for repetition")
-                calls.stack.append(name)
-
-            def __exit__(self, *exc):
-                calls.stack.pop()
-
-        return _Frame()
+        """Guards against recursion, which the language does not have."""
+        if name in self.stack or len(self.stack) >= MAX_CALL_DEPTH:
+            raise fail("E0601", f"`{name}` calls itself; recursion is not supported", span,
+                       help="use an op such as `scan` for repetition")
+        self.stack.append(name)
+        try:
+            yield
+        finally:
+            self.stack.pop()
 
 
 def callable_name(func) -> str:

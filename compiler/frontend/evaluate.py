@@ -14,7 +14,7 @@ from typing import Any
 from ...dsl import ast
 from ...dsl.diagnostics import Diagnostic, DiagnosticError, Label
 from ..builder import Builder
-from ..ir import DTYPES, Function, Loc, TensorType, Value
+from ..ir import DTYPES, FLOAT_DTYPES, Function, Loc, TensorType, Value
 from .values import DimSym, Dtype, kind_name
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
@@ -248,12 +248,8 @@ class Evaluator:
         if not isinstance(like, Value):
             raise fail("E0303", f"`{op}` needs numbers or tensors, found {kind_name(left)} and "
                        f"{kind_name(right)}", node.op_span)
-        dtype = like.type.dtype
-        if dtype in ("i32", "i64", "i8", "u8") and (isinstance(left, float)
-                                                     or isinstance(right, float)):
-            dtype = "f32" if _is_number(left) else dtype
-        lhs = self.tensor(left, node.left.span, dtype)
-        rhs = self.tensor(right, node.right.span, dtype)
+        lhs = self.tensor(left, node.left.span, literal_dtype(left, like.type.dtype))
+        rhs = self.tensor(right, node.right.span, literal_dtype(right, like.type.dtype))
         op_name = BINARY_OPS.get(op) or COMPARE_OPS.get(op)
         if op_name is None:
             raise fail("E0601", f"`{op}` on tensors is not supported yet", node.op_span)
@@ -275,6 +271,15 @@ class Evaluator:
         except (OverflowError, ZeroDivisionError, ValueError) as error:
             raise fail("E0304", f"cannot evaluate this constant expression: {error}",
                        node.span) from None
+
+
+def literal_dtype(value, tensor_dtype: str) -> str:
+    """A number literal takes the other operand's dtype (weak typing, as in JAX), except
+    a fraction beside an integer tensor: it stays `f32`, so the op reports the mismatch
+    instead of truncating."""
+    if isinstance(value, float) and tensor_dtype not in FLOAT_DTYPES and not value.is_integer():
+        return "f32"
+    return tensor_dtype
 
 
 def _is_number(value) -> bool:

@@ -245,7 +245,8 @@ class ProgramLowering:
 def params_first(function: Function, trace: Trace) -> None:
     """Reorders arguments as (parameters..., inputs...), the calling convention."""
     params = [p.value for p in trace.params.values()]
-    others = [a for a in function.args if all(a is not p for p in params)]
+    param_ids = {id(p) for p in params}
+    others = [a for a in function.args if id(a) not in param_ids]
     function.args = params + others
     for index, arg in enumerate(function.args):
         arg.index = index

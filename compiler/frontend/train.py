@@ -160,11 +160,16 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
 
 
 def build_eval_step(lowering, model, loss: FnRef, metrics: list[FnRef], spans) -> Function:
-    """`eval_step(params..., x, y) -> (loss, metrics...)`."""
-    function = Function("eval_step", loc=Loc.of(model.span))
-    trace, ev, prediction, _ = lowering.trace_model(model, function)
+    """`eval_step(params..., x, y) -> (loss, metrics...)`: `predict` inlined, then the
+    loss and each metric of (y, prediction)."""
+    from ..passes.inline import empty_like, inline
+
+    predict = lowering.module.functions["predict"]
+    function = empty_like(predict, "eval_step")
+    (prediction,) = inline(predict, Builder(function, predict.loc), function.args)
     y_type = target_type(loss.definition.name, prediction.type)
     y = function.add_arg(y_type, "y", Loc.of(spans["data"]))
+    ev = Evaluator(Trace(function), lowering.calls)
     results = []
     for fn, span, what in [(loss, spans["loss"], "loss")] + [
             (m, spans["metrics"], "metric") for m in metrics]:
@@ -175,24 +180,23 @@ def build_eval_step(lowering, model, loss: FnRef, metrics: list[FnRef], spans) -
                        "not a float scalar", span)
         results.append(value)
     function.results = results
-    from .program import params_first
-
-    params_first(function, trace)
     function.result_names = ["loss"] + [m.definition.name for m in metrics]
     lowering.module.meta["optimizer_state"] = []
     return function
 
 
 def build_train_step(lowering, eval_step: Function, spec: Spec, n_metrics: int) -> Function:
-    """`train_step(params..., state..., x, y) -> (params..., state..., loss, metrics...)`."""
+    """`train_step(params..., state..., x, y) -> (params..., state..., loss, metrics...)`:
+    the gradient of `eval_step` (a fresh function, extended in place) with the
+    optimizer's state as extra arguments and its update appended."""
     from ..passes.autodiff import grad_function
-    from ..passes.inline import inline
 
     n_params = len(lowering.module.meta["params"])
     hyper = spec.args
     opt = optimizer_def(spec.name)
-    step = Function("train_step", loc=eval_step.loc)
-    params = [step.add_arg(a.type, a.name, a.loc) for a in eval_step.args[:n_params]]
+    step = grad_function(eval_step, wrt=tuple(range(n_params)), with_value=True,
+                         has_aux=True, name="train_step")
+    params, data = step.args[:n_params], step.args[n_params:]
     slots, state_meta = [], []
     for param in params:
         own = []
@@ -202,12 +206,12 @@ def build_train_step(lowering, eval_step: Function, spec: Spec, n_metrics: int) 
             state_meta.append({"name": name, "dtype": ttype.dtype, "shape": list(ttype.shape),
                                "value": initial})
         slots.append(own)
-    data = [step.add_arg(a.type, a.name, a.loc) for a in eval_step.args[n_params:]]
-    gradient = grad_function(eval_step, wrt=tuple(range(n_params)), with_value=True,
-                             has_aux=True)
+    step.args = params + [arg for own in slots for arg in own] + data
+    for index, arg in enumerate(step.args):
+        arg.index = index
+    loss_and_metrics = step.results[:1 + n_metrics]
+    grads = step.results[1 + n_metrics:]
     b = Builder(step, eval_step.loc)
-    outputs = inline(gradient, b, params + data)
-    loss_and_metrics, grads = outputs[:1 + n_metrics], outputs[1 + n_metrics:]
     new_params, new_state = [], []
     for param, grad, own in zip(params, grads, slots):
         updated, own_updated = opt.update(b.at(param.loc), hyper, param, grad, own)

@@ -84,16 +84,16 @@ def require_same_dtype(op_name: str, types, first_operand: int = 0) -> str:
         if type_.dtype != first:
             raise ShapeError(
                 f"`{op_name}` operands have different dtypes: `{first}` and `{type_.dtype}`",
-                code="E0209", operand=index, label=f"this is `{type_}`",
-                help="convert one operand first, e.g. `cast(k, f32)`")
+                code="E0209", operand=index, label=f"`{first}` and `{type_.dtype}` do not mix",
+                help=f"convert one operand first, e.g. `cast(value, {first})`")
     return first
 
 
 def require_float(op_name: str, type_: TensorType, operand: int = 0) -> None:
     if not type_.is_float:
         raise ShapeError(f"`{op_name}` needs a float operand, got `{type_}`",
-                         code="E0209", operand=operand, label=f"this is `{type_}`",
-                         help="convert it to a float dtype first")
+                         code="E0209", operand=operand, label="needs a float operand",
+                         help="convert it first, e.g. `cast(value, f32)`")
 
 
 def require_numeric(op_name: str, type_: TensorType, operand: int = 0) -> None:

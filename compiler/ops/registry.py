@@ -123,10 +123,13 @@ def define(name: str, operands: tuple[str, ...], *, family: str, doc: str,
 
 def get(name: str) -> OpDef:
     """The op named `name`; the family modules are imported on first use."""
-    from . import load_all
+    op = OPS.get(name)
+    if op is None:
+        from . import load_all
 
-    load_all()
-    return OPS[name]
+        load_all()
+        op = OPS[name]
+    return op
 
 
 def all_ops() -> dict[str, OpDef]:

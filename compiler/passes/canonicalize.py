@@ -103,11 +103,14 @@ class Canonicalize:
         changed = False
         for node in fn.nodes:
             b = Builder(copy.function, node.loc)
-            rebuilt = b.make_node(node.op, copy.operands(node), node.attrs)
+            operands = copy.operands(node)
+            rebuilt = (node if copy.unchanged(node, operands)
+                       else b.make_node(node.op, operands, node.attrs))
             replacement = self.rewrite(b, rebuilt) if len(rebuilt.results) == 1 else None
             if replacement is None:
                 copy.function.nodes.append(rebuilt)
-                copy.bind(node, rebuilt.results)
+                if rebuilt is not node:
+                    copy.bind(node, rebuilt.results)
             else:
                 copy.bind(node, [replacement])
                 changed = True

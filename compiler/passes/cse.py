@@ -37,6 +37,9 @@ def attr_key(value: Any) -> Any:
     """A hashable form of an attribute value that tells apart what the printer does:
     `1`, `1.0` and `true` differ (though equal in Python), so do `0.0` and `-0.0`,
     while `nan` equals itself."""
+    kind = type(value)
+    if kind is int or kind is str or kind is bool or value is None:
+        return (kind.__name__, value)
     if hasattr(value, "tolist"):  # NumPy scalars and arrays
         value = value.tolist()
     if isinstance(value, dict):

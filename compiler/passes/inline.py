@@ -1,8 +1,8 @@
 """Copying IR: inline one function's body into another, or clone a whole function.
 
 The front end inlines `fn` calls and layer bodies; autodiff and the rewriting passes
-copy functions through the same value map. Copies keep every node's location, and
-types are re-inferred by the builder on the way.
+copy functions through the same value map. Copies keep every node's location; types
+are re-inferred by the builder where an operand's type changed.
 """
 
 from __future__ import annotations
@@ -13,8 +13,14 @@ from ..ir import Function, Node, Value
 
 def copy_node(function: Function, node: Node, operands) -> Node:
     """Appends to `function` a node like `node` (same op, attributes and location) on
-    `operands`, and returns it."""
-    copy = Builder(function, node.loc).make_node(node.op, tuple(operands), node.attrs)
+    `operands`, and returns it. Types are re-inferred only when an operand's type
+    changed: otherwise the shape rule would give the node's own result types again."""
+    operands = tuple(operands)
+    if all(new.type == old.type for new, old in zip(operands, node.operands)):
+        copy = Node(node.op, operands, node.attrs, tuple(r.type for r in node.results),
+                    node.loc)
+    else:
+        copy = Builder(function, node.loc).make_node(node.op, operands, node.attrs)
     function.nodes.append(copy)
     return copy
 
@@ -52,19 +58,37 @@ def empty_like(fn: Function, name: str | None = None) -> Function:
 
 class FunctionCopy:
     """`source` being rebuilt node by node into `function`; `values` maps each source
-    value already handled to its replacement. Passes choose, per node, to `copy` it or
-    to `bind` its results to other values."""
+    value already replaced to its replacement. Passes choose, per node, to `copy` it or
+    to `bind` its results to other values.
 
-    def __init__(self, source: Function, name: str | None = None):
+    With `share` (what rewriting passes use, since they discard `source`), the new
+    function keeps `source`'s arguments and every node whose operands were not
+    replaced, so a pass that changes little also copies little. Without it the copy
+    shares nothing with `source`."""
+
+    def __init__(self, source: Function, name: str | None = None, share: bool = True):
         self.source = source
-        self.function = empty_like(source, name)
-        self.values = {id(old): new for old, new in zip(source.args, self.function.args)}
+        self.share = share
+        if share:
+            self.function = Function(name or source.name, args=list(source.args),
+                                     loc=source.loc)
+            self.values: dict[int, Value] = {}
+        else:
+            self.function = empty_like(source, name)
+            self.values = {id(old): new for old, new in zip(source.args, self.function.args)}
 
     def operands(self, node: Node) -> list[Value]:
-        return [self.values[id(v)] for v in node.operands]
+        return [self.values.get(id(v), v) for v in node.operands]
+
+    def unchanged(self, node: Node, operands: list[Value]) -> bool:
+        return self.share and all(new is old for new, old in zip(operands, node.operands))
 
     def copy(self, node: Node) -> Node:
-        copy = copy_node(self.function, node, self.operands(node))
+        operands = self.operands(node)
+        if self.unchanged(node, operands):
+            self.function.nodes.append(node)
+            return node
+        copy = copy_node(self.function, node, operands)
         self.bind(node, copy.results)
         return copy
 
@@ -72,14 +96,14 @@ class FunctionCopy:
         self.values.update((id(old), new) for old, new in zip(node.results, values))
 
     def finish(self) -> Function:
-        self.function.results = [self.values[id(r)] for r in self.source.results]
+        self.function.results = [self.values.get(id(r), r) for r in self.source.results]
         self.function.result_names = list(self.source.result_names)
         return self.function
 
 
 def clone_function(fn: Function, name: str | None = None) -> Function:
     """A deep copy of `fn`, optionally renamed; it shares no values or nodes with `fn`."""
-    copy = FunctionCopy(fn, name)
+    copy = FunctionCopy(fn, name, share=False)
     for node in fn.nodes:
         copy.copy(node)
     return copy.finish()
