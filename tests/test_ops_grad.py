@@ -89,7 +89,7 @@ CASES = [
     Case("broadcast", [4], shape=("N", 4)), Case("broadcast", ["N", 1], shape=("N", 3)),
     *[case for op in ("sum", "mean", "max", "min") for case in reduction_cases(op)],
     Case("concat", [2, 3], [4, 3], axis=0), Case("concat", ["N", 2], ["N", 3], axis=-1),
-    Case("concat", [2, 3], [2, 1], [2, 2], axis=1),
+    Case("concat", [2, 3], [2, 1], [2, 2], axis=1), Case("concat", ["N", 2], axis=0),
     Case("slice", [5, 6], start=(1, 0), limit=(5, 6), stride=(2, 3)),
     Case("slice", ["N", 6], start=(0, 1), limit=("N", 5), stride=(1, 2)),
     Case("slice", [4, 3], start=(1, 1), limit=(3, 3)),

@@ -180,6 +180,8 @@ concat.def_jax(lambda ctx, *xs, axis: lax.concatenate(xs, axis))
 @concat.def_transpose
 @single_cotangent
 def _(b, node, ct):
+    if len(node.operands) == 1:
+        return ct
     axis = node.attrs["axis"]
     pieces, offset = [], 0
     for x in node.operands:
@@ -187,7 +189,7 @@ def _(b, node, ct):
         start = tuple(offset if i == axis else 0 for i in range(ct.type.rank))
         limit = tuple(offset + width if i == axis else d for i, d in enumerate(ct.type.shape))
         pieces.append(b.slice(ct, start=start, limit=limit))
-        offset += width if isinstance(width, int) else 0
+        offset += width
     return tuple(pieces)
 
 
