@@ -2,7 +2,7 @@
 
 Tensor functions map onto IR ops; initializers, optimizers and data sources evaluate to
 `Spec`s that `program.py` consumes; dtypes and `grad` are compile-time values. Each
-entry is one row of `BUILTINS`; the prelude (`compiler/prelude.nn`) adds the rest.
+is one row in `builtin_globals`; the prelude (`compiler/prelude/*.nn`) adds the rest.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from .evaluate import Evaluator, Scope, Trace, fail
 from .train import TrainConfig, build_training
 from .values import FnRef, GradOf, LayerRef, ModelRef, kind_name
 
-PRELUDE = "prelude.nn"
+# The prelude's files, one per kind of definition (the editor tooling reads the kinds).
+PRELUDE = ("activations", "layers", "losses", "metrics")
 
 
 @dataclass
@@ -35,12 +36,17 @@ class FrontendResult:
 
 
 @functools.cache
-def prelude() -> ast.Module:
-    text = resources.files("dslc.compiler").joinpath(PRELUDE).read_text()
-    result = parse(text, f"<prelude>/{PRELUDE}")
-    if result.diagnostics:
-        raise RuntimeError("the prelude does not parse:\n" + "\n".join(map(str, result.diagnostics)))
-    return result.module
+def prelude() -> dict[str, ast.Module]:
+    """The parsed prelude files (`compiler/prelude/KIND.nn`) by kind."""
+    modules = {}
+    for kind in PRELUDE:
+        text = resources.files("dslc.compiler").joinpath("prelude", f"{kind}.nn").read_text()
+        result = parse(text, f"<prelude>/{kind}.nn")
+        if result.diagnostics:
+            raise RuntimeError(f"the prelude file {kind}.nn does not parse:\n"
+                               + "\n".join(map(str, result.diagnostics)))
+        modules[kind] = result.module
+    return modules
 
 
 def definitions(module: ast.Module) -> dict[str, Any]:
@@ -107,7 +113,8 @@ def lower_program(main: ast.Module, path: str) -> FrontendResult:
     if imports.diagnostics:
         return FrontendResult(None, imports.diagnostics, sources=sources)
     builtins = builtin_globals()
-    globals_ = {**builtins, **definitions(prelude()), **imported}
+    prelude_names = {k: v for m in prelude().values() for k, v in definitions(m).items()}
+    globals_ = {**builtins, **prelude_names, **imported}
     diagnostics = list(resolve(main, builtins=set(globals_)))
     globals_.update(definitions(main))
     lowering = ProgramLowering(globals_, main)
