@@ -37,9 +37,12 @@ class Compilation:
 
 
 def compile_text(text: str, path: str,
-                 after: Callable[[str, Module], None] | None = None) -> Compilation:
+                 after: Callable[[str, Module], None] | None = None,
+                 observer=None) -> Compilation:
+    """`observer` (a `frontend.evaluate.Observer`, for editors) sees what the front end
+    evaluates; without one, compilation does no extra work."""
     with collector_paused():
-        return _compile(text, path, after)
+        return _compile(text, path, after, observer)
 
 
 @contextlib.contextmanager
@@ -56,14 +59,14 @@ def collector_paused():
             gc.enable()
 
 
-def _compile(text: str, path: str, after) -> Compilation:
+def _compile(text: str, path: str, after, observer=None) -> Compilation:
     result = Compilation(path, text)
     parsed = parse(text, path)
     result.ast = parsed.module
     result.diagnostics.extend(parsed.diagnostics)
     if parsed.module is None or parsed.diagnostics:
         return result
-    lowered = lower_program(parsed.module, path)
+    lowered = lower_program(parsed.module, path, observer)
     result.diagnostics.extend(lowered.diagnostics)
     if lowered.module is None or lowered.diagnostics:
         return result

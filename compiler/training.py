@@ -105,7 +105,13 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
     data = load_data(program)
     validation = None
     if settings["validation_split"]:
-        data, validation = data.split(settings["validation_split"])
+        try:
+            data, validation = data.split(settings["validation_split"])
+        except DataError as error:
+            span = config.spans.get("validation_split", config.spans["data"])
+            raise TrainError([Diagnostic("E0404", str(error), span, "split here",
+                                         help="use a smaller `validation_split` or more data")]
+                             ) from None
     step, evaluate = step_functions(program)
     params = program.init(settings["seed"])
     opt_state = program.init_optimizer()

@@ -7,6 +7,7 @@ is one row in `builtin_globals`; the prelude (`compiler/prelude/*.nn`) adds the 
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -20,7 +21,10 @@ from .values import (ALL, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance, 
 
 UNARY_OPS = ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "abs", "square",
              "sign", "neg", "stop_gradient")
-BINARY_OPS = ("maximum", "minimum", "matmul", "pow")
+BINARY_OPS = {"maximum": "elementwise maximum, broadcasting",
+              "minimum": "elementwise minimum, broadcasting",
+              "matmul": "matrix product with NumPy's rules (`x @ y`)",
+              "pow": "elementwise power, broadcasting (`x ** y`)"}
 REDUCTIONS = ("sum", "mean", "max", "min")
 
 
@@ -113,8 +117,10 @@ def _cast(c: CallSite, x, dtype):
 
 
 def _one_hot(c: CallSite, indices, depth, dtype=Dtype("f32")):
-    if not isinstance(depth, int) or depth <= 0:
-        raise c.fail("E0304", f"`depth` should be a positive int, found {kind_name(depth)}",
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth not in range(1, 2**31):
+        found = (f"`{depth}`" if isinstance(depth, int) and not isinstance(depth, bool)
+                 and abs(depth) < 10**12 else kind_name(depth))
+        raise c.fail("E0304", f"`depth` should be a positive int below 2**31, found {found}",
                      "depth")
     return c.b.emit("one_hot", c.tensor("indices", indices, "i32"), depth=depth,
                     dtype=_dtype_arg(c, dtype))
@@ -133,22 +139,69 @@ def _grad_of(with_value: bool):
         if not isinstance(f, (FnRef, GradOf, ModelRef, Builtin, LayerInstance)):
             raise c.fail("E0305", f"`grad` takes a function, found {kind_name(f)}", "f")
         nums = tuple(argnums) if isinstance(argnums, list) else (argnums,)
+        if not nums or not all(isinstance(n, int) and not isinstance(n, bool) for n in nums):
+            raise c.fail("E0304", f"`argnums` should be an int or a non-empty list of ints, "
+                         f"found {kind_name(argnums)}", "argnums",
+                         help="`argnums=1` differentiates the second argument")
         return GradOf(f, nums, with_value=with_value, has_aux=bool(has_aux))
     return impl
 
 
-def _spec(kind: str, name: str):
+def _spec(kind: str, name: str, kinds: dict[str, str]):
     def impl(c: CallSite, **args):
+        for arg, value in args.items():
+            if kinds.get(arg) and arg in c.arg_spans:  # given, not a default
+                check_arg_kind(c, arg, value, kinds[arg], f"`{name}`")
         return Spec(kind, name, args, c.span)
     return impl
 
 
-def _spec_builtin(kind: str, name: str, params: dict[str, Any], doc: str) -> Builtin:
+# What an argument of an initializer, optimizer or data source must be, by the kind of
+# its default (or, where there is none, its annotation): these reach the runtime as
+# Python values, so a `relu` or a list there would only fail later, inside JAX.
+ARG_KINDS: dict[str, str] = {"int": "an integer", "float": "a number",
+                             "bool": "`true` or `false`", "str": "a string"}
+INT32 = range(-2**31, 2**31)
+SEEDS = range(0, 2**31)
+
+
+def arg_kind(default: Any, annotation: Any = None) -> str | None:
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, int):
+        return "int"
+    if isinstance(default, float):
+        return "float"
+    if isinstance(default, str):
+        return "str"
+    if default is None:
+        return "int"  # the `seed` of an initializer, None meaning "from init's seed"
+    return annotation if annotation in ARG_KINDS else None
+
+
+def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> None:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {"int": isinstance(value, int) and number, "float": number,
+          "bool": isinstance(value, bool), "str": isinstance(value, str)}[kind]
+    if not ok:
+        raise c.fail("E0304", f"{what}'s `{arg}` should be {ARG_KINDS[kind]}, found "
+                     f"{kind_name(value)}", arg, f"not {ARG_KINDS[kind]}")
+    # Seeds seed NumPy's generators too, which take no negative seed.
+    if kind == "int" and value not in (SEEDS if arg == "seed" else INT32):
+        raise c.fail("E0304", f"{what}'s `{arg}` is out of range", arg,
+                     help="a seed is from 0 to 2**31 - 1" if arg == "seed"
+                     else "it must fit in a 32-bit integer")
+
+
+def _spec_builtin(kind: str, name: str, params: dict[str, Any], doc: str,
+                  annotations: dict[str, Any] | None = None) -> Builtin:
     from .values import REQUIRED
 
+    annotations = annotations or {}
     signature = Signature(tuple((k, REQUIRED if v is _DATA_REQUIRED else v)
                                 for k, v in params.items()))
-    return Builtin(name, signature, _spec(kind, name), doc, spec_kind=kind)
+    kinds = {k: arg_kind(v, annotations.get(k)) for k, v in params.items()}
+    return Builtin(name, signature, _spec(kind, name, kinds), doc, spec_kind=kind)
 
 
 _DATA_REQUIRED = object()
@@ -159,8 +212,8 @@ def builtin_globals() -> dict[str, Any]:
     table: dict[str, Any] = {}
     for op in UNARY_OPS:
         table[op] = Builtin(op, Signature.of("x"), _unary(op), f"elementwise `{op}`")
-    for op in BINARY_OPS:
-        table[op] = Builtin(op, Signature.of("x", "y"), _binary(op), f"elementwise `{op}`")
+    for op, doc in BINARY_OPS.items():
+        table[op] = Builtin(op, Signature.of("x", "y"), _binary(op), doc)
     for op in REDUCTIONS:
         table[op] = Builtin(op, Signature.of("x", axis=None, keepdims=False), _reduce(op),
                             f"`{op}` over `axis` (all axes by default)")
@@ -201,7 +254,9 @@ def builtin_globals() -> dict[str, Any]:
     for name, source in DATA_SOURCES.items():
         params = {k: (_DATA_REQUIRED if v is DATA_REQUIRED else v)
                   for k, v in source.parameters.items()}
-        table[name] = _spec_builtin("data", name, params, source.doc)
+        annotations = {k: p.annotation for k, p in
+                       inspect.signature(source.function).parameters.items()}
+        table[name] = _spec_builtin("data", name, params, source.doc, annotations)
     return table
 
 

@@ -20,6 +20,8 @@ from .values import (REQUIRED, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInsta
                      LayerRef, ModelRef, Signature, Spec, kind_name)
 
 MAX_CALL_DEPTH = 64
+# Far beyond any device's memory; below it, a size in bytes still fits XLA's int64.
+MAX_ELEMENTS = 2**48
 
 
 @dataclass
@@ -79,8 +81,9 @@ def ast_signature(params) -> Signature:
 class Calls:
     """Dispatches calls by the kind of the callee."""
 
-    def __init__(self, globals_: dict[str, Any]):
+    def __init__(self, globals_: dict[str, Any], observer=None):
         self.globals = globals_
+        self.observer = observer  # an `evaluate.Observer`, or None
         self.stack: list[str] = []
 
     def takes_piped_argument(self, func) -> bool:
@@ -118,7 +121,10 @@ class Calls:
     def call_fn(self, ev, fn: ast.FnDef, args, kwargs, span):
         if fn.params is None:
             inner = self.evaluate_alias(ev, fn)
-            return self.call(ev, inner, args, kwargs, span)
+            # Held while the aliased function runs, so `fn f = g` with `fn g = f` is
+            # reported as recursion instead of looping.
+            with self.entering(fn.name, span):
+                return self.call(ev, inner, args, kwargs, span)
         with self.entering(fn.name, span):
             scope = Scope(self.globals)
             values, spans = bind_arguments(ast_signature(fn.params), args, kwargs, span,
@@ -129,7 +135,7 @@ class Calls:
                 if param.annotation is not None:
                     value = self.match(ev, param.annotation, value, symbols,
                                        spans.get(param.name, span), param)
-                scope.bind(param.name, value, param.name_span)
+                ev.bind(scope, param.name, value, param.name_span)
             for name, dim in symbols.items():
                 scope.values.setdefault(name, dim)
             results = ev.run_body(fn.body, scope)
@@ -163,6 +169,11 @@ class Calls:
     # Layers and models
 
     def configure_layer(self, ev, layer: ast.LayerDef, args, kwargs, span):
+        # A default may configure a layer in turn (`layer L(u = L())`): guard it.
+        with self.entering(layer.name, span):
+            return self._configure_layer(ev, layer, args, kwargs, span)
+
+    def _configure_layer(self, ev, layer: ast.LayerDef, args, kwargs, span):
         values, _ = bind_arguments(ast_signature(layer.params), args, kwargs, span,
                                    f"`{layer.name}`")
         scope = Scope(self.globals)
@@ -173,6 +184,8 @@ class Calls:
                 value = self.check_kind(param.annotation, value, span, param)
             config[param.name] = value
             scope.values[param.name] = value
+            if self.observer is not None:
+                self.observer.on_binding(param.name, param.name_span, value)
         return LayerInstance(layer, config, span)
 
     def call_layer(self, ev, instance: LayerInstance, args, kwargs, span):
@@ -199,6 +212,8 @@ class Calls:
         trace.layers.append(LayerRecord(
             instance.name, layer.name, str(output.type) if output is not None else "-",
             sum(_count(p.type) for p in added), len(trace.prefix)))
+        if self.observer is not None:
+            self.observer.on_layer(span, instance, trace.layers[-1])
         return result
 
     def call_model(self, ev, model: ast.ModelDef, args, kwargs, span):
@@ -219,7 +234,7 @@ class Calls:
             if param.annotation is not None:
                 value = self.match(ev, param.annotation, value, symbols,
                                    spans.get(param.name, span), param)
-            scope.bind(param.name, value, param.name_span)
+            ev.bind(scope, param.name, value, param.name_span)
         for name, dim in symbols.items():
             scope.values.setdefault(name, dim)
         results = ev.run_body(definition.body, scope)
@@ -240,6 +255,8 @@ class Calls:
         loc = Loc.of(stmt.span)
         value = trace.function.add_arg(ttype, path, loc)
         trace.params[path] = ParamSpec(path, ttype, init, loc, value)
+        if self.observer is not None:
+            self.observer.on_param(stmt, trace.params[path])
         return value
 
     # Gradients
@@ -301,8 +318,15 @@ class Calls:
                                "dim from a layer's input, e.g. `(x: f32[B, in])`")
                 dims.append(value.name)
             else:
+                if value < 0:
+                    raise fail("E0304", f"the dimension `{_dim_text(dim)}` is {value}", dim.span,
+                               "a negative size", help="dimensions are sizes >= 0")
                 dims.append(value)
-        return TensorType(dtype, tuple(dims))
+        ttype = TensorType(dtype, tuple(dims))
+        if _count(ttype) > MAX_ELEMENTS:
+            raise fail("E0304", f"`{ttype}` has more elements than any device can hold",
+                       ann.span, "too large", help="a tensor has at most 2**48 elements")
+        return ttype
 
     def eval_dim(self, dim, env: dict, bind_to=None, new_symbols=False):
         if isinstance(dim, ast.DimInt):
@@ -378,9 +402,15 @@ class Calls:
     @contextlib.contextmanager
     def entering(self, name: str, span):
         """Guards against recursion, which the language does not have."""
-        if name in self.stack or len(self.stack) >= MAX_CALL_DEPTH:
+        if name in self.stack:
             raise fail("E0601", f"`{name}` calls itself; recursion is not supported", span,
+                       notes=(f"calls: {' -> '.join(self.stack + [name])}",),
                        help="use an op such as `scan` for repetition")
+        if len(self.stack) >= MAX_CALL_DEPTH:
+            chain = self.stack[:3] + ["..."] + self.stack[-3:]
+            raise fail("E0601", f"calls nest more than {MAX_CALL_DEPTH} deep here", span,
+                       notes=(f"calls: {' -> '.join(chain)}",),
+                       help="flatten the chain of definitions")
         self.stack.append(name)
         try:
             yield

@@ -8,8 +8,11 @@ at their source span. Calls of fns, layers and `grad` are handled in `calls.py`.
 from __future__ import annotations
 
 import operator
+import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ...dsl import ast
 from ...dsl.diagnostics import Diagnostic, DiagnosticError, Label
@@ -19,6 +22,7 @@ from .values import DimSym, Dtype, kind_name
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
 COMPARE_OPS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+MAX_CONSTANT_BITS = 1024  # beyond any dtype, and beyond a float64
 FOLD_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "**": operator.pow,
                "%": operator.mod, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
                "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -68,6 +72,26 @@ class Trace:
         return Builder(self.function, Loc.of(span))
 
 
+class Observer:
+    """What an editor learns from one compilation: the front end calls these as it
+    evaluates (the language server records them for hover). Every method is a no-op
+    here; with no observer (`None`, the default) compilation does none of this work."""
+
+    def on_value(self, node, value) -> None:
+        """`node` (an AST expression) evaluated to `value` (a tensor or a compile-time
+        value); called again each time the node is evaluated (e.g. a layer used twice)."""
+
+    def on_binding(self, name: str, span, value) -> None:
+        """`name`, written at `span`, was bound to `value` (an assignment, a parameter of
+        a fn, layer or model, a layer's configuration)."""
+
+    def on_param(self, stmt, spec) -> None:
+        """The `param` statement `stmt` declared `spec` (a `ParamSpec`)."""
+
+    def on_layer(self, span, instance, record) -> None:
+        """A layer call at `span` of the configured `instance` gave `record`."""
+
+
 class Scope:
     """Names visible in a body: its own bindings, then the globals."""
 
@@ -102,6 +126,7 @@ class Evaluator:
     def __init__(self, trace: Trace, calls):
         self.trace = trace
         self.calls = calls
+        self.observer: Observer | None = getattr(calls, "observer", None)
 
     # Statements
 
@@ -113,7 +138,8 @@ class Evaluator:
             if isinstance(stmt, ast.Assign):
                 self.assign(stmt, scope)
             elif isinstance(stmt, ast.ParamDecl):
-                scope.bind(stmt.name, self.calls.declare_param(self, stmt, scope), stmt.name_span)
+                self.bind(scope, stmt.name, self.calls.declare_param(self, stmt, scope),
+                          stmt.name_span)
         return None
 
     def assign(self, stmt: ast.Assign, scope: Scope) -> None:
@@ -121,14 +147,19 @@ class Evaluator:
         if len(stmt.targets) == 1:
             if isinstance(value, Value) and value.name is None and value.node is not None:
                 value.name = stmt.targets[0]
-            scope.bind(stmt.targets[0], value, stmt.target_spans[0])
+            self.bind(scope, stmt.targets[0], value, stmt.target_spans[0])
             return
         if not isinstance(value, tuple) or len(value) != len(stmt.targets):
             count = len(value) if isinstance(value, tuple) else 1
             raise fail("E0301", f"cannot unpack {count} value(s) into {len(stmt.targets)} names",
                        stmt.value.span, f"gives {count} value(s)")
         for name, span, item in zip(stmt.targets, stmt.target_spans, value):
-            scope.bind(name, item, span)
+            self.bind(scope, name, item, span)
+
+    def bind(self, scope: Scope, name: str, value: Any, span) -> None:
+        scope.bind(name, value, span)
+        if self.observer is not None:
+            self.observer.on_binding(name, span, value)
 
     # Expressions
 
@@ -137,7 +168,10 @@ class Evaluator:
         if method is None:
             raise fail("E0601", f"`{type(node).__name__}` expressions are not supported here",
                        node.span)
-        return method(node, scope)
+        value = method(node, scope)
+        if self.observer is not None:
+            self.observer.on_value(node, value)
+        return value
 
     def expr_Name(self, node: ast.Name, scope: Scope) -> Any:
         return scope.lookup(node.id, node.span)
@@ -232,6 +266,7 @@ class Evaluator:
         if isinstance(value, bool):
             return self.trace.builder(span).const(value, "bool")
         if isinstance(value, (int, float)):
+            check_representable(value, dtype, span)
             return self.trace.builder(span).const(value, dtype)
         raise fail("E0303", f"expected a tensor, found {kind_name(value)}", span,
                    "not a tensor")
@@ -256,21 +291,33 @@ class Evaluator:
         return self.trace.builder(node.span).emit(op_name, lhs, rhs)
 
     def fold(self, op: str, left, right, node) -> Any:
-        if op == "/":
-            if right == 0:
-                raise fail("E0304", "division by zero in a constant expression", node.span)
-            quotient = left / right
-            both_int = isinstance(left, int) and isinstance(right, int)
-            return int(quotient) if both_int and left % right == 0 else quotient
         if op == "@":
             raise fail("E0303", "`@` needs tensors, found numbers", node.op_span)
-        if op == "%" and right == 0:
-            raise fail("E0304", "modulo by zero in a constant expression", node.span)
+        if op in ("/", "%") and right == 0:
+            what = "division" if op == "/" else "modulo"
+            raise fail("E0304", f"{what} by zero in a constant expression", node.span)
+        # Integers are exact and unbounded in Python: `10 ** 10 ** 10` would never finish.
+        if (op == "**" and isinstance(left, int) and isinstance(right, int)
+                and abs(left) > 1 and right > 0
+                and (abs(left).bit_length() - 1) * right > MAX_CONSTANT_BITS):
+            raise fail("E0304", "this constant expression is too large", node.span,
+                       help=f"integer constants are limited to {MAX_CONSTANT_BITS} bits")
         try:
-            return FOLD_BINARY[op](left, right)
+            if op == "/":
+                both_int = isinstance(left, int) and isinstance(right, int)
+                result = left // right if both_int and left % right == 0 else left / right
+            else:
+                result = FOLD_BINARY[op](left, right)
         except (OverflowError, ZeroDivisionError, ValueError) as error:
             raise fail("E0304", f"cannot evaluate this constant expression: {error}",
                        node.span) from None
+        if isinstance(result, complex):
+            raise fail("E0304", "this constant expression has no real value", node.span,
+                       help="a negative number to a fractional power is complex")
+        if isinstance(result, int) and result.bit_length() > MAX_CONSTANT_BITS:
+            raise fail("E0304", "this constant expression is too large", node.span,
+                       help=f"integer constants are limited to {MAX_CONSTANT_BITS} bits")
+        return result
 
 
 def literal_dtype(value, tensor_dtype: str) -> str:
@@ -280,6 +327,22 @@ def literal_dtype(value, tensor_dtype: str) -> str:
     if isinstance(value, float) and tensor_dtype not in FLOAT_DTYPES and not value.is_integer():
         return "f32"
     return tensor_dtype
+
+
+def check_representable(value: int | float, dtype: str, span) -> None:
+    """E0304 unless the number fits `dtype`: an integer dtype's range (`1e30` does not
+    fit `i32`), or for a float dtype a float64, which then rounds or overflows to infinity
+    as in NumPy."""
+    if dtype in FLOAT_DTYPES:
+        fits = abs(value) <= sys.float_info.max or isinstance(value, float)
+    elif dtype in DTYPES and dtype != "bool":
+        info = np.iinfo(DTYPES[dtype])
+        fits = info.min <= value <= info.max
+    else:
+        fits = True
+    if not fits:
+        raise fail("E0304", f"the constant does not fit in `{dtype}`", span, f"as `{dtype}`",
+                   help="use a smaller constant or a wider dtype")
 
 
 def _is_number(value) -> bool:

@@ -28,6 +28,8 @@ def index_tensor(ev, x, node: ast.Index, scope):
         if isinstance(index, ast.Slice):
             lo, hi, step = (_const(ev, part, scope) for part in (index.start, index.stop,
                                                                  index.step))
+            if step == 0:
+                raise fail("E0304", "a slice step cannot be zero", index.step.span)
             lo, hi, step = slice(lo, hi, step).indices(dim)
             if step <= 0:
                 raise fail("E0601", "negative slice steps are not supported yet", index.span)

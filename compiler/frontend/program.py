@@ -8,6 +8,7 @@ Diagnostics from independent definitions are all collected.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from dataclasses import dataclass, field
@@ -90,6 +91,17 @@ class Imports:
     def load(self, target: str, item: ast.Import) -> ast.Module | None:
         if target in self.loaded:
             return self.loaded[target]
+        # `open` refuses a NUL; devices and pipes are refused here: `/dev/zero` would be
+        # read forever.
+        problem = ("the path contains a NUL character" if "\0" in target
+                   else "it is a directory" if os.path.isdir(target)
+                   else "it is not a regular file"
+                   if os.path.exists(target) and not os.path.isfile(target) else None)
+        if problem:
+            self.diagnostics.append(Diagnostic(
+                "E0501", f"cannot import `{item.path}`: {problem}", item.span, "imported here",
+                help="an import names a `.nn` file, relative to the importing file"))
+            return None
         try:
             with open(target, encoding="utf-8") as handle:
                 text = handle.read()
@@ -105,8 +117,9 @@ class Imports:
         return result.module
 
 
-def lower_program(main: ast.Module, path: str) -> FrontendResult:
-    """The front end's entry point: see the module docstring."""
+def lower_program(main: ast.Module, path: str, observer=None) -> FrontendResult:
+    """The front end's entry point: see the module docstring. `observer` (an
+    `evaluate.Observer`) sees every evaluated expression, binding, param and layer."""
     sources: dict[str, str] = {}
     imports = Imports(sources)
     imported = imports.collect(main, path)
@@ -117,7 +130,7 @@ def lower_program(main: ast.Module, path: str) -> FrontendResult:
     globals_ = {**builtins, **prelude_names, **imported}
     diagnostics = list(resolve(main, builtins=set(globals_)))
     globals_.update(definitions(main))
-    lowering = ProgramLowering(globals_, main)
+    lowering = ProgramLowering(globals_, main, observer)
     lowering.run()
     # Lowering meets the names resolution reported again; keep each error once.
     seen = {_key(d) for d in diagnostics}
@@ -136,10 +149,10 @@ def _key(diagnostic: Diagnostic):
 
 
 class ProgramLowering:
-    def __init__(self, globals_: dict[str, Any], main: ast.Module):
+    def __init__(self, globals_: dict[str, Any], main: ast.Module, observer=None):
         self.globals = globals_
         self.main = main
-        self.calls = Calls(globals_)
+        self.calls = Calls(globals_, observer)
         self.module = Module()
         self.diagnostics: list[Diagnostic] = []
         self.train: TrainConfig | None = None
@@ -174,6 +187,18 @@ class ProgramLowering:
                 self.train = self.attempt(build_training, self, trains[0], model.definition)
         elif len(models) == 1:
             self.attempt(self.lower_model, models[0])
+        if self.calls.observer is not None:
+            self.observe_other_models(models, trains)
+
+    def observe_other_models(self, models, trains) -> None:
+        """An editor wants the types in every model, not only the one compiled: the
+        others are traced into throwaway functions, and their errors are left to the
+        compilation that lowers them (as `dslc check` would)."""
+        lowered = trains[0].model if trains else models[0].name if len(models) == 1 else None
+        for model in models:
+            if model.name != lowered:
+                with contextlib.suppress(DiagnosticError):
+                    self.trace_model(model, Function(model.name, loc=Loc.of(model.span)))
 
     # fns
 
@@ -195,14 +220,22 @@ class ProgramLowering:
         self.module.add(function)
 
     def signature(self, value) -> tuple[list[str], list[TensorType]] | None:
+        seen: list[str] = []
         while isinstance(value, GradOf) or (isinstance(value, FnRef)
                                             and value.definition.params is None):
             if isinstance(value, GradOf):
                 value = value.target
-            else:
-                value = self.calls.evaluate_alias(
-                    Evaluator(Trace(Function(value.definition.name)), self.calls),
-                    value.definition)
+                continue
+            alias = value.definition
+            if alias.name in seen:
+                raise fail("E0601", f"`{alias.name}` is defined in terms of itself; "
+                           "recursion is not supported", alias.name_span,
+                           notes=(f"aliases: {' -> '.join(seen + [alias.name])}",),
+                           help="an alias such as `fn speed = grad(position)` must end at "
+                           "a fn with parameters")
+            seen.append(alias.name)
+            value = self.calls.evaluate_alias(
+                Evaluator(Trace(Function(alias.name)), self.calls), alias)
         if not isinstance(value, FnRef) or value.definition.params is None:
             return None
         params = value.definition.params

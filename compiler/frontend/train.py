@@ -29,7 +29,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "batch_size": (32, lambda v: None if v is ALL else _positive_int(v)),
     "shuffle": (True, lambda v: None if isinstance(v, bool) else "`true` or `false`"),
     "seed": (0, lambda v: None if isinstance(v, int) and not isinstance(v, bool)
-             else "an integer"),
+             and 0 <= v < 2**31 else "an integer from 0 to 2**31 - 1"),
     "validation_split": (0.0, lambda v: None if isinstance(v, (int, float)) and 0 <= v < 1
                          else "a fraction in [0, 1)"),
 }
@@ -44,8 +44,9 @@ def _describe(value) -> str:
 
 
 def _positive_int(value) -> str | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    return None if ok else "a positive integer"
+    if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        return "a positive integer"
+    return None if value < 2**31 else "a positive integer below 2**31"
 
 
 @dataclass
