@@ -4,13 +4,14 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+VSCODE_EXT := grammar/editors/vscode
 
 .PHONY: run test bench clean distclean
 
 run: $(VENV)/.stamp
 	$(BIN)/dslc train examples/linear_classifier.nn
 
-test: $(VENV)/.stamp
+test: $(VENV)/.stamp $(VSCODE_EXT)/node_modules/.stamp
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(VENV)/.stamp
@@ -20,6 +21,11 @@ bench: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+# The VS Code extension's npm packages (grammar tests, vsce); re-installed when the lock changes.
+$(VSCODE_EXT)/node_modules/.stamp: $(VSCODE_EXT)/package-lock.json
+	cd $(VSCODE_EXT) && npm ci --no-audit --no-fund
 	touch $@
 
 clean:

@@ -1,19 +1,24 @@
 """Diagnostics: what every stage reports about user errors, and their rustc-style text.
 
 Produced by the parser, `dsl.resolve` and the compiler; rendered by `render` (one
-diagnostic) and `render_all` (a run, with its summary line). `suggest` gives the
-near-miss hints ("a name with a similar name exists: `relu`").
+diagnostic) and `render_all` (a run, with its summary line), in ANSI colour on request.
+`suggest` gives the near-miss hints ("a name with a similar name exists: `relu`").
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import os
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TextIO
 
 from .source import Span
 
 TAB = "    "
+
+BOLD, RED, YELLOW, BLUE, CYAN = "1", "31", "33", "34", "36"
+SEVERITY_COLORS = {"error": RED, "warning": YELLOW}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,24 +81,72 @@ def _underline(span: Span, line: int, marker: str) -> tuple[int, int]:
     return len(_display(text[:start])), max(1, len(_display(text[start:end])))
 
 
-def _snippet_lines(labels: Sequence[tuple[Label, str]], width: int) -> list[str]:
-    bar = " " * width + " |"
+class _Style:
+    """Wraps the parts of a rendering in ANSI codes, or leaves them as they are."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, *codes: str) -> str:
+        if not self.color or not text:
+            return text
+        return f"\x1b[{';'.join(codes)}m{text}\x1b[0m"
+
+    def source(self, text: str) -> str:
+        """A line of `.nn` source, highlighted by the Pygments lexer when there is one."""
+        if not self.color or not text:
+            return text
+        highlight = _source_highlighter()
+        return highlight(text) if highlight else text
+
+
+@functools.cache
+def _source_highlighter() -> Callable[[str], str] | None:
+    try:
+        from pygments import highlight
+        from pygments.formatters import TerminalFormatter
+
+        from ..grammar.pygments_lexer import DslcLexer
+    except ImportError:
+        return None
+    lexer = DslcLexer(stripnl=False, ensurenl=False)
+    formatter = TerminalFormatter()
+    return lambda text: highlight(text, lexer, formatter)
+
+
+def supports_color(stream: TextIO) -> bool:
+    """Whether diagnostics written to `stream` should be coloured: a terminal that is
+    not `dumb`, and no `NO_COLOR` (https://no-color.org) in the environment."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _snippet_lines(labels: Sequence[tuple[Label, str]], width: int, style: _Style,
+                   severity: str) -> list[str]:
+    bar = style(" " * width + " |", BOLD, BLUE)
     out = [bar]
     by_line: dict[int, list[tuple[Label, str]]] = {}
     for label, marker in labels:
         by_line.setdefault(label.span.line, []).append((label, marker))
     for line in sorted(by_line):
         source = by_line[line][0][0].span.source
-        out.append(f"{line:>{width}} | {_display(source.line_text(line))}".rstrip())
+        text = _display(source.line_text(line)).rstrip()
+        gutter = style(f"{line:>{width}} |", BOLD, BLUE)
+        out.append(f"{gutter} {style.source(text)}" if text else gutter)
         for label, marker in sorted(by_line[line], key=lambda item: item[0].span.start):
             column, length = _underline(label.span, line, marker)
-            mark = " " * column + marker * length
-            out.append(f"{bar} {mark}{' ' + label.message if label.message else ''}")
+            color = SEVERITY_COLORS.get(severity, CYAN) if marker == "^" else BLUE
+            mark = marker * length + (" " + label.message if label.message else "")
+            out.append(f"{bar} {' ' * column}{style(mark, BOLD, color)}")
     return out
 
 
-def render(diag: Diagnostic) -> str:
-    """The diagnostic as rustc prints it: header, location, snippets, notes and help."""
+def render(diag: Diagnostic, color: bool = False) -> str:
+    """The diagnostic as rustc prints it: header, location, snippets, notes and help;
+    with `color`, in ANSI colours and with the source lines highlighted."""
+    style = _Style(color)
     primary = Label(diag.span, diag.label)
     here = [(primary, "^")] + [(l, "-") for l in diag.secondary if l.span.source.name == diag.span.source.name]
     elsewhere: dict[str, list[tuple[Label, str]]] = {}
@@ -103,28 +156,36 @@ def render(diag: Diagnostic) -> str:
     all_lines = [label.span.line for label, _ in here]
     all_lines += [label.span.line for group in elsewhere.values() for label, _ in group]
     width = len(str(max(all_lines)))
-    out = [f"{diag.severity}[{diag.code}]: {diag.message}", f"{' ' * width}--> {diag.span}"]
-    out += _snippet_lines(here, width)
+    pad = " " * width
+    severity = style(f"{diag.severity}[{diag.code}]", BOLD,
+                     SEVERITY_COLORS.get(diag.severity, CYAN))
+    out = [f"{severity}{style(': ' + diag.message, BOLD)}",
+           f"{pad}{style('-->', BOLD, BLUE)} {diag.span}"]
+    out += _snippet_lines(here, width, style, diag.severity)
     for group in elsewhere.values():
         first = min(group, key=lambda item: item[0].span.start)[0]
-        out.append(f"{' ' * width}::: {first.span}")
-        out += _snippet_lines(group, width)
-    trailer = [f"{' ' * width} = note: {note}" for note in diag.notes]
+        out.append(f"{pad}{style(':::', BOLD, BLUE)} {first.span}")
+        out += _snippet_lines(group, width, style, diag.severity)
+    trailer = [f"{pad} {style('=', BOLD, BLUE)} {style('note:', BOLD)} {note}"
+               for note in diag.notes]
     if diag.help:
-        trailer.append(f"{' ' * width} = help: {diag.help}")
+        trailer.append(f"{pad} {style('=', BOLD, BLUE)} {style('help:', BOLD)} {diag.help}")
     if trailer:
-        out.append(" " * width + " |")
+        out.append(style(pad + " |", BOLD, BLUE))
         out += trailer
     return "\n".join(out)
 
 
-def render_all(diags: Sequence[Diagnostic], unit: str | None = None) -> str:
+def render_all(diags: Sequence[Diagnostic], unit: str | None = None,
+               color: bool = False) -> str:
     """Every diagnostic, each followed by a blank line, then the summary line."""
+    style = _Style(color)
     diags = tuple(diags)
-    text = "".join(render(d) + "\n\n" for d in diags)
+    text = "".join(render(d, color) + "\n\n" for d in diags)
     errors = sum(1 for d in diags if d.severity == "error")
     if errors:
         name = unit or diags[0].span.source.name
         plural = "error" if errors == 1 else "errors"
-        text += f"error: could not compile `{name}` due to {errors} previous {plural}\n"
+        summary = f": could not compile `{name}` due to {errors} previous {plural}"
+        text += f"{style('error', BOLD, RED)}{style(summary, BOLD)}\n"
     return text
