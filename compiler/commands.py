@@ -11,6 +11,7 @@ import sys
 
 from .. import __version__
 from ..dsl import dump, explain, render_all
+from ..dsl.diagnostics import supports_color
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
 EMIT_STAGES = ("ast", "ir", "stablehlo", "summary")
@@ -18,7 +19,8 @@ EMIT_STAGES = ("ast", "ir", "stablehlo", "summary")
 
 def run_command(session) -> int:
     handler = {"compile": compile_command, "train": train_command,
-               "check": check_command, "explain": explain_command}[session.args.command]
+               "check": check_command, "explain": explain_command,
+               "lsp": lsp_command}[session.args.command]
     return handler(session)
 
 
@@ -35,6 +37,11 @@ def read(path: str) -> tuple[str | None, str | None]:
         return None, f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
     except OSError as error:
         return None, f"cannot read {path}: {error.strerror}"
+
+
+def print_diagnostics(diagnostics) -> None:
+    """Writes diagnostics to stderr, coloured when it is a terminal that wants colour."""
+    print(render_all(diagnostics, color=supports_color(sys.stderr)), file=sys.stderr)
 
 
 def usage_error(message: str) -> int:
@@ -63,7 +70,7 @@ def compile_file(session, path: str):
 
     compilation = compile_text(text, path, after)
     if compilation.diagnostics:
-        print(render_all(compilation.diagnostics), file=sys.stderr)
+        print_diagnostics(compilation.diagnostics)
         return EXIT_DIAGNOSTICS
     return compilation
 
@@ -153,6 +160,16 @@ def explain_command(session) -> int:
     return EXIT_OK
 
 
+def lsp_command(session) -> int:
+    try:
+        from .lsp import serve
+        import pygls  # noqa: F401 - checked here for a clear message
+    except ImportError:
+        return usage_error("the language server needs pygls: pip install 'dslc[editor]'")
+    serve()
+    return EXIT_OK
+
+
 def train_command(session) -> int:
     args = session.args
     if problem := check_emit(args.emit):
@@ -175,7 +192,7 @@ def train_command(session) -> int:
     try:
         result = program.fit(log=log, verbose=1, **overrides)
     except TrainError as error:
-        print(render_all(error.diagnostics), file=sys.stderr)
+        print_diagnostics(error.diagnostics)
         return EXIT_DIAGNOSTICS
     final = final_metrics(program, result.params)
     print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))

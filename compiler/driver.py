@@ -1,5 +1,5 @@
 """The `dslc` command: compile to an artifact, train, check, explain, and `--emit` any
-stage (ast, ir, ir-after=STAGE, stablehlo, summary).
+stage (ast, ir, ir-after=STAGE, stablehlo, summary); `dslc lsp` serves editors.
 
 Exit codes: 0 success, 1 diagnostics in the user's input, 2 bad command-line usage,
 3 internal compiler error (reported as such, with the IR as far as it got).
@@ -15,7 +15,7 @@ import traceback
 from .. import __version__
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-COMMANDS = ("compile", "train", "check", "explain")
+COMMANDS = ("compile", "train", "check", "explain", "lsp")
 TARGETS = ("cpu", "gpu", "tpu")
 EMIT_HELP = ("ast | ir | ir-after=STAGE | stablehlo | summary; STAGE is one of: "
              "frontend (the IR with gradients and train_step built), canonicalize, cse, dce")
@@ -51,6 +51,10 @@ def parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="explain an error code, e.g. E0203")
     explain.add_argument("code")
+
+    lsp = commands.add_parser("lsp", help="run the language server for editors (over stdio)")
+    # Editors' clients (vscode-languageclient) add `--stdio`; stdio is the only transport.
+    lsp.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     return top
 
 
