@@ -26,6 +26,8 @@ def run_command(session) -> int:
 
 def read(path: str) -> tuple[str | None, str | None]:
     """The file's text, or an error message."""
+    if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
+        return None, f"{path} is not a regular file"
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read(), None

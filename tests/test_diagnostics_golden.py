@@ -58,3 +58,19 @@ def test_cli_reports_the_same_diagnostics(name):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == path.with_suffix(".expected").read_text().strip()
+
+
+def test_errors_inside_the_prelude_point_at_the_users_call():
+    text = "model M(x: f32[N, 3]) -> f32[N, 2] {\n    return x |> Dense(-1)\n}\n"
+    compilation = compile_text(text, "user.nn")
+    (diagnostic,) = compilation.diagnostics
+    assert diagnostic.span.source.name == "user.nn" and diagnostic.span.line == 2
+    assert diagnostic.label == "in this call to `Dense`"
+    assert diagnostic.secondary[0].span.source.name == "<prelude>/layers.nn"
+
+
+def test_every_model_is_checked_even_when_none_is_compiled():
+    text = ("model A(x: f32[N, 3]) -> f32[N, 3] {\n    return x\n}\n"
+            "model B(x: f32[N, 3]) -> f32[N, 1] {\n    return x\n}\n")
+    compilation = compile_text(text, "two.nn")
+    assert [(d.code, d.span.line) for d in compilation.diagnostics] == [("E0206", 5)]

@@ -8,15 +8,16 @@ hierarchical names, and differentiates through `compiler.passes.autodiff`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ...dsl import ast
-from ...dsl.diagnostics import suggest
+from ...dsl.diagnostics import Diagnostic, DiagnosticError, Label, suggest
 from ..ir import Function, Loc, TensorType, Value
 from .evaluate import Evaluator, LayerRecord, ParamSpec, Scope, Trace, check_dtype_name, fail
-from .values import (REQUIRED, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance,
+from .values import (PRELUDE_PREFIX, REQUIRED, Builtin, DimSym, FnRef, GradOf, LayerInstance,
                      LayerRef, ModelRef, Signature, Spec, kind_name)
 
 MAX_CALL_DEPTH = 64
@@ -90,6 +91,15 @@ class Calls:
         return isinstance(func, (Builtin, FnRef, GradOf, ModelRef))
 
     def call(self, ev: Evaluator, func, args, kwargs, span) -> Any:
+        try:
+            return self.dispatch(ev, func, args, kwargs, span)
+        except DiagnosticError as error:
+            if in_prelude(span):
+                raise
+            raise DiagnosticError([at_call_site(d, func, span) for d in error.diagnostics]) \
+                from None
+
+    def dispatch(self, ev: Evaluator, func, args, kwargs, span) -> Any:
         if isinstance(func, Builtin):
             return self.call_builtin(ev, func, args, kwargs, span)
         if isinstance(func, FnRef):
@@ -416,6 +426,21 @@ class Calls:
             yield
         finally:
             self.stack.pop()
+
+
+def in_prelude(span) -> bool:
+    return span.source.name.startswith(PRELUDE_PREFIX)
+
+
+def at_call_site(diagnostic: Diagnostic, func, span) -> Diagnostic:
+    """A diagnostic raised inside the prelude (say in `Dense`'s body), moved to the
+    user's call, with the prelude line kept as a secondary label."""
+    if not in_prelude(diagnostic.span):
+        return diagnostic
+    inside = Label(diagnostic.span, diagnostic.label or "raised here")
+    return dataclasses.replace(
+        diagnostic, span=span, label=f"in this call to `{callable_name(func)}`",
+        secondary=(inside,) + tuple(diagnostic.secondary))
 
 
 def callable_name(func) -> str:

@@ -8,7 +8,6 @@ Diagnostics from independent definitions are all collected.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from .builtins import builtin_globals
 from .calls import Calls
 from .evaluate import Evaluator, Scope, Trace, fail
 from .train import TrainConfig, build_training
-from .values import FnRef, GradOf, LayerRef, ModelRef, kind_name
+from .values import PRELUDE_PREFIX, FnRef, GradOf, LayerRef, ModelRef, kind_name
 
 # The prelude's files, one per kind of definition (the editor tooling reads the kinds).
 PRELUDE = ("activations", "layers", "losses", "metrics")
@@ -42,7 +41,7 @@ def prelude() -> dict[str, ast.Module]:
     modules = {}
     for kind in PRELUDE:
         text = resources.files("dslc.compiler").joinpath("prelude", f"{kind}.nn").read_text()
-        result = parse(text, f"<prelude>/{kind}.nn")
+        result = parse(text, f"{PRELUDE_PREFIX}{kind}.nn")
         if result.diagnostics:
             raise RuntimeError(f"the prelude file {kind}.nn does not parse:\n"
                                + "\n".join(map(str, result.diagnostics)))
@@ -187,18 +186,16 @@ class ProgramLowering:
                 self.train = self.attempt(build_training, self, trains[0], model.definition)
         elif len(models) == 1:
             self.attempt(self.lower_model, models[0])
-        if self.calls.observer is not None:
-            self.observe_other_models(models, trains)
+        self.check_other_models(models, trains)
 
-    def observe_other_models(self, models, trains) -> None:
-        """An editor wants the types in every model, not only the one compiled: the
-        others are traced into throwaway functions, and their errors are left to the
-        compilation that lowers them (as `dslc check` would)."""
+    def check_other_models(self, models, trains) -> None:
+        """Models that are not compiled (no `train` names them, and there are several)
+        are still traced, into throwaway functions, so that their errors are reported
+        and an editor sees their types."""
         lowered = trains[0].model if trains else models[0].name if len(models) == 1 else None
         for model in models:
             if model.name != lowered:
-                with contextlib.suppress(DiagnosticError):
-                    self.trace_model(model, Function(model.name, loc=Loc.of(model.span)))
+                self.attempt(self.trace_model, model, Function(model.name, loc=Loc.of(model.span)))
 
     # fns
 

@@ -14,6 +14,10 @@ from ...dsl import ast
 from ..ir import Value
 
 
+# Source names of the prelude's files (`<prelude>/layers.nn`).
+PRELUDE_PREFIX = "<prelude>/"
+
+
 @dataclass(frozen=True)
 class DimSym:
     """A symbolic dimension (`N`, `B`) used as a value, e.g. in `reshape(x, [B, -1])`."""

@@ -18,7 +18,7 @@ from .analysis import Analysis
 from .outline import KEYWORDS, Item, Outline
 from .positions import LineIndex
 from .vocab import (definition_doc, definition_signature, entries, format_default,
-                    prelude_definition, source_path)
+                    prelude_definition)
 
 COMPLETION_KINDS = {
     "layer": types.CompletionItemKind.Class, "model": types.CompletionItemKind.Class,
