@@ -112,11 +112,17 @@ def emit(session, compilation) -> int:
     return EXIT_OK
 
 
+def compile_with_emit(session):
+    """Checks `--emit`, then compiles the command's file: the Compilation, or an exit
+    code when either failed."""
+    if problem := check_emit(session.args.emit):
+        return usage_error(problem)
+    return compile_file(session, session.args.file)
+
+
 def compile_command(session) -> int:
     args = session.args
-    if problem := check_emit(args.emit):
-        return usage_error(problem)
-    compilation = compile_file(session, args.file)
+    compilation = compile_with_emit(session)
     if isinstance(compilation, int):
         return compilation
     if args.emit and not args.output:
@@ -174,9 +180,7 @@ def lsp_command(session) -> int:
 
 def train_command(session) -> int:
     args = session.args
-    if problem := check_emit(args.emit):
-        return usage_error(problem)
-    compilation = compile_file(session, args.file)
+    compilation = compile_with_emit(session)
     if isinstance(compilation, int):
         return compilation
     if args.emit:

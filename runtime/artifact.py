@@ -11,13 +11,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import jax
 import numpy as np
 from jax import export as jax_export
+
+from .files import write_atomically
 
 FORMAT = "dslc-artifact"
 FORMAT_VERSION = 1
@@ -86,23 +87,9 @@ def write_artifact(directory: str | os.PathLike, manifest: Mapping[str, Any], bl
     for name, content in blobs.items():
         data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
         digests[name] = hashlib.sha256(data).hexdigest()
-        _write_file_atomically(os.path.join(directory, name), data)
+        write_atomically(os.path.join(directory, name), data)
     text = json.dumps({**manifest, "files": digests}, indent=2, sort_keys=True) + "\n"
-    _write_file_atomically(manifest_path, text.encode("utf-8"))
-
-
-def _write_file_atomically(path: str, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_atomically(manifest_path, text.encode("utf-8"))
 
 
 # -- loading ----------------------------------------------------------------------

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -23,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .data import Dataset, batches_for_epoch
+from .files import write_atomically
 
 MAX_STEPS_PER_CALL = 1000
 """Default cap on steps (or evaluation batches) per XLA call; bounds the index
@@ -56,7 +56,7 @@ class History:
         document = {key: [_json_number(v) for v in values] for key, values in self.history.items()}
         document["epochs"] = self.epochs
         document["steps"] = self.steps
-        _write_atomically(os.fspath(path), json.dumps(document, indent=2) + "\n")
+        write_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -68,21 +68,6 @@ class FitResult:
 
 def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-def _write_atomically(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 # -- callbacks ----------------------------------------------------------------

@@ -136,20 +136,8 @@ class Calls:
             with self.entering(fn.name, span):
                 return self.call(ev, inner, args, kwargs, span)
         with self.entering(fn.name, span):
-            scope = Scope(self.globals)
-            values, spans = bind_arguments(ast_signature(fn.params), args, kwargs, span,
-                                           f"`{fn.name}`")
-            symbols: dict[str, Any] = {}
-            for param in fn.params:
-                value = self.default_or(ev, values[param.name], scope)
-                if param.annotation is not None:
-                    value = self.match(ev, param.annotation, value, symbols,
-                                       spans.get(param.name, span), param)
-                ev.bind(scope, param.name, value, param.name_span)
-            for name, dim in symbols.items():
-                scope.values.setdefault(name, dim)
-            results = ev.run_body(fn.body, scope)
-            return self.finish(ev, fn, fn.outputs, results, symbols, span)
+            return self.run_signature_body(ev, fn, fn.params, fn.outputs, {}, args, kwargs,
+                                           span)
 
     def evaluate_alias(self, ev, fn: ast.FnDef):
         """The value of `fn speed = grad(position)`: its body's one returned expression."""
@@ -204,6 +192,9 @@ class Calls:
         if trace.params is None:
             raise fail("E0303", f"the layer `{layer.name}` can only be used inside a model "
                        "or a layer", span)
+        if not layer.inputs:
+            raise fail("E0601", f"`{layer.name}` has no `(inputs) -> outputs` line",
+                       layer.name_span, help="add e.g. `(x: f32[B, in]) -> f32[B, units]`")
         if instance.name is None:
             base = snake_case(layer.name)
             count = trace.layer_counts.get(base, 0)
@@ -232,9 +223,8 @@ class Calls:
                                            kwargs, span)
 
     def run_signature_body(self, ev, definition, inputs, outputs, config, args, kwargs, span):
-        if not inputs:
-            raise fail("E0601", f"`{definition.name}` has no `(inputs) -> outputs` line",
-                       definition.name_span, help="add e.g. `(x: f32[B, in]) -> f32[B, units]`")
+        """Binds the call's arguments to `inputs` (checking declared types, binding their
+        dims), runs the body with `config` in scope, and checks the results."""
         values, spans = bind_arguments(ast_signature(inputs), args, kwargs, span,
                                        f"`{definition.name}`")
         scope = Scope(self.globals, config)

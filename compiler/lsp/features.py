@@ -230,28 +230,32 @@ def _read_disk(path: str) -> str | None:
         return None
 
 
-def _imported_definition(doc: Analysis, name: str, read_text=_read_disk):
-    """(outline, item, path) of `name` defined in a file this one imports, transitively."""
+def _imported_outlines(doc: Analysis, read_text):
+    """(path, outline) of every file `doc` imports, transitively, breadth first."""
     pending = [(doc.path, doc.outline)]
     seen = {os.path.abspath(doc.path)}
     while pending and len(seen) <= MAX_IMPORT_DEPTH:
         path, outline = pending.pop(0)
         base = os.path.dirname(os.path.abspath(path))
         for item in outline.imports():
-            if not item.name:
-                continue
-            target = os.path.normpath(os.path.join(base, item.name))
-            if target in seen:
+            target = os.path.normpath(os.path.join(base, item.name)) if item.name else None
+            if target is None or target in seen:
                 continue
             seen.add(target)
             text = read_text(target)
             if text is None:
                 continue
             imported = Outline(text)
-            found = imported.definition(name)
-            if found is not None:
-                return imported, found, target
+            yield target, imported
             pending.append((target, imported))
+
+
+def _imported_definition(doc: Analysis, name: str, read_text=_read_disk):
+    """(outline, item, path) of `name` defined in a file this one imports, transitively."""
+    for target, imported in _imported_outlines(doc, read_text):
+        found = imported.definition(name)
+        if found is not None:
+            return imported, found, target
     return None
 
 
@@ -336,24 +340,10 @@ def _setting_items(item: Item) -> list[types.CompletionItem]:
 
 
 def _all_imported(doc: Analysis, read_text):
-    pending = [(doc.path, doc.outline)]
-    seen = {os.path.abspath(doc.path)}
-    while pending and len(seen) <= MAX_IMPORT_DEPTH:
-        path, outline = pending.pop(0)
-        base = os.path.dirname(os.path.abspath(path))
-        for item in outline.imports():
-            target = os.path.normpath(os.path.join(base, item.name)) if item.name else None
-            if target is None or target in seen:
-                continue
-            seen.add(target)
-            text = read_text(target)
-            if text is None:
-                continue
-            imported = Outline(text)
-            for other in imported.items:
-                if other.kind in ("model", "layer", "fn") and other.name:
-                    yield imported, other
-            pending.append((target, imported))
+    for _, imported in _imported_outlines(doc, read_text):
+        for other in imported.items:
+            if other.kind in ("model", "layer", "fn") and other.name:
+                yield imported, other
 
 
 def _in_comment_or_string(line: str) -> bool:
