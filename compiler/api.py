@@ -48,7 +48,7 @@ def read_source(source, filename: str | None) -> tuple[str, str]:
     if isinstance(source, os.PathLike) or (
             isinstance(source, str) and "\n" not in source and os.path.isfile(source)):
         path = os.fspath(source)
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             return handle.read(), filename or path
     return str(source), filename or "<source>"
 

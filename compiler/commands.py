@@ -29,7 +29,7 @@ def read(path: str) -> tuple[str | None, str | None]:
     if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
         return None, f"{path} is not a regular file"
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             return handle.read(), None
     except FileNotFoundError:
         return None, f"no such file: {path}"

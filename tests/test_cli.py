@@ -62,6 +62,13 @@ def test_hostile_input_gives_a_diagnostic_never_a_traceback(tmp_path, content):
         assert result.returncode == 0, result.stderr
 
 
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.nn"
+    path.write_bytes("\ufefffn f(x: f32[N]) -> f32[N] = relux(x)\n".encode("utf-8"))
+    result = run_dslc("check", str(path))
+    assert result.returncode == 1 and "bom.nn:1:29" in result.stderr  # columns as shown
+
+
 def test_unreadable_inputs(tmp_path):
     assert run_dslc("check", str(tmp_path / "missing.nn")).returncode == 1
     assert run_dslc("check", str(tmp_path)).returncode == 1

@@ -102,7 +102,7 @@ class Imports:
                 help="an import names a `.nn` file, relative to the importing file"))
             return None
         try:
-            with open(target, encoding="utf-8") as handle:
+            with open(target, encoding="utf-8-sig") as handle:
                 text = handle.read()
         except (OSError, UnicodeDecodeError) as error:
             self.diagnostics.append(Diagnostic(
