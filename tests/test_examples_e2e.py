@@ -46,13 +46,18 @@ def test_mlp_learns_the_spirals(tmp_path):
     assert float(final.split("sparse_categorical_accuracy:")[1]) > 0.9
 
 
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh interpreter, as a user's script would."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
 def test_falling_apple_acceleration_is_9_8_everywhere():
     code = ("import dslc\n"
             "p = dslc.compile('examples/falling_apple.nn')\n"
             "print([float(p.function('acceleration')(t)) for t in (0.0, 0.5, 2.0, 10.0)])\n"
             "print(float(p.function('speed')(2.0)), float(p.function('position')(2.0)))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=120)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     accelerations, values = result.stdout.splitlines()
     assert np.allclose(json.loads(accelerations), 9.8, rtol=1e-6)
@@ -73,8 +78,10 @@ def test_tpu_artifact_cross_compiles_here(tmp_path):
     text = (out / "predict.mlir").read_text()
     assert "stablehlo.dot_general" in text
     assert "tensor<?x2xf32>" in text  # the batch dim stays symbolic
-    assert "tpu" in (out / "train_step.mlir").read_text() or manifest["platforms"] == ["tpu"]
-    assert (out / "train_step.jaxexport").stat().st_size > 0
+    from jax import export
+
+    exported = export.deserialize(bytearray((out / "train_step.jaxexport").read_bytes()))
+    assert exported.platforms == ("tpu",)
 
 
 def test_cpu_artifact_runs_with_only_jax_and_numpy(tmp_path):
@@ -91,8 +98,7 @@ def test_cpu_artifact_runs_with_only_jax_and_numpy(tmp_path):
         "    assert np.allclose(y, np.ones((n, 2)) @ W + b, atol=1e-6)\n"
         "loaded = [m for m in ('lark', 'dslc.compiler', 'dslc.dsl') if m in sys.modules]\n"
         "print('loaded:', loaded)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=ROOT, timeout=120)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert "loaded: []" in result.stdout
 

@@ -129,29 +129,21 @@ def entries() -> dict[str, Entry]:
 
 def _merge_vocabulary(table: dict[str, Entry]) -> None:
     """Kinds, signatures and docs from `grammar.vocabulary`, where it gives them."""
-    try:
-        from ...grammar import vocabulary
-    except ImportError:
-        return
-    try:
-        by_kind = vocabulary.builtins() if hasattr(vocabulary, "builtins") else {}
-        docs = vocabulary.builtin_docs() if hasattr(vocabulary, "builtin_docs") else {}
-        kinds = {}
-        for kind, names in dict(by_kind).items():
-            for name in names:
-                kinds.setdefault(name, _singular(str(kind)))
-        for name in set(kinds) | set(docs):
-            old = table.get(name)
-            signature, doc = docs.get(name, (None, None)) if isinstance(docs.get(name), tuple) \
-                else (None, docs.get(name))
-            kind = kinds.get(name) or (old.kind if old else "builtin")
-            if doc and doc.startswith(f"{kind}: "):
-                doc = doc[len(kind) + 2:]  # the kind is shown on its own
-            table[name] = Entry(name, kind,
-                                signature or (old.signature if old else name),
-                                doc or (old.doc if old else ""))
-    except Exception:  # noqa: BLE001 - a vocabulary in flux must not take the server down
-        return
+    from ...grammar import vocabulary
+
+    docs = vocabulary.builtin_docs()
+    kinds = {}
+    for kind, names in vocabulary.builtins().items():
+        for name in names:
+            kinds.setdefault(name, _singular(kind))
+    for name in set(kinds) | set(docs):
+        old = table.get(name)
+        signature, doc = docs.get(name, (None, None))
+        kind = kinds.get(name) or (old.kind if old else "builtin")
+        if doc and doc.startswith(f"{kind}: "):
+            doc = doc[len(kind) + 2:]  # the kind is shown on its own
+        table[name] = Entry(name, kind, signature or (old.signature if old else name),
+                            doc or (old.doc if old else ""))
 
 
 def _singular(kind: str) -> str:
