@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..ir import Function, Node, TensorType
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..ir import DTYPES, Function, Node, TensorType
 from ..ops import registry
 
 
@@ -20,10 +24,14 @@ class LoweringError(Exception):
 
 class LowerCtx:
     """What a lowering rule may know about its node: IR types, and the actual size of
-    each symbolic dim in the current call (an int, or a JAX symbolic dim under export).
+    each symbolic dim in the current call (an int, or a JAX symbolic dim under export);
+    and what it may use: `lax`, `random` (`jax.random`), dtypes by IR name, and
+    NumPy-style broadcasting, which `lax` does not do.
     """
 
     __slots__ = ("operand_types", "result_types", "_symbols")
+    lax = lax
+    random = jax.random
 
     def __init__(self, operand_types: tuple[TensorType, ...],
                  result_types: tuple[TensorType, ...], symbols: dict):
@@ -46,6 +54,25 @@ class LowerCtx:
 
     def result_shape(self, index: int = 0) -> tuple:
         return self.shape(self.result_types[index].shape)
+
+    @staticmethod
+    def dtype(name: str):
+        """The JAX dtype of the IR dtype `name` (`f32`, `bf16`, ...)."""
+        return jnp.dtype(DTYPES[name])
+
+    def broadcast(self, *operands) -> tuple:
+        """Each operand broadcast (trailing alignment) to the result's shape."""
+        shape = self.result_shape()
+        return tuple(self.broadcast_to(x, shape) for x in operands)
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        """`x` broadcast to `shape` with NumPy's trailing alignment."""
+        shape = tuple(shape)
+        if tuple(x.shape) == shape:
+            return x
+        lead = len(shape) - x.ndim
+        return lax.broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
 
 
 def bind_symbols(function: Function, args) -> dict:

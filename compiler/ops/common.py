@@ -1,5 +1,7 @@
 """Rules shared by the op families: broadcasting, dtype and axis checks, and the
-adapters that VJP and lowering rules use, so each family states its law once.
+adapters that VJP rules use, so each family states its law once. Nothing here knows a
+backend: a lowering rule gets what it needs (`lax`, dtypes, broadcasting) from its
+backend's context.
 
 Shape rules may write normalized attributes back into the `attrs` dict they are
 given (negative axes made positive, `-1` in a reshape resolved): the builder stores
@@ -10,9 +12,6 @@ from __future__ import annotations
 
 import functools
 import math
-
-import jax.numpy as jnp
-from jax import lax
 
 from ..ir import DTYPES, TensorType, format_shape
 from .registry import ShapeError
@@ -117,10 +116,6 @@ def require_known_dtype(op_name: str, dtype: str) -> None:
                          help="dtypes are " + ", ".join(DTYPES))
 
 
-def jax_dtype(dtype: str):
-    return jnp.dtype(DTYPES[dtype])
-
-
 # Axes
 
 def normalize_axis(op_name: str, axis: int, type_: TensorType, operand: int = 0,
@@ -166,26 +161,7 @@ def single_cotangent(rule):
     return adapted
 
 
-def zeros_like(b, type_: TensorType):
-    return b.emit("constant", value=0, dtype=type_.dtype, shape=type_.shape)
-
-
-# Lowering
-
-def broadcast_operands(ctx, *operands):
-    """Each operand broadcast (trailing alignment) to the op's result shape, since
-    `jax.lax` elementwise ops take equal shapes only."""
-    shape = ctx.result_shape()
-    return tuple(broadcast_array(x, shape) for x in operands)
-
-
-def broadcast_array(x, shape):
-    shape = tuple(shape)
-    if tuple(x.shape) == shape:
-        return x
-    lead = len(shape) - x.ndim
-    return lax.broadcast_in_dim(x, shape, tuple(range(lead, len(shape))))
-
+# Sizes
 
 def element_count(dims):
     """The product of `dims` (ints or JAX symbolic dims)."""

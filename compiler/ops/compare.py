@@ -7,17 +7,15 @@ operands and routes its cotangent to the branch each element came from.
 
 from __future__ import annotations
 
-from jax import lax
-
 from ..ir import TensorType
-from .common import (broadcast_operands, broadcast_shapes, require_dtype,
-                     require_same_dtype, single_cotangent)
+from .common import broadcast_shapes, require_dtype, require_same_dtype, single_cotangent
 from .registry import define
 
 FAMILY = "compare"
 
 
-def comparison(name: str, symbol: str, lax_op):
+def comparison(name: str, symbol: str, lax_op: str):
+    """`lax_op` names the `jax.lax` function of the lowering."""
     def infer(attrs, x, y):
         require_same_dtype(name, (x, y))
         return TensorType("bool", broadcast_shapes(name, (x, y)))
@@ -28,16 +26,16 @@ Elementwise `x {symbol} y`, broadcasting, as `bool`.
     .nn:  m = x {symbol} y
     IR:   %2 = {name} %0, %1 : bool[N, 4]
 """)
-    op.def_jax(lambda ctx, x, y: lax_op(*broadcast_operands(ctx, x, y)))
+    op.def_jax(lambda ctx, x, y: getattr(ctx.lax, lax_op)(*ctx.broadcast(x, y)))
     return op
 
 
-eq = comparison("eq", "==", lax.eq)
-ne = comparison("ne", "!=", lax.ne)
-lt = comparison("lt", "<", lax.lt)
-le = comparison("le", "<=", lax.le)
-gt = comparison("gt", ">", lax.gt)
-ge = comparison("ge", ">=", lax.ge)
+eq = comparison("eq", "==", "eq")
+ne = comparison("ne", "!=", "ne")
+lt = comparison("lt", "<", "lt")
+le = comparison("le", "<=", "le")
+gt = comparison("gt", ">", "gt")
+ge = comparison("ge", ">=", "ge")
 
 
 select = define("select", ("cond", "on_true", "on_false"), family=FAMILY, doc="""
@@ -56,7 +54,7 @@ def _(attrs, cond, on_true, on_false):
 
 
 select.def_jax(lambda ctx, cond, on_true, on_false:
-               lax.select(*broadcast_operands(ctx, cond, on_true, on_false)))
+               ctx.lax.select(*ctx.broadcast(cond, on_true, on_false)))
 
 
 @select.def_vjp

@@ -7,10 +7,8 @@ which the lowering resolves through `ctx.shape`.
 
 from __future__ import annotations
 
-from jax import lax
-
 from ..ir import FLOAT_DTYPES, INT_DTYPES, TensorType
-from .common import (check_shape_attr, element_count, jax_dtype, normalize_axes,
+from .common import (check_shape_attr, element_count, normalize_axes,
                      require_dtype, require_known_dtype)
 from .registry import REQUIRED, ShapeError, define
 
@@ -35,7 +33,7 @@ def _(attrs):
 
 
 constant.def_jax(lambda ctx, value, dtype, shape:
-                 lax.full(ctx.result_shape(), value, jax_dtype(dtype)))
+                 ctx.lax.full(ctx.result_shape(), value, ctx.dtype(dtype)))
 
 size = define("size", ("x",), family=FAMILY, attrs={"axes": None, "dtype": "f32"},
               nondiff="it depends on the operand's shape only", doc="""
@@ -55,8 +53,8 @@ def _(attrs, x):
     return TensorType(attrs["dtype"], ())
 
 
-size.def_jax(lambda ctx, x, axes, dtype: lax.convert_element_type(
-    element_count(x.shape[a] for a in axes), jax_dtype(dtype)))
+size.def_jax(lambda ctx, x, axes, dtype: ctx.lax.convert_element_type(
+    element_count(x.shape[a] for a in axes), ctx.dtype(dtype)))
 
 
 @size.def_canonicalize
@@ -94,6 +92,6 @@ def _(attrs, indices):
 @one_hot.def_jax
 def _(ctx, indices, depth, dtype):
     shape = ctx.result_shape()
-    classes = lax.broadcasted_iota(indices.dtype, shape, len(shape) - 1)
-    spread = lax.broadcast_in_dim(indices, shape, tuple(range(indices.ndim)))
-    return lax.convert_element_type(lax.eq(spread, classes), jax_dtype(dtype))
+    classes = ctx.lax.broadcasted_iota(indices.dtype, shape, len(shape) - 1)
+    spread = ctx.lax.broadcast_in_dim(indices, shape, tuple(range(indices.ndim)))
+    return ctx.lax.convert_element_type(ctx.lax.eq(spread, classes), ctx.dtype(dtype))

@@ -7,10 +7,8 @@ unbroadcasts each cotangent back to its operand's shape. Float-only ops reject i
 
 from __future__ import annotations
 
-from jax import lax
-
 from ..ir import TensorType
-from .common import (broadcast_operands, broadcast_shapes, jax_dtype, require_float,
+from .common import (broadcast_shapes, require_float,
                      require_known_dtype, require_numeric, require_same_dtype,
                      single_cotangent)
 from .registry import REQUIRED, define
@@ -33,9 +31,10 @@ def binary(name: str, doc: str, *, float_only: bool = False):
     return define(name, ("x", "y"), family=FAMILY, doc=doc, infer=infer)
 
 
-def lax_binary(fn):
-    """A lowering for a broadcasting binary op from a `jax.lax` op on equal shapes."""
-    return lambda ctx, x, y: fn(*broadcast_operands(ctx, x, y))
+def lax_binary(name: str):
+    """A lowering for a broadcasting binary op from the `jax.lax` op `name`, which
+    takes equal shapes."""
+    return lambda ctx, x, y: getattr(ctx.lax, name)(*ctx.broadcast(x, y))
 
 
 def scaled(b, ct, factor, operand):
@@ -50,7 +49,7 @@ add = binary("add", """Elementwise sum, broadcasting.
     .nn:  h = x @ W + b
     IR:   %3 = add %2, %1 : f32[N, 1]
 """)
-add.def_jax(lax_binary(lax.add))
+add.def_jax(lax_binary("add"))
 
 
 @add.def_transpose
@@ -65,7 +64,7 @@ sub = binary("sub", """Elementwise difference, broadcasting.
     .nn:  d = y_pred - y_true
     IR:   %2 = sub %0, %1 : f32[N, 1]
 """)
-sub.def_jax(lax_binary(lax.sub))
+sub.def_jax(lax_binary("sub"))
 
 
 @sub.def_transpose
@@ -80,7 +79,7 @@ mul = binary("mul", """Elementwise product, broadcasting.
     .nn:  y = 4.9 * t
     IR:   %2 = mul %1, %0 : f32[]
 """)
-mul.def_jax(lax_binary(lax.mul))
+mul.def_jax(lax_binary("mul"))
 
 
 @mul.def_vjp
@@ -95,7 +94,7 @@ div = binary("div", """Elementwise quotient, broadcasting (ints round toward zer
     .nn:  p = e / s
     IR:   %2 = div %0, %1 : f32[N, 10]
 """)
-div.def_jax(lax_binary(lax.div))
+div.def_jax(lax_binary("div"))
 
 
 @div.def_vjp
@@ -115,7 +114,7 @@ pow_ = binary("pow", """`x ** y` elementwise, both tensors, broadcasting; floats
 The derivative in `y` is `log(x) * x ** y` where `x > 0` and 0 elsewhere; the one in
 `x` is `y * x ** (y - 1)`, taken as 0 where `y == 0` (as JAX does).
 """, float_only=True)
-pow_.def_jax(lax_binary(lax.pow))
+pow_.def_jax(lax_binary("pow"))
 
 
 @pow_.def_vjp
@@ -140,14 +139,14 @@ maximum = binary("maximum", """Elementwise maximum, broadcasting.
     .nn:  y = maximum(x, 0.0)
     IR:   %2 = maximum %0, %1 : f32[N, 4]
 """)
-maximum.def_jax(lax_binary(lax.max))
+maximum.def_jax(lax_binary("max"))
 
 minimum = binary("minimum", """Elementwise minimum, broadcasting.
 
     .nn:  y = minimum(x, 6.0)
     IR:   %2 = minimum %0, %1 : f32[N, 4]
 """)
-minimum.def_jax(lax_binary(lax.min))
+minimum.def_jax(lax_binary("min"))
 
 
 @maximum.def_vjp
@@ -167,7 +166,7 @@ neg = unary("neg", """Elementwise negation.
     .nn:  y = -x
     IR:   %1 = neg %0 : f32[N, 4]
 """, float_only=False)
-neg.def_jax(lambda ctx, x: lax.neg(x))
+neg.def_jax(lambda ctx, x: ctx.lax.neg(x))
 neg.def_transpose(single_cotangent(lambda b, node, ct: b.neg(ct)))
 
 square = unary("square", """Elementwise `x * x`.
@@ -175,7 +174,7 @@ square = unary("square", """Elementwise `x * x`.
     .nn:  y = square(x)
     IR:   %1 = square %0 : f32[N, 4]
 """, float_only=False)
-square.def_jax(lambda ctx, x: lax.square(x))
+square.def_jax(lambda ctx, x: ctx.lax.square(x))
 
 
 @square.def_vjp
@@ -190,7 +189,7 @@ abs_ = unary("abs", """Elementwise absolute value; its derivative at 0 is 0.
     .nn:  y = abs(x)
     IR:   %1 = abs %0 : f32[N, 4]
 """, float_only=False)
-abs_.def_jax(lambda ctx, x: lax.abs(x))
+abs_.def_jax(lambda ctx, x: ctx.lax.abs(x))
 abs_.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.sign(node.operands[0]))))
 
 sign = unary("sign", """Elementwise sign: -1, 0 or 1.
@@ -198,14 +197,14 @@ sign = unary("sign", """Elementwise sign: -1, 0 or 1.
     .nn:  s = sign(x)
     IR:   %1 = sign %0 : f32[N, 4]
 """, float_only=False, nondiff="piecewise constant: its derivative is 0 where defined")
-sign.def_jax(lambda ctx, x: lax.sign(x))
+sign.def_jax(lambda ctx, x: ctx.lax.sign(x))
 
 relu = unary("relu", """Elementwise `max(x, 0)`; its derivative at 0 is 0.
 
     .nn:  h = relu(x @ W + b)
     IR:   %4 = relu %3 : f32[N, 128]
 """, float_only=False)
-relu.def_jax(lambda ctx, x: lax.max(x, lax.full_like(x, 0)))
+relu.def_jax(lambda ctx, x: ctx.lax.max(x, ctx.lax.full_like(x, 0)))
 
 
 @relu.def_vjp
@@ -223,7 +222,7 @@ sqrt = unary("sqrt", """Elementwise square root.
     .nn:  r = sqrt(v)
     IR:   %1 = sqrt %0 : f32[N, 4]
 """)
-sqrt.def_jax(lambda ctx, x: lax.sqrt(x))
+sqrt.def_jax(lambda ctx, x: ctx.lax.sqrt(x))
 sqrt.def_vjp(single_cotangent(
     lambda b, node, ct: b.div(ct, b.mul(node.result, b.const(2, ct.type.dtype)))))
 
@@ -232,7 +231,7 @@ rsqrt = unary("rsqrt", """Elementwise `1 / sqrt(x)`.
     .nn:  s = rsqrt(var + 1e-5)
     IR:   %2 = rsqrt %1 : f32[N, 1]
 """)
-rsqrt.def_jax(lambda ctx, x: lax.rsqrt(x))
+rsqrt.def_jax(lambda ctx, x: ctx.lax.rsqrt(x))
 
 
 @rsqrt.def_vjp
@@ -248,7 +247,7 @@ exp = unary("exp", """Elementwise `e ** x`.
     .nn:  e = exp(x)
     IR:   %1 = exp %0 : f32[N, 10]
 """)
-exp.def_jax(lambda ctx, x: lax.exp(x))
+exp.def_jax(lambda ctx, x: ctx.lax.exp(x))
 exp.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, node.result)))
 
 log = unary("log", """Elementwise natural logarithm.
@@ -256,7 +255,7 @@ log = unary("log", """Elementwise natural logarithm.
     .nn:  l = log(p)
     IR:   %1 = log %0 : f32[N, 10]
 """)
-log.def_jax(lambda ctx, x: lax.log(x))
+log.def_jax(lambda ctx, x: ctx.lax.log(x))
 log.def_vjp(single_cotangent(lambda b, node, ct: b.div(ct, node.operands[0])))
 
 log1p = unary("log1p", """Elementwise `log(1 + x)`, accurate near 0.
@@ -264,7 +263,7 @@ log1p = unary("log1p", """Elementwise `log(1 + x)`, accurate near 0.
     .nn:  l = log1p(x)
     IR:   %1 = log1p %0 : f32[N, 10]
 """)
-log1p.def_jax(lambda ctx, x: lax.log1p(x))
+log1p.def_jax(lambda ctx, x: ctx.lax.log1p(x))
 
 
 @log1p.def_vjp
@@ -279,7 +278,7 @@ tanh = unary("tanh", """Elementwise hyperbolic tangent.
     .nn:  h = tanh(x)
     IR:   %1 = tanh %0 : f32[N, 4]
 """)
-tanh.def_jax(lambda ctx, x: lax.tanh(x))
+tanh.def_jax(lambda ctx, x: ctx.lax.tanh(x))
 
 
 @tanh.def_vjp
@@ -294,7 +293,7 @@ sigmoid = unary("sigmoid", """Elementwise logistic function `1 / (1 + exp(-x))`.
     .nn:  p = sigmoid(z)
     IR:   %1 = sigmoid %0 : f32[N, 1]
 """)
-sigmoid.def_jax(lambda ctx, x: lax.logistic(x))
+sigmoid.def_jax(lambda ctx, x: ctx.lax.logistic(x))
 
 
 @sigmoid.def_vjp
@@ -309,8 +308,11 @@ softplus = unary("softplus", """Elementwise `log(1 + exp(x))`, computed without 
     .nn:  y = softplus(x)
     IR:   %1 = softplus %0 : f32[N, 4]
 """)
-softplus.def_jax(lambda ctx, x: lax.add(lax.max(x, lax.full_like(x, 0)),
-                                        lax.log1p(lax.exp(lax.neg(lax.abs(x))))))
+@softplus.def_jax
+def _(ctx, x):
+    """`max(x, 0) + log1p(exp(-|x|))`, which neither overflows nor loses small values."""
+    lax = ctx.lax
+    return lax.add(lax.max(x, lax.full_like(x, 0)), lax.log1p(lax.exp(lax.neg(lax.abs(x)))))
 softplus.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.sigmoid(node.operands[0]))))
 
 erf = unary("erf", """Elementwise Gauss error function.
@@ -318,7 +320,7 @@ erf = unary("erf", """Elementwise Gauss error function.
     .nn:  y = erf(x)
     IR:   %1 = erf %0 : f32[N, 4]
 """)
-erf.def_jax(lambda ctx, x: lax.erf(x))
+erf.def_jax(lambda ctx, x: ctx.lax.erf(x))
 
 
 @erf.def_vjp
@@ -346,7 +348,7 @@ def _(attrs, x):
     return x.with_dtype(attrs["dtype"])
 
 
-convert.def_jax(lambda ctx, x, dtype: lax.convert_element_type(x, jax_dtype(dtype)))
+convert.def_jax(lambda ctx, x, dtype: ctx.lax.convert_element_type(x, ctx.dtype(dtype)))
 
 
 @convert.def_vjp
@@ -365,4 +367,4 @@ The identity, through which no gradient flows.
     .nn:  t = stop_gradient(target)
     IR:   %1 = stop_gradient %0 : f32[N, 1]
 """)
-stop_gradient.def_jax(lambda ctx, x: lax.stop_gradient(x))
+stop_gradient.def_jax(lambda ctx, x: ctx.lax.stop_gradient(x))

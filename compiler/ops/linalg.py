@@ -6,10 +6,8 @@ each summed back over the batch dims that broadcasting added.
 
 from __future__ import annotations
 
-from jax import lax
-
 from ..ir import TensorType, format_shape
-from .common import (broadcast_array, broadcast_shapes, require_numeric, require_rank,
+from .common import (broadcast_shapes, require_numeric, require_rank,
                      require_same_dtype, single_cotangent)
 from .registry import ShapeError, define
 
@@ -51,12 +49,12 @@ def _(ctx, x, y):
     if y.ndim <= 2 or x.ndim == 1:
         # No batch dims to pair: contract x's last axis with y's matrix-row axis.
         contract = (((x.ndim - 1,), (max(y.ndim - 2, 0),)), ((), ()))
-        return lax.dot_general(x, y, contract)
+        return ctx.lax.dot_general(x, y, contract)
     batch = ctx.result_shape()[:-2]
-    x = broadcast_array(x, batch + tuple(x.shape[-2:]))
-    y = broadcast_array(y, batch + tuple(y.shape[-2:]))
+    x = ctx.broadcast_to(x, batch + tuple(x.shape[-2:]))
+    y = ctx.broadcast_to(y, batch + tuple(y.shape[-2:]))
     axes = tuple(range(len(batch)))
-    return lax.dot_general(x, y, (((x.ndim - 1,), (y.ndim - 2,)), (axes, axes)))
+    return ctx.lax.dot_general(x, y, (((x.ndim - 1,), (y.ndim - 2,)), (axes, axes)))
 
 
 def swap_last_axes(b, value):

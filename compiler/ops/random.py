@@ -7,11 +7,8 @@ backend. Shapes are concrete, the dtype a float; none of these is differentiable
 
 from __future__ import annotations
 
-import jax
-from jax import lax
-
 from ..ir import FLOAT_DTYPES, INT_DTYPES, TensorType, format_shape
-from .common import jax_dtype, require_dtype, require_rank
+from .common import require_dtype, require_rank
 from .registry import REQUIRED, ShapeError, define
 
 FAMILY = "random"
@@ -33,8 +30,15 @@ def random_op(name: str, doc: str, params: dict):
                   attrs={**COMMON_ATTRS, **params}, nondiff="it is a random draw")
 
 
-def stream_key(seed, stream: int):
-    return jax.random.fold_in(jax.random.key(seed), stream)
+def stream_key(ctx, seed, stream: int):
+    """The key of one parameter's stream: `init`'s seed folded with the stream index."""
+    return ctx.random.fold_in(ctx.random.key(seed), stream)
+
+
+def scale_shift(ctx, sample, stddev, mean):
+    """`sample * stddev + mean`, in the sample's dtype."""
+    lax = ctx.lax
+    return lax.add(lax.mul(sample, lax.full_like(sample, stddev)), lax.full_like(sample, mean))
 
 
 random_uniform = random_op("random_uniform", """
@@ -47,7 +51,7 @@ Uniform samples in `[low, high)`.
 
 @random_uniform.def_jax
 def _(ctx, seed, shape, dtype, stream, low, high):
-    return jax.random.uniform(stream_key(seed, stream), shape, jax_dtype(dtype), low, high)
+    return ctx.random.uniform(stream_key(ctx, seed, stream), shape, ctx.dtype(dtype), low, high)
 
 
 random_normal = random_op("random_normal", """
@@ -60,8 +64,8 @@ Normal samples with `mean` and `stddev`.
 
 @random_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    sample = jax.random.normal(stream_key(seed, stream), shape, jax_dtype(dtype))
-    return lax.add(lax.mul(sample, lax.full_like(sample, stddev)), lax.full_like(sample, mean))
+    sample = ctx.random.normal(stream_key(ctx, seed, stream), shape, ctx.dtype(dtype))
+    return scale_shift(ctx, sample, stddev, mean)
 
 
 truncated_normal = random_op("truncated_normal", """
@@ -75,6 +79,6 @@ Normal samples with `mean` and `stddev`, redrawn beyond 2 stddev (Keras'
 
 @truncated_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    sample = jax.random.truncated_normal(stream_key(seed, stream), -2.0, 2.0, shape,
-                                         jax_dtype(dtype))
-    return lax.add(lax.mul(sample, lax.full_like(sample, stddev)), lax.full_like(sample, mean))
+    sample = ctx.random.truncated_normal(stream_key(ctx, seed, stream), -2.0, 2.0, shape,
+                                         ctx.dtype(dtype))
+    return scale_shift(ctx, sample, stddev, mean)

@@ -8,9 +8,6 @@ elements that attained the extremum for `max` and `min`.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-from jax import lax
-
 from ..ir import TensorType
 from .common import (element_count, keepdims_shape, normalize_axes, normalize_axis,
                      require_float, require_numeric, single_cotangent)
@@ -31,10 +28,11 @@ def reduction(name: str, doc: str, *, float_only: bool = False):
                   attrs={"axes": None, "keepdims": False})
 
 
-def lax_reduction(reduce):
+def lax_reduction(name: str):
+    """A lowering from the `jax.lax` reduction `name` (`reduce_sum`, ...)."""
     def lower(ctx, x, axes, keepdims):
-        out = reduce(x, axes)
-        return lax.expand_dims(out, axes) if keepdims else out
+        out = getattr(ctx.lax, name)(x, axes)
+        return ctx.lax.expand_dims(out, axes) if keepdims else out
     return lower
 
 
@@ -49,7 +47,7 @@ sum_ = reduction("sum", """Sum over `axes`.
     .nn:  s = sum(x, axis=1)
     IR:   %1 = sum %0 {axes = [1], keepdims = false} : f32[N]
 """)
-sum_.def_jax(lax_reduction(lax.reduce_sum))
+sum_.def_jax(lax_reduction("reduce_sum"))
 sum_.def_transpose(single_cotangent(lambda b, node, ct: b.broadcast_to(
     with_kept_dims(b, ct, node), node.operands[0].type.shape)))
 
@@ -63,8 +61,8 @@ mean = reduction("mean", """Arithmetic mean over `axes`; symbolic dims are count
 @mean.def_jax
 def _(ctx, x, axes, keepdims):
     count = element_count(x.shape[a] for a in axes)
-    total = lax_reduction(lax.reduce_sum)(ctx, x, axes, keepdims)
-    return lax.div(total, lax.full_like(total, count))
+    total = lax_reduction("reduce_sum")(ctx, x, axes, keepdims)
+    return ctx.lax.div(total, ctx.lax.full_like(total, count))
 
 
 @mean.def_transpose
@@ -80,14 +78,14 @@ max_ = reduction("max", """Maximum over `axes`; ties share the gradient equally.
     .nn:  m = max(logits, axis=-1, keepdims=true)
     IR:   %1 = max %0 {axes = [1], keepdims = true} : f32[N, 1]
 """)
-max_.def_jax(lax_reduction(lax.reduce_max))
+max_.def_jax(lax_reduction("reduce_max"))
 
 min_ = reduction("min", """Minimum over `axes`; ties share the gradient equally.
 
     .nn:  m = min(x, axis=0)
     IR:   %1 = min %0 {axes = [0], keepdims = false} : f32[4]
 """)
-min_.def_jax(lax_reduction(lax.reduce_min))
+min_.def_jax(lax_reduction("reduce_min"))
 
 
 @max_.def_vjp
@@ -121,5 +119,5 @@ def _(attrs, x):
 
 @argmax.def_jax
 def _(ctx, x, axis, keepdims):
-    indices = lax.argmax(x, axis, index_dtype=jnp.int32)
-    return lax.expand_dims(indices, (axis,)) if keepdims else indices
+    indices = ctx.lax.argmax(x, axis, index_dtype=ctx.dtype("i32"))
+    return ctx.lax.expand_dims(indices, (axis,)) if keepdims else indices

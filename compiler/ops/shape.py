@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-from jax import lax
 
 from ..ir import TensorType, format_shape
-from .common import (broadcast_array, broadcast_dim, check_shape_attr, normalize_axis,
+from .common import (broadcast_dim, check_shape_attr, normalize_axis,
                      require_same_dtype, single_cotangent)
 from .registry import REQUIRED, ShapeError, define
 
@@ -76,7 +75,7 @@ def _(attrs, x):
     return x.with_shape(attrs["shape"])
 
 
-reshape.def_jax(lambda ctx, x, shape: lax.reshape(x, ctx.result_shape()))
+reshape.def_jax(lambda ctx, x, shape: ctx.lax.reshape(x, ctx.result_shape()))
 reshape.def_transpose(single_cotangent(
     lambda b, node, ct: b.reshape(ct, shape=node.operands[0].type.shape)))
 
@@ -103,7 +102,7 @@ def _(attrs, x):
     return x.with_shape(x.shape[p] for p in perm)
 
 
-transpose.def_jax(lambda ctx, x, perm: lax.transpose(x, perm))
+transpose.def_jax(lambda ctx, x, perm: ctx.lax.transpose(x, perm))
 transpose.def_transpose(single_cotangent(
     lambda b, node, ct: b.transpose(ct, perm=tuple(np.argsort(node.attrs["perm"]).tolist()))))
 
@@ -135,7 +134,7 @@ def _(attrs, x):
     return x.with_shape(target)
 
 
-broadcast.def_jax(lambda ctx, x, shape: broadcast_array(x, ctx.result_shape()))
+broadcast.def_jax(lambda ctx, x, shape: ctx.broadcast_to(x, ctx.result_shape()))
 broadcast.def_transpose(single_cotangent(
     lambda b, node, ct: b.unbroadcast(ct, node.operands[0].type)))
 
@@ -174,7 +173,7 @@ def _(attrs, *xs):
     return TensorType(dtype, first.shape[:axis] + (size,) + first.shape[axis + 1:])
 
 
-concat.def_jax(lambda ctx, *xs, axis: lax.concatenate(xs, axis))
+concat.def_jax(lambda ctx, *xs, axis: ctx.lax.concatenate(xs, axis))
 
 
 @concat.def_transpose
@@ -233,7 +232,7 @@ def _(attrs, x):
 
 
 slice_.def_jax(lambda ctx, x, start, limit, stride:
-               lax.slice(x, start, ctx.shape(limit), stride))
+               ctx.lax.slice(x, start, ctx.shape(limit), stride))
 
 
 @slice_.def_transpose
@@ -275,8 +274,8 @@ def _(attrs, x):
     return x.with_shape(shape)
 
 
-pad.def_jax(lambda ctx, x, low, high, interior: lax.pad(
-    x, lax.full((), 0, x.dtype), tuple(zip(low, high, interior))))
+pad.def_jax(lambda ctx, x, low, high, interior: ctx.lax.pad(
+    x, ctx.lax.full((), 0, x.dtype), tuple(zip(low, high, interior))))
 
 
 @pad.def_transpose
