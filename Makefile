@@ -4,7 +4,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-VSCODE_EXT := grammar/editors/vscode
+VSCODE_EXT := compiler/editor/vscode
 
 .PHONY: run test bench clean distclean
 

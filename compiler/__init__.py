@@ -1,3 +1,4 @@
 """The compiler: AST to IR (`frontend/`), the op registry (`ops/`), passes (`passes/`),
-backends (`backends/`), the pipeline, the `dslc` command (`driver.py`) and the embedding
-API (`api.py`), plus the language server (`lsp/`)."""
+backends (`backends/`), the pipeline, the command line (`driver.py`, `commands.py`) and
+the embedding API (`api.py`); above them the editor tooling (`editor/`) and, on top, the
+`dslc` console script (`cli.py`)."""

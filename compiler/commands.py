@@ -19,8 +19,7 @@ EMIT_STAGES = ("ast", "ir", "stablehlo", "summary")
 
 def run_command(session) -> int:
     handler = {"compile": compile_command, "train": train_command,
-               "check": check_command, "explain": explain_command,
-               "lsp": lsp_command}[session.args.command]
+               "check": check_command, "explain": explain_command}[session.args.command]
     return handler(session)
 
 
@@ -41,9 +40,11 @@ def read(path: str) -> tuple[str | None, str | None]:
         return None, f"cannot read {path}: {error.strerror}"
 
 
-def print_diagnostics(diagnostics) -> None:
-    """Writes diagnostics to stderr, coloured when it is a terminal that wants colour."""
-    print(render_all(diagnostics, color=supports_color(sys.stderr)), file=sys.stderr)
+def print_diagnostics(session, diagnostics) -> None:
+    """Writes diagnostics to stderr, coloured (source lines by the session's highlighter)
+    when it is a terminal that wants colour."""
+    print(render_all(diagnostics, color=supports_color(sys.stderr),
+                     highlight=session.highlight), file=sys.stderr)
 
 
 def usage_error(message: str) -> int:
@@ -72,7 +73,7 @@ def compile_file(session, path: str):
 
     compilation = compile_text(text, path, after)
     if compilation.diagnostics:
-        print_diagnostics(compilation.diagnostics)
+        print_diagnostics(session, compilation.diagnostics)
         return EXIT_DIAGNOSTICS
     return compilation
 
@@ -168,16 +169,6 @@ def explain_command(session) -> int:
     return EXIT_OK
 
 
-def lsp_command(session) -> int:
-    try:
-        from .lsp import serve
-        import pygls  # noqa: F401 - checked here for a clear message
-    except ImportError:
-        return usage_error("the language server needs pygls: pip install 'dslc[editor]'")
-    serve()
-    return EXIT_OK
-
-
 def train_command(session) -> int:
     args = session.args
     compilation = compile_with_emit(session)
@@ -198,7 +189,7 @@ def train_command(session) -> int:
     try:
         result = program.fit(log=log, verbose=1, **overrides)
     except TrainError as error:
-        print_diagnostics(error.diagnostics)
+        print_diagnostics(session, error.diagnostics)
         return EXIT_DIAGNOSTICS
     final = final_metrics(program, result.params)
     print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))

@@ -1,5 +1,6 @@
-"""The `dslc` command: compile to an artifact, train, check, explain, and `--emit` any
-stage (ast, ir, ir-after=STAGE, stablehlo, summary); `dslc lsp` serves editors.
+"""The `dslc` command line: compile to an artifact, train, check, explain, and `--emit`
+any stage (ast, ir, ir-after=STAGE, stablehlo, summary). Layers above it add their own
+`Command`s and a source highlighter through `main` (the console script, `compiler/cli.py`).
 
 Exit codes: 0 success, 1 diagnostics in the user's input, 2 bad command-line usage,
 3 internal compiler error (reported as such, with the IR as far as it got).
@@ -11,17 +12,31 @@ import argparse
 import os
 import sys
 import traceback
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from .. import __version__
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-COMMANDS = ("compile", "train", "check", "explain", "lsp")
+COMMANDS = ("compile", "train", "check", "explain")
 TARGETS = ("cpu", "gpu", "tpu")
 EMIT_HELP = ("ast | ir | ir-after=STAGE | stablehlo | summary; STAGE is one of: "
              "frontend (the IR with gradients and train_step built), canonicalize, cse, dce")
 
 
-def parser() -> argparse.ArgumentParser:
+@dataclass(frozen=True)
+class Command:
+    """A command added to `dslc` from above the driver, such as the editor's `lsp`:
+    `add_arguments` fills in its argument parser, `run` gets the Session and returns
+    the exit code."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[Session], int]
+
+
+def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="dslc", description="Compile and train neural-network models written in .nn files.",
         epilog="`dslc FILE ...` is short for `dslc compile FILE ...`.")
@@ -52,9 +67,8 @@ def parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="explain an error code, e.g. E0203")
     explain.add_argument("code")
 
-    lsp = commands.add_parser("lsp", help="run the language server for editors (over stdio)")
-    # Editors' clients (vscode-languageclient) add `--stdio`; stdio is the only transport.
-    lsp.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
+    for command in extra_commands:
+        command.add_arguments(commands.add_parser(command.name, help=command.help))
     return top
 
 
@@ -74,19 +88,23 @@ def positive_int(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, commands: Sequence[Command] = (),
+         highlight: Callable[[str], str] | None = None) -> int:
+    """Runs `dslc` with the core commands plus `commands`; `highlight` colours a line of
+    `.nn` source in diagnostics written to a terminal."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+    names = COMMANDS + tuple(command.name for command in commands)
+    if argv and argv[0] not in names and not argv[0].startswith("-"):
         argv.insert(0, "compile")
     try:
-        args = parser().parse_args(argv)
+        args = parser(commands).parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     if args.command is None:
-        parser().print_usage(sys.stderr)
+        parser(commands).print_usage(sys.stderr)
         print("dslc: error: give a command or a FILE", file=sys.stderr)
         return EXIT_USAGE
-    session = Session(args)
+    session = Session(args, {command.name: command for command in commands}, highlight)
     try:
         return session.run()
     except KeyboardInterrupt:
@@ -96,13 +114,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class Session:
-    """One invocation: remembers the last IR it saw, for internal-error reports."""
+    """One invocation: its arguments, the commands added from above, the highlighter for
+    diagnostics, and the last IR it saw, for internal-error reports."""
 
-    def __init__(self, args):
+    def __init__(self, args, extra_commands: dict[str, Command] | None = None,
+                 highlight: Callable[[str], str] | None = None):
         self.args = args
+        self.extra_commands = extra_commands or {}
+        self.highlight = highlight
         self.last_ir: str | None = None
 
     def run(self) -> int:
+        if self.args.command in self.extra_commands:
+            return self.extra_commands[self.args.command].run(self)
         from .commands import run_command
 
         return run_command(self)

@@ -1,14 +1,14 @@
 """Diagnostics: what every stage reports about user errors, and their rustc-style text.
 
 Produced by the parser, `dsl.resolve` and the compiler; rendered by `render` (one
-diagnostic) and `render_all` (a run, with its summary line), in ANSI colour on request.
+diagnostic) and `render_all` (a run, with its summary line), in ANSI colour on request,
+with source lines coloured by a highlighter the caller passes in.
 `suggest` gives the near-miss hints ("a name with a similar name exists: `relu`").
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, TextIO
@@ -84,8 +84,9 @@ def _underline(span: Span, line: int, marker: str) -> tuple[int, int]:
 class _Style:
     """Wraps the parts of a rendering in ANSI codes, or leaves them as they are."""
 
-    def __init__(self, color: bool) -> None:
+    def __init__(self, color: bool, highlight: Callable[[str], str] | None = None) -> None:
         self.color = color
+        self.highlight = highlight
 
     def __call__(self, text: str, *codes: str) -> str:
         if not self.color or not text:
@@ -93,25 +94,10 @@ class _Style:
         return f"\x1b[{';'.join(codes)}m{text}\x1b[0m"
 
     def source(self, text: str) -> str:
-        """A line of `.nn` source, highlighted by the Pygments lexer when there is one."""
-        if not self.color or not text:
+        """A line of `.nn` source, coloured by the highlighter when there is one."""
+        if not self.color or not text or self.highlight is None:
             return text
-        highlight = _source_highlighter()
-        return highlight(text) if highlight else text
-
-
-@functools.cache
-def _source_highlighter() -> Callable[[str], str] | None:
-    try:
-        from pygments import highlight
-        from pygments.formatters import TerminalFormatter
-
-        from ..grammar.pygments_lexer import DslcLexer
-    except ImportError:
-        return None
-    lexer = DslcLexer(stripnl=False, ensurenl=False)
-    formatter = TerminalFormatter()
-    return lambda text: highlight(text, lexer, formatter)
+        return self.highlight(text)
 
 
 def supports_color(stream: TextIO) -> bool:
@@ -143,10 +129,12 @@ def _snippet_lines(labels: Sequence[tuple[Label, str]], width: int, style: _Styl
     return out
 
 
-def render(diag: Diagnostic, color: bool = False) -> str:
+def render(diag: Diagnostic, color: bool = False,
+           highlight: Callable[[str], str] | None = None) -> str:
     """The diagnostic as rustc prints it: header, location, snippets, notes and help;
-    with `color`, in ANSI colours and with the source lines highlighted."""
-    style = _Style(color)
+    with `color`, in ANSI colours, each source line passed through `highlight` (which
+    colours one line of `.nn` source) when given."""
+    style = _Style(color, highlight)
     primary = Label(diag.span, diag.label)
     here = [(primary, "^")] + [(l, "-") for l in diag.secondary if l.span.source.name == diag.span.source.name]
     elsewhere: dict[str, list[tuple[Label, str]]] = {}
@@ -176,12 +164,13 @@ def render(diag: Diagnostic, color: bool = False) -> str:
     return "\n".join(out)
 
 
-def render_all(diags: Sequence[Diagnostic], unit: str | None = None,
-               color: bool = False) -> str:
-    """Every diagnostic, each followed by a blank line, then the summary line."""
+def render_all(diags: Sequence[Diagnostic], unit: str | None = None, color: bool = False,
+               highlight: Callable[[str], str] | None = None) -> str:
+    """Every diagnostic, each followed by a blank line, then the summary line; `color`
+    and `highlight` as for `render`."""
     style = _Style(color)
     diags = tuple(diags)
-    text = "".join(render(d, color) + "\n\n" for d in diags)
+    text = "".join(render(d, color, highlight) + "\n\n" for d in diags)
     errors = sum(1 for d in diags if d.severity == "error")
     if errors:
         name = unit or diags[0].span.source.name

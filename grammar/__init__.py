@@ -1,6 +1,7 @@
 """The `.nn` grammar: `dslc.lark` is the one source of truth for the syntax.
 
-The parser in `dslc.dsl.parser` and the editor-grammar tests read it from here.
+It sits below everything: the parser in `dslc.dsl.parser` reads it from here, and the
+editor tooling (`dslc.compiler.editor`) derives its grammars from that parser.
 """
 
 import functools

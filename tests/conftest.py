@@ -42,7 +42,7 @@ def run_dslc(*args: str, cwd: Path | None = None, timeout: int = 300):
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("DSLC_BACKTRACE", None)
     script = Path(sys.executable).parent / "dslc"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "dslc.compiler.driver"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "dslc.compiler.cli"]
     return subprocess.run([*command, *args],
                           capture_output=True, text=True, cwd=cwd or ROOT, env=env,
                           timeout=timeout)

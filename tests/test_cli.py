@@ -3,9 +3,11 @@ with file:line:col and never a traceback, and internal errors reported as such."
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from dslc.compiler import driver
+from dslc.compiler import cli, driver
 
 from conftest import run_dslc
 
@@ -22,8 +24,23 @@ def test_usage_errors_exit_2(tmp_path):
 def test_version_and_help():
     assert run_dslc("--version").stdout.startswith("dslc ")
     help_text = run_dslc("--help").stdout
-    for command in ("compile", "train", "check", "explain"):
+    for command in ("compile", "train", "check", "explain", "lsp"):
         assert command in help_text
+
+
+def test_commands_added_above_the_driver_are_dispatched():
+    seen = []
+    greet = driver.Command("greet", "say hello", lambda parser: parser.add_argument("name"),
+                           lambda session: seen.append(session.args.name) or 0)
+    assert driver.main(["greet", "world"], commands=(greet,)) == 0
+    assert seen == ["world"]
+
+
+def test_lsp_without_pygls_says_what_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pygls", None)
+    assert cli.main(["lsp", "--stdio"]) == 2
+    err = capsys.readouterr().err
+    assert "the language server needs pygls: pip install 'dslc[editor]'" in err
 
 
 def test_explain_prints_the_long_explanation():

@@ -1,10 +1,10 @@
 """Colour in CLI diagnostics: ANSI codes only when stderr is a terminal that wants them
 (never when piped or with NO_COLOR), and a coloured rendering that is the plain one
-once its escapes are stripped, with the source line highlighted by the Pygments lexer."""
+once its escapes are stripped, with the source line coloured by the highlighter the
+caller passes (the editor's, over the Pygments lexer, in the installed `dslc`)."""
 
 from __future__ import annotations
 
-import builtins
 import io
 import os
 import pty
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_dslc
-from dslc.dsl import diagnostics
+from conftest import ROOT, run_dslc
+from dslc.compiler.editor.highlight import terminal_highlighter
+from dslc.compiler.pipeline import compile_text
 from dslc.dsl.diagnostics import render, render_all, supports_color
 from dslc.dsl.parser import parse
-from dslc.compiler.pipeline import compile_text
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SHAPE_ERROR = """\
@@ -29,6 +29,7 @@ model M(x: f32[B, 2]) -> f32[B, 1] {
 }
 """
 SYNTAX_ERRORS = "model M(x: f32[B, 2]) {\n    return x @@ 2\n}\nlayer L( {\n"
+HIGHLIGHT = terminal_highlighter()
 
 
 def shape_diagnostics():
@@ -40,15 +41,17 @@ def shape_diagnostics():
 def test_colour_adds_only_escapes(diags):
     assert diags
     plain = render_all(diags)
-    coloured = render_all(diags, color=True)
+    coloured = render_all(diags, color=True, highlight=HIGHLIGHT)
     assert ANSI.search(coloured)
     assert ANSI.sub("", coloured) == plain
     for diag in diags:
-        assert ANSI.sub("", render(diag, color=True)) == render(diag) == str(diag)
+        text = render(diag, color=True, highlight=HIGHLIGHT)
+        assert ANSI.sub("", text) == render(diag) == str(diag)
 
 
 def test_colour_marks_header_carets_and_source():
-    text = render(shape_diagnostics()[0], color=True)
+    assert HIGHLIGHT is not None, "the test environment installs pygments"
+    text = render(shape_diagnostics()[0], color=True, highlight=HIGHLIGHT)
     assert text.startswith("\x1b[1;31merror[E")
     assert "\x1b[1;31m^^^^^" in text
     assert "\x1b[1;34m-" in text
@@ -56,25 +59,34 @@ def test_colour_marks_header_carets_and_source():
     assert ANSI.search(source_line.split("|", 1)[1]), "the source excerpt is not highlighted"
 
 
-def test_colour_without_pygments_keeps_the_ansi_header(monkeypatch):
-    real_import = builtins.__import__
+def test_colour_without_a_highlighter_keeps_the_ansi_header(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pygments", None)
+    assert terminal_highlighter() is None
+    diag = shape_diagnostics()[0]
+    text = render(diag, color=True, highlight=None)
+    assert text.startswith("\x1b[1;31merror[E")
+    assert ANSI.sub("", text) == render(diag)
+    source_line = next(line for line in text.splitlines() if "param" in line)
+    assert "    param W: f32[3, 1] = zeros" in source_line
 
-    def no_pygments(name, *args, **kwargs):
-        if name.startswith("pygments"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_pygments)
-    diagnostics._source_highlighter.cache_clear()
-    try:
-        diag = shape_diagnostics()[0]
-        text = render(diag, color=True)
-        assert text.startswith("\x1b[1;31merror[E")
-        assert ANSI.sub("", text) == render(diag)
-        source_line = next(line for line in text.splitlines() if "param" in line)
-        assert "    param W: f32[3, 1] = zeros" in source_line
-    finally:
-        diagnostics._source_highlighter.cache_clear()
+def test_the_highlighter_is_used_only_for_colour():
+    def fail(line: str) -> str:
+        raise AssertionError(f"highlighted without colour: {line!r}")
+
+    diags = shape_diagnostics()
+    assert render_all(diags, highlight=fail) == render_all(diags)
+
+
+def test_a_clean_check_does_not_build_the_lexer(tmp_path):
+    good = tmp_path / "good.nn"
+    good.write_text("fn f(x: f32[N]) -> f32[N] = relu(x)\n")
+    probe = ("import sys\nfrom dslc.compiler.cli import main\n"
+             f"status = main(['check', {str(good)!r}])\n"
+             "print(status, 'dslc.compiler.editor.pygments_lexer' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)
+    assert result.stdout.splitlines()[-1] == "0 False", result.stderr
 
 
 class FakeTerminal(io.StringIO):
@@ -136,4 +148,6 @@ def test_terminal_cli_output_is_coloured_unless_NO_COLOR(tmp_path):
     bad.write_text(SHAPE_ERROR)
     coloured = _stderr_on_a_terminal(bad)
     assert "\x1b[1;31merror[E" in coloured
+    source_line = next(line for line in coloured.splitlines() if "param" in line)
+    assert ANSI.search(source_line.split("|", 1)[1]), "the source excerpt is not highlighted"
     assert "\x1b" not in _stderr_on_a_terminal(bad, NO_COLOR="1")

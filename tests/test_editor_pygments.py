@@ -14,7 +14,7 @@ from pygments.token import (Comment, Error, Keyword, Name, Number, Operator, Pun
                             String, Whitespace)
 
 from conftest import EXAMPLES, ROOT
-from dslc.grammar.pygments_lexer import DslcLexer
+from dslc.compiler.editor.pygments_lexer import DslcLexer
 
 SOURCES = EXAMPLES + sorted((ROOT / "compiler" / "prelude").glob("*.nn"))
 LEXER = DslcLexer(stripnl=False, ensurenl=False)

@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, ROOT
+from dslc.compiler.editor import textmate, vocabulary
 from dslc.dsl.parser import get_plain_lark
-from dslc.grammar import vocabulary
-from dslc.grammar.editors import generate
 
-EXTENSION = ROOT / "grammar" / "editors" / "vscode"
+EXTENSION = ROOT / "compiler" / "editor" / "vscode"
 GRAMMAR = EXTENSION / "syntaxes" / "dslc.tmLanguage.json"
 ASSERTIONS = ROOT / "tests" / "editors"
 SNAPSHOTS = ASSERTIONS / "snapshots"
@@ -42,9 +41,9 @@ def run_tool(name: str, *args: str, cwd: Path = EXTENSION) -> subprocess.Complet
 
 
 def test_committed_grammar_is_generated_from_the_vocabulary():
-    assert GRAMMAR.read_text(encoding="utf-8") == generate.textmate_json(), (
+    assert GRAMMAR.read_text(encoding="utf-8") == textmate.textmate_json(), (
         "the TextMate grammar is out of step with the compiler: run "
-        "`python -m dslc.grammar.editors.generate` and commit the result")
+        "`python -m dslc.compiler.editor.textmate` and commit the result")
 
 
 def test_grammar_alternations_name_every_keyword_and_builtin():
@@ -68,7 +67,7 @@ def test_generator_fails_when_the_grammar_changes_under_it(monkeypatch, words, m
     vocabulary.keyword_roles.cache_clear()
     try:
         with pytest.raises(LookupError, match=re.escape(message)):
-            generate.textmate_grammar()
+            textmate.textmate_grammar()
     finally:
         vocabulary.keyword_roles.cache_clear()
 

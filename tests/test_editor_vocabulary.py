@@ -1,4 +1,4 @@
-"""grammar/vocabulary.py: the editor word lists agree with the compiler they are read
+"""compiler/editor/vocabulary.py: the editor word lists agree with the compiler they are read
 from (the Lark grammar, the prelude, `builtin_globals()`, the train settings), the
 scalar annotations it lists compile, and its JSON command prints them."""
 
@@ -15,7 +15,7 @@ from dslc.compiler.ir import DTYPES
 from dslc.compiler.optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from dslc.compiler.pipeline import compile_text
 from dslc.dsl.parser import get_plain_lark
-from dslc.grammar import vocabulary
+from dslc.compiler.editor import vocabulary
 from dslc.runtime.data import DATA_SOURCES
 
 
@@ -99,7 +99,7 @@ def test_token_patterns_are_the_grammars():
 
 
 def test_json_command_prints_everything():
-    result = subprocess.run([sys.executable, "-m", "dslc.grammar.vocabulary", "--json"],
+    result = subprocess.run([sys.executable, "-m", "dslc.compiler.editor.vocabulary", "--json"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

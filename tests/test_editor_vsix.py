@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT
 
-EXTENSION = ROOT / "grammar" / "editors" / "vscode"
+EXTENSION = ROOT / "compiler" / "editor" / "vscode"
 
 
 def require_node_modules() -> None:

@@ -37,8 +37,7 @@ model LinearClassifier(x: f32[N, 2]) -> f32[N, 1] {
 
 
 @pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "dslc.compiler.driver",
-                                              "lsp"]),
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "dslc.compiler.cli", "lsp"]),
     scope="module",
 )
 async def client(lsp_client: LanguageClient):

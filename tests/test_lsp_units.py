@@ -8,9 +8,9 @@ from pathlib import Path
 from lsprotocol import types
 
 from dslc.compiler.frontend.evaluate import Observer
-from dslc.compiler.lsp.analysis import Analysis
-from dslc.compiler.lsp.outline import Outline
-from dslc.compiler.lsp.positions import LineIndex
+from dslc.compiler.editor.lsp.analysis import Analysis
+from dslc.compiler.editor.lsp.outline import Outline
+from dslc.compiler.editor.lsp.positions import LineIndex
 from dslc.compiler.pipeline import compile_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,9 @@
 """A Pygments lexer for `.nn` files, registered as `dslc` through the `pygments.lexers`
-entry point, for pygmentize, Sphinx, MkDocs, Jupyter and coloured CLI diagnostics.
+entry point, for pygmentize, Sphinx, MkDocs, Jupyter and coloured CLI diagnostics
+(through `highlight.py`).
 
-Its word lists and token regexes come from grammar/vocabulary.py, built when the lexer
-is first used (not on import), so Pygments can list plugins without loading dslc.
+Its word lists and token regexes come from `vocabulary.py`, built when the lexer is
+first used (not on import), so Pygments can list plugins without loading the compiler.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The words editors need, derived from the compiler: keywords and operators from
 grammar/dslc.lark, builtin names by kind from the prelude and `builtin_globals()`.
 
-Consumed by the TextMate generator (grammar/editors/generate.py), the Pygments lexer
-and the language server. `python -m dslc.grammar.vocabulary --json` prints it all.
+Consumed by the TextMate generator (`textmate.py`), the Pygments lexer and the language
+server. `python -m dslc.compiler.editor.vocabulary --json` prints it all.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ TOKEN_TERMINALS = {"name": "NAME", "int": "INT", "float": "FLOAT", "string": "ST
 
 @functools.cache
 def _literals() -> tuple[str, ...]:
-    from ..dsl.parser import get_plain_lark
+    from ...dsl.parser import get_plain_lark
 
     return tuple(t.pattern.value for t in get_plain_lark().terminals
                  if t.pattern.type == "str")
@@ -89,7 +89,7 @@ def _grouped(names: tuple[str, ...], roles: dict[str, str], what: str) -> dict[s
     missing = [name for name in names if name not in roles]
     if missing:
         raise LookupError(f"grammar/dslc.lark has {what} {', '.join(map(repr, missing))} "
-                          f"with no role in grammar/vocabulary.py; add them there")
+                          f"with no role in compiler/editor/vocabulary.py; add them there")
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(roles[name], []).append(name)
@@ -111,7 +111,7 @@ def operator_roles() -> dict[str, tuple[str, ...]]:
 @functools.cache
 def token_patterns() -> dict[str, str]:
     """Regexes (Python syntax) of names, numbers, strings and comments, from the grammar."""
-    from ..dsl.parser import get_plain_lark
+    from ...dsl.parser import get_plain_lark
 
     by_name = {t.name: t.pattern.value for t in get_plain_lark().terminals}
     return {role: by_name[terminal] for role, terminal in TOKEN_TERMINALS.items()}
@@ -120,14 +120,14 @@ def token_patterns() -> dict[str, str]:
 @functools.cache
 def _prelude_definitions() -> tuple[tuple[str, str, Any], ...]:
     """(kind, prelude file, definition) for every prelude `fn` and `layer`."""
-    from ..compiler.frontend.program import prelude
-    from ..dsl import ast
+    from ...dsl import ast
+    from ..frontend.program import prelude
 
     rows = []
     for file, module in prelude().items():
         if file not in PRELUDE_KINDS:
             raise LookupError(f"prelude file {file}.nn has no kind in "
-                              f"grammar/vocabulary.py PRELUDE_KINDS")
+                              f"compiler/editor/vocabulary.py PRELUDE_KINDS")
         for item in module.items:
             if isinstance(item, ast.LayerDef):
                 rows.append(("layer", file, item))
@@ -139,8 +139,8 @@ def _prelude_definitions() -> tuple[tuple[str, str, Any], ...]:
 @functools.cache
 def _compiler_builtins() -> tuple[tuple[str, str, Any], ...]:
     """(kind, name, value) for every name of `builtin_globals()`."""
-    from ..compiler.frontend.builtins import builtin_globals
-    from ..compiler.frontend.values import Builtin, Dtype
+    from ..frontend.builtins import builtin_globals
+    from ..frontend.values import Builtin, Dtype
 
     rows = []
     for name, value in builtin_globals().items():
@@ -179,7 +179,7 @@ def builtin_kind() -> dict[str, str]:
 @functools.cache
 def train_settings() -> tuple[str, ...]:
     """The settings a `train` block accepts (`data`, `loss`, `optimizer`, ...), sorted."""
-    from ..compiler.frontend.train import SETTINGS
+    from ..frontend.train import SETTINGS
 
     return tuple(sorted(SETTINGS))
 
@@ -193,7 +193,7 @@ def _format_default(value: Any) -> str:
 
 
 def _builtin_signature(name: str, value: Any) -> str:
-    from ..compiler.frontend.values import REQUIRED, Builtin
+    from ..frontend.values import REQUIRED, Builtin
 
     if not isinstance(value, Builtin):
         return name
@@ -203,8 +203,8 @@ def _builtin_signature(name: str, value: Any) -> str:
 
 
 def _builtin_doc(kind: str, name: str, value: Any) -> str:
-    from ..compiler.frontend.values import Builtin
-    from ..compiler.ir import DTYPES
+    from ..frontend.values import Builtin
+    from ..ir import DTYPES
 
     if kind == "dtype":
         return f"element type ({DTYPES[name]})"
@@ -228,7 +228,7 @@ def _comment_above(definition: Any) -> str:
 
 
 def _prelude_signature(definition: Any) -> str:
-    from ..dsl import ast
+    from ...dsl import ast
 
     params = definition.params or ()
     text = f"{definition.name}({', '.join(p.span.text for p in params)})"
@@ -268,7 +268,7 @@ def vocabulary() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dslc.grammar.vocabulary",
+    parser = argparse.ArgumentParser(prog="python -m dslc.compiler.editor.vocabulary",
                                      description="Print dslc's editor vocabulary.")
     parser.add_argument("--json", action="store_true", help="print it all as JSON")
     args = parser.parse_args(argv)

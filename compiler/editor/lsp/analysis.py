@@ -16,8 +16,8 @@ import time
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from ...dsl import Diagnostic
-from ..pipeline import compile_text
+from ....dsl import Diagnostic
+from ...pipeline import compile_text
 from .outline import Outline
 from .positions import LineIndex
 from .recorder import Recorder

@@ -12,8 +12,8 @@ import re
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from ..frontend.train import SETTINGS
-from ..frontend.values import REQUIRED, Builtin, FnRef, LayerRef, ModelRef
+from ...frontend.train import SETTINGS
+from ...frontend.values import REQUIRED, Builtin, FnRef, LayerRef, ModelRef
 from .analysis import Analysis
 from .outline import KEYWORDS, Item, Outline
 from .positions import LineIndex

@@ -7,10 +7,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from ..frontend.evaluate import Observer
-from ..frontend.values import (Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance,
-                               LayerRef, ModelRef, Spec, kind_name)
-from ..ir import Value
+from ...frontend.evaluate import Observer
+from ...frontend.values import (Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance,
+                                LayerRef, ModelRef, Spec, kind_name)
+from ...ir import Value
 
 MAX_KINDS = 4  # distinct types shown for one expression (a layer used several times)
 

@@ -17,7 +17,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
-from ... import __version__
+from .... import __version__
 from . import features
 from .analysis import Analysis
 

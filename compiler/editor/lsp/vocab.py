@@ -1,6 +1,6 @@
 """The builtin names the language server offers and documents, with their signatures.
 
-Read from `grammar.vocabulary` (the one list the editor grammars share) when it is
+Read from `editor.vocabulary` (the one list the editor grammars share) when it is
 there; otherwise, and for anything it lacks, from the compiler itself: the builtins of
 `frontend.builtins` and the prelude's definitions (their doc is the comment above them).
 """
@@ -11,12 +11,12 @@ import functools
 import os
 from dataclasses import dataclass
 
-from ...dsl import ast
-from ..frontend.values import REQUIRED, Builtin, Dtype, FnRef, LayerRef, ModelRef
+from ....dsl import ast
+from ...frontend.values import REQUIRED, Builtin, Dtype, FnRef, LayerRef, ModelRef
 from .outline import Outline
 
-PRELUDE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "prelude")
+PRELUDE_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            os.pardir, os.pardir, "prelude"))
 PRELUDE_KINDS = {"activations": "activation", "layers": "layer", "losses": "loss",
                  "metrics": "metric"}
 
@@ -44,8 +44,6 @@ def format_default(value) -> str:
 def builtin_signature(builtin: Builtin) -> str:
     params = [name if default is REQUIRED else f"{name}={format_default(default)}"
               for name, default in builtin.signature.params]
-    if builtin.takes_varargs:
-        params.insert(0, "*xs")
     return f"{builtin.name}({', '.join(params)})"
 
 
@@ -105,8 +103,8 @@ def definition_doc(definition) -> str:
 @functools.cache
 def entries() -> dict[str, Entry]:
     """Every builtin name (compiler builtins and prelude definitions)."""
-    from ..frontend.builtins import builtin_globals
-    from ..frontend.program import definitions, prelude
+    from ...frontend.builtins import builtin_globals
+    from ...frontend.program import definitions, prelude
 
     table: dict[str, Entry] = {}
     for name, value in builtin_globals().items():
@@ -128,8 +126,8 @@ def entries() -> dict[str, Entry]:
 
 
 def _merge_vocabulary(table: dict[str, Entry]) -> None:
-    """Kinds, signatures and docs from `grammar.vocabulary`, where it gives them."""
-    from ...grammar import vocabulary
+    """Kinds, signatures and docs from `editor.vocabulary`, where it gives them."""
+    from .. import vocabulary
 
     docs = vocabulary.builtin_docs()
     kinds = {}
@@ -154,7 +152,7 @@ def _singular(kind: str) -> str:
 
 def prelude_definition(name: str):
     """The prelude's AST definition of `name`, if it has one."""
-    from ..frontend.program import definitions, prelude
+    from ...frontend.program import definitions, prelude
 
     for module in prelude().values():
         ref = definitions(module).get(name)
