@@ -107,14 +107,9 @@ ALIASES = {"random_uniform": "uniform", "random_normal": "normal", "Zeros": "zer
 # Keras' RandomUniform calls its bounds minval/maxval; `uniform(0, 1)` binds them in order.
 
 
-def initializer(name: str) -> Initializer:
-    return INITIALIZERS[ALIASES.get(name, name)]
-
-
-def draw(b: Builder, seed: Value, ttype: TensorType, stream: int, name: str,
+def draw(b: Builder, seed: Value, ttype: TensorType, stream: int, init: Initializer,
          args: dict[str, Any]) -> Value:
-    """The IR for one parameter's initial value."""
-    init = initializer(name)
+    """The IR for one parameter's initial value, drawn by `init` with `args`."""
     fan_in, fan_out = fans(ttype.shape)
     args = dict(args)
     pinned = args.pop("seed", None)

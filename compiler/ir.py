@@ -50,10 +50,6 @@ class TensorType:
     def symbols(self) -> tuple[str, ...]:
         return tuple(d for d in self.shape if isinstance(d, str))
 
-    @property
-    def is_concrete(self) -> bool:
-        return all(isinstance(d, int) for d in self.shape)
-
     def with_shape(self, shape) -> TensorType:
         return TensorType(self.dtype, tuple(shape))
 

@@ -104,6 +104,3 @@ OPTIMIZERS: dict[str, Optimizer] = {
 # Keras accepts an optimizer by its lower-case name with default settings.
 ALIASES = {name.lower(): name for name in OPTIMIZERS}
 
-
-def optimizer(name: str) -> Optimizer:
-    return OPTIMIZERS[ALIASES.get(name, name)]

@@ -16,7 +16,7 @@ from dslc.compiler.optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from dslc.compiler.pipeline import compile_text
 from dslc.dsl.parser import get_plain_lark
 from dslc.compiler.editor import vocabulary
-from dslc.runtime.data import DATA_SOURCES
+from dslc.compiler.data_sources import DATA_SOURCES
 
 
 def test_keywords_are_the_grammars_word_literals():

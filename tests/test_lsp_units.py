@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from dslc.compiler.frontend.evaluate import Observer
+from dslc.compiler.frontend.trace import Observer
 from dslc.compiler.editor.lsp.analysis import Analysis
 from dslc.compiler.editor.lsp.outline import Outline
 from dslc.compiler.editor.lsp.positions import LineIndex

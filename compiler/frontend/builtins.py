@@ -1,23 +1,25 @@
 """The builtin names of `.nn` code that the compiler implements (not the prelude).
 
-Tensor functions map onto IR ops; initializers, optimizers and data sources evaluate to
-`Spec`s that `program.py` consumes; dtypes and `grad` are compile-time values. Each
-is one row in `builtin_globals`; the prelude (`compiler/prelude/*.nn`) adds the rest.
+Tensor functions map onto IR ops; initializers, optimizers and data sources (their
+records in `compiler/initializers.py`, `optimizers.py`, `data_sources.py`) evaluate to
+`Spec`s that carry the record; dtypes and `grad` are compile-time values. The table is
+built once (`builtin_globals`); the prelude (`compiler/prelude/*.nn`) adds the rest.
 """
 
 from __future__ import annotations
 
-import inspect
+import functools
 import math
-from typing import Any
+import types
+from typing import Any, Mapping
 
+from ..data_sources import DATA_SOURCES, REQUIRED as DATA_REQUIRED
 from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES, Value
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
-from .calls import CallSite
-from .evaluate import Scope, fail
-from .values import (ALL, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance, ModelRef,
-                     Signature, Spec, kind_name)
+from .binding import CallSite
+from .values import (ALL, REQUIRED, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance,
+                     ModelRef, Signature, Spec, kind_name)
 
 UNARY_OPS = ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "relu", "abs", "square",
              "sign", "neg", "stop_gradient")
@@ -147,17 +149,38 @@ def _grad_of(with_value: bool):
     return impl
 
 
-def _spec(kind: str, name: str, kinds: dict[str, str]):
+# Compiler-implemented functions beyond the op families above: name, signature,
+# implementation, one-line doc.
+FUNCTIONS = (
+    ("reshape", Signature.of("x", "shape"), _reshape, "a new shape, same elements"),
+    ("flatten", Signature.of("x"), _flatten, "flattens all but the first dim"),
+    ("transpose", Signature.of("x", perm=None), _transpose, "permutes the dims"),
+    ("concat", Signature.of("xs", axis=-1), _concat, "joins tensors along `axis`"),
+    ("where", Signature.of("condition", "x", "y"), _where, "elementwise choice"),
+    ("cast", Signature.of("x", "dtype"), _cast, "converts the element type"),
+    ("one_hot", Signature.of("indices", "depth", dtype=Dtype("f32")), _one_hot,
+     "one-hot vectors of length `depth`"),
+    ("argmax", Signature.of("x", axis=-1, keepdims=False), _argmax,
+     "index of the largest element"),
+    ("shape", Signature.of("x"), _shape, "the dims of a tensor, as a list"),
+    ("grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(False),
+     "the gradient of `f` in argument `argnums`"),
+    ("value_and_grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(True),
+     "`f`'s value and gradient"),
+)
+
+
+def _configure(kind: str, name: str, component, kinds: dict[str, str]):
     def impl(c: CallSite, **args):
         for arg, value in args.items():
             if kinds.get(arg) and arg in c.arg_spans:  # given, not a default
                 check_arg_kind(c, arg, value, kinds[arg], f"`{name}`")
-        return Spec(kind, name, args, c.span)
+        return Spec(kind, name, component, args, c.span)
     return impl
 
 
 # What an argument of an initializer, optimizer or data source must be, by the kind of
-# its default (or, where there is none, its annotation): these reach the runtime as
+# its default (or, for a data source, its declared kind): these reach the runtime as
 # Python values, so a `relu` or a list there would only fail later, inside JAX.
 ARG_KINDS: dict[str, str] = {"int": "an integer", "float": "a number",
                              "bool": "`true` or `false`", "str": "a string"}
@@ -165,7 +188,7 @@ INT32 = range(-2**31, 2**31)
 SEEDS = range(0, 2**31)
 
 
-def arg_kind(default: Any, annotation: Any = None) -> str | None:
+def arg_kind(default: Any) -> str | None:
     if isinstance(default, bool):
         return "bool"
     if isinstance(default, int):
@@ -176,7 +199,7 @@ def arg_kind(default: Any, annotation: Any = None) -> str | None:
         return "str"
     if default is None:
         return "int"  # the `seed` of an initializer, None meaning "from init's seed"
-    return annotation if annotation in ARG_KINDS else None
+    return None
 
 
 def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> None:
@@ -193,22 +216,27 @@ def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> N
                      else "it must fit in a 32-bit integer")
 
 
-def _spec_builtin(kind: str, name: str, params: dict[str, Any], doc: str,
-                  annotations: dict[str, Any] | None = None) -> Builtin:
-    from .values import REQUIRED
-
-    annotations = annotations or {}
-    signature = Signature(tuple((k, REQUIRED if v is _DATA_REQUIRED else v)
-                                for k, v in params.items()))
-    kinds = {k: arg_kind(v, annotations.get(k)) for k, v in params.items()}
-    return Builtin(name, signature, _spec(kind, name, kinds), doc, spec_kind=kind)
+def _component(kind: str, name: str, component, params: dict[str, Any],
+               kinds: dict[str, str | None]) -> Builtin:
+    """The builtin that names an initializer, optimizer or data source: called, it
+    configures a `Spec` of it; bare, it stands for one with its defaults."""
+    signature = Signature(tuple(params.items()))
+    return Builtin(name, signature, _configure(kind, name, component, kinds),
+                   component.doc, spec_kind=kind, component=component)
 
 
-_DATA_REQUIRED = object()
+def _by_defaults(kind: str, name: str, component) -> Builtin:
+    return _component(kind, name, component, component.params,
+                      {k: arg_kind(v) for k, v in component.params.items()})
 
 
-def builtin_globals() -> dict[str, Any]:
-    """Every builtin name with its compile-time value."""
+def builtin_globals() -> Mapping[str, Any]:
+    """Every builtin name with its compile-time value, built once per process."""
+    return _builtin_table()
+
+
+@functools.cache
+def _builtin_table() -> Mapping[str, Any]:
     table: dict[str, Any] = {}
     for op in UNARY_OPS:
         table[op] = Builtin(op, Signature.of("x"), _unary(op), f"elementwise `{op}`")
@@ -217,69 +245,18 @@ def builtin_globals() -> dict[str, Any]:
     for op in REDUCTIONS:
         table[op] = Builtin(op, Signature.of("x", axis=None, keepdims=False), _reduce(op),
                             f"`{op}` over `axis` (all axes by default)")
-    rows = [
-        ("reshape", Signature.of("x", "shape"), _reshape, "a new shape, same elements"),
-        ("flatten", Signature.of("x"), _flatten, "flattens all but the first dim"),
-        ("transpose", Signature.of("x", perm=None), _transpose, "permutes the dims"),
-        ("concat", Signature.of("xs", axis=-1), _concat, "joins tensors along `axis`"),
-        ("where", Signature.of("condition", "x", "y"), _where, "elementwise choice"),
-        ("cast", Signature.of("x", "dtype"), _cast, "converts the element type"),
-        ("one_hot", Signature.of("indices", "depth", dtype=Dtype("f32")), _one_hot,
-         "one-hot vectors of length `depth`"),
-        ("argmax", Signature.of("x", axis=-1, keepdims=False), _argmax,
-         "index of the largest element"),
-        ("shape", Signature.of("x"), _shape, "the dims of a tensor, as a list"),
-        ("grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(False),
-         "the gradient of `f` in argument `argnums`"),
-        ("value_and_grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(True),
-         "`f`'s value and gradient"),
-    ]
-    for name, signature, impl, doc in rows:
+    for name, signature, impl, doc in FUNCTIONS:
         table[name] = Builtin(name, signature, impl, doc)
     for name in DTYPES:
         table[name] = Dtype(name)
     table["all"] = ALL
-    for name, init in INITIALIZERS.items():
-        table[name] = _spec_builtin("initializer", name, init.params, init.doc)
-    for alias, name in INIT_ALIASES.items():
-        table[alias] = _spec_builtin("initializer", name, INITIALIZERS[name].params,
-                                     INITIALIZERS[name].doc)
-    for name, opt in OPTIMIZERS.items():
-        table[name] = _spec_builtin("optimizer", name, opt.params, opt.doc)
-    for alias, name in OPT_ALIASES.items():
-        table[alias] = _spec_builtin("optimizer", name, OPTIMIZERS[name].params,
-                                     OPTIMIZERS[name].doc)
-    from ...runtime.data import DATA_SOURCES, REQUIRED as DATA_REQUIRED
-
+    for aliases, records, kind in ((INIT_ALIASES, INITIALIZERS, "initializer"),
+                                   (OPT_ALIASES, OPTIMIZERS, "optimizer")):
+        for name, record in records.items():
+            table[name] = _by_defaults(kind, name, record)
+        for alias, name in aliases.items():
+            table[alias] = _by_defaults(kind, name, records[name])
     for name, source in DATA_SOURCES.items():
-        params = {k: (_DATA_REQUIRED if v is DATA_REQUIRED else v)
-                  for k, v in source.parameters.items()}
-        annotations = {k: p.annotation for k, p in
-                       inspect.signature(source.function).parameters.items()}
-        table[name] = _spec_builtin("data", name, params, source.doc, annotations)
-    return table
-
-
-def as_spec(value: Any, kind: str, span) -> Spec | None:
-    """`value` as a `Spec` of `kind`: a configured one, or a bare name with defaults."""
-    if isinstance(value, Spec) and value.kind == kind:
-        return value
-    if isinstance(value, Builtin) and value.spec_kind == kind:
-        return Spec(kind, value.name, dict(value.signature.params), span)
-    return None
-
-
-def initializer_spec(ev, expr, scope: Scope) -> Spec:
-    value = ev.expr(expr, scope)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return Spec("initializer", "constant", {"value": float(value)}, expr.span)
-    spec = as_spec(value, "initializer", expr.span)
-    if spec is None:
-        raise fail("E0403", f"expected an initializer, found {kind_name(value)}", expr.span,
-                   help=f"initializers are {', '.join(INITIALIZERS)}")
-    from .values import REQUIRED
-
-    missing = [k for k, v in spec.args.items() if v is REQUIRED]
-    if missing:
-        raise fail("E0301", f"initializer `{spec.name}` is missing `{missing[0]}`", expr.span)
-    return spec
+        params = {k: (REQUIRED if v is DATA_REQUIRED else v) for k, v in source.params.items()}
+        table[name] = _component("data", name, source, params, source.kinds)
+    return types.MappingProxyType(table)

@@ -2,22 +2,22 @@
 
 Consumes the AST of one definition body and a `Trace` (the IR function being built);
 numbers, lists and configuration are folded, tensor operations become IR nodes located
-at their source span. Calls of fns, layers and `grad` are handled in `calls.py`.
+at their source span. Calls go to the shared `Calls` (`calls.py`); a `param` statement
+to `layers.declare_param`.
 """
 
 from __future__ import annotations
 
 import operator
-import sys
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ...dsl import ast
-from ...dsl.diagnostics import Diagnostic, DiagnosticError, Label
-from ..builder import Builder
-from ..ir import DTYPES, FLOAT_DTYPES, Function, Loc, TensorType, Value
+from ..ir import Value
+from .errors import fail
+from .indexing import index_tensor
+from .layers import declare_param
+from .trace import Observer, Scope, Trace
+from .types import check_representable, literal_dtype
 from .values import DimSym, Dtype, kind_name
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
@@ -26,98 +26,6 @@ MAX_CONSTANT_BITS = 1024  # beyond any dtype, and beyond a float64
 FOLD_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "**": operator.pow,
                "%": operator.mod, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
                "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-
-
-def fail(code: str, message: str, span, label: str = "", *, help: str | None = None,
-         secondary=(), notes=()) -> DiagnosticError:
-    """A diagnostic wrapped for raising: `raise fail("E0101", ...)`."""
-    return DiagnosticError([Diagnostic(code, message, span, label=label, help=help,
-                                       secondary=tuple(secondary), notes=tuple(notes))])
-
-
-@dataclass
-class ParamSpec:
-    """A `param` met while tracing: its path (`simple_dense/W`), type, initializer."""
-
-    path: str
-    type: TensorType
-    init: Any
-    loc: Loc
-    value: Value
-
-
-@dataclass
-class LayerRecord:
-    """One layer call, for `--emit summary`."""
-
-    name: str
-    layer: str
-    output: str
-    params: int
-    depth: int
-
-
-@dataclass
-class Trace:
-    """The IR function under construction and what tracing it collects."""
-
-    function: Function
-    params: dict[str, ParamSpec] | None = None
-    prefix: list[str] = field(default_factory=list)
-    layer_counts: dict[str, int] = field(default_factory=dict)
-    layers: list[LayerRecord] = field(default_factory=list)
-    active: list[str] = field(default_factory=list)
-
-    def builder(self, span) -> Builder:
-        return Builder(self.function, Loc.of(span))
-
-
-class Observer:
-    """What an editor learns from one compilation: the front end calls these as it
-    evaluates (the language server records them for hover). Every method is a no-op
-    here; with no observer (`None`, the default) compilation does none of this work."""
-
-    def on_value(self, node, value) -> None:
-        """`node` (an AST expression) evaluated to `value` (a tensor or a compile-time
-        value); called again each time the node is evaluated (e.g. a layer used twice)."""
-
-    def on_binding(self, name: str, span, value) -> None:
-        """`name`, written at `span`, was bound to `value` (an assignment, a parameter of
-        a fn, layer or model, a layer's configuration)."""
-
-    def on_param(self, stmt, spec) -> None:
-        """The `param` statement `stmt` declared `spec` (a `ParamSpec`)."""
-
-    def on_layer(self, span, instance, record) -> None:
-        """A layer call at `span` of the configured `instance` gave `record`."""
-
-
-class Scope:
-    """Names visible in a body: its own bindings, then the globals."""
-
-    def __init__(self, globals_: dict[str, Any], values: dict[str, Any] | None = None):
-        self.globals = globals_
-        self.values = dict(values or {})
-
-    def lookup(self, name: str, span) -> Any:
-        if name in self.values:
-            return self.values[name]
-        if name in self.globals:
-            return self.globals[name]
-        from ...dsl.diagnostics import suggest
-
-        hint = suggest(name, list(self.values) + list(self.globals))
-        raise fail("E0101", f"cannot find `{name}` in this scope", span, "not found",
-                   help=hint)
-
-    def bind(self, name: str, value: Any, span) -> None:
-        if name in self.values:
-            raise fail("E0103", f"`{name}` is already bound in this scope", span,
-                       "bound again here", help="bindings are single assignment: pick a new name")
-        self.values[name] = value
-
-    def child(self) -> Scope:
-        return Scope(self.globals, self.values)
 
 
 class Evaluator:
@@ -138,8 +46,7 @@ class Evaluator:
             if isinstance(stmt, ast.Assign):
                 self.assign(stmt, scope)
             elif isinstance(stmt, ast.ParamDecl):
-                self.bind(scope, stmt.name, self.calls.declare_param(self, stmt, scope),
-                          stmt.name_span)
+                self.bind(scope, stmt.name, declare_param(self, stmt, scope), stmt.name_span)
         return None
 
     def assign(self, stmt: ast.Assign, scope: Scope) -> None:
@@ -253,8 +160,6 @@ class Evaluator:
                 raise fail("E0304", f"index `{index}` is out of range for a list of "
                            f"{len(value)}", node.indices[0].span)
             return value[index]
-        from .indexing import index_tensor
-
         return index_tensor(self, self.tensor(value, node.value.span), node, scope)
 
     # Helpers
@@ -320,47 +225,5 @@ class Evaluator:
         return result
 
 
-def literal_dtype(value, tensor_dtype: str) -> str:
-    """A number literal takes the other operand's dtype (weak typing, as in JAX), except
-    a fraction beside an integer tensor: it stays `f32`, so the op reports the mismatch
-    instead of truncating."""
-    if isinstance(value, float) and tensor_dtype not in FLOAT_DTYPES and not value.is_integer():
-        return "f32"
-    return tensor_dtype
-
-
-def check_representable(value: int | float, dtype: str, span) -> None:
-    """E0304 unless the number fits `dtype`: an integer dtype's range (`1e30` does not
-    fit `i32`), or for a float dtype a float64, which then rounds or overflows to infinity
-    as in NumPy."""
-    if dtype in FLOAT_DTYPES:
-        fits = abs(value) <= sys.float_info.max or isinstance(value, float)
-    elif dtype in DTYPES and dtype != "bool":
-        info = np.iinfo(DTYPES[dtype])
-        fits = info.min <= value <= info.max
-    else:
-        fits = True
-    if not fits:
-        raise fail("E0304", f"the constant does not fit in `{dtype}`", span, f"as `{dtype}`",
-                   help="use a smaller constant or a wider dtype")
-
-
 def _is_number(value) -> bool:
     return isinstance(value, (int, float))
-
-
-def check_dtype_name(name: str, span) -> str:
-    if name not in DTYPES:
-        from ...dsl.diagnostics import suggest
-
-        raise fail("E0201", f"unknown dtype `{name}`", span, "not a dtype",
-                   help=suggest(name, list(DTYPES)) or f"dtypes are {', '.join(DTYPES)}")
-    return name
-
-
-def secondary_label(value: Value) -> list[Label]:
-    span = value.loc.span
-    if span is None:
-        return []
-    what = f"`{value.name}`" if value.name else "this"
-    return [Label(span, f"{what} is `{value.type}`")]

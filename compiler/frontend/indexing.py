@@ -7,7 +7,7 @@ that is symbolic can only be taken whole (`:`).
 from __future__ import annotations
 
 from ...dsl import ast
-from .evaluate import fail
+from .errors import fail
 from .values import kind_name
 
 

@@ -17,10 +17,15 @@ from typing import Any
 from ...dsl import DiagnosticError, ast, parse, resolve
 from ...dsl.diagnostics import Diagnostic
 from ..ir import Function, Loc, Module, TensorType
+from ..builder import Builder
+from ..initializers import draw
 from .builtins import builtin_globals
 from .calls import Calls
-from .evaluate import Evaluator, Scope, Trace, fail
+from .errors import fail
+from .evaluate import Evaluator
+from .trace import Scope, Trace
 from .train import TrainConfig, build_training
+from .types import resolve_type
 from .values import PRELUDE_PREFIX, FnRef, GradOf, LayerRef, ModelRef, kind_name
 
 # The prelude's files, one per kind of definition (the editor tooling reads the kinds).
@@ -47,6 +52,12 @@ def prelude() -> dict[str, ast.Module]:
                                + "\n".join(map(str, result.diagnostics)))
         modules[kind] = result.module
     return modules
+
+
+@functools.cache
+def prelude_definitions() -> dict[str, Any]:
+    """Every prelude definition by name, read once per process."""
+    return {k: v for m in prelude().values() for k, v in definitions(m).items()}
 
 
 def definitions(module: ast.Module) -> dict[str, Any]:
@@ -117,16 +128,15 @@ class Imports:
 
 
 def lower_program(main: ast.Module, path: str, observer=None) -> FrontendResult:
-    """The front end's entry point: see the module docstring. `observer` (an
-    `evaluate.Observer`) sees every evaluated expression, binding, param and layer."""
+    """The front end's entry point: see the module docstring. `observer` (a
+    `trace.Observer`) sees every evaluated expression, binding, param and layer."""
     sources: dict[str, str] = {}
     imports = Imports(sources)
     imported = imports.collect(main, path)
     if imports.diagnostics:
         return FrontendResult(None, imports.diagnostics, sources=sources)
     builtins = builtin_globals()
-    prelude_names = {k: v for m in prelude().values() for k, v in definitions(m).items()}
-    globals_ = {**builtins, **prelude_names, **imported}
+    globals_ = {**builtins, **prelude_definitions(), **imported}
     diagnostics = list(resolve(main, builtins=set(globals_)))
     globals_.update(definitions(main))
     lowering = ProgramLowering(globals_, main, observer)
@@ -240,12 +250,12 @@ class ProgramLowering:
                              for p in params):
             return None
         scope = Scope(self.globals)
-        types = [self.calls.resolve_type(p.annotation, scope, new_symbols=True) for p in params]
+        types = [resolve_type(p.annotation, scope.values, new_symbols=True) for p in params]
         return [p.name for p in params], types
 
     # the model
 
-    def trace_model(self, model: ast.ModelDef, function: Function, extra_inputs=()):
+    def trace_model(self, model: ast.ModelDef, function: Function):
         """Traces `model` into `function`: its inputs, then its parameters as they are
         declared; returns (the trace, the model's outputs, the input values)."""
         trace = Trace(function, params={})
@@ -256,9 +266,9 @@ class ProgramLowering:
             if param.annotation is None or param.annotation.dims is None:
                 raise fail("E0205", f"model input `{param.name}` needs a tensor type",
                            param.span, help="e.g. `x: f32[N, 2]`")
-            ttype = self.calls.resolve_type(param.annotation, scope, new_symbols=True)
+            ttype = resolve_type(param.annotation, scope.values, new_symbols=True)
             inputs.append((function.add_arg(ttype, param.name, Loc.of(param.span)), param.span))
-        outputs = self.calls.call_model(ev, model, inputs, {}, model.span)
+        outputs = self.calls.dispatch(ev, ModelRef(model), inputs, {}, model.span)
         return trace, ev, outputs, [v for v, _ in inputs]
 
     def lower_model(self, model: ast.ModelDef) -> None:
@@ -291,9 +301,6 @@ def params_first(function: Function, trace: Trace) -> None:
 
 def build_init(trace: Trace, model: ast.ModelDef) -> Function:
     """`init(seed: i32[]) -> params`: each parameter drawn by its initializer."""
-    from ..builder import Builder
-    from ..initializers import draw
-
     init = Function("init", loc=Loc.of(model.span))
     seed = init.add_arg(TensorType("i32", ()), "seed", Loc.of(model.name_span))
     for stream, spec in enumerate(trace.params.values()):
@@ -301,7 +308,7 @@ def build_init(trace: Trace, model: ast.ModelDef) -> Function:
         if spec.init is None:
             raise fail("E0304", f"parameter `{spec.path}` has no initializer",
                        spec.loc.span, help="add e.g. `= zeros` or `= glorot_uniform`")
-        value = draw(b, seed, spec.type, stream, spec.init.name, spec.init.args)
+        value = draw(b, seed, spec.type, stream, spec.init.component, spec.init.args)
         value.name = spec.path
         init.results.append(value)
         init.result_names.append(spec.path)

@@ -12,10 +12,10 @@ from ...dsl import ast
 from ...dsl.diagnostics import suggest
 from ..builder import Builder
 from ..ir import Function, Loc, TensorType
-from ..optimizers import optimizer as optimizer_def
-from .builtins import as_spec
-from .evaluate import Evaluator, Scope, Trace, fail
-from .values import ALL, REQUIRED, FnRef, Spec, kind_name
+from .errors import fail
+from .evaluate import Evaluator
+from .trace import Scope, Trace
+from .values import ALL, REQUIRED, FnRef, Spec, as_spec, kind_name
 
 
 # Setting -> (default, check(value) -> error text or None). REQUIRED ones must be given.
@@ -194,7 +194,7 @@ def build_train_step(lowering, eval_step: Function, spec: Spec, n_metrics: int) 
 
     n_params = len(lowering.module.meta["params"])
     hyper = spec.args
-    opt = optimizer_def(spec.name)
+    opt = spec.component
     step = grad_function(eval_step, wrt=tuple(range(n_params)), with_value=True,
                          has_aux=True, name="train_step")
     params, data = step.args[:n_params], step.args[n_params:]

@@ -61,14 +61,16 @@ REQUIRED = _Required()
 
 @dataclass(frozen=True)
 class Builtin:
-    """A function implemented by the compiler: `impl(call, **bound_args)`."""
+    """A function implemented by the compiler: `impl(call, **bound_args)`. A builtin
+    that names a component (an initializer, optimizer or data source) has its `spec_kind`
+    and its record in `component`; calling it configures a `Spec`."""
 
     name: str
     signature: Signature
     impl: Callable[..., Any]
     doc: str = ""
-    takes_varargs: bool = False
-    spec_kind: str | None = None  # set when calling it configures a `Spec` of that kind
+    spec_kind: str | None = None
+    component: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -114,12 +116,23 @@ class GradOf:
 @dataclass(frozen=True)
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
-    `kind` is "initializer", "optimizer" or "data"; `args` are compile-time values."""
+    `kind` is "initializer", "optimizer" or "data"; `component` is its record (an
+    `Initializer`, `Optimizer` or `DataSource`); `args` are compile-time values."""
 
     kind: str
     name: str
+    component: Any = field(compare=False)
     args: dict[str, Any] = field(default_factory=dict)
     span: Any = field(default=None, compare=False)
+
+
+def as_spec(value: Any, kind: str, span) -> Spec | None:
+    """`value` as a `Spec` of `kind`: a configured one, or a bare name with defaults."""
+    if isinstance(value, Spec) and value.kind == kind:
+        return value
+    if isinstance(value, Builtin) and value.spec_kind == kind:
+        return Spec(kind, value.name, value.component, dict(value.signature.params), span)
+    return None
 
 
 class _All:
@@ -163,3 +176,11 @@ def kind_name(value: Any) -> str:
     if isinstance(value, Spec):
         return f"the {value.kind} `{value.name}`"
     return type(value).__name__
+
+
+def callable_name(func) -> str:
+    """The `.nn` name of a callable, looking through `grad`."""
+    while isinstance(func, GradOf):
+        func = func.target
+    definition = getattr(func, "definition", None)
+    return getattr(definition, "name", None) or getattr(func, "name", "fn")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from ...frontend.evaluate import Observer
+from ...frontend.trace import Observer
 from ...frontend.values import (Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance,
                                 LayerRef, ModelRef, Spec, kind_name)
 from ...ir import Value

@@ -1,0 +1,55 @@
+"""The data sources a `train` block can name, `data = two_blobs(per_class=500)`: their
+parameters, defaults and docs, which the front end checks a call against without
+loading JAX or the runtime. `runtime/data.py` implements each under the same name and
+signature (a test holds the two in step); the runtime receives the name and the bound
+arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()  # the default of a parameter that must be given
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """`params`: name -> default (`REQUIRED` for none), in positional order; `kinds`:
+    name -> `int`, `float`, `bool` or `str`, what the front end accepts for it;
+    `reads_files`: paths in its arguments are relative to the `.nn` file."""
+
+    name: str
+    params: dict[str, Any]
+    kinds: dict[str, str]
+    doc: str
+    reads_files: bool = False
+
+
+def _source(name: str, doc: str, *params: tuple[str, str, Any],
+            reads_files: bool = False) -> DataSource:
+    return DataSource(name, {p: default for p, _, default in params},
+                      {p: kind for p, kind, _ in params}, doc, reads_files)
+
+
+DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
+    _source("two_blobs", "two correlated Gaussian blobs (the textbook's linear classifier "
+            "data), labels 0 and 1 as `f32[N, 1]`",
+            ("per_class", "int", 1000), ("seed", "int", 0)),
+    _source("spirals", "interleaved spiral arms in 2-D, one per class, sparse `i32` labels",
+            ("classes", "int", 3), ("per_class", "int", 100), ("noise", "float", 0.2),
+            ("seed", "int", 0)),
+    _source("gaussian_classes", "one Gaussian blob per class in `features` dimensions, "
+            "sparse `i32` labels",
+            ("classes", "int", 4), ("features", "int", 8), ("per_class", "int", 250),
+            ("seed", "int", 0)),
+    _source("npz", "arrays `x` and `y` of a NumPy `.npz` file, relative to the `.nn` file",
+            ("path", "str", REQUIRED), ("x", "str", "x"), ("y", "str", "y"),
+            reads_files=True),
+)}

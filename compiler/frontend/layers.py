@@ -1,0 +1,113 @@
+"""Layers and their parameters: `Dense(10)` configures a `LayerInstance`; calling it
+with tensors runs the layer's body under its own name (`dense_1/W`), where each `param`
+becomes an argument of the traced function with its initializer.
+
+Consumes layer definitions and the evaluator (`ev`), whose `calls` binds and runs the
+body; produces `ParamSpec`s and `LayerRecord`s in the trace.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...dsl import ast
+from ..initializers import INITIALIZERS
+from ..ir import Loc, Value
+from .binding import ast_signature, bind_arguments
+from .errors import fail
+from .trace import LayerRecord, ParamSpec, Scope
+from .types import check_kind, element_count, resolve_type
+from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name
+
+
+def configure_layer(ev, layer: ast.LayerDef, args, kwargs, span) -> LayerInstance:
+    """`Layer(config...)`: the configuration bound, defaulted and kind-checked."""
+    calls = ev.calls
+    # A default may configure a layer in turn (`layer L(u = L())`): guard it.
+    with calls.entering(layer.name, span):
+        values, _ = bind_arguments(ast_signature(layer.params), args, kwargs, span,
+                                   f"`{layer.name}`")
+        scope = Scope(calls.globals)
+        config = {}
+        for param in layer.params:
+            value = calls.default_or(ev, values[param.name], scope)
+            if param.annotation is not None and param.annotation.dims is None:
+                value = check_kind(param.annotation, value, span, param)
+            config[param.name] = value
+            scope.values[param.name] = value
+            if ev.observer is not None:
+                ev.observer.on_binding(param.name, param.name_span, value)
+    return LayerInstance(layer, config, span)
+
+
+def call_layer(ev, instance: LayerInstance, args, kwargs, span):
+    """`instance(x)`: the body run under the instance's name (given at its first call),
+    its params collected, and a `LayerRecord` appended."""
+    layer = instance.definition
+    trace = ev.trace
+    if trace.params is None:
+        raise fail("E0303", f"the layer `{layer.name}` can only be used inside a model "
+                   "or a layer", span)
+    if not layer.inputs:
+        raise fail("E0601", f"`{layer.name}` has no `(inputs) -> outputs` line",
+                   layer.name_span, help="add e.g. `(x: f32[B, in]) -> f32[B, units]`")
+    if instance.name is None:
+        base = snake_case(layer.name)
+        count = trace.layer_counts.get(base, 0)
+        trace.layer_counts[base] = count + 1
+        instance.name = base if count == 0 else f"{base}_{count}"
+    before = len(trace.params)
+    trace.prefix.append(instance.name)
+    try:
+        with ev.calls.entering(layer.name, span):
+            result = ev.calls.run_signature_body(ev, layer, layer.inputs, layer.outputs,
+                                                 dict(instance.config), args, kwargs, span)
+    finally:
+        trace.prefix.pop()
+    added = list(trace.params.values())[before:]
+    output = result if isinstance(result, Value) else None
+    trace.layers.append(LayerRecord(
+        instance.name, layer.name, str(output.type) if output is not None else "-",
+        sum(element_count(p.type) for p in added), len(trace.prefix)))
+    if ev.observer is not None:
+        ev.observer.on_layer(span, instance, trace.layers[-1])
+    return result
+
+
+def declare_param(ev, stmt: ast.ParamDecl, scope: Scope) -> Value:
+    """`param W: f32[in, units] = glorot_uniform`: a new argument of the traced
+    function, named by the layer path; the same path again gives the same value."""
+    trace = ev.trace
+    if trace.params is None:
+        raise fail("E0303", "`param` can only be declared in a model or a layer", stmt.span)
+    ttype = resolve_type(stmt.type, scope.values, require_concrete=True)
+    path = "/".join(trace.prefix + [stmt.name])
+    if path in trace.params:
+        return trace.params[path].value
+    init = initializer_spec(ev, stmt.init, scope) if stmt.init is not None else None
+    loc = Loc.of(stmt.span)
+    value = trace.function.add_arg(ttype, path, loc)
+    trace.params[path] = ParamSpec(path, ttype, init, loc, value)
+    if ev.observer is not None:
+        ev.observer.on_param(stmt, trace.params[path])
+    return value
+
+
+def initializer_spec(ev, expr, scope: Scope) -> Spec:
+    """A param's initializer: a configured one, a bare name, or a number (`constant`)."""
+    value = ev.expr(expr, scope)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Spec("initializer", "constant", INITIALIZERS["constant"],
+                    {"value": float(value)}, expr.span)
+    spec = as_spec(value, "initializer", expr.span)
+    if spec is None:
+        raise fail("E0403", f"expected an initializer, found {kind_name(value)}", expr.span,
+                   help=f"initializers are {', '.join(INITIALIZERS)}")
+    missing = [k for k, v in spec.args.items() if v is REQUIRED]
+    if missing:
+        raise fail("E0301", f"initializer `{spec.name}` is missing `{missing[0]}`", expr.span)
+    return spec
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

@@ -1,0 +1,95 @@
+"""What the front end's evaluator works in: the IR function being traced (`Trace`, with
+the params and layers it collects), the names in scope (`Scope`), and the hook through
+which an editor watches evaluation (`Observer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...dsl.diagnostics import suggest
+from ..builder import Builder
+from ..ir import Function, Loc, TensorType, Value
+from .errors import fail
+
+
+@dataclass
+class ParamSpec:
+    """A `param` met while tracing: its path (`simple_dense/W`), type, initializer
+    (a `Spec`), and the argument of the traced function that stands for it."""
+
+    path: str
+    type: TensorType
+    init: Any
+    loc: Loc
+    value: Value
+
+
+@dataclass
+class LayerRecord:
+    """One layer call, for `--emit summary`."""
+
+    name: str
+    layer: str
+    output: str
+    params: int
+    depth: int
+
+
+@dataclass
+class Trace:
+    """The IR function under construction and what tracing it collects: `params` is
+    None outside a model (a `fn`, a train setting), where `param` is refused."""
+
+    function: Function
+    params: dict[str, ParamSpec] | None = None
+    prefix: list[str] = field(default_factory=list)
+    layer_counts: dict[str, int] = field(default_factory=dict)
+    layers: list[LayerRecord] = field(default_factory=list)
+
+    def builder(self, span) -> Builder:
+        return Builder(self.function, Loc.of(span))
+
+
+class Observer:
+    """What an editor learns from one compilation: the front end calls these as it
+    evaluates (the language server records them for hover). Every method is a no-op
+    here; with no observer (`None`, the default) compilation does none of this work."""
+
+    def on_value(self, node, value) -> None:
+        """`node` (an AST expression) evaluated to `value` (a tensor or a compile-time
+        value); called again each time the node is evaluated (e.g. a layer used twice)."""
+
+    def on_binding(self, name: str, span, value) -> None:
+        """`name`, written at `span`, was bound to `value` (an assignment, a parameter of
+        a fn, layer or model, a layer's configuration)."""
+
+    def on_param(self, stmt, spec) -> None:
+        """The `param` statement `stmt` declared `spec` (a `ParamSpec`)."""
+
+    def on_layer(self, span, instance, record) -> None:
+        """A layer call at `span` of the configured `instance` gave `record`."""
+
+
+class Scope:
+    """Names visible in a body: its own bindings, then the globals."""
+
+    def __init__(self, globals_: dict[str, Any], values: dict[str, Any] | None = None):
+        self.globals = globals_
+        self.values = dict(values or {})
+
+    def lookup(self, name: str, span) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in self.globals:
+            return self.globals[name]
+        hint = suggest(name, list(self.values) + list(self.globals))
+        raise fail("E0101", f"cannot find `{name}` in this scope", span, "not found",
+                   help=hint)
+
+    def bind(self, name: str, value: Any, span) -> None:
+        if name in self.values:
+            raise fail("E0103", f"`{name}` is already bound in this scope", span,
+                       "bound again here", help="bindings are single assignment: pick a new name")
+        self.values[name] = value
