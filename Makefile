@@ -11,7 +11,9 @@ VSCODE_EXT := compiler/editor/vscode
 run: $(VENV)/.stamp
 	$(BIN)/dslc train examples/linear_classifier.nn
 
+# The import contracts (pyproject.toml's [tool.importlinter]) first: seconds, not minutes.
 test: $(VENV)/.stamp $(VSCODE_EXT)/node_modules/.stamp
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(VENV)/.stamp
