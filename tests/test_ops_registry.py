@@ -20,7 +20,7 @@ OP_NAMES = sorted(all_ops())
 def test_op_has_every_rule(name):
     op = all_ops()[name]
     assert op.infer is not None, f"`{name}` has no shape rule"
-    assert op.lower_jax is not None, f"`{name}` has no JAX lowering"
+    assert op.rule("jax") is not None, f"`{name}` has no JAX lowering"
     gradients = [op.vjp is not None, op.transpose is not None, bool(op.nondiff)]
     assert sum(gradients) == 1, f"`{name}` needs exactly one of vjp, transpose, nondiff"
     if op.nondiff:

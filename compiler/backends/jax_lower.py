@@ -1,6 +1,6 @@
 """Lowers an IR function to a Python function of JAX arrays, one `jax.lax` call per node.
 
-It is a generic loop over the op registry: each node's `lower_jax` rule gets a narrow
+It is a generic loop over the op registry: each node's `jax` rule gets a narrow
 `LowerCtx` (operand and result types, symbolic dims resolved) and its operands. The
 result traces under `jax.jit` and `jax.export`, symbolic dims staying symbolic.
 """
@@ -99,7 +99,7 @@ def lower_node(node: Node, operands: list, symbols: dict):
     op = registry.OPS[node.op]
     ctx = LowerCtx(tuple(v.type for v in node.operands),
                    tuple(v.type for v in node.results), symbols)
-    out = op.lower_jax(ctx, *operands, **node.attrs)
+    out = op.rules["jax"](ctx, *operands, **node.attrs)
     return out if isinstance(out, (tuple, list)) else (out,)
 
 
@@ -107,7 +107,7 @@ def lower_function(function: Function) -> Callable[..., tuple]:
     """A function `f(*args) -> tuple` computing `function` with `jax.lax`."""
     ops = registry.all_ops()
     missing = sorted({node.op for node in function.nodes
-                      if node.op not in ops or ops[node.op].lower_jax is None})
+                      if node.op not in ops or ops[node.op].rule("jax") is None})
     if missing:
         raise LoweringError(f"no JAX lowering for op {', '.join(f'`{m}`' for m in missing)} "
                             f"in `{function.name}`")

@@ -10,12 +10,13 @@ from __future__ import annotations
 from ..ir import FLOAT_DTYPES, INT_DTYPES, TensorType
 from .common import (check_shape_attr, element_count, normalize_axes,
                      require_dtype, require_known_dtype)
-from .registry import REQUIRED, ShapeError, define
+from .registry import Attr, ShapeError, define
 
 FAMILY = "creation"
 
 constant = define("constant", (), family=FAMILY,
-                  attrs={"value": REQUIRED, "dtype": "f32", "shape": ()},
+                  attrs={"value": Attr("scalar"), "dtype": Attr("dtype", "f32"),
+                         "shape": Attr("dims", ())},
                   nondiff="it has no operands", doc="""
 A tensor of `shape` (which may hold symbols) filled with the scalar `value`.
 
@@ -35,7 +36,8 @@ def _(attrs):
 constant.def_jax(lambda ctx, value, dtype, shape:
                  ctx.lax.full(ctx.result_shape(), value, ctx.dtype(dtype)))
 
-size = define("size", ("x",), family=FAMILY, attrs={"axes": None, "dtype": "f32"},
+size = define("size", ("x",), family=FAMILY, attrs={"axes": Attr("ints", None, optional=True),
+                                                     "dtype": Attr("dtype", "f32")},
               nondiff="it depends on the operand's shape only", doc="""
 The number of elements of `x` over `axes` (all when None), as a scalar of `dtype`;
 symbolic dims are counted at run time. `mean`'s gradient divides by it.
@@ -68,7 +70,7 @@ def fold_concrete_size(b, node):
 
 
 one_hot = define("one_hot", ("indices",), family=FAMILY,
-                 attrs={"depth": REQUIRED, "dtype": "f32"},
+                 attrs={"depth": Attr("int"), "dtype": Attr("dtype", "f32")},
                  nondiff="its operand is integer class indices", doc="""
 `result[..., k] = 1 if indices[...] == k else 0`, for `k` in `[0, depth)`; indices
 outside that range give all zeros.

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from ..ir import FLOAT_DTYPES, INT_DTYPES, TensorType, format_shape
 from .common import require_dtype, require_rank
-from .registry import REQUIRED, ShapeError, define
+from .registry import Attr, ShapeError, define
 
 FAMILY = "random"
-COMMON_ATTRS = {"shape": REQUIRED, "dtype": "f32", "stream": 0}
+COMMON_ATTRS = {"shape": Attr("dims"), "dtype": Attr("dtype", "f32"), "stream": Attr("int", 0)}
 
 
 def random_op(name: str, doc: str, params: dict):
@@ -46,7 +46,7 @@ Uniform samples in `[low, high)`.
 
     .nn:  param W: f32[2, 1] = uniform(0, 1)
     IR:   %1 = random_uniform %0 {dtype = f32, high = 1.0, low = 0.0, shape = [2, 1], stream = 0} : f32[2, 1]
-""", {"low": 0.0, "high": 1.0})
+""", {"low": Attr("float", 0.0), "high": Attr("float", 1.0)})
 
 
 @random_uniform.def_jax
@@ -59,7 +59,7 @@ Normal samples with `mean` and `stddev`.
 
     .nn:  param W: f32[in, units] = random_normal
     IR:   %1 = random_normal %0 {dtype = f32, mean = 0.0, shape = [784, 512], stddev = 1.0, stream = 3} : f32[784, 512]
-""", {"mean": 0.0, "stddev": 1.0})
+""", {"mean": Attr("float", 0.0), "stddev": Attr("float", 1.0)})
 
 
 @random_normal.def_jax
@@ -74,7 +74,7 @@ Normal samples with `mean` and `stddev`, redrawn beyond 2 stddev (Keras'
 
     .nn:  param W: f32[64, 10] = truncated_normal(stddev=0.05)
     IR:   %1 = truncated_normal %0 {dtype = f32, mean = 0.0, shape = [64, 10], stddev = 0.05, stream = 1} : f32[64, 10]
-""", {"mean": 0.0, "stddev": 1.0})
+""", {"mean": Attr("float", 0.0), "stddev": Attr("float", 1.0)})
 
 
 @truncated_normal.def_jax

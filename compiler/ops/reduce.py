@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..ir import TensorType
 from .common import (element_count, keepdims_shape, normalize_axes, normalize_axis,
                      require_float, require_numeric, single_cotangent)
-from .registry import define
+from .registry import Attr, define
 
 FAMILY = "reduce"
 
@@ -25,7 +25,8 @@ def reduction(name: str, doc: str, *, float_only: bool = False):
             return x.with_shape(keepdims_shape(x.shape, axes))
         return x.with_shape(d for i, d in enumerate(x.shape) if i not in axes)
     return define(name, ("x",), family=FAMILY, doc=doc, infer=infer,
-                  attrs={"axes": None, "keepdims": False})
+                  attrs={"axes": Attr("ints", None, optional=True),
+                         "keepdims": Attr("bool", False)})
 
 
 def lax_reduction(name: str):
@@ -98,7 +99,8 @@ def _(b, node, ct):
     return b.mul(with_kept_dims(b, ct, node), b.div(attained, ties))
 
 
-argmax = define("argmax", ("x",), family=FAMILY, attrs={"axis": -1, "keepdims": False},
+argmax = define("argmax", ("x",), family=FAMILY, attrs={"axis": Attr("int", -1),
+                                                       "keepdims": Attr("bool", False)},
                 nondiff="it returns integer indices", doc="""
 The index (`i32`) of the first maximum along `axis`.
 

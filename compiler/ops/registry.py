@@ -29,39 +29,111 @@ class ShapeError(Exception):
         self.help = help
 
 
+# What passes may ask of an op instead of its name; each trait is a law the op obeys.
+TRAITS: dict[str, str] = {
+    "elementwise": "each result element depends only on the operand elements at its index",
+    "broadcasting": "operands broadcast against each other with NumPy's rules",
+    "commutative": "swapping the two operands gives the same result",
+    "linear": "linear in every differentiable operand; the gradient is a transpose",
+    "shape": "moves or repeats elements without computing new values",
+    "reduction": "combines elements over `axes`",
+    "comparison": "its result is `bool`",
+    "random": "draws from its `seed` operand; the same seed and attributes give the same bits",
+    "constant": "has no operands; its value is in its attributes",
+}
+
+# Every backend an op must have a rule for: `jax` lowers to `jax.lax` values, `numpy` is
+# the reference every other rule is tested against, `tf` and `torch` return source.
+BACKENDS = ("jax", "numpy", "tf", "torch")
+
+
+class AttrError(ValueError):
+    """An attribute that is missing, unknown or of the wrong kind: a compiler bug when
+    the front end or a pass built the node, a user error in hand-written IR text."""
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_dim(value) -> bool:
+    return _is_int(value) or isinstance(value, str)
+
+
+# Attribute kinds: name -> (check, description); tuples are stored as tuples.
+ATTR_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (_is_int, "an integer"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "`true` or `false`"),
+    "scalar": (lambda v: isinstance(v, (int, float, bool)), "a number or a bool"),
+    "dtype": (lambda v: isinstance(v, str), "a dtype"),
+    "ints": (lambda v: isinstance(v, tuple) and all(map(_is_int, v)), "a list of integers"),
+    "dims": (lambda v: isinstance(v, tuple) and all(map(_is_dim, v)),
+             "a list of dims (integers or symbols)"),
+    "any": (lambda v: True, "any value"),
+}
+
+
+@dataclass(frozen=True)
+class Attr:
+    """A typed attribute: its kind (`ATTR_KINDS`), its default (`REQUIRED` for none),
+    and whether `None` is allowed (meaning "all axes", "identity", ...)."""
+
+    kind: str
+    default: Any = REQUIRED
+    optional: bool = False
+
+    def check(self, op: str, name: str, value: Any) -> Any:
+        if value is None and self.optional:
+            return None
+        if isinstance(value, list) and self.kind in ("ints", "dims"):
+            value = tuple(value)
+        check, description = ATTR_KINDS[self.kind]
+        if not check(value):
+            raise AttrError(f"`{op}` attribute `{name}` should be {description}, "
+                            f"got {value!r}")
+        return float(value) if self.kind == "float" else value
+
+
 @dataclass
 class OpDef:
     """An op's declaration and rules.
 
     - `operands`: operand names; a name ending in `*` takes all remaining operands.
-    - `attrs`: attribute name -> default (`REQUIRED` when there is none).
+    - `attrs`: attribute name -> `Attr` (kind, default), checked once, by `bind_attrs`.
+    - `traits`: names from `TRAITS` that passes query.
     - `infer(attrs, *operand_types)` -> one `TensorType` or a tuple of them.
     - `vjp(b, node, cotangents)` -> one cotangent `Value` (or None) per operand, built
       with the builder `b` from other ops, so that gradients are IR themselves.
     - `transpose(b, node, cotangents)`: the same contract, for ops linear in every
       differentiable operand; autodiff uses it where there is no `vjp`.
     - `nondiff`: why the op has no gradient (its cotangents are zero or undefined).
-    - `lower_jax(ctx, *operands, **attrs)` -> a jax array or a tuple of them.
-    - `emitters`: target name -> source emitter; filled by the TF and torch emitters.
+    - `rules`: backend (`BACKENDS`) -> `rule(ctx, *operands, **attrs)`. The context is
+      the backend's own and narrow: result types, dims, dtypes and the framework
+      module (`ctx.lax`, `ctx.np`); for `tf` and `torch` the operands are source
+      expressions and the rule returns one, with `ctx.fresh`/`ctx.emit` for statements.
     - `canonicalize`: local rewrites `rule(b, node) -> Value | None`.
     """
 
     name: str
     operands: tuple[str, ...]
-    attrs: dict[str, Any]
+    attrs: dict[str, Attr]
     doc: str
     family: str
+    traits: frozenset[str] = frozenset()
     infer: Callable[..., Any] | None = None
     vjp: Callable[..., Any] | None = None
     transpose: Callable[..., Any] | None = None
     nondiff: str | None = None
-    lower_jax: Callable[..., Any] | None = None
-    emitters: dict[str, Callable[..., str]] = field(default_factory=dict)
+    rules: dict[str, Callable[..., Any]] = field(default_factory=dict)
     canonicalize: list[Callable[..., Any]] = field(default_factory=list)
 
     @property
     def variadic(self) -> bool:
         return bool(self.operands) and self.operands[-1].endswith("*")
+
+    def rule(self, backend: str) -> Callable[..., Any] | None:
+        return self.rules.get(backend)
 
     # Decorators, so that a rule is written right under the op it belongs to.
     def def_infer(self, fn):
@@ -76,31 +148,42 @@ class OpDef:
         self.transpose = fn
         return fn
 
+    def def_rule(self, backend: str):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend `{backend}`")
+
+        def register(fn):
+            self.rules[backend] = fn
+            return fn
+        return register
+
     def def_jax(self, fn):
-        self.lower_jax = fn
-        return fn
+        return self.def_rule("jax")(fn)
+
+    def def_numpy(self, fn):
+        return self.def_rule("numpy")(fn)
+
+    def def_tf(self, fn):
+        return self.def_rule("tf")(fn)
+
+    def def_torch(self, fn):
+        return self.def_rule("torch")(fn)
 
     def def_canonicalize(self, fn):
         self.canonicalize.append(fn)
         return fn
 
-    def def_emitter(self, target: str):
-        def register(fn):
-            self.emitters[target] = fn
-            return fn
-        return register
-
     def bind_attrs(self, given: dict[str, Any]) -> dict[str, Any]:
-        """Attributes with defaults filled in; unknown or missing ones raise ValueError."""
+        """Attributes with defaults filled in and kinds checked; `AttrError` otherwise."""
         unknown = set(given) - set(self.attrs)
         if unknown:
-            raise ValueError(f"`{self.name}` has no attribute {', '.join(sorted(unknown))}")
+            raise AttrError(f"`{self.name}` has no attribute {', '.join(sorted(unknown))}")
         bound = {}
-        for key, default in self.attrs.items():
-            value = given.get(key, default)
+        for key, attr in self.attrs.items():
+            value = given.get(key, attr.default)
             if value is REQUIRED:
-                raise ValueError(f"`{self.name}` needs attribute `{key}`")
-            bound[key] = value
+                raise AttrError(f"`{self.name}` needs attribute `{key}`")
+            bound[key] = attr.check(self.name, key, value)
         return bound
 
     def result_types(self, attrs: dict[str, Any], operand_types) -> tuple[TensorType, ...]:
@@ -112,11 +195,18 @@ OPS: dict[str, OpDef] = {}
 
 
 def define(name: str, operands: tuple[str, ...], *, family: str, doc: str,
-           attrs: dict[str, Any] | None = None, infer=None, nondiff: str | None = None) -> OpDef:
+           attrs: dict[str, Any] | None = None, traits=(), infer=None,
+           nondiff: str | None = None) -> OpDef:
+    """Registers an op. An attribute given as a plain default (not an `Attr`) is of kind
+    `any`; the registry's completeness test allows that only outside the op families."""
     if name in OPS:
         raise ValueError(f"op `{name}` is defined twice")
-    op = OpDef(name, tuple(operands), dict(attrs or {}), doc.strip(), family, infer=infer,
-               nondiff=nondiff)
+    unknown = set(traits) - set(TRAITS)
+    if unknown:
+        raise ValueError(f"op `{name}` has unknown traits {sorted(unknown)}")
+    typed = {k: v if isinstance(v, Attr) else Attr("any", v) for k, v in (attrs or {}).items()}
+    op = OpDef(name, tuple(operands), typed, doc.strip(), family, frozenset(traits),
+               infer=infer, nondiff=nondiff)
     OPS[name] = op
     return op
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..ir import TensorType, format_shape
 from .common import (broadcast_dim, check_shape_attr, normalize_axis,
                      require_same_dtype, single_cotangent)
-from .registry import REQUIRED, ShapeError, define
+from .registry import Attr, ShapeError, define
 
 FAMILY = "shape"
 
@@ -59,7 +59,7 @@ def resolve_reshape(source, target) -> tuple:
                      help="`-1` must stand for an integer or for a single symbol")
 
 
-reshape = define("reshape", ("x",), family=FAMILY, attrs={"shape": REQUIRED}, doc="""
+reshape = define("reshape", ("x",), family=FAMILY, attrs={"shape": Attr("dims")}, doc="""
 The elements of `x` in row-major order, in `shape` (symbols allowed; one dim may be
 `-1`, which the rule resolves and stores).
 
@@ -82,7 +82,7 @@ reshape.def_transpose(single_cotangent(
 
 # transpose
 
-transpose = define("transpose", ("x",), family=FAMILY, attrs={"perm": None}, doc="""
+transpose = define("transpose", ("x",), family=FAMILY, attrs={"perm": Attr("ints", None, optional=True)}, doc="""
 Permutes the axes: `result.shape[i] == x.shape[perm[i]]`; `perm` None reverses them.
 
     .nn:  wt = transpose(w)
@@ -109,7 +109,7 @@ transpose.def_transpose(single_cotangent(
 
 # broadcast
 
-broadcast = define("broadcast", ("x",), family=FAMILY, attrs={"shape": REQUIRED}, doc="""
+broadcast = define("broadcast", ("x",), family=FAMILY, attrs={"shape": Attr("dims")}, doc="""
 `x` repeated to `shape` (numpy `broadcast_to`: trailing axes aligned, a dim of 1
 stretches to any size, a symbol only matches itself).
 
@@ -141,7 +141,7 @@ broadcast.def_transpose(single_cotangent(
 
 # concat
 
-concat = define("concat", ("xs*",), family=FAMILY, attrs={"axis": REQUIRED}, doc="""
+concat = define("concat", ("xs*",), family=FAMILY, attrs={"axis": Attr("int")}, doc="""
 The operands joined along `axis`; all other dims must agree, and the joined dims
 must be integers (a sum of symbols has no name).
 
@@ -200,7 +200,8 @@ def strided_extent(size: int, interior: int) -> int:
 
 
 slice_ = define("slice", ("x",), family=FAMILY,
-                attrs={"start": REQUIRED, "limit": REQUIRED, "stride": None}, doc="""
+                attrs={"start": Attr("ints"), "limit": Attr("dims"),
+                       "stride": Attr("ints", None, optional=True)}, doc="""
 `x[start:limit:stride]` on every axis, static (`stride` None means 1s). A symbolic
 dim can only be kept whole: start 0, limit the symbol, stride 1.
 
@@ -246,7 +247,8 @@ def _(b, node, ct):
 
 
 pad = define("pad", ("x",), family=FAMILY,
-             attrs={"low": REQUIRED, "high": REQUIRED, "interior": None}, doc="""
+             attrs={"low": Attr("ints"), "high": Attr("ints"),
+                    "interior": Attr("ints", None, optional=True)}, doc="""
 `x` with zeros added: `low` before and `high` after each axis, and `interior`
 between neighbours (None means no interior padding). Symbolic dims get no padding.
 
