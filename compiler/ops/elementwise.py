@@ -7,34 +7,44 @@ unbroadcasts each cotangent back to its operand's shape. Float-only ops reject i
 
 from __future__ import annotations
 
+import math
+
 from ..ir import TensorType
 from .common import (broadcast_shapes, require_float,
                      require_known_dtype, require_numeric, require_same_dtype,
                      single_cotangent)
-from .registry import REQUIRED, define
+from .registry import Attr, define
 
 FAMILY = "elementwise"
 
 
-def unary(name: str, doc: str, *, float_only: bool = True, nondiff: str | None = None):
+def unary(name: str, doc: str, *, float_only: bool = True, nondiff: str | None = None,
+          traits=()):
     def infer(attrs, x):
         (require_float if float_only else require_numeric)(name, x)
         return x
-    return define(name, ("x",), family=FAMILY, doc=doc, infer=infer, nondiff=nondiff)
+    return define(name, ("x",), family=FAMILY, doc=doc, infer=infer, nondiff=nondiff,
+                  traits=("elementwise", *traits))
 
 
-def binary(name: str, doc: str, *, float_only: bool = False):
+def binary(name: str, doc: str, *, float_only: bool = False, traits=()):
     def infer(attrs, x, y):
         dtype = require_same_dtype(name, (x, y))
         (require_float if float_only else require_numeric)(name, x)
         return TensorType(dtype, broadcast_shapes(name, (x, y)))
-    return define(name, ("x", "y"), family=FAMILY, doc=doc, infer=infer)
+    return define(name, ("x", "y"), family=FAMILY, doc=doc, infer=infer,
+                  traits=("elementwise", "broadcasting", *traits))
 
 
-def lax_binary(name: str):
-    """A lowering for a broadcasting binary op from the `jax.lax` op `name`, which
-    takes equal shapes."""
-    return lambda ctx, x, y: getattr(ctx.lax, name)(*ctx.broadcast(x, y))
+def functions(op, *, lax: str, numpy: str, tf: str, torch: str) -> None:
+    """The four rules of an op that every backend has as one function of the operands:
+    `lax` and `numpy` name a function of `jax.lax` and of NumPy (lax needs the operands
+    broadcast first), `tf` and `torch` its source spelling. Dtypes need no care: the
+    operands already share the result's dtype."""
+    op.def_jax(lambda ctx, *xs: getattr(ctx.lax, lax)(*ctx.broadcast(*xs)))
+    op.def_numpy(lambda ctx, *xs: getattr(ctx.np, numpy)(*xs))
+    op.def_tf(lambda ctx, *xs: f"{tf}({', '.join(xs)})")
+    op.def_torch(lambda ctx, *xs: f"{torch}({', '.join(xs)})")
 
 
 def scaled(b, ct, factor, operand):
@@ -48,8 +58,8 @@ add = binary("add", """Elementwise sum, broadcasting.
 
     .nn:  h = x @ W + b
     IR:   %3 = add %2, %1 : f32[N, 1]
-""")
-add.def_jax(lax_binary("add"))
+""", traits=("commutative", "linear"))
+functions(add, lax="add", numpy="add", tf="tf.add", torch="torch.add")
 
 
 @add.def_transpose
@@ -63,8 +73,8 @@ sub = binary("sub", """Elementwise difference, broadcasting.
 
     .nn:  d = y_pred - y_true
     IR:   %2 = sub %0, %1 : f32[N, 1]
-""")
-sub.def_jax(lax_binary("sub"))
+""", traits=("linear",))
+functions(sub, lax="sub", numpy="subtract", tf="tf.subtract", torch="torch.sub")
 
 
 @sub.def_transpose
@@ -78,8 +88,8 @@ mul = binary("mul", """Elementwise product, broadcasting.
 
     .nn:  y = 4.9 * t
     IR:   %2 = mul %1, %0 : f32[]
-""")
-mul.def_jax(lax_binary("mul"))
+""", traits=("commutative",))
+functions(mul, lax="mul", numpy="multiply", tf="tf.multiply", torch="torch.mul")
 
 
 @mul.def_vjp
@@ -94,7 +104,21 @@ div = binary("div", """Elementwise quotient, broadcasting (ints round toward zer
     .nn:  p = e / s
     IR:   %2 = div %0, %1 : f32[N, 10]
 """)
-div.def_jax(lax_binary("div"))
+div.def_jax(lambda ctx, x, y: ctx.lax.div(*ctx.broadcast(x, y)))
+
+
+@div.def_numpy
+def _(ctx, x, y):
+    if ctx.result_types[0].is_float:
+        return ctx.np.divide(x, y)
+    np = ctx.np
+    return np.sign(x) * np.sign(y) * (np.abs(x) // np.abs(y))
+
+
+div.def_tf(lambda ctx, x, y: f"tf.math.divide({x}, {y})" if ctx.result_types[0].is_float
+           else f"tf.math.truncatediv({x}, {y})")
+div.def_torch(lambda ctx, x, y: f"torch.div({x}, {y})" if ctx.result_types[0].is_float
+              else f'torch.div({x}, {y}, rounding_mode="trunc")')
 
 
 @div.def_vjp
@@ -114,7 +138,7 @@ pow_ = binary("pow", """`x ** y` elementwise, both tensors, broadcasting; floats
 The derivative in `y` is `log(x) * x ** y` where `x > 0` and 0 elsewhere; the one in
 `x` is `y * x ** (y - 1)`, taken as 0 where `y == 0` (as JAX does).
 """, float_only=True)
-pow_.def_jax(lax_binary("pow"))
+functions(pow_, lax="pow", numpy="power", tf="tf.pow", torch="torch.pow")
 
 
 @pow_.def_vjp
@@ -138,15 +162,15 @@ maximum = binary("maximum", """Elementwise maximum, broadcasting.
 
     .nn:  y = maximum(x, 0.0)
     IR:   %2 = maximum %0, %1 : f32[N, 4]
-""")
-maximum.def_jax(lax_binary("max"))
+""", traits=("commutative",))
+functions(maximum, lax="max", numpy="maximum", tf="tf.maximum", torch="torch.maximum")
 
 minimum = binary("minimum", """Elementwise minimum, broadcasting.
 
     .nn:  y = minimum(x, 6.0)
     IR:   %2 = minimum %0, %1 : f32[N, 4]
-""")
-minimum.def_jax(lax_binary("min"))
+""", traits=("commutative",))
+functions(minimum, lax="min", numpy="minimum", tf="tf.minimum", torch="torch.minimum")
 
 
 @maximum.def_vjp
@@ -165,8 +189,8 @@ neg = unary("neg", """Elementwise negation.
 
     .nn:  y = -x
     IR:   %1 = neg %0 : f32[N, 4]
-""", float_only=False)
-neg.def_jax(lambda ctx, x: ctx.lax.neg(x))
+""", float_only=False, traits=("linear",))
+functions(neg, lax="neg", numpy="negative", tf="tf.negative", torch="torch.neg")
 neg.def_transpose(single_cotangent(lambda b, node, ct: b.neg(ct)))
 
 square = unary("square", """Elementwise `x * x`.
@@ -174,7 +198,7 @@ square = unary("square", """Elementwise `x * x`.
     .nn:  y = square(x)
     IR:   %1 = square %0 : f32[N, 4]
 """, float_only=False)
-square.def_jax(lambda ctx, x: ctx.lax.square(x))
+functions(square, lax="square", numpy="square", tf="tf.square", torch="torch.square")
 
 
 @square.def_vjp
@@ -189,7 +213,7 @@ abs_ = unary("abs", """Elementwise absolute value; its derivative at 0 is 0.
     .nn:  y = abs(x)
     IR:   %1 = abs %0 : f32[N, 4]
 """, float_only=False)
-abs_.def_jax(lambda ctx, x: ctx.lax.abs(x))
+functions(abs_, lax="abs", numpy="abs", tf="tf.abs", torch="torch.abs")
 abs_.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.sign(node.operands[0]))))
 
 sign = unary("sign", """Elementwise sign: -1, 0 or 1.
@@ -197,7 +221,7 @@ sign = unary("sign", """Elementwise sign: -1, 0 or 1.
     .nn:  s = sign(x)
     IR:   %1 = sign %0 : f32[N, 4]
 """, float_only=False, nondiff="piecewise constant: its derivative is 0 where defined")
-sign.def_jax(lambda ctx, x: ctx.lax.sign(x))
+functions(sign, lax="sign", numpy="sign", tf="tf.sign", torch="torch.sign")
 
 relu = unary("relu", """Elementwise `max(x, 0)`; its derivative at 0 is 0.
 
@@ -205,6 +229,9 @@ relu = unary("relu", """Elementwise `max(x, 0)`; its derivative at 0 is 0.
     IR:   %4 = relu %3 : f32[N, 128]
 """, float_only=False)
 relu.def_jax(lambda ctx, x: ctx.lax.max(x, ctx.lax.full_like(x, 0)))
+relu.def_numpy(lambda ctx, x: ctx.np.maximum(x, ctx.np.zeros((), x.dtype)))
+relu.def_tf(lambda ctx, x: f"tf.nn.relu({x})")
+relu.def_torch(lambda ctx, x: f"torch.relu({x})")
 
 
 @relu.def_vjp
@@ -222,7 +249,7 @@ sqrt = unary("sqrt", """Elementwise square root.
     .nn:  r = sqrt(v)
     IR:   %1 = sqrt %0 : f32[N, 4]
 """)
-sqrt.def_jax(lambda ctx, x: ctx.lax.sqrt(x))
+functions(sqrt, lax="sqrt", numpy="sqrt", tf="tf.sqrt", torch="torch.sqrt")
 sqrt.def_vjp(single_cotangent(
     lambda b, node, ct: b.div(ct, b.mul(node.result, b.const(2, ct.type.dtype)))))
 
@@ -232,6 +259,9 @@ rsqrt = unary("rsqrt", """Elementwise `1 / sqrt(x)`.
     IR:   %2 = rsqrt %1 : f32[N, 1]
 """)
 rsqrt.def_jax(lambda ctx, x: ctx.lax.rsqrt(x))
+rsqrt.def_numpy(lambda ctx, x: 1 / ctx.np.sqrt(x))
+rsqrt.def_tf(lambda ctx, x: f"tf.math.rsqrt({x})")
+rsqrt.def_torch(lambda ctx, x: f"torch.rsqrt({x})")
 
 
 @rsqrt.def_vjp
@@ -247,7 +277,7 @@ exp = unary("exp", """Elementwise `e ** x`.
     .nn:  e = exp(x)
     IR:   %1 = exp %0 : f32[N, 10]
 """)
-exp.def_jax(lambda ctx, x: ctx.lax.exp(x))
+functions(exp, lax="exp", numpy="exp", tf="tf.exp", torch="torch.exp")
 exp.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, node.result)))
 
 log = unary("log", """Elementwise natural logarithm.
@@ -255,7 +285,7 @@ log = unary("log", """Elementwise natural logarithm.
     .nn:  l = log(p)
     IR:   %1 = log %0 : f32[N, 10]
 """)
-log.def_jax(lambda ctx, x: ctx.lax.log(x))
+functions(log, lax="log", numpy="log", tf="tf.math.log", torch="torch.log")
 log.def_vjp(single_cotangent(lambda b, node, ct: b.div(ct, node.operands[0])))
 
 log1p = unary("log1p", """Elementwise `log(1 + x)`, accurate near 0.
@@ -263,7 +293,7 @@ log1p = unary("log1p", """Elementwise `log(1 + x)`, accurate near 0.
     .nn:  l = log1p(x)
     IR:   %1 = log1p %0 : f32[N, 10]
 """)
-log1p.def_jax(lambda ctx, x: ctx.lax.log1p(x))
+functions(log1p, lax="log1p", numpy="log1p", tf="tf.math.log1p", torch="torch.log1p")
 
 
 @log1p.def_vjp
@@ -278,7 +308,7 @@ tanh = unary("tanh", """Elementwise hyperbolic tangent.
     .nn:  h = tanh(x)
     IR:   %1 = tanh %0 : f32[N, 4]
 """)
-tanh.def_jax(lambda ctx, x: ctx.lax.tanh(x))
+functions(tanh, lax="tanh", numpy="tanh", tf="tf.tanh", torch="torch.tanh")
 
 
 @tanh.def_vjp
@@ -294,6 +324,10 @@ sigmoid = unary("sigmoid", """Elementwise logistic function `1 / (1 + exp(-x))`.
     IR:   %1 = sigmoid %0 : f32[N, 1]
 """)
 sigmoid.def_jax(lambda ctx, x: ctx.lax.logistic(x))
+# The tanh form overflows nowhere, unlike `1 / (1 + exp(-x))` for large negative `x`.
+sigmoid.def_numpy(lambda ctx, x: 0.5 * (ctx.np.tanh(0.5 * x) + 1))
+sigmoid.def_tf(lambda ctx, x: f"tf.sigmoid({x})")
+sigmoid.def_torch(lambda ctx, x: f"torch.sigmoid({x})")
 
 
 @sigmoid.def_vjp
@@ -313,6 +347,11 @@ def _(ctx, x):
     """`max(x, 0) + log1p(exp(-|x|))`, which neither overflows nor loses small values."""
     lax = ctx.lax
     return lax.add(lax.max(x, lax.full_like(x, 0)), lax.log1p(lax.exp(lax.neg(lax.abs(x)))))
+
+
+softplus.def_numpy(lambda ctx, x: ctx.np.logaddexp(x, ctx.np.zeros((), x.dtype)))
+softplus.def_tf(lambda ctx, x: f"tf.nn.softplus({x})")
+softplus.def_torch(lambda ctx, x: f"torch.nn.functional.softplus({x})")
 softplus.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.sigmoid(node.operands[0]))))
 
 erf = unary("erf", """Elementwise Gauss error function.
@@ -321,6 +360,17 @@ erf = unary("erf", """Elementwise Gauss error function.
     IR:   %1 = erf %0 : f32[N, 4]
 """)
 erf.def_jax(lambda ctx, x: ctx.lax.erf(x))
+
+
+@erf.def_numpy
+def _(ctx, x):
+    """NumPy has no erf; Python's `math.erf`, element by element, in float64."""
+    erf_float64 = ctx.np.frompyfunc(math.erf, 1, 1)
+    return erf_float64(x.astype(ctx.np.float64)).astype(x.dtype)
+
+
+erf.def_tf(lambda ctx, x: f"tf.math.erf({x})")
+erf.def_torch(lambda ctx, x: f"torch.erf({x})")
 
 
 @erf.def_vjp
@@ -333,7 +383,8 @@ def _(b, node, ct):
 
 # Dtype and gradient plumbing
 
-convert = define("convert", ("x",), family=FAMILY, attrs={"dtype": REQUIRED}, doc="""
+convert = define("convert", ("x",), family=FAMILY, attrs={"dtype": Attr("dtype")},
+                 traits=("elementwise",), doc="""
 Elementwise conversion to `dtype`. Differentiable from float to float only: its
 cotangent is converted back; to or from ints or bool there is none.
 
@@ -349,6 +400,9 @@ def _(attrs, x):
 
 
 convert.def_jax(lambda ctx, x, dtype: ctx.lax.convert_element_type(x, ctx.dtype(dtype)))
+convert.def_numpy(lambda ctx, x, dtype: x.astype(ctx.dtype(dtype)))
+convert.def_tf(lambda ctx, x, dtype: f"tf.cast({x}, {ctx.dtype(dtype)})")
+convert.def_torch(lambda ctx, x, dtype: f"{x}.to({ctx.dtype(dtype)})")
 
 
 @convert.def_vjp
@@ -361,6 +415,7 @@ def _(b, node, ct):
 
 
 stop_gradient = define("stop_gradient", ("x",), family=FAMILY, infer=lambda attrs, x: x,
+                       traits=("elementwise",),
                        nondiff="it is the identity whose gradient is defined to be 0", doc="""
 The identity, through which no gradient flows.
 
@@ -368,3 +423,6 @@ The identity, through which no gradient flows.
     IR:   %1 = stop_gradient %0 : f32[N, 1]
 """)
 stop_gradient.def_jax(lambda ctx, x: ctx.lax.stop_gradient(x))
+stop_gradient.def_numpy(lambda ctx, x: x)
+stop_gradient.def_tf(lambda ctx, x: f"tf.stop_gradient({x})")
+stop_gradient.def_torch(lambda ctx, x: f"{x}.detach()")
