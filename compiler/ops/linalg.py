@@ -57,6 +57,22 @@ def _(ctx, x, y):
     return ctx.lax.dot_general(x, y, (((x.ndim - 1,), (y.ndim - 2,)), (axes, axes)))
 
 
+matmul.def_numpy(lambda ctx, x, y: ctx.np.matmul(x, y))
+matmul.def_torch(lambda ctx, x, y: f"torch.matmul({x}, {y})")
+
+
+@matmul.def_tf
+def _(ctx, x, y):
+    """`tf.linalg.matmul` takes matrices only: a vector operand becomes a row (`x`) or a
+    column (`y`), and that axis is squeezed from the product."""
+    x_rank, y_rank = (t.rank for t in ctx.operand_types)
+    x = f"tf.expand_dims({x}, 0)" if x_rank == 1 else x
+    y = f"tf.expand_dims({y}, -1)" if y_rank == 1 else y
+    product = f"tf.linalg.matmul({x}, {y})"
+    squeezed = (-2,) * (x_rank == 1) + (-1,) * (y_rank == 1)
+    return f"tf.squeeze({product}, {ctx.literal(squeezed)})" if squeezed else product
+
+
 def swap_last_axes(b, value):
     perm = tuple(range(value.type.rank - 2)) + (value.type.rank - 1, value.type.rank - 2)
     return b.transpose(value, perm=perm)

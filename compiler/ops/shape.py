@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-import numpy as np
-
 from ..ir import TensorType, format_shape
 from .common import (broadcast_dim, check_shape_attr, normalize_axis,
                      require_same_dtype, single_cotangent)
@@ -59,7 +57,8 @@ def resolve_reshape(source, target) -> tuple:
                      help="`-1` must stand for an integer or for a single symbol")
 
 
-reshape = define("reshape", ("x",), family=FAMILY, attrs={"shape": Attr("dims")}, doc="""
+reshape = define("reshape", ("x",), family=FAMILY, attrs={"shape": Attr("dims")},
+                 traits=("shape", "linear"), doc="""
 The elements of `x` in row-major order, in `shape` (symbols allowed; one dim may be
 `-1`, which the rule resolves and stores).
 
@@ -76,13 +75,17 @@ def _(attrs, x):
 
 
 reshape.def_jax(lambda ctx, x, shape: ctx.lax.reshape(x, ctx.result_shape()))
+reshape.def_numpy(lambda ctx, x, shape: x.reshape(ctx.result_shape()))
+reshape.def_tf(lambda ctx, x, shape: f"tf.reshape({x}, {ctx.result_shape()})")
+reshape.def_torch(lambda ctx, x, shape: f"torch.reshape({x}, {ctx.result_shape()})")
 reshape.def_transpose(single_cotangent(
     lambda b, node, ct: b.reshape(ct, shape=node.operands[0].type.shape)))
 
 
 # transpose
 
-transpose = define("transpose", ("x",), family=FAMILY, attrs={"perm": Attr("ints", None, optional=True)}, doc="""
+transpose = define("transpose", ("x",), family=FAMILY, traits=("shape", "linear"),
+                   attrs={"perm": Attr("ints", None, optional=True)}, doc="""
 Permutes the axes: `result.shape[i] == x.shape[perm[i]]`; `perm` None reverses them.
 
     .nn:  wt = transpose(w)
@@ -103,13 +106,23 @@ def _(attrs, x):
 
 
 transpose.def_jax(lambda ctx, x, perm: ctx.lax.transpose(x, perm))
+transpose.def_numpy(lambda ctx, x, perm: ctx.np.transpose(x, perm))
+transpose.def_tf(lambda ctx, x, perm: f"tf.transpose({x}, {ctx.literal(perm)})")
+transpose.def_torch(lambda ctx, x, perm: f"torch.permute({x}, {ctx.literal(perm)})")
+
+
+def inverse_permutation(perm) -> tuple[int, ...]:
+    return tuple(sorted(range(len(perm)), key=perm.__getitem__))
+
+
 transpose.def_transpose(single_cotangent(
-    lambda b, node, ct: b.transpose(ct, perm=tuple(np.argsort(node.attrs["perm"]).tolist()))))
+    lambda b, node, ct: b.transpose(ct, perm=inverse_permutation(node.attrs["perm"]))))
 
 
 # broadcast
 
-broadcast = define("broadcast", ("x",), family=FAMILY, attrs={"shape": Attr("dims")}, doc="""
+broadcast = define("broadcast", ("x",), family=FAMILY, attrs={"shape": Attr("dims")},
+                   traits=("shape", "linear"), doc="""
 `x` repeated to `shape` (numpy `broadcast_to`: trailing axes aligned, a dim of 1
 stretches to any size, a symbol only matches itself).
 
@@ -135,13 +148,17 @@ def _(attrs, x):
 
 
 broadcast.def_jax(lambda ctx, x, shape: ctx.broadcast_to(x, ctx.result_shape()))
+broadcast.def_numpy(lambda ctx, x, shape: ctx.np.broadcast_to(x, ctx.result_shape()))
+broadcast.def_tf(lambda ctx, x, shape: f"tf.broadcast_to({x}, {ctx.result_shape()})")
+broadcast.def_torch(lambda ctx, x, shape: f"torch.broadcast_to({x}, {ctx.result_shape()})")
 broadcast.def_transpose(single_cotangent(
     lambda b, node, ct: b.unbroadcast(ct, node.operands[0].type)))
 
 
 # concat
 
-concat = define("concat", ("xs*",), family=FAMILY, attrs={"axis": Attr("int")}, doc="""
+concat = define("concat", ("xs*",), family=FAMILY, attrs={"axis": Attr("int")},
+                traits=("shape", "linear"), doc="""
 The operands joined along `axis`; all other dims must agree, and the joined dims
 must be integers (a sum of symbols has no name).
 
@@ -174,6 +191,9 @@ def _(attrs, *xs):
 
 
 concat.def_jax(lambda ctx, *xs, axis: ctx.lax.concatenate(xs, axis))
+concat.def_numpy(lambda ctx, *xs, axis: ctx.np.concatenate(xs, axis))
+concat.def_tf(lambda ctx, *xs, axis: f"tf.concat([{', '.join(xs)}], {ctx.literal(axis)})")
+concat.def_torch(lambda ctx, *xs, axis: f"torch.cat([{', '.join(xs)}], {ctx.literal(axis)})")
 
 
 @concat.def_transpose
@@ -199,7 +219,20 @@ def strided_extent(size: int, interior: int) -> int:
     return size + max(size - 1, 0) * interior
 
 
-slice_ = define("slice", ("x",), family=FAMILY,
+def index_source(ctx, x: str, dims, start, limit, stride) -> str:
+    """Source of `x[start:limit:stride, ...]` for a tensor of IR shape `dims`, with `:`
+    for an axis kept whole (the only way a symbolic dim is sliced)."""
+    parts = []
+    for dim, lo, hi, step in zip(dims, start, limit, stride):
+        if (lo, hi, step) == (0, dim, 1):
+            parts.append(":")
+        else:
+            step_part = f":{ctx.literal(step)}" if step != 1 else ""
+            parts.append(f"{ctx.literal(lo)}:{ctx.dim(hi)}{step_part}")
+    return f"{x}[{', '.join(parts)}]" if parts else x
+
+
+slice_ = define("slice", ("x",), family=FAMILY, traits=("shape", "linear"),
                 attrs={"start": Attr("ints"), "limit": Attr("dims"),
                        "stride": Attr("ints", None, optional=True)}, doc="""
 `x[start:limit:stride]` on every axis, static (`stride` None means 1s). A symbolic
@@ -234,6 +267,12 @@ def _(attrs, x):
 
 slice_.def_jax(lambda ctx, x, start, limit, stride:
                ctx.lax.slice(x, start, ctx.shape(limit), stride))
+slice_.def_numpy(lambda ctx, x, start, limit, stride:
+                 x[tuple(map(slice, start, ctx.shape(limit), stride))])
+slice_.def_tf(lambda ctx, x, start, limit, stride:
+              index_source(ctx, x, ctx.operand_types[0].shape, start, limit, stride))
+slice_.def_torch(lambda ctx, x, start, limit, stride:
+                 index_source(ctx, x, ctx.operand_types[0].shape, start, limit, stride))
 
 
 @slice_.def_transpose
@@ -246,7 +285,7 @@ def _(b, node, ct):
     return b.pad(ct, low=start, high=high, interior=tuple(s - 1 for s in stride))
 
 
-pad = define("pad", ("x",), family=FAMILY,
+pad = define("pad", ("x",), family=FAMILY, traits=("shape", "linear"),
              attrs={"low": Attr("ints"), "high": Attr("ints"),
                     "interior": Attr("ints", None, optional=True)}, doc="""
 `x` with zeros added: `low` before and `high` after each axis, and `interior`
@@ -276,15 +315,60 @@ def _(attrs, x):
     return x.with_shape(shape)
 
 
+def unpadded_slice(shape, low, interior) -> tuple[tuple, tuple, tuple]:
+    """The `(start, limit, stride)` of a pad's result that holds its operand of `shape`."""
+    limit = tuple(dim if isinstance(dim, str) else lo + strided_extent(dim, gap)
+                  for dim, lo, gap in zip(shape, low, interior))
+    return tuple(low), limit, tuple(gap + 1 for gap in interior)
+
+
 pad.def_jax(lambda ctx, x, low, high, interior: ctx.lax.pad(
     x, ctx.lax.full((), 0, x.dtype), tuple(zip(low, high, interior))))
+
+
+@pad.def_numpy
+def _(ctx, x, low, high, interior):
+    padded = ctx.np.zeros(ctx.result_shape(), x.dtype)
+    padded[tuple(map(slice, *unpadded_slice(x.shape, low, interior)))] = x
+    return padded
+
+
+@pad.def_tf
+def _(ctx, x, low, high, interior):
+    """TF pads only at the ends. Along an axis with interior padding each element gets
+    `gap` zeros after it (a new axis after it, padded, merged back into it), and the
+    last element's are cut off."""
+    shape = list(ctx.operand_types[0].shape)
+    for axis, gap in enumerate(interior):
+        if gap:
+            size = shape[axis]
+            new_axis = tuple((0, gap if i == axis + 1 else 0) for i in range(len(shape) + 1))
+            merged = ctx.shape(shape[:axis] + [size * (gap + 1)] + shape[axis + 1:])
+            spread = ctx.fresh("spread")
+            ctx.emit(f"{spread} = tf.reshape(tf.pad(tf.expand_dims({x}, {axis + 1}), "
+                     f"{ctx.literal(new_axis)}), {merged})[{':, ' * axis}:{ctx.literal(-gap)}]")
+            x, shape[axis] = spread, strided_extent(size, gap)
+    if not any(low + high):
+        return x
+    return f"tf.pad({x}, {ctx.literal(tuple(zip(low, high)))})"
+
+
+@pad.def_torch
+def _(ctx, x, low, high, interior):
+    """Zeros with `x` written into its strided slice: torch pads only at the ends."""
+    if not any(low + high + interior):
+        return x
+    padded = ctx.fresh("padded")
+    ctx.emit(f"{padded} = {x}.new_zeros({ctx.result_shape()})")
+    start, limit, stride = unpadded_slice(ctx.operand_types[0].shape, low, interior)
+    ctx.emit(f"{index_source(ctx, padded, ctx.result_types[0].shape, start, limit, stride)}"
+             f" = {x}")
+    return padded
 
 
 @pad.def_transpose
 @single_cotangent
 def _(b, node, ct):
-    x_type = node.operands[0].type
-    low, interior = node.attrs["low"], node.attrs["interior"]
-    limit = tuple(dim if isinstance(dim, str) else lo + strided_extent(dim, gap)
-                  for dim, lo, gap in zip(x_type.shape, low, interior))
-    return b.slice(ct, start=low, limit=limit, stride=tuple(g + 1 for g in interior))
+    start, limit, stride = unpadded_slice(node.operands[0].type.shape, node.attrs["low"],
+                                          node.attrs["interior"])
+    return b.slice(ct, start=start, limit=limit, stride=stride)
