@@ -1,5 +1,5 @@
-"""Shared fixtures: the `--update-goldens` switch, the examples, and a runner for the
-real `dslc` command in a subprocess."""
+"""Shared fixtures: the `--update-goldens` switch, the examples, JAX in float64 for the
+numeric op tests, and a runner for the real `dslc` command in a subprocess."""
 
 from __future__ import annotations
 
@@ -23,6 +23,17 @@ def pytest_addoption(parser):
 def update_goldens(request) -> bool:
     return bool(request.config.getoption("--update-goldens")
                 or os.environ.get("DSLC_UPDATE_GOLDENS"))
+
+
+@pytest.fixture(scope="module")
+def jax_float64():
+    """JAX with x64 enabled for one module (`pytestmark = pytest.mark.usefixtures(...)`),
+    so that references in float64 are not rounded to float32."""
+    import jax
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", previous)
 
 
 def check_golden(path: Path, actual: str, update: bool) -> None:

@@ -137,7 +137,7 @@ async def test_hover_shows_shapes_layer_calls_and_docs(client, tmp_path):
     assert "x: f32[N, 2]" in await hover_text(client, uri, position_of(LINEAR, "x @ W"))
     assert "x @ W: f32[N, 1]" in await hover_text(client, uri, position_of(LINEAR, "@ W"))
     relu = await hover_text(client, uri, position_of(LINEAR, "relu"))
-    assert "relu(x)" in relu and "elementwise" in relu
+    assert "relu(x)" in relu and "Elementwise `max(x, 0)`" in relu
 
     mlp = (ROOT / "examples" / "mlp.nn").read_text(encoding="utf-8")
     uri = await open_file(client, tmp_path / "mlp.nn", mlp)

@@ -17,98 +17,12 @@ import pytest
 
 from dslc.compiler.backends.jax_lower import lower_function
 from dslc.compiler.builder import Builder
-from dslc.compiler.ir import DTYPES, UNKNOWN_LOC, Function, TensorType
+from dslc.compiler.ir import UNKNOWN_LOC, Function, TensorType
 from dslc.compiler.ops.registry import all_ops, get
+from op_cases import GRADIENT_CASES as CASES, REAL, SIZES_OF_N, concrete, random_input
 
 
-@pytest.fixture(autouse=True, scope="module")
-def float64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
-REAL, POSITIVE = "real", "positive"
-SIZES_OF_N = (2, 5)
-
-
-class Case:
-    """One op applied to operands of `shapes` (dims may be the symbol `N`)."""
-
-    def __init__(self, op, *shapes, domains=(), dtypes=(), fd=True, **attrs):
-        self.op, self.shapes, self.attrs, self.fd = op, shapes, attrs, fd
-        self.domains = domains or (REAL,) * len(shapes)
-        self.dtypes = dtypes or ("f64",) * len(shapes)
-
-    @property
-    def id(self):
-        shapes = "_".join("x".join(map(str, s)) or "scalar" for s in self.shapes)
-        attrs = ",".join(f"{k}={v}" for k, v in sorted(self.attrs.items()))
-        return f"{self.op}[{shapes}]{attrs}"
-
-    @property
-    def types(self):
-        return [TensorType(d, tuple(s)) for d, s in zip(self.dtypes, self.shapes)]
-
-
-def concrete(shape, n):
-    return tuple(n if d == "N" else d for d in shape)
-
-
-def binary_cases(op, domains=(REAL, REAL)):
-    shape_pairs = [([3, 4], [4]), ([3, 1], [1, 4]), ([], [2, 3]), (["N", 1], [4])]
-    return [Case(op, x, y, domains=domains) for x, y in shape_pairs]
-
-
-def unary_cases(op, domain=REAL):
-    return [Case(op, shape, domains=(domain,)) for shape in (["N", 3], [])]
-
-
-def reduction_cases(op):
-    return [Case(op, [3, 4]), Case(op, [3, 4], axes=(1,), keepdims=True),
-            Case(op, [2, 3, 4], axes=(-1, 0)), Case(op, ["N", 3], axes=(0,)),
-            Case(op, ["N", 3], keepdims=True)]
-
-
-CASES = [
-    *binary_cases("add"), *binary_cases("sub"), *binary_cases("mul"),
-    *binary_cases("div", (REAL, POSITIVE)), *binary_cases("pow", (POSITIVE, REAL)),
-    *binary_cases("maximum"), *binary_cases("minimum"),
-    *[case for op in ("neg", "square", "abs", "relu", "tanh", "sigmoid", "exp",
-                      "softplus", "erf") for case in unary_cases(op)],
-    *[case for op in ("sqrt", "rsqrt", "log", "log1p") for case in unary_cases(op, POSITIVE)],
-    *[Case("matmul", x, y) for x, y in [
-        ([3, 4], [4, 2]), ([4], [4]), ([3, 4], [4]), ([4], [4, 2]), ([2, 3, 4], [4, 5]),
-        ([2, 1, 3, 4], [3, 4, 2]), ([3, 4], [2, 4, 5]), ([4], [2, 4, 3]),
-        (["N", 4], [4, 2]), (["N", 3, 4], ["N", 4, 2])]],
-    Case("transpose", [2, 3, 4], perm=(2, 0, 1)), Case("transpose", ["N", 3]),
-    Case("reshape", [2, 6], shape=(3, 4)), Case("reshape", ["N", 6], shape=("N", 2, 3)),
-    Case("reshape", [2, 3, 4], shape=(-1, 4)), Case("reshape", ["N", 2, 3], shape=(-1, 6)),
-    Case("broadcast", [3], shape=(2, 3)), Case("broadcast", [3, 1], shape=(2, 3, 4)),
-    Case("broadcast", [4], shape=("N", 4)), Case("broadcast", ["N", 1], shape=("N", 3)),
-    *[case for op in ("sum", "mean", "max", "min") for case in reduction_cases(op)],
-    Case("concat", [2, 3], [4, 3], axis=0), Case("concat", ["N", 2], ["N", 3], axis=-1),
-    Case("concat", [2, 3], [2, 1], [2, 2], axis=1), Case("concat", ["N", 2], axis=0),
-    Case("slice", [5, 6], start=(1, 0), limit=(5, 6), stride=(2, 3)),
-    Case("slice", ["N", 6], start=(0, 1), limit=("N", 5), stride=(1, 2)),
-    Case("slice", [4, 3], start=(1, 1), limit=(3, 3)),
-    Case("pad", [3, 4], low=(1, 0), high=(0, 2), interior=(1, 0)),
-    Case("pad", ["N", 3], low=(0, 1), high=(0, 1)),
-    Case("select", [3, 4], [4], [3, 1], dtypes=("bool", "f64", "f64")),
-    Case("select", ["N", 1], ["N", 3], [], dtypes=("bool", "f64", "f64")),
-    Case("convert", [3, 4], dtypes=("f32",), dtype="f64", fd=False),
-]
-
-
-def random_input(rng, type_, shape, domain):
-    if type_.dtype == "bool":
-        return rng.random(shape) > 0.5
-    if domain == POSITIVE:
-        values = rng.uniform(0.5, 2.0, shape)
-    else:
-        values = rng.uniform(-2.0, 2.0, shape)
-    return values.astype(DTYPES[type_.dtype])
+pytestmark = pytest.mark.usefixtures("jax_float64")
 
 
 def apply_rule(b, node, cotangents):

@@ -16,12 +16,11 @@ from ..ir import Value
 from .errors import fail
 from .indexing import index_tensor
 from .layers import declare_param
+from .op_builtins import operators
 from .trace import Observer, Scope, Trace
 from .types import check_representable, literal_dtype
 from .values import DimSym, Dtype, kind_name
 
-BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul", "**": "pow"}
-COMPARE_OPS = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 MAX_CONSTANT_BITS = 1024  # beyond any dtype, and beyond a float64
 FOLD_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "**": operator.pow,
                "%": operator.mod, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
@@ -101,7 +100,8 @@ class Evaluator:
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return -value
-        return self.trace.builder(node.span).neg(self.tensor(value, node.operand.span))
+        return self.trace.builder(node.span).emit(operators()[("-", 1)],
+                                                  self.tensor(value, node.operand.span))
 
     def expr_BinOp(self, node: ast.BinOp, scope: Scope) -> Any:
         left = self.expr(node.left, scope)
@@ -190,7 +190,7 @@ class Evaluator:
                        f"{kind_name(right)}", node.op_span)
         lhs = self.tensor(left, node.left.span, literal_dtype(left, like.type.dtype))
         rhs = self.tensor(right, node.right.span, literal_dtype(right, like.type.dtype))
-        op_name = BINARY_OPS.get(op) or COMPARE_OPS.get(op)
+        op_name = operators().get((op, 2))
         if op_name is None:
             raise fail("E0601", f"`{op}` on tensors is not supported yet", node.op_span)
         return self.trace.builder(node.span).emit(op_name, lhs, rhs)

@@ -9,40 +9,52 @@ from __future__ import annotations
 
 from ..ir import TensorType
 from .common import broadcast_shapes, require_dtype, require_same_dtype, single_cotangent
-from .registry import define
+from .registry import Surface, define
 
 FAMILY = "compare"
 
 
-def comparison(name: str, symbol: str, lax_op: str):
-    """`lax_op` names the `jax.lax` function of the lowering."""
+def comparison(name: str, symbol: str, *, lax: str, numpy: str, tf: str, torch: str,
+               traits=()):
+    """`lax` and `numpy` name the `jax.lax` and NumPy functions, `tf` and `torch` the
+    source spelling; each returns `bool` and broadcasts (lax once the operands are)."""
     def infer(attrs, x, y):
         require_same_dtype(name, (x, y))
         return TensorType("bool", broadcast_shapes(name, (x, y)))
     op = define(name, ("x", "y"), family=FAMILY, infer=infer,
-                nondiff="its result is boolean", doc=f"""
+                traits=("elementwise", "broadcasting", "comparison", *traits),
+                surface=Surface(operator=symbol), nondiff="its result is boolean", doc=f"""
 Elementwise `x {symbol} y`, broadcasting, as `bool`.
 
-    .nn:  m = x {symbol} y
+    .nn:  m = x {symbol} y  # x: f32[N, 4], y: f32[N, 4]
     IR:   %2 = {name} %0, %1 : bool[N, 4]
 """)
-    op.def_jax(lambda ctx, x, y: getattr(ctx.lax, lax_op)(*ctx.broadcast(x, y)))
+    op.def_jax(lambda ctx, x, y: getattr(ctx.lax, lax)(*ctx.broadcast(x, y)))
+    op.def_numpy(lambda ctx, x, y: getattr(ctx.np, numpy)(x, y))
+    op.def_tf(lambda ctx, x, y: f"{tf}({x}, {y})")
+    op.def_torch(lambda ctx, x, y: f"{torch}({x}, {y})")
     return op
 
 
-eq = comparison("eq", "==", "eq")
-ne = comparison("ne", "!=", "ne")
-lt = comparison("lt", "<", "lt")
-le = comparison("le", "<=", "le")
-gt = comparison("gt", ">", "gt")
-ge = comparison("ge", ">=", "ge")
+eq = comparison("eq", "==", lax="eq", numpy="equal", tf="tf.equal", torch="torch.eq",
+                traits=("commutative",))
+ne = comparison("ne", "!=", lax="ne", numpy="not_equal", tf="tf.not_equal", torch="torch.ne",
+                traits=("commutative",))
+lt = comparison("lt", "<", lax="lt", numpy="less", tf="tf.less", torch="torch.lt")
+le = comparison("le", "<=", lax="le", numpy="less_equal", tf="tf.less_equal", torch="torch.le")
+gt = comparison("gt", ">", lax="gt", numpy="greater", tf="tf.greater", torch="torch.gt")
+ge = comparison("ge", ">=", lax="ge", numpy="greater_equal", tf="tf.greater_equal",
+                torch="torch.ge")
 
 
-select = define("select", ("cond", "on_true", "on_false"), family=FAMILY, doc="""
+select = define("select", ("cond", "on_true", "on_false"), family=FAMILY,
+                traits=("elementwise", "broadcasting"),
+                surface=Surface("where", params=(("condition", "cond"), ("x", "on_true"),
+                                                 ("y", "on_false"))), doc="""
 Elementwise `on_true if cond else on_false`, all three broadcasting together.
 
-    .nn:  y = select(x > 0.0, x, 0.01 * x)
-    IR:   %4 = select %1, %0, %3 : f32[N, 4]
+    .nn:  y = where(c, x, z)  # c: bool[N, 4], x: f32[N, 4], z: f32[N, 4]
+    IR:   %3 = select %0, %1, %2 : f32[N, 4]
 """)
 
 
@@ -55,6 +67,10 @@ def _(attrs, cond, on_true, on_false):
 
 select.def_jax(lambda ctx, cond, on_true, on_false:
                ctx.lax.select(*ctx.broadcast(cond, on_true, on_false)))
+select.def_numpy(lambda ctx, cond, on_true, on_false: ctx.np.where(cond, on_true, on_false))
+select.def_tf(lambda ctx, cond, on_true, on_false: f"tf.where({cond}, {on_true}, {on_false})")
+select.def_torch(lambda ctx, cond, on_true, on_false:
+                 f"torch.where({cond}, {on_true}, {on_false})")
 
 
 @select.def_vjp

@@ -13,27 +13,29 @@ from ..ir import TensorType
 from .common import (broadcast_shapes, require_float,
                      require_known_dtype, require_numeric, require_same_dtype,
                      single_cotangent)
-from .registry import Attr, define
+from .registry import Attr, Surface, define
 
 FAMILY = "elementwise"
 
 
 def unary(name: str, doc: str, *, float_only: bool = True, nondiff: str | None = None,
-          traits=()):
+          traits=(), operator: str | None = None):
+    """An elementwise op of one operand; `.nn` calls it by its name (`exp(x)`)."""
     def infer(attrs, x):
         (require_float if float_only else require_numeric)(name, x)
         return x
     return define(name, ("x",), family=FAMILY, doc=doc, infer=infer, nondiff=nondiff,
-                  traits=("elementwise", *traits))
+                  traits=("elementwise", *traits), surface=Surface(name, operator))
 
 
-def binary(name: str, doc: str, *, float_only: bool = False, traits=()):
+def binary(name: str, doc: str, *, float_only: bool = False, traits=(),
+           surface: Surface):
     def infer(attrs, x, y):
         dtype = require_same_dtype(name, (x, y))
         (require_float if float_only else require_numeric)(name, x)
         return TensorType(dtype, broadcast_shapes(name, (x, y)))
     return define(name, ("x", "y"), family=FAMILY, doc=doc, infer=infer,
-                  traits=("elementwise", "broadcasting", *traits))
+                  traits=("elementwise", "broadcasting", *traits), surface=surface)
 
 
 def functions(op, *, lax: str, numpy: str, tf: str, torch: str) -> None:
@@ -56,9 +58,9 @@ def scaled(b, ct, factor, operand):
 
 add = binary("add", """Elementwise sum, broadcasting.
 
-    .nn:  h = x @ W + b
-    IR:   %3 = add %2, %1 : f32[N, 1]
-""", traits=("commutative", "linear"))
+    .nn:  h = x @ W + b  # x: f32[N, 2], W: f32[2, 1], b: f32[1]
+    IR:   %2 = add %0, %1 : f32[N, 1]
+""", traits=("commutative", "linear"), surface=Surface(operator="+"))
 functions(add, lax="add", numpy="add", tf="tf.add", torch="torch.add")
 
 
@@ -71,9 +73,9 @@ def _(b, node, ct):
 
 sub = binary("sub", """Elementwise difference, broadcasting.
 
-    .nn:  d = y_pred - y_true
+    .nn:  d = y_pred - y_true  # y_pred: f32[N, 1], y_true: f32[N, 1]
     IR:   %2 = sub %0, %1 : f32[N, 1]
-""", traits=("linear",))
+""", traits=("linear",), surface=Surface(operator="-"))
 functions(sub, lax="sub", numpy="subtract", tf="tf.subtract", torch="torch.sub")
 
 
@@ -86,9 +88,9 @@ def _(b, node, ct):
 
 mul = binary("mul", """Elementwise product, broadcasting.
 
-    .nn:  y = 4.9 * t
-    IR:   %2 = mul %1, %0 : f32[]
-""", traits=("commutative",))
+    .nn:  y = x * w  # x: f32[N, 4], w: f32[4]
+    IR:   %2 = mul %0, %1 : f32[N, 4]
+""", traits=("commutative",), surface=Surface(operator="*"))
 functions(mul, lax="mul", numpy="multiply", tf="tf.multiply", torch="torch.mul")
 
 
@@ -101,9 +103,9 @@ def _(b, node, ct):
 
 div = binary("div", """Elementwise quotient, broadcasting (ints round toward zero).
 
-    .nn:  p = e / s
+    .nn:  p = e / s  # e: f32[N, 10], s: f32[N, 1]
     IR:   %2 = div %0, %1 : f32[N, 10]
-""")
+""", surface=Surface(operator="/"))
 div.def_jax(lambda ctx, x, y: ctx.lax.div(*ctx.broadcast(x, y)))
 
 
@@ -116,7 +118,7 @@ def _(ctx, x, y):
 
 
 div.def_tf(lambda ctx, x, y: f"tf.math.divide({x}, {y})" if ctx.result_types[0].is_float
-           else f"tf.math.truncatediv({x}, {y})")
+           else f"tf.truncatediv({x}, {y})")
 div.def_torch(lambda ctx, x, y: f"torch.div({x}, {y})" if ctx.result_types[0].is_float
               else f'torch.div({x}, {y}, rounding_mode="trunc")')
 
@@ -132,12 +134,12 @@ def _(b, node, ct):
 
 pow_ = binary("pow", """`x ** y` elementwise, both tensors, broadcasting; floats only.
 
-    .nn:  y = t ** 2.0
-    IR:   %2 = pow %0, %1 : f32[]
+    .nn:  y = x ** z  # x: f32[N, 4], z: f32[N, 4]
+    IR:   %2 = pow %0, %1 : f32[N, 4]
 
 The derivative in `y` is `log(x) * x ** y` where `x > 0` and 0 elsewhere; the one in
 `x` is `y * x ** (y - 1)`, taken as 0 where `y == 0` (as JAX does).
-""", float_only=True)
+""", float_only=True, surface=Surface("pow", "**"))
 functions(pow_, lax="pow", numpy="power", tf="tf.pow", torch="torch.pow")
 
 
@@ -160,16 +162,16 @@ def chooser_share(b, mine, other, chosen):
 
 maximum = binary("maximum", """Elementwise maximum, broadcasting.
 
-    .nn:  y = maximum(x, 0.0)
+    .nn:  y = maximum(x, z)  # x: f32[N, 4], z: f32[4]
     IR:   %2 = maximum %0, %1 : f32[N, 4]
-""", traits=("commutative",))
+""", traits=("commutative",), surface=Surface("maximum"))
 functions(maximum, lax="max", numpy="maximum", tf="tf.maximum", torch="torch.maximum")
 
 minimum = binary("minimum", """Elementwise minimum, broadcasting.
 
-    .nn:  y = minimum(x, 6.0)
+    .nn:  y = minimum(x, z)  # x: f32[N, 4], z: f32[N, 4]
     IR:   %2 = minimum %0, %1 : f32[N, 4]
-""", traits=("commutative",))
+""", traits=("commutative",), surface=Surface("minimum"))
 functions(minimum, lax="min", numpy="minimum", tf="tf.minimum", torch="torch.minimum")
 
 
@@ -187,15 +189,15 @@ def _(b, node, ct):
 
 neg = unary("neg", """Elementwise negation.
 
-    .nn:  y = -x
+    .nn:  y = -x  # x: f32[N, 4]
     IR:   %1 = neg %0 : f32[N, 4]
-""", float_only=False, traits=("linear",))
+""", float_only=False, traits=("linear",), operator="-")
 functions(neg, lax="neg", numpy="negative", tf="tf.negative", torch="torch.neg")
 neg.def_transpose(single_cotangent(lambda b, node, ct: b.neg(ct)))
 
 square = unary("square", """Elementwise `x * x`.
 
-    .nn:  y = square(x)
+    .nn:  y = square(x)  # x: f32[N, 4]
     IR:   %1 = square %0 : f32[N, 4]
 """, float_only=False)
 functions(square, lax="square", numpy="square", tf="tf.square", torch="torch.square")
@@ -210,7 +212,7 @@ def _(b, node, ct):
 
 abs_ = unary("abs", """Elementwise absolute value; its derivative at 0 is 0.
 
-    .nn:  y = abs(x)
+    .nn:  y = abs(x)  # x: f32[N, 4]
     IR:   %1 = abs %0 : f32[N, 4]
 """, float_only=False)
 functions(abs_, lax="abs", numpy="abs", tf="tf.abs", torch="torch.abs")
@@ -218,15 +220,15 @@ abs_.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.sign(node.operands
 
 sign = unary("sign", """Elementwise sign: -1, 0 or 1.
 
-    .nn:  s = sign(x)
+    .nn:  s = sign(x)  # x: f32[N, 4]
     IR:   %1 = sign %0 : f32[N, 4]
 """, float_only=False, nondiff="piecewise constant: its derivative is 0 where defined")
 functions(sign, lax="sign", numpy="sign", tf="tf.sign", torch="torch.sign")
 
 relu = unary("relu", """Elementwise `max(x, 0)`; its derivative at 0 is 0.
 
-    .nn:  h = relu(x @ W + b)
-    IR:   %4 = relu %3 : f32[N, 128]
+    .nn:  h = relu(x)  # x: f32[N, 128]
+    IR:   %1 = relu %0 : f32[N, 128]
 """, float_only=False)
 relu.def_jax(lambda ctx, x: ctx.lax.max(x, ctx.lax.full_like(x, 0)))
 relu.def_numpy(lambda ctx, x: ctx.np.maximum(x, ctx.np.zeros((), x.dtype)))
@@ -246,7 +248,7 @@ def _(b, node, ct):
 
 sqrt = unary("sqrt", """Elementwise square root.
 
-    .nn:  r = sqrt(v)
+    .nn:  r = sqrt(v)  # v: f32[N, 4]
     IR:   %1 = sqrt %0 : f32[N, 4]
 """)
 functions(sqrt, lax="sqrt", numpy="sqrt", tf="tf.sqrt", torch="torch.sqrt")
@@ -255,8 +257,8 @@ sqrt.def_vjp(single_cotangent(
 
 rsqrt = unary("rsqrt", """Elementwise `1 / sqrt(x)`.
 
-    .nn:  s = rsqrt(var + 1e-5)
-    IR:   %2 = rsqrt %1 : f32[N, 1]
+    .nn:  s = rsqrt(v)  # v: f32[N, 1]
+    IR:   %1 = rsqrt %0 : f32[N, 1]
 """)
 rsqrt.def_jax(lambda ctx, x: ctx.lax.rsqrt(x))
 rsqrt.def_numpy(lambda ctx, x: 1 / ctx.np.sqrt(x))
@@ -274,7 +276,7 @@ def _(b, node, ct):
 
 exp = unary("exp", """Elementwise `e ** x`.
 
-    .nn:  e = exp(x)
+    .nn:  e = exp(x)  # x: f32[N, 10]
     IR:   %1 = exp %0 : f32[N, 10]
 """)
 functions(exp, lax="exp", numpy="exp", tf="tf.exp", torch="torch.exp")
@@ -282,7 +284,7 @@ exp.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, node.result)))
 
 log = unary("log", """Elementwise natural logarithm.
 
-    .nn:  l = log(p)
+    .nn:  l = log(p)  # p: f32[N, 10]
     IR:   %1 = log %0 : f32[N, 10]
 """)
 functions(log, lax="log", numpy="log", tf="tf.math.log", torch="torch.log")
@@ -290,7 +292,7 @@ log.def_vjp(single_cotangent(lambda b, node, ct: b.div(ct, node.operands[0])))
 
 log1p = unary("log1p", """Elementwise `log(1 + x)`, accurate near 0.
 
-    .nn:  l = log1p(x)
+    .nn:  l = log1p(x)  # x: f32[N, 10]
     IR:   %1 = log1p %0 : f32[N, 10]
 """)
 functions(log1p, lax="log1p", numpy="log1p", tf="tf.math.log1p", torch="torch.log1p")
@@ -305,7 +307,7 @@ def _(b, node, ct):
 
 tanh = unary("tanh", """Elementwise hyperbolic tangent.
 
-    .nn:  h = tanh(x)
+    .nn:  h = tanh(x)  # x: f32[N, 4]
     IR:   %1 = tanh %0 : f32[N, 4]
 """)
 functions(tanh, lax="tanh", numpy="tanh", tf="tf.tanh", torch="torch.tanh")
@@ -320,7 +322,7 @@ def _(b, node, ct):
 
 sigmoid = unary("sigmoid", """Elementwise logistic function `1 / (1 + exp(-x))`.
 
-    .nn:  p = sigmoid(z)
+    .nn:  p = sigmoid(z)  # z: f32[N, 1]
     IR:   %1 = sigmoid %0 : f32[N, 1]
 """)
 sigmoid.def_jax(lambda ctx, x: ctx.lax.logistic(x))
@@ -339,7 +341,7 @@ def _(b, node, ct):
 
 softplus = unary("softplus", """Elementwise `log(1 + exp(x))`, computed without overflow.
 
-    .nn:  y = softplus(x)
+    .nn:  y = softplus(x)  # x: f32[N, 4]
     IR:   %1 = softplus %0 : f32[N, 4]
 """)
 @softplus.def_jax
@@ -356,7 +358,7 @@ softplus.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.sigmoid(node.o
 
 erf = unary("erf", """Elementwise Gauss error function.
 
-    .nn:  y = erf(x)
+    .nn:  y = erf(x)  # x: f32[N, 4]
     IR:   %1 = erf %0 : f32[N, 4]
 """)
 erf.def_jax(lambda ctx, x: ctx.lax.erf(x))
@@ -366,7 +368,7 @@ erf.def_jax(lambda ctx, x: ctx.lax.erf(x))
 def _(ctx, x):
     """NumPy has no erf; Python's `math.erf`, element by element, in float64."""
     erf_float64 = ctx.np.frompyfunc(math.erf, 1, 1)
-    return erf_float64(x.astype(ctx.np.float64)).astype(x.dtype)
+    return ctx.np.asarray(erf_float64(x.astype(ctx.np.float64)), x.dtype)
 
 
 erf.def_tf(lambda ctx, x: f"tf.math.erf({x})")
@@ -383,13 +385,18 @@ def _(b, node, ct):
 
 # Dtype and gradient plumbing
 
+def cast(b, x, dtype):
+    """`cast(x, dtype)` is no op at all where `x` already has `dtype`."""
+    return x if x.type.dtype == dtype else b.emit("convert", x, dtype=dtype)
+
+
 convert = define("convert", ("x",), family=FAMILY, attrs={"dtype": Attr("dtype")},
-                 traits=("elementwise",), doc="""
+                 traits=("elementwise",), surface=Surface("cast", bind=cast), doc="""
 Elementwise conversion to `dtype`. Differentiable from float to float only: its
 cotangent is converted back; to or from ints or bool there is none.
 
-    .nn:  m = (y == t).astype(f32)
-    IR:   %3 = convert %2 {dtype = f32} : f32[N]
+    .nn:  m = cast(y == t, f32)  # y: i32[N], t: i32[N]
+    IR:   %1 = convert %0 {dtype = "f32"} : f32[N]
 """)
 
 
@@ -415,11 +422,11 @@ def _(b, node, ct):
 
 
 stop_gradient = define("stop_gradient", ("x",), family=FAMILY, infer=lambda attrs, x: x,
-                       traits=("elementwise",),
+                       traits=("elementwise",), surface=Surface("stop_gradient"),
                        nondiff="it is the identity whose gradient is defined to be 0", doc="""
 The identity, through which no gradient flows.
 
-    .nn:  t = stop_gradient(target)
+    .nn:  t = stop_gradient(target)  # target: f32[N, 1]
     IR:   %1 = stop_gradient %0 : f32[N, 1]
 """)
 stop_gradient.def_jax(lambda ctx, x: ctx.lax.stop_gradient(x))

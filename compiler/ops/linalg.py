@@ -9,16 +9,16 @@ from __future__ import annotations
 from ..ir import TensorType, format_shape
 from .common import (broadcast_shapes, require_numeric, require_rank,
                      require_same_dtype, single_cotangent)
-from .registry import ShapeError, define
+from .registry import ShapeError, Surface, define
 
 FAMILY = "linalg"
 
-matmul = define("matmul", ("x", "y"), family=FAMILY, doc="""
+matmul = define("matmul", ("x", "y"), family=FAMILY, surface=Surface("matmul", "@"), doc="""
 Matrix product with numpy's `@` semantics: `[.., N, K] @ [.., K, M] -> [.., N, M]`
 with the batch dims broadcast; a rank-1 operand is a vector whose axis is dropped
 from the result (`[K] @ [K] -> []`, `[N, K] @ [K] -> [N]`).
 
-    .nn:  y = x @ W
+    .nn:  y = x @ W  # x: f32[N, 2], W: f32[2, 1]
     IR:   %2 = matmul %0, %1 : f32[N, 1]
 """)
 

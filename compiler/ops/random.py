@@ -1,21 +1,29 @@
-"""Random tensors from a scalar `i32` seed, for initializers and dropout.
+"""Random tensors from a scalar integer seed, for initializers and dropout.
 
-Law: the key is `fold_in(key(seed), stream)`, so one seed feeds many independent
-draws (each op gets its own `stream`) and equal seeds give equal tensors on every
-backend. Shapes are concrete, the dtype a float; none of these is differentiable.
+Law: the key is `fold_in(key(seed), stream)`, the seed's low 32 bits making the key, so
+one seed feeds many independent draws (each op gets its own `stream`) and equal seeds
+give equal bits on every backend: the jax rule draws with `jax.random` (threefry-2x32),
+the others compute the same generator (`threefry.py`). Draws are made in f32, and
+another float dtype gets the f32 draw converted, so that no backend depends on JAX's
+x64 mode. Shapes are concrete; none of these is differentiable.
 """
 
 from __future__ import annotations
 
 from ..ir import FLOAT_DTYPES, INT_DTYPES, TensorType, format_shape
+from . import threefry
 from .common import require_dtype, require_rank
 from .registry import Attr, ShapeError, define
 
 FAMILY = "random"
 COMMON_ATTRS = {"shape": Attr("dims"), "dtype": Attr("dtype", "f32"), "stream": Attr("int", 0)}
+DRAW_DTYPE = "f32"
 
 
-def random_op(name: str, doc: str, params: dict):
+def random_op(name: str, doc: str, params: dict, *, numpy, helper: str):
+    """An op drawing with `numpy(np, seed, stream, shape, *params)` in the reference and
+    calling the generator helper `helper(seed, stream, shape, *params)` in emitted code;
+    `params` are its attributes beyond shape, dtype and stream, in that order."""
     def infer(attrs, seed):
         require_dtype(name, seed, INT_DTYPES, what="seed")
         require_rank(name, seed, (0,), what="a seed")
@@ -26,46 +34,86 @@ def random_op(name: str, doc: str, params: dict):
                              code="E0207", help="random tensors have integer dimensions")
         attrs["shape"] = shape
         return TensorType(attrs["dtype"], shape)
-    return define(name, ("seed",), family=FAMILY, doc=doc, infer=infer,
-                  attrs={**COMMON_ATTRS, **params}, nondiff="it is a random draw")
+    op = define(name, ("seed",), family=FAMILY, doc=doc, infer=infer, traits=("random",),
+                attrs={**COMMON_ATTRS, **params}, nondiff="it is a random draw",
+                internal="initializers (`init = normal(...)`) make it")
+
+    @op.def_numpy
+    def _(ctx, seed, shape, dtype, stream, **values):
+        sample = numpy(ctx.np, seed, stream, shape, *(values[p] for p in params))
+        return sample.astype(ctx.dtype(dtype))
+
+    def call(ctx, helpers, seed, attrs) -> str:
+        for helper_name, source in helpers.items():
+            ctx.helper(helper_name, source)
+        args = ", ".join(f"{a}={ctx.literal(attrs[a])}" for a in ("stream", "shape", *params))
+        return f"{helper}({seed}, {args})"
+
+    @op.def_tf
+    def _(ctx, seed, **attrs):
+        sample = call(ctx, threefry.TF_HELPERS, seed, attrs)
+        dtype = attrs["dtype"]
+        return sample if dtype == DRAW_DTYPE else f"tf.cast({sample}, {ctx.dtype(dtype)})"
+
+    @op.def_torch
+    def _(ctx, seed, **attrs):
+        sample = call(ctx, threefry.TORCH_HELPERS, seed, attrs)
+        dtype = attrs["dtype"]
+        return sample if dtype == DRAW_DTYPE else f"{sample}.to({ctx.dtype(dtype)})"
+    return op
 
 
 def stream_key(ctx, seed, stream: int):
-    """The key of one parameter's stream: `init`'s seed folded with the stream index."""
-    return ctx.random.fold_in(ctx.random.key(seed), stream)
+    """The key of one parameter's stream: `init`'s seed folded with the stream index.
+    The seed is made uint32 first, so that an `i64` seed keys alike with or without x64."""
+    word = ctx.lax.convert_element_type(seed, "uint32")
+    return ctx.random.fold_in(ctx.random.key(word), stream)
 
 
-def scale_shift(ctx, sample, stddev, mean):
-    """`sample * stddev + mean`, in the sample's dtype."""
+def affine(ctx, sample, scale: float, shift: float):
+    """`sample * scale + shift`, which XLA fuses into one rounding (the other backends
+    compute that fused rounding), and then the result's dtype."""
     lax = ctx.lax
-    return lax.add(lax.mul(sample, lax.full_like(sample, stddev)), lax.full_like(sample, mean))
+    out = lax.add(lax.mul(sample, lax.full_like(sample, scale)), lax.full_like(sample, shift))
+    return as_result(ctx, out)
+
+
+def as_result(ctx, sample):
+    return ctx.lax.convert_element_type(sample, ctx.dtype(ctx.result_types[0].dtype))
 
 
 random_uniform = random_op("random_uniform", """
 Uniform samples in `[low, high)`.
 
     .nn:  param W: f32[2, 1] = uniform(0, 1)
-    IR:   %1 = random_uniform %0 {dtype = f32, high = 1.0, low = 0.0, shape = [2, 1], stream = 0} : f32[2, 1]
-""", {"low": Attr("float", 0.0), "high": Attr("float", 1.0)})
+    IR:   %1 = random_uniform %0 {dtype = "f32", high = 1.0, low = 0.0, shape = [2, 1], stream = 0} : f32[2, 1]
+""", {"low": Attr("float", 0.0), "high": Attr("float", 1.0)},
+    numpy=threefry.uniform, helper="_dslc_random_uniform")
 
 
 @random_uniform.def_jax
 def _(ctx, seed, shape, dtype, stream, low, high):
-    return ctx.random.uniform(stream_key(ctx, seed, stream), shape, ctx.dtype(dtype), low, high)
+    key = stream_key(ctx, seed, stream)
+    return as_result(ctx, ctx.random.uniform(key, shape, ctx.dtype(DRAW_DTYPE), low, high))
 
 
 random_normal = random_op("random_normal", """
 Normal samples with `mean` and `stddev`.
 
-    .nn:  param W: f32[in, units] = random_normal
-    IR:   %1 = random_normal %0 {dtype = f32, mean = 0.0, shape = [784, 512], stddev = 1.0, stream = 3} : f32[784, 512]
-""", {"mean": Attr("float", 0.0), "stddev": Attr("float", 1.0)})
+    .nn:  param W: f32[784, 512] = random_normal
+    IR:   %1 = random_normal %0 {dtype = "f32", mean = 0.0, shape = [784, 512], stddev = 0.05, stream = 0} : f32[784, 512]
+""", {"mean": Attr("float", 0.0), "stddev": Attr("float", 1.0)},
+    numpy=threefry.normal, helper="_dslc_random_normal")
 
 
 @random_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    sample = ctx.random.normal(stream_key(ctx, seed, stream), shape, ctx.dtype(dtype))
-    return scale_shift(ctx, sample, stddev, mean)
+    """`jax.random.normal`, spelled out: it is `sqrt(2) * erf_inv(u)`, whose two constant
+    factors XLA folds into one when `stddev` follows; folding them here keeps the bits
+    the same whether or not XLA would."""
+    key = stream_key(ctx, seed, stream)
+    u = ctx.random.uniform(key, shape, ctx.dtype(DRAW_DTYPE), threefry.NORMAL_LOW, 1.0)
+    return affine(ctx, ctx.lax.erf_inv(u), threefry.normal_scale(stddev), mean)
 
 
 truncated_normal = random_op("truncated_normal", """
@@ -73,12 +121,14 @@ Normal samples with `mean` and `stddev`, redrawn beyond 2 stddev (Keras'
 `TruncatedNormal`: `stddev` is that of the normal before truncation).
 
     .nn:  param W: f32[64, 10] = truncated_normal(stddev=0.05)
-    IR:   %1 = truncated_normal %0 {dtype = f32, mean = 0.0, shape = [64, 10], stddev = 0.05, stream = 1} : f32[64, 10]
-""", {"mean": Attr("float", 0.0), "stddev": Attr("float", 1.0)})
+    IR:   %1 = truncated_normal %0 {dtype = "f32", mean = 0.0, shape = [64, 10], stddev = 0.05, stream = 0} : f32[64, 10]
+""", {"mean": Attr("float", 0.0), "stddev": Attr("float", 1.0)},
+    numpy=threefry.truncated_normal, helper="_dslc_truncated_normal")
 
 
 @truncated_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    sample = ctx.random.truncated_normal(stream_key(ctx, seed, stream), -2.0, 2.0, shape,
-                                         ctx.dtype(dtype))
-    return scale_shift(ctx, sample, stddev, mean)
+    bound = threefry.TRUNCATION
+    sample = ctx.random.truncated_normal(stream_key(ctx, seed, stream), -bound, bound, shape,
+                                         ctx.dtype(DRAW_DTYPE))
+    return affine(ctx, sample, stddev, mean)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..ir import TensorType
 from .common import (element_count, keepdims_shape, normalize_axes, normalize_axis,
                      require_float, require_numeric, single_cotangent)
-from .registry import Attr, define
+from .registry import Attr, Surface, define
 
 FAMILY = "reduce"
 
@@ -25,6 +25,7 @@ def reduction(name: str, doc: str, *, float_only: bool = False, traits=()):
             return x.with_shape(keepdims_shape(x.shape, axes))
         return x.with_shape(d for i, d in enumerate(x.shape) if i not in axes)
     return define(name, ("x",), family=FAMILY, doc=doc, infer=infer,
+                  surface=Surface(name, params=("x", ("axis", "axes"), "keepdims")),
                   traits=("reduction", *traits),
                   attrs={"axes": Attr("ints", None, optional=True),
                          "keepdims": Attr("bool", False)})
@@ -68,9 +69,9 @@ def with_kept_dims(b, value, node):
     return value if value.type.shape == kept else b.reshape(value, shape=kept)
 
 
-sum_ = reduction("sum", """Sum over `axes`.
+sum_ = reduction("sum", """Sum over `axis` (all axes by default).
 
-    .nn:  s = sum(x, axis=1)
+    .nn:  s = sum(x, axis=1)  # x: f32[N, 4]
     IR:   %1 = sum %0 {axes = [1], keepdims = false} : f32[N]
 """, traits=("linear",))
 sum_.def_jax(lax_reduction("reduce_sum"))
@@ -78,10 +79,11 @@ functions(sum_, numpy="sum", tf="tf.reduce_sum", torch="torch.sum", widens_ints=
 sum_.def_transpose(single_cotangent(lambda b, node, ct: b.broadcast_to(
     with_kept_dims(b, ct, node), node.operands[0].type.shape)))
 
-mean = reduction("mean", """Arithmetic mean over `axes`; symbolic dims are counted at run time.
+mean = reduction("mean", """Arithmetic mean over `axis` (all axes by default); symbolic dims are
+counted at run time.
 
-    .nn:  loss = mean(square(y - t))
-    IR:   %3 = mean %2 {axes = [0, 1], keepdims = false} : f32[]
+    .nn:  loss = mean(e)  # e: f32[N, 4]
+    IR:   %1 = mean %0 {axes = [0, 1], keepdims = false} : f32[]
 """, float_only=True, traits=("linear",))
 
 
@@ -113,18 +115,20 @@ def extreme(ctx, *, lowest: bool):
     return limits.min if lowest else limits.max
 
 
-max_ = reduction("max", """Maximum over `axes`; ties share the gradient equally.
+max_ = reduction("max", """Maximum over `axis` (all axes by default); ties share the gradient
+equally.
 
-    .nn:  m = max(logits, axis=-1, keepdims=true)
+    .nn:  m = max(logits, axis=-1, keepdims=true)  # logits: f32[N, 10]
     IR:   %1 = max %0 {axes = [1], keepdims = true} : f32[N, 1]
 """)
 max_.def_jax(lax_reduction("reduce_max"))
 functions(max_, numpy="max", tf="tf.reduce_max", torch="torch.amax",
           initial=lambda ctx: extreme(ctx, lowest=True))
 
-min_ = reduction("min", """Minimum over `axes`; ties share the gradient equally.
+min_ = reduction("min", """Minimum over `axis` (all axes by default); ties share the gradient
+equally.
 
-    .nn:  m = min(x, axis=0)
+    .nn:  m = min(x, axis=0)  # x: f32[N, 4]
     IR:   %1 = min %0 {axes = [0], keepdims = false} : f32[4]
 """)
 min_.def_jax(lax_reduction("reduce_min"))
@@ -142,12 +146,12 @@ def _(b, node, ct):
     return b.mul(with_kept_dims(b, ct, node), b.div(attained, ties))
 
 
-argmax = define("argmax", ("x",), family=FAMILY, attrs={"axis": Attr("int", -1),
-                                                       "keepdims": Attr("bool", False)},
+argmax = define("argmax", ("x",), family=FAMILY, surface=Surface("argmax"),
+                attrs={"axis": Attr("int", -1), "keepdims": Attr("bool", False)},
                 nondiff="it returns integer indices", doc="""
 The index (`i32`) of the first maximum along `axis`.
 
-    .nn:  k = argmax(logits, axis=-1)
+    .nn:  k = argmax(logits, axis=-1)  # logits: f32[N, 10]
     IR:   %1 = argmax %0 {axis = 1, keepdims = false} : i32[N]
 """)
 

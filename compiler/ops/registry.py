@@ -95,6 +95,30 @@ class Attr:
         return float(value) if self.kind == "float" else value
 
 
+@dataclass(frozen=True)
+class Surface:
+    """How `.nn` code reaches an op; the front end builds its builtins and operators
+    from these. `name`: a builtin function whose parameters are `params`, each an
+    operand or attribute of the op, or a pair (`.nn` name, op name) where `.nn` spells
+    it differently (`axis` for `axes`); by default the operands, then the attributes.
+    Attributes keep their defaults and are converted by their kind. `operator`: the
+    infix (or, for one operand, prefix) operator. `bind(builder, *operands, **attrs)`,
+    where given, is called with the bound arguments instead of emitting the op, for a
+    builtin whose `.nn` meaning differs from the op's (a `cast` to the same dtype is no
+    op at all)."""
+
+    name: str | None = None
+    operator: str | None = None
+    params: tuple[str | tuple[str, str], ...] | None = None
+    bind: Callable[..., Any] | None = None
+
+    def parameters(self, op: OpDef) -> tuple[tuple[str, str], ...]:
+        """(`.nn` name, operand or attribute name) of each builtin parameter."""
+        names = self.params if self.params is not None else (
+            tuple(n.rstrip("*") for n in op.operands) + tuple(op.attrs))
+        return tuple((n, n) if isinstance(n, str) else n for n in names)
+
+
 @dataclass
 class OpDef:
     """An op's declaration and rules.
@@ -113,6 +137,8 @@ class OpDef:
       module (`ctx.lax`, `ctx.np`); for `tf` and `torch` the operands are source
       expressions and the rule returns one, with `ctx.fresh`/`ctx.emit` for statements.
     - `canonicalize`: local rewrites `rule(b, node) -> Value | None`.
+    - `surface`: how `.nn` code reaches it (`Surface`), or `internal`: why it has none
+      (it is made by the front end for other syntax, or by autodiff).
     """
 
     name: str
@@ -127,6 +153,8 @@ class OpDef:
     nondiff: str | None = None
     rules: dict[str, Callable[..., Any]] = field(default_factory=dict)
     canonicalize: list[Callable[..., Any]] = field(default_factory=list)
+    surface: Surface | None = None
+    internal: str | None = None
 
     @property
     def variadic(self) -> bool:
@@ -196,7 +224,8 @@ OPS: dict[str, OpDef] = {}
 
 def define(name: str, operands: tuple[str, ...], *, family: str, doc: str,
            attrs: dict[str, Any] | None = None, traits=(), infer=None,
-           nondiff: str | None = None) -> OpDef:
+           nondiff: str | None = None, surface: Surface | None = None,
+           internal: str | None = None) -> OpDef:
     """Registers an op. An attribute given as a plain default (not an `Attr`) is of kind
     `any`; the registry's completeness test allows that only outside the op families."""
     if name in OPS:
@@ -206,7 +235,7 @@ def define(name: str, operands: tuple[str, ...], *, family: str, doc: str,
         raise ValueError(f"op `{name}` has unknown traits {sorted(unknown)}")
     typed = {k: v if isinstance(v, Attr) else Attr("any", v) for k, v in (attrs or {}).items()}
     op = OpDef(name, tuple(operands), typed, doc.strip(), family, frozenset(traits),
-               infer=infer, nondiff=nondiff)
+               infer=infer, nondiff=nondiff, surface=surface, internal=internal)
     OPS[name] = op
     return op
 

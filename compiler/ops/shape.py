@@ -13,7 +13,7 @@ from collections import Counter
 from ..ir import TensorType, format_shape
 from .common import (broadcast_dim, check_shape_attr, normalize_axis,
                      require_same_dtype, single_cotangent)
-from .registry import Attr, ShapeError, define
+from .registry import Attr, ShapeError, Surface, define
 
 FAMILY = "shape"
 
@@ -58,12 +58,13 @@ def resolve_reshape(source, target) -> tuple:
 
 
 reshape = define("reshape", ("x",), family=FAMILY, attrs={"shape": Attr("dims")},
+                 surface=Surface("reshape"),
                  traits=("shape", "linear"), doc="""
 The elements of `x` in row-major order, in `shape` (symbols allowed; one dim may be
 `-1`, which the rule resolves and stores).
 
-    .nn:  f = reshape(x, [B, -1])
-    IR:   %1 = reshape %0 {shape = [B, 784]} : f32[B, 784]
+    .nn:  f = reshape(x, [B, -1])  # x: f32[B, 28, 28]
+    IR:   %1 = reshape %0 {shape = ["B", 784]} : f32[B, 784]
 """)
 
 
@@ -85,10 +86,11 @@ reshape.def_transpose(single_cotangent(
 # transpose
 
 transpose = define("transpose", ("x",), family=FAMILY, traits=("shape", "linear"),
+                   surface=Surface("transpose"),
                    attrs={"perm": Attr("ints", None, optional=True)}, doc="""
 Permutes the axes: `result.shape[i] == x.shape[perm[i]]`; `perm` None reverses them.
 
-    .nn:  wt = transpose(w)
+    .nn:  wt = transpose(w)  # w: f32[N, 3]
     IR:   %1 = transpose %0 {perm = [1, 0]} : f32[3, N]
 """)
 
@@ -122,12 +124,13 @@ transpose.def_transpose(single_cotangent(
 # broadcast
 
 broadcast = define("broadcast", ("x",), family=FAMILY, attrs={"shape": Attr("dims")},
+                   surface=Surface("broadcast_to"),
                    traits=("shape", "linear"), doc="""
 `x` repeated to `shape` (numpy `broadcast_to`: trailing axes aligned, a dim of 1
 stretches to any size, a symbol only matches itself).
 
-    .nn:  y = broadcast(b, [N, 4])
-    IR:   %1 = broadcast %0 {shape = [N, 4]} : f32[N, 4]
+    .nn:  y = broadcast_to(b, shape(x))  # b: f32[4], x: f32[N, 4]
+    IR:   %1 = broadcast %0 {shape = ["N", 4]} : f32[N, 4]
 """)
 
 
@@ -157,12 +160,13 @@ broadcast.def_transpose(single_cotangent(
 
 # concat
 
-concat = define("concat", ("xs*",), family=FAMILY, attrs={"axis": Attr("int")},
+concat = define("concat", ("xs*",), family=FAMILY, attrs={"axis": Attr("int", -1)},
+                surface=Surface("concat"),
                 traits=("shape", "linear"), doc="""
 The operands joined along `axis`; all other dims must agree, and the joined dims
 must be integers (a sum of symbols has no name).
 
-    .nn:  h = concat([a, b], axis=1)
+    .nn:  h = concat([a, b], axis=1)  # a: f32[N, 3], b: f32[N, 4]
     IR:   %2 = concat %0, %1 {axis = 1} : f32[N, 7]
 """)
 
@@ -233,13 +237,14 @@ def index_source(ctx, x: str, dims, start, limit, stride) -> str:
 
 
 slice_ = define("slice", ("x",), family=FAMILY, traits=("shape", "linear"),
+                internal="`.nn` indexing makes it: `x[:, 1:3]`",
                 attrs={"start": Attr("ints"), "limit": Attr("dims"),
                        "stride": Attr("ints", None, optional=True)}, doc="""
 `x[start:limit:stride]` on every axis, static (`stride` None means 1s). A symbolic
 dim can only be kept whole: start 0, limit the symbol, stride 1.
 
-    .nn:  h = x[:, 1:3]
-    IR:   %1 = slice %0 {limit = [N, 3], start = [0, 1], stride = [1, 1]} : f32[N, 2]
+    .nn:  h = x[:, 1:3]  # x: f32[N, 4]
+    IR:   %1 = slice %0 {limit = ["N", 3], start = [0, 1], stride = [1, 1]} : f32[N, 2]
 """)
 
 
@@ -286,12 +291,13 @@ def _(b, node, ct):
 
 
 pad = define("pad", ("x",), family=FAMILY, traits=("shape", "linear"),
+             surface=Surface("pad"),
              attrs={"low": Attr("ints"), "high": Attr("ints"),
                     "interior": Attr("ints", None, optional=True)}, doc="""
 `x` with zeros added: `low` before and `high` after each axis, and `interior`
 between neighbours (None means no interior padding). Symbolic dims get no padding.
 
-    .nn:  p = pad(x, low=[0, 1], high=[0, 1])
+    .nn:  p = pad(x, low=[0, 1], high=[0, 1])  # x: f32[N, 3]
     IR:   %1 = pad %0 {high = [0, 1], interior = [0, 0], low = [0, 1]} : f32[N, 5]
 """)
 
