@@ -50,11 +50,8 @@ OP_NAMES = sorted(all_ops())
 # (rtol, atol) for float results. f32 allows a few ulps of transcendental functions
 # computed differently by each framework; f64 is held closer.
 TOLERANCES = {"f32": (1e-5, 1e-6), "f64": (1e-10, 1e-12)}
-# The generator is defined once, on integers, so uniform draws are the same bits
-# everywhere; normals go through a float transform (erfinv or Box-Muller, log, sqrt)
-# that each framework evaluates to within an ulp or so, hence a tolerance.
-EXACT_RANDOM = {"random_uniform"}
-RANDOM_TOLERANCE = (1e-5, 1e-6)
+# Random draws are the same bits on every backend (threefry.py): the generator is
+# integer code, and the float transforms use only operations rounded exactly once.
 
 # Where torch.compile could specialize or break: broadcasting with a symbolic dim, a
 # product, a reduction, a choice with a 0-d operand and the counter-based generator.
@@ -121,10 +118,10 @@ def assert_matches_reference(op, got, want, type_, where):
     assert dtype_name(got.dtype) == type_.dtype, (
         f"{where}: dtype `{dtype_name(got.dtype)}`, the IR says `{type_.dtype}`")
     assert got.shape == want.shape, f"{where}: shape {got.shape}, reference {want.shape}"
-    if op in EXACT_RANDOM or not type_.is_float:
+    if "random" in all_ops()[op].traits or not type_.is_float:
         np.testing.assert_array_equal(got, want, err_msg=where)
         return
-    rtol, atol = RANDOM_TOLERANCE if "random" in all_ops()[op].traits else TOLERANCES[type_.dtype]
+    rtol, atol = TOLERANCES[type_.dtype]
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=where)
 
 

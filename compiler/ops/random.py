@@ -2,8 +2,9 @@
 
 Law: the key is `fold_in(key(seed), stream)`, the seed's low 32 bits making the key, so
 one seed feeds many independent draws (each op gets its own `stream`) and equal seeds
-give equal bits on every backend: the jax rule draws with `jax.random` (threefry-2x32),
-the others compute the same generator (`threefry.py`). Draws are made in f32, and
+give equal bits on every backend (`threefry.py` says how): the jax rule draws uniform
+bits with `jax.random` (threefry-2x32) and the others compute the same generator; the
+normal samplers are one source that every backend runs. Draws are made in f32, and
 another float dtype gets the f32 draw converted, so that no backend depends on JAX's
 x64 mode. Shapes are concrete; none of these is differentiable.
 """
@@ -44,7 +45,7 @@ def random_op(name: str, doc: str, params: dict, *, numpy, helper: str):
         return sample.astype(ctx.dtype(dtype))
 
     def call(ctx, helpers, seed, attrs) -> str:
-        for helper_name, source in helpers.items():
+        for helper_name, source in threefry.helpers_of(helpers, helper).items():
             ctx.helper(helper_name, source)
         args = ", ".join(f"{a}={ctx.literal(attrs[a])}" for a in ("stream", "shape", *params))
         return f"{helper}({seed}, {args})"
@@ -70,12 +71,28 @@ def stream_key(ctx, seed, stream: int):
     return ctx.random.fold_in(ctx.random.key(word), stream)
 
 
-def affine(ctx, sample, scale: float, shift: float):
-    """`sample * scale + shift`, which XLA fuses into one rounding (the other backends
-    compute that fused rounding), and then the result's dtype."""
+def jax_normals(ctx) -> dict:
+    """The shared normal samplers (`threefry.NORMAL_SOURCE`) over JAX's primitives."""
     lax = ctx.lax
-    out = lax.add(lax.mul(sample, lax.full_like(sample, scale)), lax.full_like(sample, shift))
-    return as_result(ctx, out)
+
+    def where(condition, a, b):
+        a, b = (lax.full_like(condition, v, "float32") if isinstance(v, float) else v
+                for v in (a, b))
+        return lax.select(condition, a, b)
+
+    def uniform(seed, stream, shape, low, high):
+        return ctx.random.uniform(stream_key(ctx, seed, stream), shape,
+                                  ctx.dtype(DRAW_DTYPE), low, high)
+
+    return threefry.normal_functions({
+        "_dslc_rounded": lambda p: lax.max(p, lax.full_like(p, threefry.LOWEST)),
+        "_dslc_where": where,
+        "_dslc_sqrt": lax.sqrt,
+        "_dslc_bits_of": lambda z: lax.bitcast_convert_type(z, "int32"),
+        "_dslc_float_of": lambda i: lax.bitcast_convert_type(i, "float32"),
+        "_dslc_to_f32": lambda i: lax.convert_element_type(i, "float32"),
+        "_dslc_random_uniform": uniform,
+    })
 
 
 def as_result(ctx, sample):
@@ -108,12 +125,8 @@ Normal samples with `mean` and `stddev`.
 
 @random_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    """`jax.random.normal`, spelled out: it is `sqrt(2) * erf_inv(u)`, whose two constant
-    factors XLA folds into one when `stddev` follows; folding them here keeps the bits
-    the same whether or not XLA would."""
-    key = stream_key(ctx, seed, stream)
-    u = ctx.random.uniform(key, shape, ctx.dtype(DRAW_DTYPE), threefry.NORMAL_LOW, 1.0)
-    return affine(ctx, ctx.lax.erf_inv(u), threefry.normal_scale(stddev), mean)
+    sample = jax_normals(ctx)["_dslc_random_normal"](seed, stream, shape, mean, stddev)
+    return as_result(ctx, sample)
 
 
 truncated_normal = random_op("truncated_normal", """
@@ -128,7 +141,5 @@ Normal samples with `mean` and `stddev`, redrawn beyond 2 stddev (Keras'
 
 @truncated_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    bound = threefry.TRUNCATION
-    sample = ctx.random.truncated_normal(stream_key(ctx, seed, stream), -bound, bound, shape,
-                                         ctx.dtype(DRAW_DTYPE))
-    return affine(ctx, sample, stddev, mean)
+    sample = jax_normals(ctx)["_dslc_truncated_normal"](seed, stream, shape, mean, stddev)
+    return as_result(ctx, sample)

@@ -2,19 +2,27 @@
 backend that reproduces its bits: the NumPy reference as functions of `np`, TF and
 torch as the source of `_dslc_` helpers for emitted modules. `random.py` uses them.
 
-What JAX 0.10 computes (`jax/_src/random/threefry2x32.py` and `core.py`, with its
-default `jax_threefry_partitionable=True`), all in uint32 words:
+Uniform draws are what JAX 0.10 computes (`jax/_src/random/threefry2x32.py` and
+`core.py`, with its default `jax_threefry_partitionable=True`), all in uint32 words:
 - `key(seed)` is `(0, seed mod 2**32)`; `fold_in(key, s)` is `threefry(key, (0, s))`;
 - element `i` (row-major) of a draw is `xor` of the pair `threefry(key, (i >> 32, i))`;
 - uniform: its top 23 bits are a fraction `m * 2**-23` in `[0, 1)` (JAX writes them into
   the mantissa of 1.0 and subtracts 1, which is the same number), then
-  `max(low, fraction * (high - low) + low)` in float32;
-- normal: `sqrt(2) * erfinv(uniform(nextafter(-1, 0), 1))`, erfinv being XLA's float32
-  approximation (Giles'); truncated normal: erfinv of a uniform between `erf(-2/sqrt(2))`
-  and `erf(2/sqrt(2))`, times `sqrt(2)`, clamped inside `(-2, 2)`.
-XLA computes each `a * b + c` there with one rounding (a fused multiply-add), so the
-other backends do too (`fma_f32`). Only `log1p`, inside erfinv, is each framework's own,
-and may differ from XLA's in the last bit.
+  `max(low, fraction * (high - low) + low)` in float32, XLA computing the `a * b + c`
+  with one rounding (a fused multiply-add), as the other backends do (`fma_f32`).
+
+Normal draws are dslc's own, not `jax.random.normal`: that one is XLA's `erf_inv`,
+whose `log1p` each framework rounds its own way (about 1% of draws differed in the
+last bit). Here erfinv (Giles' polynomial, as XLA's) and the log under it
+(`NORMAL_SOURCE`) use only operations that IEEE 754 rounds exactly (`+ - * /`, `sqrt`,
+comparisons, bit fields), each rounded once to float32. Compilers fuse a product into
+the sum it feeds (an FMA, one rounding) where they may, so `_dslc_rounded`, a `max`
+with the lowest float32 that changes no value, stands between each product and its
+sum. That one source runs as the NumPy reference and in the JAX rule (over their
+primitives) and is emitted for TF and torch: the same bits on every backend.
+- normal: `sqrt(2) * erfinv(u) * stddev + mean`, `u` uniform in `[nextafter(-1, 0), 1)`;
+- truncated normal: the same, `u` uniform between `erf(-2/sqrt(2))` and `erf(2/sqrt(2))`
+  and the sample clamped inside `(-2, 2)`, before `* stddev + mean`.
 """
 
 from __future__ import annotations
@@ -44,6 +52,15 @@ ERFINV_TABLE_SOURCE = "\n".join(
     + [f"        {pair!r}," for pair in ERFINV_COEFFICIENTS] + ["    )"])
 
 
+# atanh(s) / s - 1 = s^2 P(s^2): the series' coefficients 1/13, 1/11, ..., 1/3, highest
+# power first; at |s| <= 3 - 2 sqrt(2), where a mantissa puts it, the next term is
+# below 2**-30 of the sum.
+ATANH_SERIES = tuple(1 / k for k in (13, 11, 9, 7, 5, 3))
+LN2_HIGH = 0.693359375  # log(2) in 10 bits, so that an exponent times it is exact
+LN2_LOW = math.log(2) - LN2_HIGH
+LOWEST = -3.4028234663852886e38  # the lowest float32
+
+
 def f32(x: float) -> float:
     """`x` rounded to the nearest float32, as a Python float (which holds it exactly)."""
     return struct.unpack("<f", struct.pack("<f", x))[0]
@@ -54,12 +71,6 @@ NORMAL_LOW = -(1 - 2 ** -24)  # nextafter(-1, 0) in float32, so that erfinv stay
 TRUNCATION = 2.0  # truncated_normal's bounds, in stddevs
 ERF_TRUNCATION = f32(math.erf(f32(TRUNCATION / SQRT2)))  # XLA's float32 erf gives the same
 CLAMP = TRUNCATION - 2 ** -23  # the float32 just inside TRUNCATION
-
-
-def normal_scale(stddev: float) -> float:
-    """`sqrt(2) * stddev` in float32: XLA folds the two constant factors of a normal draw
-    into one before the fused multiply-add that applies them."""
-    return f32(SQRT2 * f32(stddev))  # a product of two float32s is exact in a double
 
 
 # NumPy: the reference. Each function takes the NumPy module (ops import no framework).
@@ -116,30 +127,97 @@ def uniform(np, seed, stream: int, shape, low: float, high: float):
     return np.maximum(low, fma_f32(np, fraction, high - low, low))
 
 
-def erfinv_f32(np, x):
-    """XLA's float32 erfinv, up to NumPy's `log1p`."""
-    with np.errstate(divide="ignore", invalid="ignore"):  # at x = +-1, handled last
-        w = -np.log1p(x * -x)
-        central = w < np.float32(5)
-        w = np.where(central, w - np.float32(2.5), np.sqrt(w) - np.float32(3))
-        inner, outer = ERFINV_COEFFICIENTS[0]
-        p = np.where(central, np.float32(inner), np.float32(outer))
-        for inner, outer in ERFINV_COEFFICIENTS[1:]:
-            p = fma_f32(np, p, w, np.where(central, np.float32(inner), np.float32(outer)))
-        return np.where(np.abs(x) == 1, x * np.float32(np.inf), p * x)
+NORMAL_SOURCE = f'''def _dslc_log_f32(z):
+    """log(z) for a positive normal float32 z: its exponent e times log(2), plus the log
+    of its mantissa m in [sqrt(1/2), sqrt(2)), 2 atanh(s) = 2s + 2s s^2 P(s^2) with
+    s = (m - 1) / (m + 1)."""
+    bits = _dslc_bits_of(z)
+    exponent = _dslc_to_f32(bits // 0x800000 - 127)
+    mantissa = _dslc_float_of(bits & 0x7FFFFF | 0x3F800000)
+    high = mantissa > {SQRT2!r}
+    exponent = _dslc_where(high, exponent + 1.0, exponent)
+    mantissa = _dslc_where(high, mantissa * 0.5, mantissa)
+    s = (mantissa - 1.0) / (mantissa + 1.0)
+    s2 = _dslc_rounded(s * s)
+    p = _dslc_rounded(s2 * {ATANH_SERIES[0]!r}) + {ATANH_SERIES[1]!r}
+    for coefficient in {ATANH_SERIES[2:]!r}:
+        p = _dslc_rounded(s2 * p) + coefficient
+    twice = s + s
+    log_mantissa = twice + _dslc_rounded(_dslc_rounded(twice * s2) * p)
+    return _dslc_rounded(exponent * {LN2_HIGH!r}) + (
+        log_mantissa + _dslc_rounded(exponent * {LN2_LOW!r}))
+
+
+def _dslc_erfinv_f32(x):
+    """erfinv for float32 x in (-1, 1): Giles' polynomial in w = -log(1 - x^2)."""
+    w = -_dslc_log_f32((1.0 - x) * (1.0 + x))
+    central = w < 5.0
+    w = _dslc_where(central, w - 2.5, _dslc_sqrt(w) - 3.0)
+{ERFINV_TABLE_SOURCE}
+    p = _dslc_where(central, *coefficients[0])
+    for inner, outer in coefficients[1:]:
+        p = _dslc_rounded(p * w) + _dslc_where(central, inner, outer)
+    return p * x
+
+
+def _dslc_random_normal(seed, stream, shape, mean, stddev):
+    """Normal float32 samples: sqrt(2) erfinv(u), u uniform in (-1, 1), then
+    `* stddev + mean`."""
+    u = _dslc_random_uniform(seed, stream, shape, {NORMAL_LOW!r}, 1.0)
+    sample = _dslc_rounded(_dslc_erfinv_f32(u) * {SQRT2!r})  # XLA would fold the two factors
+    return _dslc_rounded(sample * stddev) + mean
+
+
+def _dslc_truncated_normal(seed, stream, shape, mean, stddev):
+    """Normal float32 samples within 2 stddev (u uniform between the erf of the
+    bounds), then `* stddev + mean`."""
+    u = _dslc_random_uniform(seed, stream, shape, {-ERF_TRUNCATION!r}, {ERF_TRUNCATION!r})
+    sample = _dslc_erfinv_f32(u) * {SQRT2!r}
+    sample = _dslc_where(sample < {-CLAMP!r}, {-CLAMP!r},
+                         _dslc_where(sample > {CLAMP!r}, {CLAMP!r}, sample))
+    return _dslc_rounded(sample * stddev) + mean'''
+NORMAL_NAMES = ("_dslc_log_f32", "_dslc_erfinv_f32", "_dslc_random_normal",
+                "_dslc_truncated_normal")
+PRIMITIVES = ("_dslc_rounded", "_dslc_where", "_dslc_sqrt", "_dslc_bits_of",
+              "_dslc_float_of", "_dslc_to_f32", "_dslc_random_uniform")
+
+
+def normal_functions(primitives: dict) -> dict:
+    """`NORMAL_SOURCE`'s functions over one backend's `PRIMITIVES`, by name."""
+    namespace = {name: primitives[name] for name in PRIMITIVES}
+    exec(compile(NORMAL_SOURCE, "<dslc normal source>", "exec"), namespace)
+    return {name: namespace[name] for name in NORMAL_NAMES}
+
+
+def numpy_primitives(np) -> dict:
+    f32 = np.float32
+    return {
+        "_dslc_rounded": lambda p: np.maximum(p, f32(LOWEST)),
+        "_dslc_where": lambda c, a, b: np.where(c, a, b).astype(f32),
+        "_dslc_sqrt": np.sqrt,
+        "_dslc_bits_of": lambda z: np.asarray(z, f32).view(np.int32),
+        "_dslc_float_of": lambda i: np.asarray(i, np.int32).view(f32),
+        "_dslc_to_f32": lambda i: np.asarray(i).astype(f32),
+        "_dslc_random_uniform": lambda seed, stream, shape, low, high:
+            uniform(np, seed, stream, shape, low, high),
+    }
 
 
 def normal(np, seed, stream: int, shape, mean: float, stddev: float):
-    """`jax.random.normal(...) * stddev + mean` in float32, as XLA computes it."""
-    sample = erfinv_f32(np, uniform(np, seed, stream, shape, NORMAL_LOW, 1.0))
-    return fma_f32(np, sample, np.float32(normal_scale(stddev)), np.float32(mean))
+    """The reference of `random_normal`, in float32."""
+    return normal_functions(numpy_primitives(np))["_dslc_random_normal"](
+        seed, stream, shape, mean, stddev)
 
 
 def truncated_normal(np, seed, stream: int, shape, mean: float, stddev: float):
-    """`jax.random.truncated_normal(..., -2, 2) * stddev + mean` in float32."""
-    u = uniform(np, seed, stream, shape, -ERF_TRUNCATION, ERF_TRUNCATION)
-    sample = np.clip(np.float32(SQRT2) * erfinv_f32(np, u), -CLAMP, CLAMP)
-    return fma_f32(np, sample, np.float32(stddev), np.float32(mean))
+    """The reference of `truncated_normal`, in float32."""
+    return normal_functions(numpy_primitives(np))["_dslc_truncated_normal"](
+        seed, stream, shape, mean, stddev)
+
+
+def normal_helpers(primitives: dict[str, str]) -> dict[str, str]:
+    """Emitted helpers: one framework's primitives (source) and the normal source."""
+    return {**primitives, "_dslc_normal": NORMAL_SOURCE}
 
 
 def threefry_source(rotate: str) -> str:
@@ -193,17 +271,6 @@ TF_HELPERS = {
                       tf.constant(-1, tf.int64))
     odd = tf.where((error != 0) & ((bits & 1) == 0), bits + toward, bits)
     return tf.cast(tf.bitcast(odd, tf.float64), tf.float32)''',
-    "_dslc_erfinv_f32": f'''def _dslc_erfinv_f32(x):
-    """erfinv in float32 as XLA computes it (Giles' approximation, one fused
-    multiply-add per step); only `log1p` may round differently from XLA's."""
-    w = -tf.math.log1p(x * -x)
-    central = w < 5.0
-    w = tf.where(central, w - 2.5, tf.sqrt(w) - 3.0)
-{ERFINV_TABLE_SOURCE}
-    p = tf.where(central, *coefficients[0])
-    for inner, outer in coefficients[1:]:
-        p = _dslc_fma_f32(p, w, tf.where(central, inner, outer))
-    return tf.where(tf.abs(x) == 1.0, x * float("inf"), p * x)''',
     "_dslc_random_uniform": '''def _dslc_random_uniform(seed, stream, shape, low, high):
     """`jax.random.uniform(fold_in(key(seed), stream), shape, float32, low, high)`: the
     top 23 random bits as a fraction in [0, 1), scaled into [low, high)."""
@@ -211,20 +278,16 @@ TF_HELPERS = {
     bits = _dslc_random_bits(seed, stream, shape)
     fraction = tf.cast(tf.bitwise.right_shift(bits, 9), tf.float32) * 2.0 ** -23
     return tf.maximum(low, _dslc_fma_f32(fraction, high - low, low))''',
-    "_dslc_random_normal": f'''def _dslc_random_normal(seed, stream, shape, mean, stddev):
-    """`jax.random.normal(fold_in(key(seed), stream), shape) * stddev + mean` as XLA
-    computes it: sqrt(2) * stddev in float32, applied with one fused multiply-add."""
-    u = _dslc_random_uniform(seed, stream, shape, {NORMAL_LOW!r}, 1.0)
-    scale = tf.constant({SQRT2!r}, tf.float32) * tf.constant(stddev, tf.float32)
-    return _dslc_fma_f32(_dslc_erfinv_f32(u), scale, tf.constant(mean, tf.float32))''',
-    "_dslc_truncated_normal": f'''def _dslc_truncated_normal(seed, stream, shape, mean, stddev):
-    """`jax.random.truncated_normal(fold_in(key(seed), stream), -2, 2, shape) * stddev
-    + mean`, the scale and shift being one fused multiply-add."""
-    u = _dslc_random_uniform(seed, stream, shape, {-ERF_TRUNCATION!r}, {ERF_TRUNCATION!r})
-    sample = tf.clip_by_value({SQRT2!r} * _dslc_erfinv_f32(u), {-CLAMP!r},
-                              {CLAMP!r})
-    stddev, mean = tf.constant(stddev, tf.float32), tf.constant(mean, tf.float32)
-    return _dslc_fma_f32(sample, stddev, mean)''',
+    **normal_helpers({
+        "_dslc_rounded": f'''def _dslc_rounded(p):
+    """`p` itself, as a value that no compiler fuses into the sum it feeds."""
+    return tf.maximum(p, {LOWEST!r})''',
+        "_dslc_where": "_dslc_where = tf.where",
+        "_dslc_sqrt": "_dslc_sqrt = tf.sqrt",
+        "_dslc_bits_of": "def _dslc_bits_of(z):\n    return tf.bitcast(z, tf.int32)",
+        "_dslc_float_of": "def _dslc_float_of(i):\n    return tf.bitcast(i, tf.float32)",
+        "_dslc_to_f32": "def _dslc_to_f32(i):\n    return tf.cast(i, tf.float32)",
+    }),
 }
 
 
@@ -258,17 +321,6 @@ TORCH_HELPERS = {
     toward = torch.where((error > 0) == (total > 0), 1, -1)
     odd = torch.where((error != 0) & ((bits & 1) == 0), bits + toward, bits)
     return odd.view(torch.float64).float()''',
-    "_dslc_erfinv_f32": f'''def _dslc_erfinv_f32(x):
-    """erfinv in float32 as XLA computes it (Giles' approximation, one fused
-    multiply-add per step); only `log1p` may round differently from XLA's."""
-    w = -torch.log1p(x * -x)
-    central = w < 5.0
-    w = torch.where(central, w - 2.5, torch.sqrt(w) - 3.0)
-{ERFINV_TABLE_SOURCE}
-    p = torch.where(central, *coefficients[0])
-    for inner, outer in coefficients[1:]:
-        p = _dslc_fma_f32(p, w, torch.where(central, inner, outer))
-    return torch.where(x.abs() == 1.0, x * float("inf"), p * x)''',
     "_dslc_random_uniform": '''def _dslc_random_uniform(seed, stream, shape, low, high):
     """`jax.random.uniform(fold_in(key(seed), stream), shape, float32, low, high)`: the
     top 23 random bits as a fraction in [0, 1), scaled into [low, high)."""
@@ -277,20 +329,29 @@ TORCH_HELPERS = {
     bits = _dslc_random_bits(seed, stream, shape)
     fraction = (bits >> 9).to(torch.float32) * 2.0 ** -23
     return torch.maximum(low, _dslc_fma_f32(fraction, high - low, low))''',
-    "_dslc_random_normal": f'''def _dslc_random_normal(seed, stream, shape, mean, stddev):
-    """`jax.random.normal(fold_in(key(seed), stream), shape) * stddev + mean` as XLA
-    computes it: sqrt(2) * stddev in float32, applied with one fused multiply-add."""
-    u = _dslc_random_uniform(seed, stream, shape, {NORMAL_LOW!r}, 1.0)
-    sqrt2, stddev, mean = (torch.tensor(v, dtype=torch.float32, device=u.device)
-                           for v in ({SQRT2!r}, stddev, mean))
-    return _dslc_fma_f32(_dslc_erfinv_f32(u), sqrt2 * stddev, mean)''',
-    "_dslc_truncated_normal": f'''def _dslc_truncated_normal(seed, stream, shape, mean, stddev):
-    """`jax.random.truncated_normal(fold_in(key(seed), stream), -2, 2, shape) * stddev
-    + mean`, the scale and shift being one fused multiply-add."""
-    u = _dslc_random_uniform(seed, stream, shape, {-ERF_TRUNCATION!r}, {ERF_TRUNCATION!r})
-    sample = torch.clamp({SQRT2!r} * _dslc_erfinv_f32(u), {-CLAMP!r},
-                         {CLAMP!r})
-    stddev, mean = (torch.tensor(v, dtype=torch.float32, device=u.device)
-                    for v in (stddev, mean))
-    return _dslc_fma_f32(sample, stddev, mean)''',
+    **normal_helpers({
+        "_dslc_rounded": f'''def _dslc_rounded(p):
+    """`p` itself, as a value that no compiler fuses into the sum it feeds."""
+    return torch.clamp_min(p, {LOWEST!r})''',
+        "_dslc_where": "_dslc_where = torch.where",
+        "_dslc_sqrt": '''def _dslc_sqrt(w):
+    """sqrt rounded correctly, which torch's float32 kernel is not on every CPU (its
+    float64 one is, and a float64 root rounds to the correct float32)."""
+    return torch.sqrt(w.double()).float()''',
+        "_dslc_bits_of": "def _dslc_bits_of(z):\n    return z.view(torch.int32)",
+        "_dslc_float_of": "def _dslc_float_of(i):\n    return i.view(torch.float32)",
+        "_dslc_to_f32": "def _dslc_to_f32(i):\n    return i.to(torch.float32)",
+    }),
 }
+
+
+UNIFORM_HELPERS = ("_dslc_threefry2x32", "_dslc_random_bits", "_dslc_fma_f32",
+                   "_dslc_random_uniform")
+
+
+def helpers_of(table: dict[str, str], sampler: str) -> dict[str, str]:
+    """The helpers from `table` (`TF_HELPERS`, `TORCH_HELPERS`) that `sampler` calls:
+    the uniform sampler its own four, a normal sampler all of them."""
+    if sampler == "_dslc_random_uniform":
+        return {name: table[name] for name in UNIFORM_HELPERS}
+    return table
