@@ -12,17 +12,26 @@ run: $(VENV)/.stamp
 	$(BIN)/dslc train examples/linear_classifier.nn
 
 # The import contracts (pyproject.toml's [tool.importlinter]) first: seconds, not minutes.
-test: $(VENV)/.stamp $(VSCODE_EXT)/node_modules/.stamp
+test: $(VENV)/.test-stamp $(VSCODE_EXT)/node_modules/.stamp
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -n 2
 
-bench: $(VENV)/.stamp
+bench: $(VENV)/.test-stamp
 	$(BIN)/python bench/run.py
 
 # Re-installs when pyproject.toml changes (dependencies, entry points).
 $(VENV)/.stamp: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+# Tests and benchmarks also need TensorFlow and PyTorch, for the emitters. torch is pinned
+# and installed first: 2.13.0 is the CPU build this machine has on disk, while a bare
+# `torch` requirement would download a multi-GB CUDA build; the `torch` extra's range
+# then accepts it as installed.
+$(VENV)/.test-stamp: $(VENV)/.stamp
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test,tf,torch]'
 	touch $@
 
 # The VS Code extension's npm packages (grammar tests, vsce); re-installed when the lock changes.

@@ -140,6 +140,16 @@ class Program:
 
         return stablehlo_text(self.module.functions[name], target or self.target)
 
+    def emit(self, target: str) -> str:
+        """The program as a standalone Python module for `target`, "tf" or "torch": the
+        text `dslc FILE --emit tf|torch` writes."""
+        from .backends.python_module import TARGETS, emit_module
+
+        if target not in TARGETS:
+            raise ValueError(f"unknown target {target!r}; targets are {', '.join(TARGETS)}")
+        return emit_module(self.module, target, self.compilation.path, self.compilation.text,
+                           __version__)
+
     def export(self, directory: str | os.PathLike, target: str | None = None) -> str:
         """Writes an artifact directory (manifest, StableHLO, serialized exports)."""
         from ..runtime.artifact import write_artifact

@@ -14,12 +14,15 @@ from ..dsl import dump, explain, render_all
 from ..dsl.diagnostics import supports_color
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
-EMIT_STAGES = ("ast", "ir", "stablehlo", "summary")
+EMIT_STAGES = ("ast", "ir", "stablehlo", "summary", "tf", "torch")
+# Stages that are a whole Python module: `-o` names the file to write.
+PYTHON_TARGETS = ("tf", "torch")
 
 
 def run_command(session) -> int:
     handler = {"compile": compile_command, "train": train_command,
-               "check": check_command, "explain": explain_command}[session.args.command]
+               "check": check_command, "explain": explain_command,
+               "verify": verify_command}[session.args.command]
     return handler(session)
 
 
@@ -110,6 +113,32 @@ def emit(session, compilation) -> int:
         from .summary import summary
 
         print(summary(compilation.module))
+    elif stage in PYTHON_TARGETS:
+        print(python_module(session, compilation), end="")
+    return EXIT_OK
+
+
+def python_module(session, compilation) -> str:
+    from .backends.python_module import emit_module
+
+    return emit_module(compilation.module, session.args.emit, session.args.file,
+                       compilation.text, __version__)
+
+
+def emit_python(session, compilation) -> int:
+    """`--emit tf|torch`: the module on stdout, or written (atomically) to `-o FILE`."""
+    output = session.args.output
+    if not output:
+        return emit(session, compilation)
+    from ..runtime.files import write_atomically
+
+    source = python_module(session, compilation)
+    try:
+        write_atomically(output, source.encode("utf-8"))
+    except OSError as error:
+        print(f"error: cannot write {output}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    print(f"wrote {output} ({session.args.emit})")
     return EXIT_OK
 
 
@@ -126,6 +155,8 @@ def compile_command(session) -> int:
     compilation = compile_with_emit(session)
     if isinstance(compilation, int):
         return compilation
+    if args.emit in PYTHON_TARGETS:
+        return emit_python(session, compilation)
     if args.emit and not args.output:
         return emit(session, compilation)
     from ..runtime.artifact import write_artifact
@@ -197,3 +228,43 @@ def train_command(session) -> int:
         result.history.to_json(args.history)
         print(f"wrote history to {args.history}")
     return EXIT_OK
+
+
+def verify_command(session) -> int:
+    """`dslc verify`: the three backends' loss per step side by side, the largest
+    relative deviation of anything a step returns, and on disagreement the first IR
+    node that differs."""
+    args = session.args
+    compilation = compile_file(session, args.file)
+    if isinstance(compilation, int):
+        return compilation
+    if compilation.train is None:
+        print(f"error: {args.file} has no `train` block to verify", file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    from .agreement import BACKENDS, RTOL, verify
+    from .api import Program
+    from .training import TrainError
+
+    print(f"{'step':>5}  " + "  ".join(f"{'loss (' + b + ')':>14}" for b in BACKENDS)
+          + "  max rel. deviation")
+    try:
+        result = verify(Program(compilation), args.steps, torch_backend=args.torch_backend)
+    except TrainError as error:
+        print_diagnostics(session, error.diagnostics)
+        return EXIT_DIAGNOSTICS
+    worst = max((s.deviation for s in result.steps), default=0.0)
+    if result.ok:
+        print(f"agree: {len(result.steps)} steps, largest relative deviation {worst:.2e} "
+              f"(tolerance {RTOL:.0e})")
+        return EXIT_OK
+    print(f"disagree at step {result.failed_step}: relative deviation "
+          f"{result.steps[-1].deviation:.2e} > {RTOL:.0e}")
+    culprit = result.culprit
+    if culprit is not None:
+        line = culprit.loc.span.source.line_text(culprit.loc.line).strip() \
+            if culprit.loc.span is not None else ""
+        print(f"first differing node: `{culprit.op}` on {culprit.backend} "
+              f"(deviation {culprit.deviation:.2e}) at {culprit.loc}")
+        if line:
+            print(f"    {line}")
+    return EXIT_DIAGNOSTICS

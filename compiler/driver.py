@@ -18,9 +18,10 @@ from typing import Callable, Sequence
 from .. import __version__
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-COMMANDS = ("compile", "train", "check", "explain")
+COMMANDS = ("compile", "train", "check", "explain", "verify")
 TARGETS = ("cpu", "gpu", "tpu")
-EMIT_HELP = ("ast | ir | ir-after=STAGE | stablehlo | summary; STAGE is one of: "
+EMIT_HELP = ("ast | ir | ir-after=STAGE | stablehlo | summary | tf | torch (a standalone "
+             "TensorFlow or PyTorch module; -o FILE writes it); STAGE is one of: "
              "frontend (the IR with gradients and train_step built), canonicalize, cse, dce")
 
 
@@ -47,8 +48,9 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     compile_.add_argument("file")
     compile_.add_argument("--target", choices=TARGETS, default="cpu",
                           help="platform of the artifact (tpu and gpu cross-compile here)")
-    compile_.add_argument("-o", "--output", metavar="DIR",
-                          help="artifact directory (default: FILE's stem + .TARGET)")
+    compile_.add_argument("-o", "--output", metavar="PATH",
+                          help="artifact directory (default: FILE's stem + .TARGET); "
+                          "with --emit tf|torch, the Python file to write")
     add_emit(compile_)
 
     train = commands.add_parser("train", help="compile and run the file's train block")
@@ -66,6 +68,14 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="explain an error code, e.g. E0203")
     explain.add_argument("code")
+
+    verify = commands.add_parser(
+        "verify", help="train on XLA, TensorFlow and PyTorch side by side and compare")
+    verify.add_argument("file")
+    verify.add_argument("--steps", type=positive_int, default=40,
+                        help="how many training steps to compare (default 40)")
+    verify.add_argument("--torch-backend", default="inductor", metavar="NAME",
+                        help="torch.compile backend for the PyTorch side (default inductor)")
 
     for command in extra_commands:
         command.add_arguments(commands.add_parser(command.name, help=command.help))

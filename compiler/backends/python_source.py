@@ -23,6 +23,11 @@ class EmitError(Exception):
     """An IR function that cannot be emitted: an op without a rule for the target."""
 
 
+# Helpers that rules define (`SourceCtx.helper`) are named `_dslc_...`; the namer never
+# gives out a name that starts with `_`, so they cannot clash with the program's names.
+HELPER_PREFIX = "_dslc_"
+
+
 class Namer:
     """Legal, distinct Python identifiers for arbitrary names: ASCII letters, digits and
     `_` only, never a keyword, a builtin or a name the emitted module reserves (its
@@ -71,9 +76,11 @@ def comment_text(text: str) -> str:
 
 @dataclass
 class Body:
-    """The statements of one function being written, and its namer."""
+    """The statements of one function being written, its namer, and the module-level
+    helpers (name -> source of a `def`) its rules asked for."""
 
     namer: Namer
+    helpers: dict[str, str]
     lines: list[str] = field(default_factory=list)
 
     def emit(self, statement: str) -> None:
@@ -120,17 +127,33 @@ class SourceCtx:
     def emit(self, statement: str) -> None:
         self._body.emit(statement)
 
+    def helper(self, name: str, source: str) -> str:
+        """`name`, a module-level function whose `def` is `source`, written once into
+        the emitted module (for a rule that is a small algorithm, not one call)."""
+        known = self._body.helpers.setdefault(name, source)
+        if known != source:
+            raise EmitError(f"two rules define the helper `{name}` differently")
+        return name
+
 
 @dataclass
 class Target:
     """One Python framework: its rule name in the registry, its context class, the
     names its emitted code imports (reserved from user names), and how a symbolic dim
-    is read from an argument (`dim_of(arg, axis)` -> source)."""
+    is read from an argument (`dim_of(arg, axis)` -> source). For whole modules
+    (`python_module.py`): its `title`, `imports`, the module-level names it defines,
+    how a function is compiled (`decorate(emitted, source)`) and the wrapper class
+    (`wrapper(module, names, namer)`)."""
 
     name: str
     ctx: type[SourceCtx]
     reserved: tuple[str, ...]
     dim_of: Callable[[str, int], str]
+    title: str = ""
+    imports: str = ""
+    module_names: tuple[str, ...] = ()
+    decorate: Callable[..., str] | None = None
+    wrapper: Callable[..., str] | None = None
 
 
 def missing_rules(function: Function, target: str) -> list[str]:
@@ -138,15 +161,18 @@ def missing_rules(function: Function, target: str) -> list[str]:
 
 
 def function_source(function: Function, target: Target, name: str | None = None,
-                    namer: Namer | None = None) -> str:
+                    namer: Namer | None = None, helpers: dict[str, str] | None = None) -> str:
     """`def NAME(args...): ...` computing `function`, one statement per node, grouped
-    under a comment naming the `.nn` line each group came from."""
+    under a comment naming the `.nn` line each group came from; `name`, when given, is
+    an identifier the caller took from `namer`. Helpers its rules
+    need are added to `helpers` (name -> source), which the module writes once;
+    helper names are reserved in `namer` by whoever chose them (`HELPER_PREFIX`)."""
     missing = missing_rules(function, target.name)
     if missing:
         raise EmitError(f"no {target.name} rule for op {', '.join(f'`{m}`' for m in missing)} "
                         f"in `{function.name}`")
     namer = namer or Namer(target.reserved)
-    body = Body(Namer(namer.taken))
+    body = Body(Namer(namer.taken), helpers if helpers is not None else {})
     names: dict[Value, str] = {}
     symbols: dict[str, str] = {}
     for arg in function.args:
@@ -172,7 +198,7 @@ def function_source(function: Function, target: Target, name: str | None = None,
         names.update(zip(node.results, outs))
     results = [names[v] for v in function.results]
     body.emit(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    fn_name = namer.fresh(name or function.name)
+    fn_name = name or namer.fresh(function.name)
     params = ", ".join(names[a] for a in function.args)
     return "\n".join([f"def {fn_name}({params}):"] + [f"    {line}" for line in body.lines])
 

@@ -1,11 +1,13 @@
 """TensorFlow as a target for Python source: the dtype spelling and the context each
-op's `tf` rule gets, and `function_source`'s reading of symbolic dims (`tf.shape`, so
-that a `tf.function(jit_compile=True)` serves every batch size without retracing).
+op's `tf` rule gets, how symbolic dims are read (`tf.shape`), and, for whole modules,
+`tf.function(jit_compile=True)` with an input signature whose symbolic dims are `None`
+(so one trace serves every batch size) and a `tf.Module` wrapper.
 """
 
 from __future__ import annotations
 
-from .python_source import SourceCtx, Target
+from ..ir import TensorType
+from .python_source import Namer, SourceCtx, Target, literal
 
 TF_DTYPES = {"f16": "tf.float16", "bf16": "tf.bfloat16", "f32": "tf.float32",
              "f64": "tf.float64", "i8": "tf.int8", "i32": "tf.int32", "i64": "tf.int64",
@@ -16,4 +18,91 @@ class TfCtx(SourceCtx):
     DTYPES = TF_DTYPES
 
 
-TF = Target("tf", TfCtx, ("tf", "np"), lambda arg, axis: f"tf.shape({arg})[{axis}]")
+def tensor_spec(ttype: TensorType) -> str:
+    shape = tuple(None if isinstance(d, str) else d for d in ttype.shape)
+    return f"tf.TensorSpec({literal(shape)}, {TF_DTYPES[ttype.dtype]})"
+
+
+def signature(values) -> str:
+    return f"input_signature=[{', '.join(tensor_spec(v.type) for v in values)}]"
+
+
+def decorate(emitted, source: str) -> str:
+    # No autograph: the code has no Python control flow for it to convert.
+    return (f"@tf.function(jit_compile=True, autograph=False, "
+            f"{signature(emitted.function.args)})\n{source}")
+
+
+def argument_names(values, namer: Namer) -> list[str]:
+    """Parameter names for a method, distinct from every module-level name."""
+    local = Namer(namer.taken | {"self"})
+    return [local.fresh(v.name) for v in values]
+
+
+def wrapper(module, names: dict[str, str], namer: Namer) -> str:
+    """`Model(tf.Module)`: variables from `init`, `__call__` (predict), `train_step`
+    (which assigns the new values) and `evaluate`; every method has an input signature,
+    so `tf.saved_model.save` exports it."""
+    if not {"init", "predict"} <= set(names):
+        return ""
+    functions = module.functions
+    n_params = len(module.meta["params"])
+    variable = Namer()
+    param_names = [variable.fresh(p["name"]) for p in module.meta["params"]]
+    state = module.meta.get("optimizer_state", [])
+    state_names = [variable.fresh(s["name"]) for s in state]
+    single = len(functions["predict"].results) == 1
+    lines = [
+        "class Model(tf.Module):",
+        '    """The program as a `tf.Module`: parameters and optimizer state are',
+        "    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions.\"\"\"",
+        "",
+        "    def __init__(self, seed=0, name=None):",
+        "        super().__init__(name=name)",
+        f"        values = {names['init']}(tf.constant(seed, tf.int32))",
+        "        self.params = [tf.Variable(value, name=name) for value, name in",
+        f"                       zip(values, {literal(tuple(param_names))})]",
+    ]
+    if state:
+        lines += ["        self.optimizer_state = [",
+                  "            tf.Variable(tf.fill(shape, tf.constant(value, dtype)), name=name)",
+                  "            for name, dtype, shape, value in ("]
+        lines += [f"                ({literal(n)}, {TF_DTYPES[s['dtype']]}, "
+                  f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
+                  for n, s in zip(state_names, state)]
+        lines += ["            )]"]
+    else:
+        lines += ["        self.optimizer_state = []"]
+
+    def method(name: str, args, doc: str | None, body) -> list[str]:
+        """A compiled method; `body(arguments)` gives its statements."""
+        arg_names = ", ".join(argument_names(args, namer))
+        head = ["", f"    @tf.function(autograph=False, {signature(args)})",
+                f"    def {name}(self, {arg_names}):"]
+        head += [f'        """{doc}"""'] if doc else []
+        return head + [f"        {line}" for line in body(arg_names)]
+
+    lines += method("__call__", functions["predict"].args[n_params:], None, lambda args: [
+        f"outputs = {names['predict']}(*self.params, {args})",
+        "return outputs[0]" if single else "return outputs"])
+    if "train_step" in names:
+        lines += method(
+            "train_step", functions["train_step"].args[-2:],
+            "One optimizer step; returns the loss and the metrics before it.", lambda args: [
+                "variables = self.params + self.optimizer_state",
+                f"results = {names['train_step']}(*variables, {args})",
+                "for variable, value in zip(variables, results):",
+                "    variable.assign(value)",
+                "return results[len(variables):]"])
+    if "eval_step" in names:
+        lines += method("evaluate", functions["eval_step"].args[-2:],
+                        "The loss and the metrics on one batch.",
+                        lambda args: [f"return {names['eval_step']}(*self.params, {args})"])
+    return "\n".join(lines)
+
+
+TF = Target("tf", TfCtx, ("tf", "np"), lambda arg, axis: f"tf.shape({arg})[{axis}]",
+            title="TensorFlow",
+            imports="import numpy as np\nimport tensorflow as tf",
+            module_names=("PARAMS", "OPTIMIZER_STATE", "METRICS", "Model"),
+            decorate=decorate, wrapper=wrapper)

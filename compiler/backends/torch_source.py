@@ -1,11 +1,13 @@
 """PyTorch as a target for Python source: the dtype spelling and the context each op's
-`torch` rule gets, and `function_source`'s reading of symbolic dims (`x.shape[i]`,
-which `torch.compile(dynamic=True)` keeps symbolic).
+`torch` rule gets, how symbolic dims are read (`x.shape[i]`, which `torch.compile(
+dynamic=True)` keeps symbolic), and, for whole modules, `compiled(backend)` (every
+function under `torch.compile(fullgraph=True, dynamic=True)`) and a `torch.nn.Module`.
 """
 
 from __future__ import annotations
 
-from .python_source import SourceCtx, Target
+from .python_source import Namer, SourceCtx, Target, literal
+from .tf_source import argument_names
 
 TORCH_DTYPES = {"f16": "torch.float16", "bf16": "torch.bfloat16", "f32": "torch.float32",
                 "f64": "torch.float64", "i8": "torch.int8", "i32": "torch.int32",
@@ -16,4 +18,87 @@ class TorchCtx(SourceCtx):
     DTYPES = TORCH_DTYPES
 
 
-TORCH = Target("torch", TorchCtx, ("torch", "np"), lambda arg, axis: f"{arg}.shape[{axis}]")
+def decorate(emitted, source: str) -> str:
+    return source
+
+
+def wrapper(module, names: dict[str, str], namer: Namer) -> str:
+    """`compiled(backend)`, then `Model(torch.nn.Module)`: parameters from `init` as
+    `nn.Parameter`s, optimizer state as buffers, `forward` (predict, eager, so that
+    `torch.export` and a user's own `torch.compile` see plain torch code), `train_step`
+    (compiled; updates the parameters and buffers in place) and `evaluate`."""
+    pairs = ", ".join(f"({literal(ir_name)}, {name})" for ir_name, name in names.items())
+    lines = [
+        'def compiled(backend="inductor"):',
+        '    """Every function above under `torch.compile(fullgraph=True, dynamic=True)`, by',
+        '    name; each compiles on its first call, and symbolic dims stay dynamic."""',
+        "    return {name: torch.compile(function, backend=backend, fullgraph=True, dynamic=True)",
+        f"            for name, function in ({pairs},)}}",
+    ]
+    if not {"init", "predict"} <= set(names):
+        return "\n".join(lines)
+    functions = module.functions
+    n_params = len(module.meta["params"])
+    inputs = argument_names(functions["predict"].args[n_params:], namer)
+    keys = Namer({"state"})
+    param_keys = [keys.fresh(p["name"]) for p in module.meta["params"]]
+    state = module.meta.get("optimizer_state", [])
+    buffers = [f"state_{keys.fresh(s['name'])}" for s in state]
+    single = len(functions["predict"].results) == 1
+    lines += [
+        "",
+        "",
+        "class Model(torch.nn.Module):",
+        '    """The program as a `torch.nn.Module`: parameters drawn by `init(seed)`,',
+        '    optimizer state in buffers."""',
+        "",
+        '    def __init__(self, seed=0, backend="inductor"):',
+        "        super().__init__()",
+        "        self.functions = compiled(backend)",
+        f"        values = {names['init']}(torch.tensor(seed, dtype=torch.int32))",
+        "        self.params = torch.nn.ParameterDict({",
+        "            key: torch.nn.Parameter(value) for key, value in",
+        f"            zip({literal(tuple(param_keys))}, values)}})",
+        f"        self.state_names = {literal(tuple(buffers))}",
+    ]
+    if state:
+        lines += ["        for name, dtype, shape, value in ("]
+        lines += [f"                ({literal(b)}, {TORCH_DTYPES[s['dtype']]}, "
+                  f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
+                  for b, s in zip(buffers, state)]
+        lines += ["        ):",
+                  "            self.register_buffer(name, torch.full(shape, value, dtype=dtype))"]
+    lines += [
+        "",
+        f"    def forward(self, {', '.join(inputs)}):",
+        f"        outputs = {names['predict']}(*self.params.values(), {', '.join(inputs)})",
+        "        return outputs[0]" if single else "        return outputs",
+    ]
+    for method, function, doc in (
+            ("train_step", "train_step",
+             "One optimizer step in place; returns the loss and the metrics before it."),
+            ("evaluate", "eval_step", "The loss and the metrics on one batch.")):
+        if function not in names:
+            continue
+        data = argument_names(functions[function].args[-2:], namer)
+        lines += ["", "    @torch.no_grad()", f"    def {method}(self, {', '.join(data)}):",
+                  f'        """{doc}"""', "        params = list(self.params.values())"]
+        if method == "train_step":
+            lines += [
+                "        tensors = params + [getattr(self, name) for name in self.state_names]",
+                f'        results = self.functions[{literal(function)}](*tensors, {", ".join(data)})',
+                "        for tensor, value in zip(tensors, results):",
+                "            tensor.copy_(value)",
+                "        return results[len(tensors):]",
+            ]
+        else:
+            lines += [f'        return self.functions[{literal(function)}](*params, '
+                      f'{", ".join(data)})']
+    return "\n".join(lines)
+
+
+TORCH = Target("torch", TorchCtx, ("torch", "np"), lambda arg, axis: f"{arg}.shape[{axis}]",
+               title="PyTorch",
+               imports="import numpy as np\nimport torch",
+               module_names=("PARAMS", "OPTIMIZER_STATE", "METRICS", "Model", "compiled"),
+               decorate=decorate, wrapper=wrapper)
