@@ -1,6 +1,7 @@
 """dslc's benchmarks in one process (`make bench`): compiled training steps against
-hand-written JAX, runtime `fit` against a Python loop, and front-end compile time of
-generated deep models. Prints tables and writes `bench/results.json`.
+hand-written JAX, runtime `fit` against a Python loop, front-end compile time of
+generated deep models, and the emitted TensorFlow and PyTorch modules' training steps
+against hand-written ones. Prints tables and writes `bench/results.json`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import jax
 
+from emit_steps import emit_rows, threads, tf, torch
 from frontend_scaling import LAYER_COUNTS, frontend_rows, growth
 from step_timing import fit_rows, step_rows
 
@@ -26,7 +28,8 @@ NON_PASS_STAGES = ("parse", "frontend", "total", "gc_included")
 
 def machine() -> dict:
     return {"platform": platform.platform(), "python": platform.python_version(),
-            "jax": jax.__version__, "cpu_count": os.cpu_count(),
+            "jax": jax.__version__, "tensorflow": tf.__version__, "torch": torch.__version__,
+            "threads": threads(), "cpu_count": os.cpu_count(),
             "device": str(jax.devices()[0]), "load_average": os.getloadavg()}
 
 
@@ -68,6 +71,16 @@ def report_frontend(rows: list[dict]) -> None:
           f"stablehlo {growth(rows, 'stablehlo_ms_per_layer'):.2f}")
 
 
+def report_emit(rows: list[dict]) -> None:
+    print_table(f"emitted module train_step vs hand-written in the same framework, median us "
+                f"per step (target emitted/hand <= {STEP_TARGET_RATIO})",
+                ["example", "framework", "batch", "emitted us", "hand us", "emitted/hand",
+                 "round q1", "round q3", "agree"],
+                [[r["example"], r["framework"], r["batch"], r["emitted_us"], r["hand_us"],
+                  r["ratio"], *r["round_ratio_quartiles"], "yes" if r["agree"] else "no"]
+                 for r in rows])
+
+
 def passes_seconds(row: dict) -> float:
     return sum(s for name, s in row["stages_s"].items() if name not in NON_PASS_STAGES)
 
@@ -81,6 +94,8 @@ def main() -> int:
     report_fit(results["fit"])
     results["frontend"] = frontend_rows()
     report_frontend(results["frontend"])
+    results["emit_steps"] = emit_rows()
+    report_emit(results["emit_steps"])
     results["seconds"] = time.perf_counter() - start
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\n{results['seconds']:.0f} s in all; wrote {RESULTS}")
