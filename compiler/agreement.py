@@ -138,29 +138,31 @@ def verify(program, steps: int = 40, *, torch_backend: str = "inductor",
         "torch": torch_runner(module, compilation.path, compilation.text, torch_backend),
     }
     config = compilation.train
-    params = list(program.init(config.seed).values())
-    state = list(program.init_optimizer().values())
-    n_carry = len(params) + len(state)
-    carried = {name: params + state for name in runners}
+    train_step = module.functions["train_step"]
+    start = {"param": list(program.init(config.seed).values()),
+             "optimizer": list(program.init_optimizer().values())}
+    carried = {name: start for name in runners}
     result = Agreement()
     for step, (x, y) in enumerate(batches(program, steps, config.batch_size, config.seed), 1):
-        outputs = {name: runner.call("train_step", carried[name] + [x, y])
+        inputs = {name: train_step.order_args(**carried[name], input=[x], target=[y])
+                  for name in runners}
+        outputs = {name: runner.call("train_step", inputs[name])
                    for name, runner in runners.items()}
         reference = outputs["xla"]
         deviation = max(relative_deviation(value, ref) for name in runners if name != "xla"
                         for value, ref in zip(outputs[name], reference))
-        losses = {name: float(out[n_carry]) for name, out in outputs.items()}
+        grouped = {name: train_step.group_results(out) for name, out in outputs.items()}
+        losses = {name: float(out["loss"][0]) for name, out in grouped.items()}
         result.steps.append(StepReport(step, losses, deviation))
         if log:
             log(f"{step:>5}  " + "  ".join(f"{losses[n]:>14.8g}" for n in runners)
                 + f"  {deviation:.2e}")
         if deviation > RTOL:
             result.failed_step = step
-            inputs = carried["xla"] + [x, y]
-            result.culprit = bisect(module.functions["train_step"], inputs, runners,
-                                    compilation)
+            result.culprit = bisect(train_step, inputs["xla"], runners, compilation)
             break
-        carried = {name: out[:n_carry] for name, out in outputs.items()}
+        carried = {name: {role: out.get(role, []) for role in start}
+                   for name, out in grouped.items()}
     return result
 
 

@@ -118,13 +118,14 @@ class Program:
 
     def train_step(self, params: dict, opt_state: dict, x, y):
         """One step: returns (params, opt_state, loss, metrics dict)."""
-        state_names = [s["name"] for s in self.meta["optimizer_state"]]
-        results = self.function("train_step")(*self._ordered(params),
-                                              *[opt_state[n] for n in state_names], x, y)
-        n, k = len(self.param_names), len(state_names)
-        metrics = dict(zip(self.meta["train"]["metrics"], results[n + k + 1:]))
-        return (dict(zip(self.param_names, results[:n])),
-                dict(zip(state_names, results[n:n + k])), results[n + k], metrics)
+        step = self.module.functions["train_step"]
+        state_names = [a.name for a in step.args_with("optimizer")]
+        results = self.function("train_step")(*step.order_args(
+            param=self._ordered(params), optimizer=[opt_state[n] for n in state_names],
+            input=[x], target=[y]))
+        named = step.group_results(list(zip(step.result_names, results)))
+        return (dict(named.get("param", [])), dict(named.get("optimizer", [])),
+                named["loss"][0][1], dict(named.get("metric", [])))
 
     def _ordered(self, params: dict) -> list:
         missing = [n for n in self.param_names if n not in params]

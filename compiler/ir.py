@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 # Element types by their `.nn` spelling, with the NumPy dtype each stands for.
 DTYPES: dict[str, str] = {
@@ -95,18 +95,45 @@ class Loc:
 UNKNOWN_LOC = Loc("<unknown>", 0, 0)
 
 
-class Value:
-    """An SSA value: a function argument (`node is None`) or one result of a node."""
+# The named signature of the program's functions: what each argument and result is to
+# the program, so that the API, the runtime, artifacts and emitters group them by role
+# instead of slicing argument lists by position. A function of `.nn` code that is not
+# one of the program's (a user `fn`, a gradient) leaves its roles None. Arguments and
+# results come in the order of these tables, a law the verifier checks, so that code
+# calling a function may pass each role's values together (`*params, *state, x, y`).
+ARG_ROLES = {
+    "rng": "a random seed or key",
+    "param": "a trained parameter",
+    "state": "non-trained state (moving statistics, metric accumulators)",
+    "optimizer": "an optimizer slot",
+    "input": "a model input",
+    "target": "a training target",
+    "mode": "training (true) or inference (false)",
+}
+RESULT_ROLES = {
+    "param": "a trained parameter's new value",
+    "state": "non-trained state's new value",
+    "optimizer": "an optimizer slot's new value",
+    "output": "a model output",
+    "loss": "the loss",
+    "metric": "a metric",
+}
 
-    __slots__ = ("type", "node", "index", "name", "loc")
+
+class Value:
+    """An SSA value: a function argument (`node is None`), with its `role` in the
+    function's signature (`ARG_ROLES`, or None), or one result of a node."""
+
+    __slots__ = ("type", "node", "index", "name", "loc", "role")
 
     def __init__(self, type: TensorType, node: Node | None = None, index: int = 0,
-                 name: str | None = None, loc: Loc = UNKNOWN_LOC):
+                 name: str | None = None, loc: Loc = UNKNOWN_LOC, role: str | None = None):
         self.type = type
         self.node = node
         self.index = index
         self.name = name
         self.loc = loc
+        self.role = role
 
     def __repr__(self) -> str:
         origin = self.node.op if self.node else "arg"
@@ -135,9 +162,20 @@ class Node:
         return f"<Node {self.op} at {self.loc}>"
 
 
+def group_by_role(roles: Sequence[str | None], values: Sequence[Any]) -> dict[str, list[Any]]:
+    if len(roles) != len(values):
+        raise ValueError(f"{len(values)} values for a signature of {len(roles)}")
+    groups: dict[str, list[Any]] = {}
+    for role, value in zip(roles, values):
+        groups.setdefault(role, []).append(value)
+    return groups
+
+
 @dataclass
 class Function:
-    """A straight-line SSA function: named, typed arguments, nodes in order, results."""
+    """A straight-line SSA function: named, typed arguments, nodes in order, results.
+    Its signature names each argument's and result's role (`arg.role`,
+    `result_roles`); `group_args` and `group_results` sort values by it."""
 
     name: str
     args: list[Value] = field(default_factory=list)
@@ -145,11 +183,40 @@ class Function:
     results: list[Value] = field(default_factory=list)
     result_names: list[str] = field(default_factory=list)
     loc: Loc = UNKNOWN_LOC
+    result_roles: list[str | None] = field(default_factory=list)
 
-    def add_arg(self, type: TensorType, name: str, loc: Loc = UNKNOWN_LOC) -> Value:
-        value = Value(type, None, len(self.args), name=name, loc=loc)
+    def add_arg(self, type: TensorType, name: str, loc: Loc = UNKNOWN_LOC,
+                role: str | None = None) -> Value:
+        value = Value(type, None, len(self.args), name=name, loc=loc, role=role)
         self.args.append(value)
         return value
+
+    def args_with(self, role: str) -> list[Value]:
+        return [a for a in self.args if a.role == role]
+
+    def group_args(self, values: Sequence[Any]) -> dict[str, list[Any]]:
+        """`values`, one per argument, as role -> the values of that role in order."""
+        return group_by_role([a.role for a in self.args], values)
+
+    def group_results(self, values: Sequence[Any]) -> dict[str, list[Any]]:
+        """`values`, one per result, as role -> the values of that role in order."""
+        roles = self.result_roles or [None] * len(self.results)
+        return group_by_role(roles, values)
+
+    def order_args(self, **groups: Sequence[Any]) -> list[Any]:
+        """The inverse of `group_args`: role -> values, in this function's order."""
+        taken = {role: iter(values) for role, values in groups.items()}
+        try:
+            return [next(taken[arg.role]) for arg in self.args]
+        except (KeyError, StopIteration):
+            raise ValueError(f"`{self.name}` takes " + ", ".join(
+                f"{a.role} `{a.name}`" for a in self.args)) from None
+
+    def set_results(self, groups: Sequence[tuple[str, Sequence[Value], Sequence[str]]]) -> None:
+        """The results as (role, values, names) groups, in order."""
+        self.results = [v for _, values, _ in groups for v in values]
+        self.result_names = [n for _, _, names in groups for n in names]
+        self.result_roles = [role for role, values, _ in groups for _ in values]
 
     @property
     def arg_names(self) -> list[str]:

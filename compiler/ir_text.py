@@ -3,6 +3,8 @@
 Used by `--emit ir` / `ir-after=PASS`, golden files and tests. Printing renumbers values
 `%0..` (arguments first), sorts attributes and shows locations only on request; parsing
 rebuilds nodes through `Builder.make_node`, so every type is re-inferred and checked.
+An argument or result with a role in the function's signature is prefixed with it:
+`func @predict(param %0: f32[2, 1] "W", input %1: f32[N, 2] "x") -> (output f32[N, 1])`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .builder import Builder
-from .ir import DTYPES, Function, Loc, Module, TensorType, Value
+from .ir import ARG_ROLES, DTYPES, RESULT_ROLES, Function, Loc, Module, TensorType, Value
 from .ops.registry import ShapeError
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
@@ -42,10 +44,12 @@ def print_function(fn: Function, print_loc: bool = False) -> str:
     def loc_suffix(loc: Loc) -> str:
         return f" {format_loc(loc)}" if print_loc else ""
 
-    args = [f"{define(a)}: {format_type(a.type)}{_name_suffix(a.name)}{loc_suffix(a.loc)}"
-            for a in fn.args]
+    args = [f"{_role_prefix(a.role)}{define(a)}: {format_type(a.type)}{_name_suffix(a.name)}"
+            f"{loc_suffix(a.loc)}" for a in fn.args]
     names = fn.result_names if len(fn.result_names) == len(fn.results) else [None] * len(fn.results)
-    results = [f"{format_type(r.type)}{_name_suffix(n)}" for r, n in zip(fn.results, names)]
+    roles = fn.result_roles or [None] * len(fn.results)
+    results = [f"{_role_prefix(role)}{format_type(r.type)}{_name_suffix(n)}"
+               for r, n, role in zip(fn.results, names, roles)]
     lines = [f"func @{_format_symbol(fn.name)}({', '.join(args)}) -> ({', '.join(results)})"
              f"{loc_suffix(fn.loc)} {{"]
     for node in fn.nodes:
@@ -101,6 +105,10 @@ def format_attr(value: Any) -> str:
 
 def _format_symbol(name: str) -> str:
     return name if IDENTIFIER.match(name) else json.dumps(name)
+
+
+def _role_prefix(role: str | None) -> str:
+    return f"{role} " if role else ""
 
 
 def _name_suffix(name: str | None) -> str:
@@ -252,17 +260,29 @@ class _Parser:
         return fn
 
     def argument(self, fn: Function) -> None:
+        role = self.role(ARG_ROLES)
         tok = self.expect("value")
         self.expect("punct", ":")
         type = self.tensor_type()
         name = self.string() if self.at("string") else None
         loc = self.optional_loc() or self.here(tok)
-        self.define(tok, fn.add_arg(type, name, loc))
+        self.define(tok, fn.add_arg(type, name, loc, role))
 
-    def result_decl(self) -> tuple[Token, TensorType, str | None]:
+    def result_decl(self) -> tuple[Token, TensorType, str | None, str | None]:
+        role = self.role(RESULT_ROLES)
         tok = self.token
         type = self.tensor_type()
-        return tok, type, self.string() if self.at("string") else None
+        return tok, type, self.string() if self.at("string") else None, role
+
+    def role(self, roles) -> str | None:
+        """An optional role word before an argument or result (not a dtype)."""
+        if self.at("ident") and self.token.text not in DTYPES:
+            tok = self.expect("ident")
+            if tok.text not in roles:
+                raise self.error(f"unknown role `{tok.text}`; roles are "
+                                 f"{', '.join(roles)}", tok)
+            return tok.text
+        return None
 
     def node(self, fn: Function) -> None:
         start = self.token
@@ -315,15 +335,18 @@ class _Parser:
         if len(fn.results) != len(declared):
             raise self.error(f"`return` gives {len(fn.results)} values, the signature "
                              f"declares {len(declared)}", tok)
-        for value, (decl_tok, type, _) in zip(fn.results, declared):
+        for value, (decl_tok, type, _, _) in zip(fn.results, declared):
             if value.type != type:
                 raise self.error(f"result declared `{format_type(type)}` but returned "
                                  f"value is `{format_type(value.type)}`", decl_tok)
-        names = [name for _, _, name in declared]
+        names = [name for _, _, name, _ in declared]
         if any(name is not None for name in names):
             if any(name is None for name in names):
                 raise self.error("either every result is named or none is", tok)
             fn.result_names = names
+        roles = [role for _, _, _, role in declared]
+        if any(role is not None for role in roles):
+            fn.result_roles = roles
 
     def result_types(self) -> list[TensorType]:
         if self.accept("punct", "("):

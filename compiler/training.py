@@ -36,7 +36,8 @@ def load_data(program) -> Dataset:
     except DataError as error:
         raise TrainError([Diagnostic("E0406", str(error), span, "data loaded here")]) from None
     eval_step = program.module.functions["eval_step"]
-    x_type, y_type = eval_step.args[-2].type, eval_step.args[-1].type
+    (x,), (y,) = eval_step.args_with("input"), eval_step.args_with("target")
+    x_type, y_type = x.type, y.type
     for name, array, ttype in (("x", data.x, x_type), ("y", data.y, y_type)):
         problem = shape_problem(array.shape, ttype.shape)
         if problem:
@@ -61,19 +62,20 @@ def step_functions(program):
     """The compiled `train_step` and `eval_step` in the runtime's calling convention:
     step(params, opt_state, x, y) -> (params, opt_state, loss, metrics) and
     evaluate(params, x, y) -> (loss, metrics)."""
-    train_step = lower_function(program.module.functions["train_step"])
-    eval_step = lower_function(program.module.functions["eval_step"])
-    n_params = len(program.param_names)
-    n_state = len(program.meta["optimizer_state"])
+    functions = program.module.functions
+    train_step, eval_step = functions["train_step"], functions["eval_step"]
+    lowered_train, lowered_eval = lower_function(train_step), lower_function(eval_step)
 
     def step(params, opt_state, x, y):
-        results = train_step(*params, *opt_state, x, y)
-        return (tuple(results[:n_params]), tuple(results[n_params:n_params + n_state]),
-                results[n_params + n_state], tuple(results[n_params + n_state + 1:]))
+        args = train_step.order_args(param=params, optimizer=opt_state, input=[x], target=[y])
+        out = train_step.group_results(lowered_train(*args))
+        return (tuple(out.get("param", ())), tuple(out.get("optimizer", ())), out["loss"][0],
+                tuple(out.get("metric", ())))
 
     def evaluate(params, x, y):
-        results = eval_step(*params, x, y)
-        return results[0], tuple(results[1:])
+        out = eval_step.group_results(lowered_eval(*eval_step.order_args(
+            param=params, input=[x], target=[y])))
+        return out["loss"][0], tuple(out.get("metric", ()))
 
     return step, evaluate
 
@@ -121,3 +123,4 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                  validation=validation, evaluate=evaluate if validation is not None else None,
                  metric_names=config.metrics, log=log, verbose=verbose)
     return result
+

@@ -6,7 +6,7 @@ on request. It reads IR and the op registry; it never changes either.
 
 from __future__ import annotations
 
-from .ir import UNKNOWN_LOC, Function, Module, Node
+from .ir import ARG_ROLES, RESULT_ROLES, UNKNOWN_LOC, Function, Module, Node
 from .ops import registry
 from .ops.registry import ShapeError
 
@@ -67,6 +67,32 @@ def function_problems(fn: Function) -> list[str]:
     if fn.result_names and len(fn.result_names) != len(fn.results):
         problems.append(f"@{fn.name}: {len(fn.result_names)} result names for "
                         f"{len(fn.results)} results")
+    problems.extend(f"@{fn.name}: {p}" for p in signature_problems(fn))
+    return problems
+
+
+def signature_problems(fn: Function) -> list[str]:
+    """Roles are known ones, a result role is given for every result or none, and
+    roles come in the order of `ARG_ROLES` and `RESULT_ROLES`."""
+    if fn.result_roles and len(fn.result_roles) != len(fn.results):
+        return [f"{len(fn.result_roles)} result roles for {len(fn.results)} results"]
+    return (role_problems("argument", [a.role for a in fn.args], ARG_ROLES)
+            + role_problems("result", fn.result_roles, RESULT_ROLES))
+
+
+def role_problems(what: str, roles, known) -> list[str]:
+    order = list(known)
+    problems, last = [], -1
+    for i, role in enumerate(roles):
+        if role is None:
+            continue
+        if role not in known:
+            problems.append(f"{what} {i} has the unknown role `{role}`")
+        elif order.index(role) < last:
+            problems.append(f"{what} {i} ({role}) comes after one with role {order[last]}; roles "
+                            f"come in the order {', '.join(order)}")
+        else:
+            last = order.index(role)
     return problems
 
 

@@ -34,21 +34,27 @@ class ArtifactError(Exception):
 @dataclass(frozen=True)
 class TensorSpec:
     """One input, output or parameter: a name, a dtype name and a shape whose dims
-    are ints or symbol names (or JAX dim expressions such as "2*N")."""
+    are ints or symbol names (or JAX dim expressions such as "2*N"), and for a
+    function's inputs and outputs its role in the program's signature ("param",
+    "optimizer", "input", "target", "loss", "metric", ...; None where it has none)."""
 
     name: str
     dtype: str
     shape: tuple[int | str, ...]
+    role: str | None = None
 
     @classmethod
     def from_manifest(cls, entry: Mapping[str, Any], where: str) -> TensorSpec:
         try:
-            return cls(str(entry["name"]), str(np.dtype(entry["dtype"])), tuple(entry["shape"]))
+            role = entry.get("role")
+            return cls(str(entry["name"]), str(np.dtype(entry["dtype"])), tuple(entry["shape"]),
+                       None if role is None else str(role))
         except (KeyError, TypeError) as error:
             raise ArtifactError(f"{where}: malformed tensor entry {entry!r}") from error
 
     def to_manifest(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+        entry = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
+        return {**entry, "role": self.role} if self.role else entry
 
     def __str__(self) -> str:
         return f"{self.dtype}[{', '.join(map(str, self.shape))}]"
@@ -219,6 +225,23 @@ class ArtifactFunction:
     def __repr__(self) -> str:
         signature = ", ".join(f"{spec.name}: {spec}" for spec in self.inputs)
         return f"<ArtifactFunction {self.name}({signature})>"
+
+    def call_by_role(self, **groups) -> dict[str | None, list]:
+        """Calls with each role's values in order (`param=[...], input=[x]`), placed
+        where the manifest's inputs put them; returns the outputs as role -> values."""
+        taken = {role: list(values) for role, values in groups.items()}
+        needed = {spec.role for spec in self.inputs}
+        if set(taken) != needed or any(
+                len(taken[role]) != sum(s.role == role for s in self.inputs) for role in needed):
+            wanted = ", ".join(f"{s.role} `{s.name}`" for s in self.inputs)
+            raise ArtifactError(f"{self._where} takes {wanted}")
+        positions = {role: iter(values) for role, values in taken.items()}
+        results = self(*(next(positions[spec.role]) for spec in self.inputs))
+        results = results if isinstance(results, tuple) else (results,)
+        grouped: dict[str | None, list] = {}
+        for spec, value in zip(self.outputs, results):
+            grouped.setdefault(spec.role, []).append(value)
+        return grouped
 
     def __call__(self, *args):
         if len(args) != len(self.inputs):

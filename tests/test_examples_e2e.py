@@ -73,7 +73,9 @@ def test_tpu_artifact_cross_compiles_here(tmp_path):
     assert manifest["platforms"] == ["tpu"] and manifest["target"] == "tpu"
     assert set(manifest["functions"]) == {"init", "predict", "train_step", "eval_step"}
     predict = manifest["functions"]["predict"]
-    assert predict["inputs"][-1] == {"name": "x", "dtype": "float32", "shape": ["N", 2]}
+    assert predict["inputs"][-1] == {"name": "x", "dtype": "float32", "shape": ["N", 2],
+                                     "role": "input"}
+    assert [o["role"] for o in predict["outputs"]] == ["output"]
     assert [p["name"] for p in manifest["params"]] == ["W", "b"]
     text = (out / "predict.mlir").read_text()
     assert "stablehlo.dot_general" in text
@@ -111,3 +113,28 @@ def test_emit_every_stage():
     summary = run_dslc("examples/mlp.nn", "--emit", "summary").stdout
     assert "simple_dense_1 (SimpleDense)" in summary
     assert "Total params: 4,547" in summary  # 2*64+64 + 64*64+64 + 64*3+3
+
+
+def test_artifact_functions_are_called_by_role(tmp_path):
+    """The manifest records each input's and output's role; the runtime places values
+    by role and groups the results, with the compiler's numbers."""
+    from dslc import compile as compile_program
+    from dslc.runtime.artifact import load
+
+    out = tmp_path / "cpu"
+    assert run_dslc("examples/linear_classifier.nn", "-o", str(out)).returncode == 0
+    artifact = load(out)
+    train_step = artifact.function("train_step")
+    assert [s.role for s in train_step.inputs] == ["param", "param", "input", "target"]
+    assert [s.role for s in train_step.outputs] == ["param", "param", "loss", "metric"]
+    params = artifact.function("init").call_by_role(rng=[np.int32(0)])["param"]
+    x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    stepped = train_step.call_by_role(param=params, input=[x], target=[y])
+    program = compile_program("examples/linear_classifier.nn")
+    new_params, _, loss, metrics = program.train_step(program.init(0), {}, x, y)
+    np.testing.assert_allclose(stepped["loss"][0], loss, rtol=1e-6)
+    for ours, theirs in zip(stepped["param"], new_params.values()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    with pytest.raises(Exception, match="takes param `W`, param `b`, input `x`, target `y`"):
+        train_step.call_by_role(param=params, input=[x])

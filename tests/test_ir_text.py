@@ -161,3 +161,34 @@ def test_symbolic_dims_that_are_not_identifiers_are_quoted():
     text = print_function(make_function("f", {"x": "f32[D/2, 3]"}, lambda b, x: b.neg(x)))
     assert '%0: f32["D/2", 3] "x"' in text
     assert parse_function(text).args[0].type == t("f32[D/2, 3]")
+
+
+ROLES_TEXT = """\
+func @eval_step(param %0: f32[2, 1] "W", input %1: f32[N, 2] "x", target %2: f32[N, 1] "y") -> (loss f32[] "loss") {
+  %3 = matmul %1, %0 : f32[N, 1]
+  %4 = sub %3, %2 : f32[N, 1]
+  %5 = square %4 : f32[N, 1]
+  %6 = mean %5 {axes = [0, 1], keepdims = false} : f32[]
+  return %6
+}
+"""
+
+
+def test_signature_roles_round_trip_and_group_values():
+    fn = parse_function(ROLES_TEXT)
+    assert print_function(fn) == ROLES_TEXT
+    assert [a.role for a in fn.args] == ["param", "input", "target"]
+    assert fn.result_roles == ["loss"]
+    assert fn.group_args(["w", "x", "y"]) == {"param": ["w"], "input": ["x"], "target": ["y"]}
+    assert fn.order_args(target=["y"], param=["w"], input=["x"]) == ["w", "x", "y"]
+    with pytest.raises(ValueError, match="takes param `W`, input `x`, target `y`"):
+        fn.order_args(param=["w"], input=["x"])
+
+
+@pytest.mark.parametrize("text, message", [
+    (ROLES_TEXT.replace("param %0", "weight %0"), "unknown role `weight`"),
+    (ROLES_TEXT.replace("(loss f32[]", "(input f32[]"), "unknown role `input`"),
+])
+def test_unknown_roles_are_parse_errors(text, message):
+    with pytest.raises(IRParseError, match=message):
+        parse_function(text)

@@ -136,6 +136,18 @@ class SourceCtx:
         return name
 
 
+def argument_names(values, namer: Namer) -> list[str]:
+    """Parameter names for a method, distinct from every module-level name."""
+    local = Namer(namer.taken | {"self"})
+    return [local.fresh(v.name) for v in values]
+
+
+def data_args(function) -> list:
+    """The arguments a wrapper's method takes from its caller: inputs, then targets
+    (the wrapper holds the rest)."""
+    return function.args_with("input") + function.args_with("target")
+
+
 @dataclass
 class Target:
     """One Python framework: its rule name in the registry, its context class, the

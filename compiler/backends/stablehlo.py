@@ -62,9 +62,11 @@ def stablehlo_text(function: Function, target: str = "cpu") -> str:
     return export(function, target).mlir_module()
 
 
-def tensor_entry(name: str, ttype: TensorType, symbols: dict[str, str]) -> dict:
-    return {"name": name, "dtype": str(np.dtype(numpy_dtype(ttype.dtype))),
-            "shape": [symbols.get(d, d) if isinstance(d, str) else d for d in ttype.shape]}
+def tensor_entry(name: str, ttype: TensorType, symbols: dict[str, str],
+                 role: str | None = None) -> dict:
+    entry = {"name": name, "dtype": str(np.dtype(numpy_dtype(ttype.dtype))),
+             "shape": [symbols.get(d, d) if isinstance(d, str) else d for d in ttype.shape]}
+    return {**entry, "role": role} if role else entry
 
 
 def artifact(module: Module, target: str, source_path: str, source_text: str,
@@ -75,12 +77,13 @@ def artifact(module: Module, target: str, source_path: str, source_text: str,
         exported = export(function, target)
         symbols = export_symbols(function)
         names = function.result_names or [f"out{i}" for i in range(len(function.results))]
+        roles = function.result_roles or [None] * len(function.results)
         functions[function.name] = {
             "file": f"{function.name}.jaxexport",
             "stablehlo": f"{function.name}.mlir",
-            "inputs": [tensor_entry(a.name, a.type, symbols) for a in function.args],
-            "outputs": [tensor_entry(n, r.type, symbols)
-                        for n, r in zip(names, function.results)],
+            "inputs": [tensor_entry(a.name, a.type, symbols, a.role) for a in function.args],
+            "outputs": [tensor_entry(n, r.type, symbols, role)
+                        for n, r, role in zip(names, function.results, roles)],
             "symbols": symbols,
         }
         blobs[f"{function.name}.jaxexport"] = bytes(exported.serialize())

@@ -7,7 +7,7 @@ op's `tf` rule gets, how symbolic dims are read (`tf.shape`), and, for whole mod
 from __future__ import annotations
 
 from ..ir import TensorType
-from .python_source import Namer, SourceCtx, Target, literal
+from .python_source import Namer, SourceCtx, Target, argument_names, data_args, literal
 
 TF_DTYPES = {"f16": "tf.float16", "bf16": "tf.bfloat16", "f32": "tf.float32",
              "f64": "tf.float64", "i8": "tf.int8", "i32": "tf.int32", "i64": "tf.int64",
@@ -33,12 +33,6 @@ def decorate(emitted, source: str) -> str:
             f"{signature(emitted.function.args)})\n{source}")
 
 
-def argument_names(values, namer: Namer) -> list[str]:
-    """Parameter names for a method, distinct from every module-level name."""
-    local = Namer(namer.taken | {"self"})
-    return [local.fresh(v.name) for v in values]
-
-
 def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     """`Model(tf.Module)`: variables from `init`, `__call__` (predict), `train_step`
     (which assigns the new values) and `evaluate`; every method has an input signature,
@@ -46,7 +40,6 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     if not {"init", "predict"} <= set(names):
         return ""
     functions = module.functions
-    n_params = len(module.meta["params"])
     variable = Namer()
     param_names = [variable.fresh(p["name"]) for p in module.meta["params"]]
     state = module.meta.get("optimizer_state", [])
@@ -82,12 +75,12 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
         head += [f'        """{doc}"""'] if doc else []
         return head + [f"        {line}" for line in body(arg_names)]
 
-    lines += method("__call__", functions["predict"].args[n_params:], None, lambda args: [
+    lines += method("__call__", functions["predict"].args_with("input"), None, lambda args: [
         f"outputs = {names['predict']}(*self.params, {args})",
         "return outputs[0]" if single else "return outputs"])
     if "train_step" in names:
         lines += method(
-            "train_step", functions["train_step"].args[-2:],
+            "train_step", data_args(functions["train_step"]),
             "One optimizer step; returns the loss and the metrics before it.", lambda args: [
                 "variables = self.params + self.optimizer_state",
                 f"results = {names['train_step']}(*variables, {args})",
@@ -95,7 +88,7 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
                 "    variable.assign(value)",
                 "return results[len(variables):]"])
     if "eval_step" in names:
-        lines += method("evaluate", functions["eval_step"].args[-2:],
+        lines += method("evaluate", data_args(functions["eval_step"]),
                         "The loss and the metrics on one batch.",
                         lambda args: [f"return {names['eval_step']}(*self.params, {args})"])
     return "\n".join(lines)

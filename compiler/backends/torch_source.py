@@ -6,8 +6,7 @@ function under `torch.compile(fullgraph=True, dynamic=True)`) and a `torch.nn.Mo
 
 from __future__ import annotations
 
-from .python_source import Namer, SourceCtx, Target, literal
-from .tf_source import argument_names
+from .python_source import Namer, SourceCtx, Target, argument_names, data_args, literal
 
 TORCH_DTYPES = {"f16": "torch.float16", "bf16": "torch.bfloat16", "f32": "torch.float32",
                 "f64": "torch.float64", "i8": "torch.int8", "i32": "torch.int32",
@@ -38,8 +37,7 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     if not {"init", "predict"} <= set(names):
         return "\n".join(lines)
     functions = module.functions
-    n_params = len(module.meta["params"])
-    inputs = argument_names(functions["predict"].args[n_params:], namer)
+    inputs = argument_names(functions["predict"].args_with("input"), namer)
     keys = Namer({"state"})
     param_keys = [keys.fresh(p["name"]) for p in module.meta["params"]]
     state = module.meta.get("optimizer_state", [])
@@ -80,7 +78,7 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
             ("evaluate", "eval_step", "The loss and the metrics on one batch.")):
         if function not in names:
             continue
-        data = argument_names(functions[function].args[-2:], namer)
+        data = argument_names(data_args(functions[function]), namer)
         lines += ["", "    @torch.no_grad()", f"    def {method}(self, {', '.join(data)}):",
                   f'        """{doc}"""', "        params = list(self.params.values())"]
         if method == "train_step":

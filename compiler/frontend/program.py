@@ -267,7 +267,8 @@ class ProgramLowering:
                 raise fail("E0205", f"model input `{param.name}` needs a tensor type",
                            param.span, help="e.g. `x: f32[N, 2]`")
             ttype = resolve_type(param.annotation, scope.values, new_symbols=True)
-            inputs.append((function.add_arg(ttype, param.name, Loc.of(param.span)), param.span))
+            inputs.append((function.add_arg(ttype, param.name, Loc.of(param.span), role="input"),
+                           param.span))
         outputs = self.calls.dispatch(ev, ModelRef(model), inputs, {}, model.span)
         return trace, ev, outputs, [v for v, _ in inputs]
 
@@ -276,6 +277,7 @@ class ProgramLowering:
         trace, ev, outputs, inputs = self.trace_model(model, predict)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         predict.results = [ev.tensor(o, model.span) for o in outputs]
+        predict.result_roles = ["output"] * len(predict.results)
         params_first(predict, trace)
         self.module.add(predict)
         self.module.add(build_init(trace, model))
@@ -292,6 +294,8 @@ class ProgramLowering:
 def params_first(function: Function, trace: Trace) -> None:
     """Reorders arguments as (parameters..., inputs...), the calling convention."""
     params = [p.value for p in trace.params.values()]
+    for param in params:
+        param.role = "param"
     param_ids = {id(p) for p in params}
     others = [a for a in function.args if id(a) not in param_ids]
     function.args = params + others
@@ -302,7 +306,7 @@ def params_first(function: Function, trace: Trace) -> None:
 def build_init(trace: Trace, model: ast.ModelDef) -> Function:
     """`init(seed: i32[]) -> params`: each parameter drawn by its initializer."""
     init = Function("init", loc=Loc.of(model.span))
-    seed = init.add_arg(TensorType("i32", ()), "seed", Loc.of(model.name_span))
+    seed = init.add_arg(TensorType("i32", ()), "seed", Loc.of(model.name_span), role="rng")
     for stream, spec in enumerate(trace.params.values()):
         b = Builder(init, spec.loc)
         if spec.init is None:
@@ -312,4 +316,5 @@ def build_init(trace: Trace, model: ast.ModelDef) -> Function:
         value.name = spec.path
         init.results.append(value)
         init.result_names.append(spec.path)
+        init.result_roles.append("param")
     return init

@@ -150,7 +150,7 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
                    "supported yet", model.name_span)
     eval_step = build_eval_step(lowering, model, loss, metrics, spans)
     lowering.module.add(eval_step)
-    lowering.module.add(build_train_step(lowering, eval_step, optimizer, len(metrics)))
+    lowering.module.add(build_train_step(lowering, eval_step, optimizer))
     config = TrainConfig(
         model.name, data, loss.definition.name, optimizer,
         [m.definition.name for m in metrics], values["epochs"], values["steps"],
@@ -169,7 +169,7 @@ def build_eval_step(lowering, model, loss: FnRef, metrics: list[FnRef], spans) -
     function = empty_like(predict, "eval_step")
     (prediction,) = inline(predict, Builder(function, predict.loc), function.args)
     y_type = target_type(loss.definition.name, prediction.type)
-    y = function.add_arg(y_type, "y", Loc.of(spans["data"]))
+    y = function.add_arg(y_type, "y", Loc.of(spans["data"]), role="target")
     ev = Evaluator(Trace(function), lowering.calls)
     results = []
     for fn, span, what in [(loss, spans["loss"], "loss")] + [
@@ -180,47 +180,51 @@ def build_eval_step(lowering, model, loss: FnRef, metrics: list[FnRef], spans) -
             raise fail("E0404", f"the {what} `{fn.definition.name}` gives `{value.type}`, "
                        "not a float scalar", span)
         results.append(value)
-    function.results = results
-    function.result_names = ["loss"] + [m.definition.name for m in metrics]
+    function.set_results([("loss", results[:1], ["loss"]),
+                          ("metric", results[1:], [m.definition.name for m in metrics])])
     lowering.module.meta["optimizer_state"] = []
     return function
 
 
-def build_train_step(lowering, eval_step: Function, spec: Spec, n_metrics: int) -> Function:
+def build_train_step(lowering, eval_step: Function, spec: Spec) -> Function:
     """`train_step(params..., state..., x, y) -> (params..., state..., loss, metrics...)`:
     the gradient of `eval_step` (a fresh function, extended in place) with the
     optimizer's state as extra arguments and its update appended."""
     from ..passes.autodiff import grad_function
 
-    n_params = len(lowering.module.meta["params"])
     hyper = spec.args
     opt = spec.component
-    step = grad_function(eval_step, wrt=tuple(range(n_params)), with_value=True,
+    wrt = tuple(i for i, a in enumerate(eval_step.args) if a.role == "param")
+    step = grad_function(eval_step, wrt=wrt, with_value=True,
                          has_aux=True, name="train_step")
-    params, data = step.args[:n_params], step.args[n_params:]
+    params = step.args_with("param")
+    data = [a for a in step.args if a.role != "param"]
     slots, state_meta = [], []
     for param in params:
         own = []
         for slot, ttype, initial in opt.state(hyper, param.type):
             name = f"{param.name}/{slot}"
-            own.append(step.add_arg(ttype, name, param.loc))
+            own.append(step.add_arg(ttype, name, param.loc, role="optimizer"))
             state_meta.append({"name": name, "dtype": ttype.dtype, "shape": list(ttype.shape),
                                "value": initial})
         slots.append(own)
     step.args = params + [arg for own in slots for arg in own] + data
     for index, arg in enumerate(step.args):
         arg.index = index
-    loss_and_metrics = step.results[:1 + n_metrics]
-    grads = step.results[1 + n_metrics:]
+    named = step.group_results(list(zip(step.results, step.result_names)))
+    grads = [value for value, _ in named.get(None, [])]
     b = Builder(step, eval_step.loc)
     new_params, new_state = [], []
     for param, grad, own in zip(params, grads, slots):
         updated, own_updated = opt.update(b.at(param.loc), hyper, param, grad, own)
         new_params.append(updated)
         new_state.extend(own_updated)
-    step.results = new_params + new_state + list(loss_and_metrics)
-    step.result_names = ([a.name for a in params] + [m["name"] for m in state_meta]
-                         + eval_step.result_names)
+    step.set_results([
+        ("param", new_params, [a.name for a in params]),
+        ("optimizer", new_state, [m["name"] for m in state_meta]),
+        *((role, [v for v, _ in named.get(role, [])], [n for _, n in named.get(role, [])])
+          for role in ("loss", "metric")),
+    ])
     lowering.module.meta["optimizer_state"] = state_meta
     lowering.module.meta["optimizer"] = {"name": spec.name, "args": hyper}
     return step

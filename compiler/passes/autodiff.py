@@ -42,12 +42,15 @@ def grad_function(fn: Function, wrt: Sequence[int] = (0,), *, with_value: bool =
     grads = backward(new, {id(value): seed}, [new.args[i] for i in wrt], fn)
     grad_names = [f"grad_{fn.args[i].name or i}" for i in wrt]
     aux_names = result_names(fn)[1:]
+    roles, no_roles = result_roles(fn), [None] * len(grads)
     if with_value:
         new.results = [value, *aux, *grads]
         new.result_names = [result_names(fn)[0], *aux_names, *grad_names]
+        new.result_roles = [*roles, *no_roles]
     else:
         new.results = [*grads, *aux]
         new.result_names = [*grad_names, *aux_names]
+        new.result_roles = [*no_roles, *roles[1:]]
     return dce(new)
 
 
@@ -67,6 +70,7 @@ def vjp_function(fn: Function, wrt: Sequence[int] | None = None, *,
     grads = backward(new, seeds, [new.args[i] for i in wrt], fn)
     new.results = [*outputs, *grads]
     new.result_names = [*result_names(fn), *(f"grad_{fn.args[i].name or i}" for i in wrt)]
+    new.result_roles = [*result_roles(fn), *[None] * len(grads)]
     return dce(new)
 
 
@@ -140,6 +144,10 @@ def gradient_loc(value: Value, fn: Function) -> Loc:
         return value.node.loc.in_gradient_of(value.node.op)
     loc = value.loc if value.loc != UNKNOWN_LOC else fn.loc
     return loc.in_gradient_of(fn.name)
+
+
+def result_roles(fn: Function) -> list[str | None]:
+    return list(fn.result_roles) if fn.result_roles else [None] * len(fn.results)
 
 
 def result_names(fn: Function) -> list[str]:

@@ -24,4 +24,5 @@ def dce(fn: Function) -> Function:
     if len(live) == len(fn.nodes):
         return fn
     return Function(fn.name, args=fn.args, nodes=[n for n in fn.nodes if id(n) in live],
-                    results=fn.results, result_names=fn.result_names, loc=fn.loc)
+                    results=fn.results, result_names=fn.result_names, loc=fn.loc,
+                    result_roles=fn.result_roles)

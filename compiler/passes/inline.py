@@ -52,7 +52,7 @@ def empty_like(fn: Function, name: str | None = None) -> Function:
     """A function with `fn`'s signature (fresh argument values) and no nodes yet."""
     new = Function(name or fn.name, loc=fn.loc)
     for arg in fn.args:
-        new.add_arg(arg.type, arg.name, arg.loc)
+        new.add_arg(arg.type, arg.name, arg.loc, arg.role)
     return new
 
 
@@ -98,6 +98,7 @@ class FunctionCopy:
     def finish(self) -> Function:
         self.function.results = [self.values.get(id(r), r) for r in self.source.results]
         self.function.result_names = list(self.source.result_names)
+        self.function.result_roles = list(self.source.result_roles)
         return self.function
 
 
