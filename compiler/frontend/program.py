@@ -19,6 +19,7 @@ from ...dsl.diagnostics import Diagnostic
 from ..ir import Function, Loc, Module, TensorType
 from ..builder import Builder
 from ..initializers import draw
+from ..source_files import SourceRefused, import_target, read_source, root_of
 from .builtins import builtin_globals
 from .calls import Calls
 from .errors import fail
@@ -73,20 +74,25 @@ def definitions(module: ast.Module) -> dict[str, Any]:
 
 
 class Imports:
-    """Loads `import "file.nn"` items, relative to the importing file, once each."""
+    """Loads `import "file.nn"` items, relative to the importing file and confined to
+    `root` (`source_files`), once each."""
 
-    def __init__(self, sources: dict[str, str]):
+    def __init__(self, sources: dict[str, str], root: str):
         self.sources = sources
+        self.root = root
         self.loaded: dict[str, ast.Module] = {}
         self.diagnostics: list[Diagnostic] = []
 
     def collect(self, module: ast.Module, path: str, stack: tuple[str, ...] = ()) -> dict:
         table: dict[str, Any] = {}
-        base = os.path.dirname(os.path.abspath(path)) if os.path.exists(path) else os.getcwd()
         for item in module.items:
             if not isinstance(item, ast.Import):
                 continue
-            target = os.path.normpath(os.path.join(base, item.path))
+            try:
+                target = import_target(self.root, path, item.path)
+            except SourceRefused as refused:
+                self.refuse(item, refused)
+                continue
             if target in stack or os.path.abspath(path) == target:
                 self.diagnostics.append(Diagnostic(
                     "E0502", f"`{item.path}` imports itself through a cycle", item.span,
@@ -98,27 +104,19 @@ class Imports:
                 table.update(definitions(imported))
         return table
 
+    def refuse(self, item: ast.Import, refused: SourceRefused, help: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(
+            "E0501", f"cannot import `{item.path}`: {refused.reason}", item.span,
+            "imported here", help=refused.help or help
+            or "an import names a `.nn` file, relative to the importing file"))
+
     def load(self, target: str, item: ast.Import) -> ast.Module | None:
         if target in self.loaded:
             return self.loaded[target]
-        # `open` refuses a NUL; devices and pipes are refused here: `/dev/zero` would be
-        # read forever.
-        problem = ("the path contains a NUL character" if "\0" in target
-                   else "it is a directory" if os.path.isdir(target)
-                   else "it is not a regular file"
-                   if os.path.exists(target) and not os.path.isfile(target) else None)
-        if problem:
-            self.diagnostics.append(Diagnostic(
-                "E0501", f"cannot import `{item.path}`: {problem}", item.span, "imported here",
-                help="an import names a `.nn` file, relative to the importing file"))
-            return None
         try:
-            with open(target, encoding="utf-8-sig") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as error:
-            self.diagnostics.append(Diagnostic(
-                "E0501", f"cannot import `{item.path}`: {getattr(error, 'strerror', error)}",
-                item.span, "imported here", help=f"looked for `{os.path.relpath(target)}`"))
+            text = read_source(target)
+        except SourceRefused as refused:
+            self.refuse(item, refused, f"looked for `{os.path.relpath(target)}`")
             return None
         result = parse(text, os.path.relpath(target))
         self.sources[result.source.name] = text
@@ -131,7 +129,7 @@ def lower_program(main: ast.Module, path: str, observer=None) -> FrontendResult:
     """The front end's entry point: see the module docstring. `observer` (a
     `trace.Observer`) sees every evaluated expression, binding, param and layer."""
     sources: dict[str, str] = {}
-    imports = Imports(sources)
+    imports = Imports(sources, root_of(path))
     imported = imports.collect(main, path)
     if imports.diagnostics:
         return FrontendResult(None, imports.diagnostics, sources=sources)

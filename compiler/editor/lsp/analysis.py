@@ -9,7 +9,6 @@ offsets stay put) and the rest is compiled for its types alone.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
@@ -18,6 +17,7 @@ from pygls.uris import from_fs_path
 
 from ....dsl import Diagnostic
 from ...pipeline import compile_text
+from ...source_files import SourceRefused, import_target, root_of
 from .outline import Outline
 from .positions import LineIndex
 from .recorder import Recorder
@@ -124,9 +124,13 @@ class Analysis:
             return self.lines.range(imports[0].start, imports[0].end)
         return self.lines.range(0, 0)
 
-    def resolve_import(self, relative: str) -> str:
-        base = os.path.dirname(os.path.abspath(self.path))
-        return os.path.normpath(os.path.join(base, relative))
+    def resolve_import(self, relative: str, importer: str | None = None) -> str | None:
+        """The file `import "relative"` names in `importer` (this document by default),
+        or None where the compiler would refuse to read it (`source_files`)."""
+        try:
+            return import_target(root_of(self.path), importer or self.path, relative)
+        except SourceRefused:
+            return None
 
     def lsp_diagnostics(self) -> list[types.Diagnostic]:
         out = []

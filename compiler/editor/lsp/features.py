@@ -14,6 +14,7 @@ from pygls.uris import from_fs_path
 
 from ...frontend.train import SETTINGS
 from ...frontend.values import REQUIRED, Builtin, FnRef, LayerRef, ModelRef
+from ...source_files import SourceRefused, read_source
 from .analysis import Analysis
 from .outline import KEYWORDS, Item, Outline
 from .positions import LineIndex
@@ -188,7 +189,7 @@ def definition(doc: Analysis, offset: int, read_text) -> list[types.Location]:
         item = doc.outline.item_at(offset)
         if item is not None and item.kind == "import" and item.name:
             target = doc.resolve_import(item.name)
-            if os.path.exists(target):
+            if target is not None and os.path.exists(target):
                 start = types.Position(0, 0)
                 return [types.Location(from_fs_path(target), types.Range(start, start))]
         return []
@@ -224,9 +225,8 @@ def _location_of_span(doc: Analysis, span) -> types.Location:
 
 def _read_disk(path: str) -> str | None:
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError):
+        return read_source(path)
+    except SourceRefused:
         return None
 
 
@@ -236,9 +236,8 @@ def _imported_outlines(doc: Analysis, read_text):
     seen = {os.path.abspath(doc.path)}
     while pending and len(seen) <= MAX_IMPORT_DEPTH:
         path, outline = pending.pop(0)
-        base = os.path.dirname(os.path.abspath(path))
         for item in outline.imports():
-            target = os.path.normpath(os.path.join(base, item.name)) if item.name else None
+            target = doc.resolve_import(item.name, path) if item.name else None
             if target is None or target in seen:
                 continue
             seen.add(target)
