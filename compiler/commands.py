@@ -11,7 +11,7 @@ import sys
 
 from .. import __version__
 from ..dsl import dump, explain, render_all
-from ..dsl.diagnostics import supports_color
+from ..dsl.diagnostics import supports_color, visible
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
 EMIT_STAGES = ("ast", "ir", "stablehlo", "summary", "tf", "torch")
@@ -125,11 +125,41 @@ def python_module(session, compilation) -> str:
                        compilation.text, __version__)
 
 
+def output_refusal(path: str, compilation, *, folder: bool, force: bool = False) -> str | None:
+    """Why dslc will not write `path`, or None: it is an input of this run, a link, a
+    folder where a file goes (or the reverse), a folder that is not a dslc artifact
+    (unless `force`), or in a folder that does not exist."""
+    from ..runtime.artifact import is_artifact
+
+    if os.path.islink(path):
+        return "it is a symbolic link"
+    inputs = [compilation.path, *compilation.imported]
+    if os.path.exists(path) and any(
+            os.path.exists(i) and os.path.samefile(path, i) for i in inputs):
+        return "it is an input of this run"
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return "its folder does not exist"
+    if folder and os.path.exists(path) and not os.path.isdir(path):
+        return "it exists and is not a folder"
+    if not folder and os.path.isdir(path):
+        return "it is a folder"
+    if folder and os.path.isdir(path) and os.listdir(path) and not is_artifact(path) \
+            and not force:
+        return "it is a folder that is not a dslc artifact (--force replaces it)"
+    return None
+
+
+def refuse_output(option: str, path: str, problem: str) -> int:
+    return usage_error(f"will not write {option} {visible(path)}: {problem}")
+
+
 def emit_python(session, compilation) -> int:
     """`--emit tf|torch`: the module on stdout, or written (atomically) to `-o FILE`."""
     output = session.args.output
     if not output:
         return emit(session, compilation)
+    if problem := output_refusal(output, compilation, folder=False):
+        return refuse_output("-o", output, problem)
     from ..runtime.files import write_atomically
 
     source = python_module(session, compilation)
@@ -166,6 +196,8 @@ def compile_command(session) -> int:
         emit(session, compilation)
     stem = os.path.splitext(os.path.basename(args.file))[0]
     output = args.output or f"{stem}.{args.target}"
+    if problem := output_refusal(output, compilation, folder=True, force=args.force):
+        return refuse_output("-o", output, problem)
     manifest, blobs = artifact(compilation.module, args.target, args.file, compilation.text,
                                __version__)
     write_artifact(output, manifest, blobs)
@@ -210,6 +242,8 @@ def train_command(session) -> int:
     if compilation.train is None:
         print(f"error: {args.file} has no `train` block", file=sys.stderr)
         return EXIT_DIAGNOSTICS
+    if args.history and (problem := output_refusal(args.history, compilation, folder=False)):
+        return refuse_output("--history", args.history, problem)
     from .api import Program
     from .training import TrainError, final_metrics
 
@@ -266,5 +300,5 @@ def verify_command(session) -> int:
         print(f"first differing node: `{culprit.op}` on {culprit.backend} "
               f"(deviation {culprit.deviation:.2e}) at {culprit.loc}")
         if line:
-            print(f"    {line}")
+            print(f"    {visible(line)}")
     return EXIT_DIAGNOSTICS

@@ -51,6 +51,8 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", metavar="PATH",
                           help="artifact directory (default: FILE's stem + .TARGET); "
                           "with --emit tf|torch, the Python file to write")
+    compile_.add_argument("--force", action="store_true",
+                          help="replace an -o folder that is not a dslc artifact")
     add_emit(compile_)
 
     train = commands.add_parser("train", help="compile and run the file's train block")

@@ -30,6 +30,7 @@ class Compilation:
     module: Module | None = None
     train: TrainConfig | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)  # the paths of the files it imports
 
     @property
     def ok(self) -> bool:
@@ -67,6 +68,7 @@ def _compile(text: str, path: str, after, observer=None) -> Compilation:
     if parsed.module is None or parsed.diagnostics:
         return result
     lowered = lower_program(parsed.module, path, observer)
+    result.imported = list(lowered.sources)
     result.diagnostics.extend(lowered.diagnostics)
     if lowered.module is None or lowered.diagnostics:
         return result

@@ -9,6 +9,7 @@ with source lines coloured by a highlighter the caller passes in.
 from __future__ import annotations
 
 import difflib
+import re
 import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, TextIO
@@ -66,8 +67,22 @@ def suggest(name: str, candidates: Iterable[str], kind: str = "name") -> str | N
     return None if match is None else f"a {kind} with a similar name exists: `{match}`"
 
 
+# Characters that would act on a terminal rather than show: C0 and C1 controls and DEL
+# (escape sequences that retitle, clear or move), and the bidirectional overrides and
+# isolates that reorder what is shown ("Trojan Source"). Text from a `.nn` file shows
+# them escaped, as Python writes them.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                        "\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with every character that a terminal would act on escaped, as Python
+    escapes it in a string (an ESC shows as backslash, x, 1, b)."""
+    return _INVISIBLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _display(text: str) -> str:
-    return text.replace("\t", TAB)
+    return visible(text.replace("\t", TAB))
 
 
 def _underline(span: Span, line: int, marker: str) -> tuple[int, int]:
@@ -124,7 +139,7 @@ def _snippet_lines(labels: Sequence[tuple[Label, str]], width: int, style: _Styl
         for label, marker in sorted(by_line[line], key=lambda item: item[0].span.start):
             column, length = _underline(label.span, line, marker)
             color = SEVERITY_COLORS.get(severity, CYAN) if marker == "^" else BLUE
-            mark = marker * length + (" " + label.message if label.message else "")
+            mark = marker * length + (" " + visible(label.message) if label.message else "")
             out.append(f"{bar} {' ' * column}{style(mark, BOLD, color)}")
     return out
 
@@ -147,17 +162,18 @@ def render(diag: Diagnostic, color: bool = False,
     pad = " " * width
     severity = style(f"{diag.severity}[{diag.code}]", BOLD,
                      SEVERITY_COLORS.get(diag.severity, CYAN))
-    out = [f"{severity}{style(': ' + diag.message, BOLD)}",
-           f"{pad}{style('-->', BOLD, BLUE)} {diag.span}"]
+    out = [f"{severity}{style(': ' + visible(diag.message), BOLD)}",
+           f"{pad}{style('-->', BOLD, BLUE)} {visible(str(diag.span))}"]
     out += _snippet_lines(here, width, style, diag.severity)
     for group in elsewhere.values():
         first = min(group, key=lambda item: item[0].span.start)[0]
-        out.append(f"{pad}{style(':::', BOLD, BLUE)} {first.span}")
+        out.append(f"{pad}{style(':::', BOLD, BLUE)} {visible(str(first.span))}")
         out += _snippet_lines(group, width, style, diag.severity)
-    trailer = [f"{pad} {style('=', BOLD, BLUE)} {style('note:', BOLD)} {note}"
+    trailer = [f"{pad} {style('=', BOLD, BLUE)} {style('note:', BOLD)} {visible(note)}"
                for note in diag.notes]
     if diag.help:
-        trailer.append(f"{pad} {style('=', BOLD, BLUE)} {style('help:', BOLD)} {diag.help}")
+        trailer.append(f"{pad} {style('=', BOLD, BLUE)} {style('help:', BOLD)} "
+                       f"{visible(diag.help)}")
     if trailer:
         out.append(style(pad + " |", BOLD, BLUE))
         out += trailer
@@ -175,6 +191,6 @@ def render_all(diags: Sequence[Diagnostic], unit: str | None = None, color: bool
     if errors:
         name = unit or diags[0].span.source.name
         plural = "error" if errors == 1 else "errors"
-        summary = f": could not compile `{name}` due to {errors} previous {plural}"
+        summary = f": could not compile `{visible(name)}` due to {errors} previous {plural}"
         text += f"{style('error', BOLD, RED)}{style(summary, BOLD)}\n"
     return text

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -18,11 +19,12 @@ import jax
 import numpy as np
 from jax import export as jax_export
 
-from .files import write_atomically
+from .files import read_regular, replace_folder, staging_folder, write_atomically
 
 FORMAT = "dslc-artifact"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+MAX_FUNCTION_BYTES = 1 << 32  # one exported function; a larger file is not read
 PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -73,29 +75,45 @@ def tensor_entries(names, avals) -> list[dict[str, Any]]:
 
 
 def write_artifact(directory: str | os.PathLike, manifest: Mapping[str, Any], blobs: Mapping[str, bytes | str]) -> None:
-    """Write `blobs` (file name -> bytes, or str written as UTF-8) and the manifest
-    into `directory` (created if needed). Each file is replaced atomically and the
-    manifest goes last, after any old one is removed, so a reader never sees a
-    manifest naming half-written files. The manifest gains a "files" map of SHA-256
-    digests, which `load` checks."""
+    """Write `blobs` (file name -> bytes, or str written as UTF-8) and the manifest as
+    the artifact folder `directory`: built beside it and swapped into place
+    (`files.replace_folder`), so that a kill at any moment leaves the old artifact or
+    the new one whole. The manifest gains a "files" map of SHA-256 digests, which
+    `load` requires and checks."""
     directory = os.fspath(directory)
     for name in blobs:
-        if name == MANIFEST or os.path.basename(name) != name or name in ("", ".", ".."):
+        if not _plain_name(name):
             raise ArtifactError(f"artifact file names must be plain file names other than {MANIFEST}, got {name!r}")
     for name, entry in manifest.get("functions", {}).items():
         if entry.get("file") not in blobs:
             raise ArtifactError(f"function `{name}` names file {entry.get('file')!r}, which is not among the blobs")
-    os.makedirs(directory, exist_ok=True)
-    manifest_path = os.path.join(directory, MANIFEST)
-    if os.path.exists(manifest_path):
-        os.unlink(manifest_path)
-    digests = {}
-    for name, content in blobs.items():
-        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-        digests[name] = hashlib.sha256(data).hexdigest()
-        write_atomically(os.path.join(directory, name), data)
-    text = json.dumps({**manifest, "files": digests}, indent=2, sort_keys=True) + "\n"
-    write_atomically(manifest_path, text.encode("utf-8"))
+    staging = staging_folder(directory)
+    try:
+        digests = {}
+        for name, content in blobs.items():
+            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            digests[name] = hashlib.sha256(data).hexdigest()
+            write_atomically(os.path.join(staging, name), data)
+        text = json.dumps({**manifest, "files": digests}, indent=2, sort_keys=True) + "\n"
+        write_atomically(os.path.join(staging, MANIFEST), text.encode("utf-8"))
+        replace_folder(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _plain_name(name: Any) -> bool:
+    return (isinstance(name, str) and os.path.basename(name) == name
+            and name not in ("", ".", "..", MANIFEST) and "\0" not in name)
+
+
+def is_artifact(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder holding a dslc artifact manifest (of any version)."""
+    try:
+        with open(os.path.join(os.fspath(path), MANIFEST), encoding="utf-8") as file:
+            return json.load(file).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # -- loading ----------------------------------------------------------------------
@@ -131,6 +149,15 @@ def _check_manifest(manifest, where: str) -> None:
     functions = manifest.get("functions")
     if not isinstance(functions, dict) or not all(isinstance(e, dict) and "file" in e for e in functions.values()):
         raise ArtifactError(f"{where}: \"functions\" must map names to entries with a \"file\"")
+    digests = manifest.get("files")
+    if not isinstance(digests, dict):
+        raise ArtifactError(f"{where}: no \"files\" map of SHA-256 digests; an artifact without one is not loaded")
+    for name, entry in functions.items():
+        if not _plain_name(entry["file"]):
+            raise ArtifactError(f"{where}: function `{name}` names {entry['file']!r}, not a file in the artifact folder")
+        digest = digests.get(entry["file"])
+        if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise ArtifactError(f"{where}: no SHA-256 digest for {entry['file']!r} in \"files\"")
     platforms = manifest.get("platforms")
     if not isinstance(platforms, list) or not platforms:
         raise ArtifactError(f"{where}: \"platforms\" must be a non-empty list")
@@ -187,12 +214,11 @@ class Artifact:
         entry = self.manifest["functions"][name]
         file_path = os.path.join(self.path, entry["file"])
         try:
-            with open(file_path, "rb") as file:
-                data = file.read()
-        except OSError as error:
-            raise ArtifactError(f"{file_path}: cannot read function `{name}`: {error.strerror}") from error
-        expected = self.manifest.get("files", {}).get(entry["file"])
-        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            data = read_regular(file_path, MAX_FUNCTION_BYTES)
+        except ValueError as error:
+            raise ArtifactError(f"{file_path}: cannot read function `{name}`: {error}") from None
+        expected = self.manifest["files"][entry["file"]]
+        if hashlib.sha256(data).hexdigest() != expected:
             raise ArtifactError(f"{file_path}: contents do not match the manifest's checksum (corrupt or replaced)")
         try:
             exported = jax_export.deserialize(bytearray(data))

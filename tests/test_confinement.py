@@ -1,11 +1,15 @@
-"""`import` reads only what it may (`compiler/source_files.py`): `.nn` files, by relative
-paths, inside the folder of the program given to dslc, regular files under a size
-limit, opened without blocking. A refused import is E0501 at the `import` line and
-never shows the file's contents, in the compiler and in the language server."""
+"""dslc reads and writes only what it may. `import` (`compiler/source_files.py`) reads
+`.nn` files, by relative paths, inside the folder of the program given to dslc,
+regular files under a size limit, opened without blocking; a refused import is E0501
+at the `import` line and never shows the file's contents, in the compiler and in the
+language server. Text from the file reaches the terminal with its control characters
+escaped. Outputs that are inputs, links, or folders that are not artifacts are
+refused, and an artifact killed mid-write stays whole."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +97,96 @@ def test_the_language_server_follows_the_same_rules(project):
     messages = [d.message for d in analysis.lsp_diagnostics()]
     assert any("outside the program's folder" in m for m in messages)
     assert not any(SECRET in m for m in messages)
+
+
+TERMINAL_ATTACKS = ("\x1b]0;pwned\x07", "\x1b[2J", "\x1b[8m", "\r", "\u202e", "\x9b31m")
+
+
+@pytest.mark.parametrize("attack", TERMINAL_ATTACKS)
+def test_control_characters_from_the_file_reach_the_terminal_escaped(tmp_path, attack):
+    main = tmp_path / "main.nn"
+    main.write_text(f'# {attack} a comment\nimport "{attack}.nn"\n{MAIN}', encoding="utf-8")
+    result = run_dslc("check", str(main), timeout=60)
+    shown = result.stderr + result.stdout
+    assert result.returncode == 1 and attack not in shown
+    if attack != "\r":  # a line break to the lexer, so not inside a string
+        assert "E0501" in result.stderr
+        assert attack.encode("unicode_escape").decode("ascii") in shown
+
+
+# -- writes: what dslc refuses to overwrite, and whole artifacts under kill -9 -------
+
+TRAINED = 'import "lib/twice.nn"\n' + MAIN + """
+train M {
+    data       = two_blobs(per_class=20, seed=0)
+    loss       = mse
+    optimizer  = SGD(learning_rate=0.01)
+    batch_size = 8
+    epochs     = 1
+}
+"""
+
+
+@pytest.fixture
+def trained(project):
+    main = project / "main.nn"
+    main.write_text(TRAINED)
+    return main
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "{main}", "--steps", "1", "--history", "{main}"], "it is an input of this run"),
+    (["train", "{main}", "--steps", "1", "--history", "{lib}"], "it is an input of this run"),
+    (["train", "{main}", "--steps", "1", "--history", "{dir}/nowhere/h.json"],
+     "its folder does not exist"),
+    (["train", "{main}", "--steps", "1", "--history", "{dir}/link_out.nn"],
+     "it is a symbolic link"),
+    (["train", "{main}", "--steps", "1", "--history", "{dir}/lib"], "it is a folder"),
+    (["{main}", "--emit", "torch", "-o", "{main}"], "it is an input of this run"),
+    (["{main}", "-o", "{dir}/lib"], "not a dslc artifact (--force replaces it)"),
+    (["{main}", "-o", "{main}"], "it is an input of this run"),
+    (["{main}", "-o", "{dir}/dir_out"], "it is a symbolic link"),
+])
+def test_outputs_that_would_destroy_something_are_refused(trained, args, message):
+    project = trained.parent
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and not p.is_fifo()
+              and p.name != "big.nn"}
+    values = {"main": str(trained), "lib": str(project / "lib" / "twice.nn"),
+              "dir": str(project)}
+    result = run_dslc(*[a.format(**values) for a in args], timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_force_replaces_a_folder_that_is_not_an_artifact(trained, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "precious.txt").write_text("x")
+    assert run_dslc(str(trained), "-o", str(out), timeout=120).returncode == 2
+    assert run_dslc(str(trained), "-o", str(out), "--force", timeout=120).returncode == 0
+    assert (out / "manifest.json").exists() and not (out / "precious.txt").exists()
+
+
+def test_a_recompile_killed_at_any_moment_leaves_a_whole_artifact(trained, tmp_path):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dslc.runtime.artifact import load
+
+    out = tmp_path / "out"
+    assert run_dslc(str(trained), "-o", str(out), timeout=120).returncode == 0
+    script = Path(sys.executable).parent / "dslc"
+    rng = random.Random(0)
+    for _ in range(6):
+        process = subprocess.Popen([str(script), str(trained), "-o", str(out)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 4.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        artifact = load(out)
+        for name in artifact.function_names:
+            artifact.function(name)  # every file present and matching its digest

@@ -2,6 +2,7 @@
 checks, corruption errors, and that the loader imports neither the compiler nor lark."""
 
 import ast
+import hashlib
 import json
 import os
 import pathlib
@@ -145,9 +146,10 @@ def test_missing_and_corrupt_files_raise_artifact_error(tmp_path):
     with pytest.raises(ArtifactError, match=r"stats\.jaxexport: cannot read function `stats`"):
         load(directory).function("stats")
     manifest = json.loads((directory / "manifest.json").read_text())
-    manifest.pop("files")  # without checksums, the deserializer must still fail cleanly
+    garbage = b"garbage" * 20  # with a matching digest, the deserializer must fail cleanly
+    (directory / "predict.jaxexport").write_bytes(garbage)
+    manifest["files"]["predict.jaxexport"] = hashlib.sha256(garbage).hexdigest()
     (directory / "manifest.json").write_text(json.dumps(manifest))
-    (directory / "predict.jaxexport").write_bytes(b"garbage" * 20)
     with pytest.raises(ArtifactError, match="not a valid serialized jax.export function"):
         load(directory).function("predict")
     (directory / "manifest.json").write_text("{not json")
@@ -193,3 +195,59 @@ def test_runtime_sources_import_no_syntax_modules():
             for name in names:
                 assert not name.startswith(forbidden), f"{path.name} imports {name}"
                 assert not name.startswith(("..dsl", "..compiler")), f"{path.name} imports {name}"
+
+
+def tampered(directory, change) -> None:
+    manifest = json.loads((directory / "manifest.json").read_text())
+    change(manifest)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("file, message", [
+    ("../outside.jaxexport", "not a file in the artifact folder"),
+    ("/dev/zero", "not a file in the artifact folder"),
+    ("sub/predict.jaxexport", "not a file in the artifact folder"),
+    ("manifest.json", "not a file in the artifact folder"),
+])
+def test_manifest_entries_stay_in_the_artifact_folder(tmp_path, file, message):
+    directory = write_example(tmp_path / "art")
+    tampered(directory, lambda m: m["functions"]["predict"].update(file=file))
+    with pytest.raises(ArtifactError, match=message):
+        load(directory)
+
+
+def test_digests_are_required_and_files_must_be_regular(tmp_path):
+    directory = write_example(tmp_path / "art")
+    tampered(directory, lambda m: m.pop("files"))
+    with pytest.raises(ArtifactError, match="no \"files\" map of SHA-256 digests"):
+        load(directory)
+    directory = write_example(tmp_path / "art2")
+    tampered(directory, lambda m: m["files"].pop("stats.jaxexport"))
+    with pytest.raises(ArtifactError, match="no SHA-256 digest for 'stats.jaxexport'"):
+        load(directory)
+    directory = write_example(tmp_path / "art3")
+    os.remove(directory / "predict.jaxexport")
+    os.mkfifo(directory / "predict.jaxexport")  # reading it would block forever
+    with pytest.raises(ArtifactError, match="predict.jaxexport: cannot read function `predict`: "
+                                            "not a regular file"):
+        load(directory).function("predict")
+    os.remove(directory / "stats.jaxexport")
+    (directory / "stats.jaxexport").symlink_to("/dev/zero")
+    with pytest.raises(ArtifactError, match="a symbolic link"):
+        load(directory).function("stats")
+
+
+def test_rewriting_an_artifact_replaces_it_whole_with_the_users_umask(tmp_path):
+    directory = write_example(tmp_path / "art")
+    (directory / "left_over.bin").write_bytes(b"old")
+    write_example(directory)
+    assert not (directory / "left_over.bin").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["art"]  # no staging folder left
+    mask = os.umask(0o022)
+    try:
+        write_example(tmp_path / "fresh")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "fresh").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "fresh" / "manifest.json").stat().st_mode & 0o777 == 0o644
+    load(directory).function("predict")
