@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import zipfile
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -98,7 +99,14 @@ def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | 
     if not os.path.isfile(full_path):
         raise DataError(f"data file not found: {full_path}")
     try:
-        with np.load(full_path, allow_pickle=False) as archive:
+        loaded = np.load(full_path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"cannot read {full_path} as an .npz file: {error}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise DataError(f"{full_path} is a single .npy array, not an .npz archive of named arrays "
+                        f"(save one with `np.savez(path, {x}=..., {y}=...)`)")
+    try:
+        with loaded as archive:
             available = sorted(archive.files)
             for key in (x, y):
                 if key not in available:
@@ -108,8 +116,14 @@ def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | 
             inputs, targets = archive[x], archive[y]
     except DataError:
         raise
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read {full_path} as an .npz file: {error}") from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"cannot read {full_path} as an .npz file: {error}") from None
+    for key, array in ((x, inputs), (y, targets)):
+        if array.ndim == 0:
+            raise DataError(f"{full_path}: `{key}` is a single number; it needs one row per example")
+        if array.dtype.kind not in "biuf":
+            raise DataError(f"{full_path}: `{key}` holds {array.dtype} values; "
+                            "data arrays hold numbers (bool, int, uint or float)")
     if len(inputs) != len(targets):
         raise DataError(f"{full_path}: `{x}` has {len(inputs)} rows but `{y}` has {len(targets)}")
     return Dataset(inputs, targets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 
 from dslc.compiler import cli, driver
@@ -120,3 +121,20 @@ def test_train_errors_in_data_are_diagnostics(tmp_path):
     result = run_dslc("train", str(path))
     assert result.returncode == 1
     assert "error[E0406]" in result.stderr and "npz_missing.nn:6:12" in result.stderr
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"x": np.float32(1.0), "y": np.zeros((3, 1), np.float32)}, "`x` is a single number"),
+    ({"x": np.array(["a", "b"]), "y": np.zeros((2, 1), np.float32)}, "holds <U1 values"),
+])
+def test_train_on_npz_contents_that_are_not_data_gives_a_diagnostic(tmp_path, arrays, message):
+    np.savez(tmp_path / "data.npz", **arrays)
+    path = tmp_path / "model.nn"
+    path.write_text(
+        "model M(x: f32[N, 2]) -> f32[N, 1] {\n    param W: f32[2, 1] = zeros\n"
+        "    return x @ W\n}\n"
+        "train M {\n    data = npz(\"data.npz\")\n    loss = mse\n    steps = 1\n}\n")
+    result = run_dslc("train", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "error[E0406]" in result.stderr and "model.nn:6:12" in result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr

@@ -108,3 +108,30 @@ def test_batches_cover_every_row_once():
     assert [len(b) for b in batches] == [4, 4, 2]
     assert sorted(np.concatenate(batches).tolist()) == list(range(10))
     assert [b.tolist() for b in batches_for_epoch(5, None, shuffle=False, rng=rng)] == [[0, 1, 2, 3, 4]]
+
+
+def npy_bytes(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: np.savez(p, x=np.float32(1.0), y=np.arange(3)), "`x` is a single number"),
+    (lambda p: np.savez(p, x=np.array(["a", "b"]), y=np.arange(2)), "holds <U1 values"),
+    (lambda p: np.savez(p, x=np.zeros(2, dtype=[("a", "f4"), ("b", "i4")]), y=np.arange(2)),
+     "data arrays hold numbers"),
+    (lambda p: np.savez(p, x=np.zeros((2, 2), np.complex64), y=np.arange(2)), "complex64"),
+    (lambda p: np.savez(p, x=np.array([{}, []], dtype=object), y=np.arange(2)),
+     "cannot read .* as an .npz file"),
+    (lambda p: p.write_bytes(npy_bytes(np.arange(3))), "a single .npy array"),
+    (lambda p: (np.savez(p, x=np.zeros((4, 2)), y=np.arange(4)),
+                open(p, "r+b").truncate(60)), "cannot read .* as an .npz file"),
+])
+def test_npz_contents_that_are_not_data_are_data_errors(tmp_path, write, message):
+    path = tmp_path / "data.npz"
+    write(path)
+    with pytest.raises(DataError, match=message):
+        npz("data.npz", base_dir=tmp_path)
