@@ -47,7 +47,7 @@ class Runner:
 def xla_runner(module) -> Runner:
     import jax
 
-    compiled = {f.name: jax.jit(jax_lower.lower_function(f)) for f in module}
+    compiled = {f.name: jax_lower.jit(f) for f in module}
     return Runner("xla", lambda name, args: [np.asarray(r) for r in compiled[name](*args)])
 
 
@@ -174,7 +174,8 @@ def bisect(function: Function, inputs: list, runners: dict[str, Runner],
     probe = Function(f"{function.name}_probe", list(function.args), list(function.nodes),
                      [v for node in function.nodes for v in node.results], loc=function.loc)
     index = {v: i for i, v in enumerate(probe.results)}
-    values = {"xla": [np.asarray(v) for v in jax_lower.lower_function(probe)(*inputs)]}
+    with jax_lower.precision([probe]):
+        values = {"xla": [np.asarray(v) for v in jax_lower.lower_function(probe)(*inputs)]}
     for name, runner in runners.items():
         if name != "xla":
             values[name] = probe_values(probe, name, inputs)

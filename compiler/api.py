@@ -76,11 +76,11 @@ class Program:
         if name not in self._compiled:
             import jax
 
-            from .backends.jax_lower import lower_function
+            from .backends.jax_lower import jit
 
             if name not in self.module.functions:
                 raise KeyError(f"no function `{name}`; functions are {', '.join(self.functions)}")
-            self._compiled[name] = jax.jit(lower_function(self.module.functions[name]))
+            self._compiled[name] = jit(self.module.functions[name])
         return self._compiled[name]
 
     def function(self, name: str):

@@ -14,7 +14,7 @@ import numpy as np
 from ..dsl import Diagnostic
 from ..runtime.data import DATA_SOURCES, DataError, Dataset
 from ..runtime.training import evaluate_dataset, fit
-from .backends.jax_lower import lower_function
+from .backends.jax_lower import lower_function, precision
 from .backends.stablehlo import numpy_dtype
 
 
@@ -117,10 +117,11 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
     step, evaluate = step_functions(program)
     params = program.init(settings["seed"])
     opt_state = program.init_optimizer()
-    result = fit(step, tuple(params.values()), tuple(opt_state.values()), data,
-                 batch_size=settings["batch_size"], epochs=settings["epochs"],
-                 steps=settings["steps"], shuffle=settings["shuffle"], seed=settings["seed"],
-                 validation=validation, evaluate=evaluate if validation is not None else None,
-                 metric_names=config.metrics, log=log, verbose=verbose)
-    return result
+    with precision(program.module):
+        return fit(step, tuple(params.values()), tuple(opt_state.values()), data,
+                   batch_size=settings["batch_size"], epochs=settings["epochs"],
+                   steps=settings["steps"], shuffle=settings["shuffle"], seed=settings["seed"],
+                   validation=validation,
+                   evaluate=evaluate if validation is not None else None,
+                   metric_names=config.metrics, log=log, verbose=verbose)
 

@@ -7,6 +7,7 @@ Needs only JAX, NumPy and the standard library (no compiler, no parser).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -247,6 +248,9 @@ class ArtifactFunction:
         self.outputs: tuple[TensorSpec, ...] = outputs
         self._where = where
         self._call = jax.jit(exported.call)
+        # JAX computes 64-bit types in 32 bits unless x64 is on, where they are used.
+        self._wide = any(np.dtype(spec.dtype).itemsize == 8
+                         for spec in (*inputs, *outputs))
 
     def __repr__(self) -> str:
         signature = ", ".join(f"{spec.name}: {spec}" for spec in self.inputs)
@@ -280,7 +284,8 @@ class ArtifactFunction:
                 f"but JAX runs on {platform} here; recompile for this platform"
             )
         arrays = _check_inputs(self._where, self.inputs, args)
-        results = jax.tree.map(np.asarray, jax.device_get(self._call(*arrays)))
+        with jax.enable_x64(True) if self._wide else contextlib.nullcontext():
+            results = jax.tree.map(np.asarray, jax.device_get(self._call(*arrays)))
         if isinstance(results, list):
             results = tuple(results)
         return results[0] if isinstance(results, tuple) and len(results) == 1 else results

@@ -7,6 +7,7 @@ result traces under `jax.jit` and `jax.export`, symbolic dims staying symbolic.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import jax
@@ -125,3 +126,35 @@ def lower_function(function: Function) -> Callable[..., tuple]:
 
     lowered.__name__ = function.name
     return lowered
+
+
+WIDE_DTYPES = frozenset({"i64", "f64"})
+
+
+def uses_64_bits(functions) -> bool:
+    """Whether any of `functions` has a 64-bit value (argument, node result or result)."""
+    return any(value.type.dtype in WIDE_DTYPES
+               for function in functions
+               for value in (*function.args, *function.results,
+                             *(r for node in function.nodes for r in node.results)))
+
+
+def precision(functions):
+    """The JAX configuration `functions` need: `jax.enable_x64(True)` when one of them
+    has a 64-bit type (JAX otherwise computes `i64` and `f64` in 32 bits, silently),
+    else none. Tracing, compiling and calling must all happen inside it."""
+    return jax.enable_x64(True) if uses_64_bits(functions) else contextlib.nullcontext()
+
+
+def jit(function: Function) -> Callable[..., tuple]:
+    """`function` lowered and jitted, each call made in its `precision`."""
+    compiled = jax.jit(lower_function(function))
+    wide = uses_64_bits([function])
+
+    def call(*args):
+        with jax.enable_x64(True) if wide else contextlib.nullcontext():
+            return compiled(*args)
+
+    call.__name__ = function.name
+    return call
+

@@ -17,7 +17,7 @@ import numpy as np
 from jax import export as jax_export
 
 from ..ir import DTYPES, Function, Module, TensorType
-from .jax_lower import lower_function
+from .jax_lower import lower_function, precision
 
 # `--target` names to the platform names of `jax.export`.
 PLATFORMS = {"cpu": "cpu", "gpu": "cuda", "tpu": "tpu"}
@@ -53,9 +53,9 @@ def input_specs(function: Function) -> list[jax.ShapeDtypeStruct]:
 
 
 def export(function: Function, target: str = "cpu") -> jax_export.Exported:
-    lowered = lower_function(function)
-    jitted = jax.jit(lowered)
-    return jax_export.export(jitted, platforms=[PLATFORMS[target]])(*input_specs(function))
+    jitted = jax.jit(lower_function(function))
+    with precision([function]):
+        return jax_export.export(jitted, platforms=[PLATFORMS[target]])(*input_specs(function))
 
 
 def stablehlo_text(function: Function, target: str = "cpu") -> str:

@@ -155,6 +155,9 @@ def _key(diagnostic: Diagnostic):
     return diagnostic.code, diagnostic.span.source.name, diagnostic.span.start
 
 
+GENERATED_FUNCTIONS = ("init", "predict", "eval_step", "train_step")
+
+
 class ProgramLowering:
     def __init__(self, globals_: dict[str, Any], main: ast.Module, observer=None):
         self.globals = globals_
@@ -194,7 +197,22 @@ class ProgramLowering:
                 self.train = self.attempt(build_training, self, trains[0], model.definition)
         elif len(models) == 1:
             self.attempt(self.lower_model, models[0])
+        self.check_generated_names()
         self.check_other_models(models, trains)
+
+    def check_generated_names(self) -> None:
+        """A `fn` may not take the name of a function generated for the model: the
+        generated one would replace it."""
+        model = self.module.meta.get("model")
+        if model is None:
+            return
+        for item in self.main.items:
+            if isinstance(item, ast.FnDef) and item.name in GENERATED_FUNCTIONS:
+                self.diagnostics.append(Diagnostic(
+                    "E0103", f"`{item.name}` is the name of a function dslc generates for "
+                    f"the model `{model}`", item.name_span, "defined here",
+                    help=f"generated functions are {', '.join(GENERATED_FUNCTIONS)}; "
+                    f"give this fn another name"))
 
     def check_other_models(self, models, trains) -> None:
         """Models that are not compiled (no `train` names them, and there are several)
