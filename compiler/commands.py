@@ -245,7 +245,7 @@ def train_command(session) -> int:
     if args.history and (problem := output_refusal(args.history, compilation, folder=False)):
         return refuse_output("--history", args.history, problem)
     from .api import Program
-    from .training import TrainError, final_metrics
+    from .training import TrainError, final_metrics, nonfinite_loss
 
     program = Program(compilation)
     overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
@@ -261,6 +261,9 @@ def train_command(session) -> int:
     if args.history:
         result.history.to_json(args.history)
         print(f"wrote history to {args.history}")
+    if diagnostic := nonfinite_loss(program, result):
+        print_diagnostics(session, [diagnostic])
+        return EXIT_DIAGNOSTICS
     return EXIT_OK
 
 

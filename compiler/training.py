@@ -45,8 +45,40 @@ def load_data(program) -> Dataset:
                 "E0406", f"the data's `{name}` has shape `{list(array.shape)}`, but the model "
                 f"needs `{ttype}`", span, problem,
                 help="check the model's input type and the loss (sparse losses take class ids)")])
+    if problem := label_problem(program, data.y):
+        raise TrainError([Diagnostic("E0406", problem, span, "data loaded here",
+                                     help="class ids run from 0 to the model's output width - 1")])
     return Dataset(np.asarray(data.x, numpy_dtype(x_type.dtype)),
                    np.asarray(data.y, numpy_dtype(y_type.dtype)))
+
+
+def label_problem(program, labels) -> str | None:
+    """For a sparse loss: class ids outside `[0, classes)`, which would otherwise pick
+    no class (a one-hot row of zeros) and give a loss of 0 without a word."""
+    if not program.compilation.train.loss.startswith("sparse_") or labels.size == 0:
+        return None
+    (output,) = program.module.functions["predict"].results
+    classes = output.type.shape[-1]
+    if not isinstance(classes, int):
+        return None
+    low, high = labels.min(), labels.max()
+    if np.issubdtype(labels.dtype, np.floating) and not np.all(labels == np.round(labels)):
+        return "the labels are not whole numbers, but a sparse loss takes class ids"
+    if low < 0 or high >= classes:
+        return (f"the labels range from {low:g} to {high:g}, but the model's output has "
+                f"{classes} classes")
+    return None
+
+
+def nonfinite_loss(program, result) -> Diagnostic | None:
+    """E0407 at the `loss` line when a training step's loss was NaN or infinite."""
+    if result.first_nonfinite_step is None:
+        return None
+    step, value = result.first_nonfinite_step
+    return Diagnostic(
+        "E0407", f"the loss became {value} at step {step}", program.compilation.train.spans["loss"],
+        "this loss", help="training diverged: lower the learning rate, or check the data "
+        "and the loss for values that overflow")
 
 
 def shape_problem(actual: tuple[int, ...], expected: tuple) -> str | None:

@@ -215,6 +215,15 @@ CODES: dict[str, tuple[str, str]] = {
         "model M(x: f32[N, 2]) -> f32[N, 1] {\n    return x |> Dense(1)\n}\n"
         "train M {\n    data = two_blobs()\n}",
     ),
+    "E0407": _entry(
+        "the loss is not finite",
+        "A training step's loss was NaN or infinite: training diverged. The run finishes\n"
+        "(its history is written), and dslc exits with status 1, naming the first such step.",
+        "train M {\n    data = two_blobs()\n    loss = mse\n"
+        "    optimizer = SGD(learning_rate=1e6)\n}",
+        "train M {\n    data = two_blobs()\n    loss = mse\n"
+        "    optimizer = SGD(learning_rate=0.01)\n}",
+    ),
     "E0501": _entry(
         "import not found",
         "An `import` names a file that does not exist, relative to the importing file or on\n"

@@ -64,6 +64,8 @@ class FitResult:
     params: Any
     opt_state: Any
     history: History
+    # (step, loss) of the first step whose loss was NaN or infinite, counted from 1
+    first_nonfinite_step: tuple[int, float] | None = None
 
 
 def _json_number(value: float) -> float | None:
@@ -303,6 +305,7 @@ class _FitLoop:
         self.log = log if verbose else (lambda line: None)
         self.progress = verbose == 1 and log is print and sys.stdout.isatty()
         self.history = History()
+        self.nonfinite: tuple[int, float] | None = None
 
     def run_steps(self, params, opt_state, steps, shuffle, rng) -> FitResult:
         chunk_size = self.steps_per_call or min(steps, MAX_STEPS_PER_CALL)
@@ -312,6 +315,7 @@ class _FitLoop:
             count = min(chunk_size, steps - done)
             work = count if stream is None else stream.take(count, self.trainer.batch_size)
             params, opt_state, losses, metrics = self.trainer.run(params, opt_state, work)
+            self._watch(done, losses)
             for i in range(count):
                 logs = self._named(losses[i], tuple(m[i] for m in metrics))
                 self.history.record(logs)
@@ -322,7 +326,7 @@ class _FitLoop:
             val_logs = self._named(*self.evaluator(params), prefix="val_")
             self.history.record(val_logs)
             self.log(_format("validation", val_logs))
-        return FitResult(params, opt_state, self.history)
+        return FitResult(params, opt_state, self.history, self.nonfinite)
 
     def run_epochs(self, params, opt_state, epochs, shuffle, rng, callbacks) -> FitResult:
         for callback in callbacks:
@@ -338,7 +342,14 @@ class _FitLoop:
             stop = [callback.on_epoch_end(epoch, dict(logs)) for callback in callbacks]
             if any(stop):
                 break
-        return FitResult(params, opt_state, self.history)
+        return FitResult(params, opt_state, self.history, self.nonfinite)
+
+    def _watch(self, done: int, losses) -> None:
+        """Remembers the first non-finite loss, `done` steps having run before `losses`."""
+        if self.nonfinite is None:
+            bad = np.flatnonzero(~np.isfinite(losses))
+            if bad.size:
+                self.nonfinite = (done + int(bad[0]) + 1, float(losses[bad[0]]))
 
     def _run_epoch(self, params, opt_state, epoch, epochs, shuffle, rng):
         trainer, means = self.trainer, _WeightedMeans()
@@ -350,6 +361,7 @@ class _FitLoop:
             chunks = _index_chunks(batches, self._epoch_chunk_size())
         for work in chunks:
             params, opt_state, losses, metrics = trainer.run(params, opt_state, work)
+            self._watch(self.history.steps, losses)
             batch = trainer.batch_size if trainer.full_batch else work.shape[1]
             means.add(losses, metrics, weight=batch)
             self.history.steps += len(losses)

@@ -3,6 +3,7 @@ with file:line:col and never a traceback, and internal errors reported as such."
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from dslc.compiler import cli, driver
 
-from conftest import run_dslc
+from conftest import ROOT, run_dslc
 
 
 def test_usage_errors_exit_2(tmp_path):
@@ -138,3 +139,13 @@ def test_train_on_npz_contents_that_are_not_data_gives_a_diagnostic(tmp_path, ar
     assert result.returncode == 1, result.stderr
     assert "error[E0406]" in result.stderr and "model.nn:6:12" in result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_diverging_run_finishes_keeps_its_history_and_exits_1(tmp_path):
+    source = ROOT / "tests" / "diagnostics" / "compile" / "E0407_diverges.nn"
+    history = tmp_path / "history.json"
+    result = run_dslc("train", str(source), "--history", str(history), "--quiet")
+    assert result.returncode == 1, result.stderr
+    assert "error[E0407]: the loss became inf at step 4" in result.stderr
+    assert "E0407_diverges.nn:9:18" in result.stderr and "Traceback" not in result.stderr
+    assert len(json.loads(history.read_text())["loss"]) == 40

@@ -1,7 +1,7 @@
 """Golden diagnostics for a corpus of broken programs: one file at least per error
 code, each compared exactly with its `.expected` rendering (`--update-goldens`
-rewrites them). Programs that compile but fail at training time (E0406) are checked
-through the data loading the `train` command does."""
+rewrites them). Programs that compile but fail at training time are checked through
+the data loading the `train` command does (E0406), or by training them (E0407)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from dslc.compiler.api import Program
 from dslc.compiler.pipeline import compile_text
-from dslc.compiler.training import TrainError, load_data
+from dslc.compiler.training import TrainError, load_data, nonfinite_loss
 from dslc.dsl import CODES, render_all
 
 from conftest import ROOT, check_golden, run_dslc
@@ -24,8 +24,11 @@ def diagnose(path: Path) -> str:
     compilation = compile_text(path.read_text(encoding="utf-8"), path.name)
     diagnostics = list(compilation.diagnostics)
     if compilation.ok and compilation.train is not None:
+        program = Program(compilation)
         try:
-            load_data(Program(compilation))
+            load_data(program)
+            if path.stem.startswith("E0407"):
+                diagnostics.append(nonfinite_loss(program, program.fit(log=None, verbose=0)))
         except TrainError as error:
             diagnostics.extend(error.diagnostics)
     assert diagnostics, f"{path.name} compiled without a diagnostic"
