@@ -190,3 +190,38 @@ def test_a_recompile_killed_at_any_moment_leaves_a_whole_artifact(trained, tmp_p
         artifact = load(out)
         for name in artifact.function_names:
             artifact.function(name)  # every file present and matching its digest
+
+
+# -- imports at scale: diamonds once per file, nesting bounded ----------------------
+
+
+def test_an_import_diamond_is_collected_once_per_file(tmp_path, monkeypatch):
+    from dslc.compiler.frontend import program as frontend_program
+
+    levels = 20
+    (tmp_path / "l0.nn").write_text("fn f0(x) = x\n")
+    for i in range(1, levels + 1):
+        for side in "ab":
+            (tmp_path / f"{side}{i}.nn").write_text(f'import "l{i - 1}.nn"\n')
+        (tmp_path / f"l{i}.nn").write_text(f'import "a{i}.nn"\nimport "b{i}.nn"\n')
+    main = tmp_path / "main.nn"
+    main.write_text(f'import "l{levels}.nn"\nfn g(x: f32[]) -> f32[] = f0(x)\n')
+    calls = []
+    definitions = frontend_program.definitions
+    monkeypatch.setattr(frontend_program, "definitions",
+                        lambda module: calls.append(module) or definitions(module))
+    compilation = compile_text(main.read_text(), str(main))
+    assert compilation.ok, render_all(compilation.diagnostics)
+    assert len(calls) <= 5 * levels  # about one per import edge (4 a level), not 2**levels
+
+
+def test_imports_nested_too_deep_are_refused_not_a_crash(tmp_path):
+    depth = 300
+    for i in range(depth):
+        (tmp_path / f"c{i}.nn").write_text(f'import "c{i + 1}.nn"\n')
+    (tmp_path / f"c{depth}.nn").write_text("fn deep(x) = x\n")
+    main = tmp_path / "main.nn"
+    main.write_text('import "c0.nn"\n')
+    result = run_dslc("check", str(main), timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "E0501" in result.stderr and "imports nest more than 64 files deep" in result.stderr

@@ -81,9 +81,15 @@ class Imports:
         self.sources = sources
         self.root = root
         self.loaded: dict[str, ast.Module] = {}
+        self.tables: dict[str, dict[str, Any]] = {}
         self.diagnostics: list[Diagnostic] = []
 
     def collect(self, module: ast.Module, path: str, stack: tuple[str, ...] = ()) -> dict:
+        """The definitions `module` (at `path`) imports, transitively; each file's are
+        collected once, however many paths lead to it (an import diamond)."""
+        here = os.path.abspath(path)
+        if here in self.tables:
+            return self.tables[here]
         table: dict[str, Any] = {}
         for item in module.items:
             if not isinstance(item, ast.Import):
@@ -93,15 +99,21 @@ class Imports:
             except SourceRefused as refused:
                 self.refuse(item, refused)
                 continue
-            if target in stack or os.path.abspath(path) == target:
+            if target in stack or here == target:
                 self.diagnostics.append(Diagnostic(
                     "E0502", f"`{item.path}` imports itself through a cycle", item.span,
                     "cycle closes here"))
                 continue
+            if len(stack) + 1 >= MAX_IMPORT_DEPTH:
+                self.refuse(item, SourceRefused(
+                    f"imports nest more than {MAX_IMPORT_DEPTH} files deep",
+                    help="import the files you need from fewer levels"))
+                continue
             imported = self.load(target, item)
             if imported is not None:
-                table.update(self.collect(imported, target, stack + (os.path.abspath(path),)))
+                table.update(self.collect(imported, target, stack + (here,)))
                 table.update(definitions(imported))
+        self.tables[here] = table
         return table
 
     def refuse(self, item: ast.Import, refused: SourceRefused, help: str | None = None) -> None:
@@ -155,6 +167,7 @@ def _key(diagnostic: Diagnostic):
     return diagnostic.code, diagnostic.span.source.name, diagnostic.span.start
 
 
+MAX_IMPORT_DEPTH = 64
 GENERATED_FUNCTIONS = ("init", "predict", "eval_step", "train_step")
 
 
