@@ -26,6 +26,15 @@ DTYPES: dict[str, str] = {
 FLOAT_DTYPES = frozenset({"f16", "bf16", "f32", "f64"})
 INT_DTYPES = frozenset({"i8", "i32", "i64", "u8"})
 
+
+ITEMSIZES = {"f16": 2, "bf16": 2, "f32": 4, "f64": 8, "i8": 1, "i32": 4, "i64": 8, "u8": 1,
+             "bool": 1}
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per element of `dtype`."""
+    return ITEMSIZES[dtype]
+
 # A dimension is a concrete size or a symbol (`N`, `B`) that stays symbolic down to
 # shape-polymorphic StableHLO.
 Dim = int | str

@@ -1,6 +1,8 @@
-"""Numbers are what the program says: 64-bit types are computed in 64 bits (JAX's x64
-mode, scoped to the program that needs it) through the API, artifacts and training,
-and a `fn` cannot silently take the name of a generated function."""
+"""Numbers are what the program says, and sizes are checked before work: 64-bit types
+are computed in 64 bits (JAX's x64 mode, scoped to the program that needs it) through
+the API, artifacts and training; a `fn` cannot silently take the name of a generated
+function; parameters past the memory limit and calls that expand without bound are
+diagnostics at their lines."""
 
 from __future__ import annotations
 
@@ -43,3 +45,37 @@ def test_a_fn_cannot_take_a_generated_functions_name():
     assert diagnostic.code == "E0103" and diagnostic.span.line == 1
     assert "`train_step` is the name of a function dslc generates for the model `M`" in \
         diagnostic.message
+
+
+# -- limits before work ---------------------------------------------------------------
+
+
+def test_a_parameter_too_large_for_memory_is_refused_at_its_line(monkeypatch):
+    text = ("model M(x: f32[N, 100000]) -> f32[N, 100000] {\n"
+            "    param W: f32[100000, 100000] = zeros\n    return x @ W\n}\n")
+    [diagnostic] = compile_text(text, "huge.nn").diagnostics
+    assert diagnostic.code == "E0207" and diagnostic.span.line == 2
+    assert "this parameter takes 37.3 GiB, more than the limit of 8.0 GiB" in diagnostic.message
+    monkeypatch.setenv("DSLC_MAX_PARAM_BYTES", str(64 << 30))
+    assert compile_text(text, "huge.nn").diagnostics == []
+
+
+def test_parameters_together_past_the_limit_are_refused_at_the_one_that_crosses_it(
+        monkeypatch):
+    monkeypatch.setenv("DSLC_MAX_PARAM_BYTES", str(1000))
+    text = ("model M(x: f32[N, 10]) -> f32[N, 10] {\n"
+            "    param A: f32[10, 10] = zeros\n    param B: f32[10, 10] = zeros\n"
+            "    param C: f32[10, 10] = zeros\n    return x @ A @ B @ C\n}\n")
+    [diagnostic] = compile_text(text, "three.nn").diagnostics
+    assert diagnostic.span.line == 4
+    assert "the model's parameters take" in diagnostic.message
+
+
+def test_calls_that_expand_exponentially_stop_at_the_call_that_crosses_the_bound():
+    lines = ["fn f0(x) = x * 2.0"]
+    lines += [f"fn f{i}(x) = f{i - 1}(f{i - 1}(x))" for i in range(1, 21)]
+    lines.append("fn g(x: f32[]) -> f32[] = f20(x)")
+    [diagnostic] = compile_text("\n".join(lines) + "\n", "expand.nn").diagnostics
+    assert diagnostic.code == "E0601"
+    assert "expands to more than 100,000 IR nodes at this call" in diagnostic.message
+    assert diagnostic.span.line == 2  # inside `f1`, where the limit is crossed

@@ -25,6 +25,7 @@ from .values import (Builtin, DimSym, FnRef, GradOf, LayerInstance, LayerRef, Mo
                      callable_name, kind_name)
 
 MAX_CALL_DEPTH = 64
+MAX_TRACED_NODES = 100_000  # in one function, as the front end builds it
 
 
 class Calls:
@@ -73,6 +74,7 @@ class Calls:
     # fns, layers and models
 
     def call_fn(self, ev, fn: ast.FnDef, args, kwargs, span):
+        self.check_size(ev, span)
         if fn.params is None:
             inner = self.evaluate_alias(ev, fn)
             # Held while the aliased function runs, so `fn f = g` with `fn g = f` is
@@ -160,6 +162,18 @@ class Calls:
         results = results if isinstance(results, tuple) else (results,)
         function.results = [inner.tensor(r, span) for r in results]
         return function
+
+    def check_size(self, ev, span) -> None:
+        """Stops a program whose calls expand without bound (a fn that calls another
+        twice doubles at each level) at the call that crosses `MAX_TRACED_NODES`."""
+        if len(ev.trace.function.nodes) > MAX_TRACED_NODES:
+            chain = self.stack if len(self.stack) <= 6 else (
+                self.stack[:3] + ["..."] + self.stack[-3:])
+            raise fail("E0601", f"the program expands to more than {MAX_TRACED_NODES:,} IR "
+                       f"nodes at this call", span,
+                       notes=(f"calls: {' -> '.join(chain) or '(top level)'}",),
+                       help="a fn that calls another fn more than once multiplies its size "
+                       "at each level; compute a value once and reuse it")
 
     @contextlib.contextmanager
     def entering(self, name: str, span):

@@ -8,16 +8,20 @@ body; produces `ParamSpec`s and `LayerRecord`s in the trace.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 
 from ...dsl import ast
 from ..initializers import INITIALIZERS
-from ..ir import Loc, Value
+from ..ir import Loc, Value, itemsize
 from .binding import ast_signature, bind_arguments
 from .errors import fail
 from .trace import LayerRecord, ParamSpec, Scope
 from .types import check_kind, element_count, resolve_type
 from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name
+
+DEFAULT_MAX_PARAM_BYTES = 8 << 30
 
 
 def configure_layer(ev, layer: ast.LayerDef, args, kwargs, span) -> LayerInstance:
@@ -84,6 +88,7 @@ def declare_param(ev, stmt: ast.ParamDecl, scope: Scope) -> Value:
     path = "/".join(trace.prefix + [stmt.name])
     if path in trace.params:
         return trace.params[path].value
+    check_param_memory(trace, ttype, stmt)
     init = initializer_spec(ev, stmt.init, scope) if stmt.init is not None else None
     loc = Loc.of(stmt.span)
     value = trace.function.add_arg(ttype, path, loc)
@@ -91,6 +96,34 @@ def declare_param(ev, stmt: ast.ParamDecl, scope: Scope) -> Value:
     if ev.observer is not None:
         ev.observer.on_param(stmt, trace.params[path])
     return value
+
+
+def param_memory_limit() -> int:
+    """Bytes all parameters together may take: `DSLC_MAX_PARAM_BYTES`, else 8 GiB.
+    Training holds them a few times over (gradients, optimizer slots)."""
+    try:
+        return int(os.environ.get("DSLC_MAX_PARAM_BYTES", DEFAULT_MAX_PARAM_BYTES))
+    except ValueError:
+        return DEFAULT_MAX_PARAM_BYTES
+
+
+def check_param_memory(trace, ttype, stmt: ast.ParamDecl) -> None:
+    """Refuses, at its `param` line, the parameter that takes all of them past
+    `param_memory_limit()`, before anything is allocated."""
+    limit = param_memory_limit()
+    size = math.prod(ttype.shape) * itemsize(ttype.dtype)
+    total = size + sum(math.prod(p.type.shape) * itemsize(p.type.dtype)
+                       for p in trace.params.values())
+    if total > limit:
+        what = (f"this parameter takes {gib(size)}" if size > limit else
+                f"with this parameter the model's parameters take {gib(total)}")
+        raise fail("E0207", f"{what}, more than the limit of {gib(limit)}", stmt.span,
+                   help="make it smaller, or raise the limit with DSLC_MAX_PARAM_BYTES "
+                   "if the machine has the memory")
+
+
+def gib(size: int) -> str:
+    return f"{size / 2**30:.1f} GiB"
 
 
 def initializer_spec(ev, expr, scope: Scope) -> Spec:
