@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 
 from ...commands import usage_error
-from ...driver import EXIT_OK, Command
+from ...driver import Command
 
 
-def serve() -> None:
+def serve() -> int:
     from .server import serve as run
 
-    run()
+    return run()
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +30,7 @@ def _run(session) -> int:
         import pygls  # noqa: F401 - checked here for a clear message
     except ImportError:
         return usage_error("the language server needs pygls: pip install 'dslc[editor]'")
-    serve()
-    return EXIT_OK
+    return serve()
 
 
 COMMAND = Command("lsp", "run the language server for editors (over stdio)",

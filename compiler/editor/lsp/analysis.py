@@ -17,7 +17,7 @@ from pygls.uris import from_fs_path
 
 from ....dsl import Diagnostic
 from ...pipeline import compile_text
-from ...source_files import SourceRefused, import_target, root_of
+from ...source_files import MAX_SOURCE_BYTES, SourceRefused, import_target, root_of
 from .outline import Outline
 from .positions import LineIndex
 from .recorder import Recorder
@@ -39,10 +39,19 @@ class Analysis:
         self.encoding = encoding
         self.log = log
         started = time.perf_counter()
-        self.outline = Outline(text)
         self.lines = LineIndex(text, encoding)
         self.diagnostics: list[Diagnostic] = []
         self.internal_error: str | None = None
+        self.skipped: str | None = None
+        if len(text) > MAX_SOURCE_BYTES:
+            # Work stays bounded: a document larger than any file `import` reads is
+            # not analysed, and says so.
+            self.outline, self.recorder, self.complete, self.by_name = Outline(""), None, False, {}
+            self.skipped = (f"this file is larger than {MAX_SOURCE_BYTES // 1024} KiB; dslc "
+                            "analyses files up to that size")
+            self.elapsed = time.perf_counter() - started
+            return
+        self.outline = Outline(text)
         self.recorder, parsed = self._compile(text, keep_diagnostics=True)
         self.complete = parsed  # the recorder saw this very text, parsed as a whole
         if not parsed and self.diagnostics:
@@ -138,6 +147,9 @@ class Analysis:
             out.append(types.Diagnostic(self.lines.range(0, 0), self.internal_error,
                                         types.DiagnosticSeverity.Error, code="E0900",
                                         source="dslc"))
+        if self.skipped:
+            out.append(types.Diagnostic(self.lines.range(0, 0), self.skipped,
+                                        types.DiagnosticSeverity.Warning, source="dslc"))
         for diag in self.diagnostics:
             try:
                 out.append(self._convert(diag))

@@ -4,22 +4,29 @@ Every opened or changed document is compiled at once (the front end takes
 milliseconds and never runs XLA) into an `Analysis`; its diagnostics are published and
 hover, definition, completion and symbols are answered from it (`features.py`). Each
 handler catches its own failures, logs them (window/logMessage) and answers empty, so
-that no input, however broken, ends the session.
+that no document, however broken, ends the session; a request whose parameters do not
+fit is answered with an error, and input that is not framed as the protocol says ends
+the session with status 1, for the editor to start a new server (`framing.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import sys
+import threading
 import traceback
 
 from lsprotocol import types
+from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from .... import __version__
 from . import features
 from .analysis import Analysis
+from .framing import FramingError, serve_messages
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,21 @@ class DslcServer(LanguageServer):
         super().__init__("dslc", __version__,
                          text_document_sync_kind=types.TextDocumentSyncKind.Full)
         self.analyses: dict[str, Analysis] = {}
+        self.framing_error: str | None = None
+
+    def _start_io_async(self, stdin=None, stdout=None):
+        """pygls' stdio server, reading with `framing.serve_messages`."""
+        self._stop_event = threading.Event()
+        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(serve_messages(self.protocol, self._stop_event, reader))
+        except FramingError as error:
+            self.framing_error = str(error)
+        except (BrokenPipeError, KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     def report(self, message: str, kind=types.MessageType.Error) -> None:
         try:
@@ -155,6 +177,13 @@ def build() -> DslcServer:
     return ls
 
 
-def serve() -> None:
-    """Serves over stdin/stdout until the client says `exit`."""
-    build().start_io()
+def serve() -> int:
+    """Serves over stdin/stdout until the client says `exit` or the input ends: exit
+    status 0; or until the input is not framed as the protocol says: status 1 (the
+    editor starts a new server)."""
+    server = build()
+    server.start_io()
+    if server.framing_error:
+        print(f"dslc lsp: closing the connection: {server.framing_error}", file=sys.stderr)
+        return 1
+    return 0
