@@ -6,7 +6,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 VSCODE_EXT := compiler/editor/vscode
 
-.PHONY: run test bench clean distclean
+.PHONY: run test bench fuzz clean distclean
 
 run: $(VENV)/.stamp
 	$(BIN)/dslc train examples/linear_classifier.nn
@@ -18,6 +18,12 @@ test: $(VENV)/.test-stamp $(VSCODE_EXT)/node_modules/.stamp
 
 bench: $(VENV)/.test-stamp
 	$(BIN)/python bench/run.py
+
+# Fuzzes the front end (atheris, then programs from the grammar) and prints how many
+# inputs were tried; a crash is kept in tests/fuzz/crashes as a regression test.
+FUZZ_SECONDS ?= 600
+fuzz: $(VENV)/.test-stamp
+	$(BIN)/python tests/fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 # Re-installs when pyproject.toml changes (dependencies, entry points).
 $(VENV)/.stamp: pyproject.toml
