@@ -113,6 +113,13 @@ def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | 
                     raise DataError(
                         f"{full_path} has no array `{key}`; available: {', '.join(available) or '(none)'}"
                     )
+            limit = data_limit()
+            for key in (x, y):
+                size = archive.zip.getinfo(f"{key}.npy").file_size
+                if size > limit:
+                    raise DataError(
+                        f"{full_path}: `{key}` takes {_size(size)}, more than the limit of "
+                        f"{_size(limit)} (DSLC_MAX_DATA_BYTES raises it)")
             inputs, targets = archive[x], archive[y]
     except DataError:
         raise
@@ -127,6 +134,25 @@ def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | 
     if len(inputs) != len(targets):
         raise DataError(f"{full_path}: `{x}` has {len(inputs)} rows but `{y}` has {len(targets)}")
     return Dataset(inputs, targets)
+
+
+DEFAULT_MAX_DATA_BYTES = 8 << 30
+
+
+def data_limit() -> int:
+    """Bytes one array of a data file may take once loaded: `DSLC_MAX_DATA_BYTES`,
+    else 8 GiB; checked from the file's index before anything is read."""
+    try:
+        return int(os.environ.get("DSLC_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES))
+    except ValueError:
+        return DEFAULT_MAX_DATA_BYTES
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def _check_positive(name: str, value) -> None:

@@ -225,3 +225,22 @@ def test_imports_nested_too_deep_are_refused_not_a_crash(tmp_path):
     result = run_dslc("check", str(main), timeout=60)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "E0501" in result.stderr and "imports nest more than 64 files deep" in result.stderr
+
+
+def test_imports_are_parsed_once_while_their_text_stays_the_same(tmp_path, monkeypatch):
+    from dslc.compiler.frontend import program as frontend_program
+
+    (tmp_path / "lib.nn").write_text(LIB)
+    main = tmp_path / "main.nn"
+    parsed = []
+    parse = frontend_program.parse
+    monkeypatch.setattr(frontend_program, "parse",
+                        lambda text, name: parsed.append(name) or parse(text, name))
+    frontend_program.parse_import.cache_clear()
+    for version in range(5):  # an editor's keystrokes in the importing document
+        text = f'import "lib.nn"\n{MAIN}# edit {version}\n'
+        assert compile_text(text, str(main)).diagnostics == []
+    assert sum(name.endswith("lib.nn") for name in parsed) == 1
+    (tmp_path / "lib.nn").write_text(LIB + "# changed\n")
+    assert compile_text(f'import "lib.nn"\n{MAIN}', str(main)).diagnostics == []
+    assert sum(name.endswith("lib.nn") for name in parsed) == 2

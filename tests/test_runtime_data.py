@@ -135,3 +135,12 @@ def test_npz_contents_that_are_not_data_are_data_errors(tmp_path, write, message
     write(path)
     with pytest.raises(DataError, match=message):
         npz("data.npz", base_dir=tmp_path)
+
+
+def test_npz_arrays_past_the_data_limit_are_refused_before_loading(tmp_path, monkeypatch):
+    np.savez(tmp_path / "data.npz", x=np.zeros((100, 10), np.float32), y=np.zeros(100))
+    monkeypatch.setenv("DSLC_MAX_DATA_BYTES", "2000")
+    with pytest.raises(DataError, match="`x` takes 4.0 KiB, more than the limit of 2.0 KiB"):
+        npz("data.npz", base_dir=tmp_path)
+    monkeypatch.setenv("DSLC_MAX_DATA_BYTES", "10000")
+    assert len(npz("data.npz", base_dir=tmp_path)) == 100

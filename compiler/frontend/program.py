@@ -73,6 +73,13 @@ def definitions(module: ast.Module) -> dict[str, Any]:
     return table
 
 
+@functools.lru_cache(maxsize=256)
+def parse_import(text: str, name: str):
+    """An imported file parsed, once per text: an editor compiles the document at every
+    keystroke, and its imports rarely change in between."""
+    return parse(text, name)
+
+
 class Imports:
     """Loads `import "file.nn"` items, relative to the importing file and confined to
     `root` (`source_files`), once each."""
@@ -130,7 +137,7 @@ class Imports:
         except SourceRefused as refused:
             self.refuse(item, refused, f"looked for `{os.path.relpath(target)}`")
             return None
-        result = parse(text, os.path.relpath(target))
+        result = parse_import(text, os.path.relpath(target))
         self.sources[result.source.name] = text
         self.diagnostics.extend(result.diagnostics)
         self.loaded[target] = result.module
