@@ -35,6 +35,14 @@ def itemsize(dtype: str) -> int:
     """Bytes per element of `dtype`."""
     return ITEMSIZES[dtype]
 
+
+def format_bytes(count: int) -> str:
+    """`count` bytes for a message: "37.3 GiB", "4.0 KiB", "12 bytes"."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
 # A dimension is a concrete size or a symbol (`N`, `B`) that stays symbolic down to
 # shape-polymorphic StableHLO.
 Dim = int | str

@@ -7,6 +7,7 @@ become diagnostics pointing at the `data` setting (E0406).
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -16,6 +17,8 @@ from ..runtime.data import DATA_SOURCES, DataError, Dataset
 from ..runtime.training import evaluate_dataset, fit
 from .backends.jax_lower import lower_function, precision
 from .backends.stablehlo import numpy_dtype
+from .frontend.values import PRELUDE_PREFIX
+from .ir import format_bytes, itemsize
 
 
 class TrainError(Exception):
@@ -121,6 +124,44 @@ def final_metrics(program, params) -> dict[str, float]:
     return dict(zip(names, [float(loss)] + [float(m) for m in metrics]))
 
 
+DEFAULT_MAX_ACTIVATION_BYTES = 16 << 30
+
+
+def activation_problem(program, rows: int) -> Diagnostic | None:
+    """E0207 when the values one training step computes, at `rows` rows per batch,
+    would take more than `DSLC_MAX_ACTIVATION_BYTES` (16 GiB by default): an upper
+    bound from the types (XLA frees and fuses some), made before anything is
+    allocated, reported at the line of the largest value."""
+    try:
+        limit = int(os.environ.get("DSLC_MAX_ACTIVATION_BYTES", DEFAULT_MAX_ACTIVATION_BYTES))
+    except ValueError:
+        limit = DEFAULT_MAX_ACTIVATION_BYTES
+
+    def size(ttype) -> int:
+        return math.prod(d if isinstance(d, int) else rows for d in ttype.shape) \
+            * itemsize(ttype.dtype)
+
+    values = [(size(r.type), node) for node in program.module.functions["train_step"].nodes
+              for r in node.results]
+    total = sum(s for s, _ in values)
+    if total <= limit:
+        return None
+    largest, node = max(values, key=lambda item: item[0])
+    spans = program.compilation.train.spans
+    message = (f"one training step computes {format_bytes(total)} of values at {rows} rows "
+               f"per batch, more than the limit of {format_bytes(limit)}")
+    help = ("lower `batch_size`, or raise the limit with DSLC_MAX_ACTIVATION_BYTES if the "
+            "machine has the memory")
+    span = node.loc.span
+    if span is None or span.source.name.startswith(PRELUDE_PREFIX):
+        return Diagnostic("E0207", message, spans.get("batch_size", spans["data"]),
+                          "at this batch size", help=help,
+                          notes=(f"the largest value, {format_bytes(largest)}, is made at "
+                                 f"{node.loc}",))
+    return Diagnostic("E0207", message, span,
+                      f"the largest, {format_bytes(largest)}, is made here", help=help)
+
+
 def run_training(program, *, log=print, verbose: int = 1, **overrides):
     config = program.compilation.train
     if config is None:
@@ -146,6 +187,8 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
             raise TrainError([Diagnostic("E0404", str(error), span, "split here",
                                          help="use a smaller `validation_split` or more data")]
                              ) from None
+    if problem := activation_problem(program, settings["batch_size"] or len(data)):
+        raise TrainError([problem])
     step, evaluate = step_functions(program)
     params = program.init(settings["seed"])
     opt_state = program.init_optimizer()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import run_dslc
 from dslc import compile as compile_program
@@ -79,3 +80,21 @@ def test_calls_that_expand_exponentially_stop_at_the_call_that_crosses_the_bound
     assert diagnostic.code == "E0601"
     assert "expands to more than 100,000 IR nodes at this call" in diagnostic.message
     assert diagnostic.span.line == 2  # inside `f1`, where the limit is crossed
+
+
+def test_a_training_step_too_large_for_memory_is_refused_before_it_runs(monkeypatch):
+    from dslc.compiler.training import TrainError
+
+    text = ("model M(x: f32[N, 2]) -> f32[N, 1] {\n"
+            "    h = x |> Dense(4096, activation=relu)\n"
+            "    return h |> Dense(1)\n}\n"
+            "train M {\n    data = two_blobs(per_class=100)\n    loss = mse\n"
+            "    batch_size = 200\n    steps = 1\n}\n")
+    program = compile_program(text)
+    monkeypatch.setenv("DSLC_MAX_ACTIVATION_BYTES", str(1 << 20))
+    with pytest.raises(TrainError) as error:
+        program.fit(log=None, verbose=0)
+    [diagnostic] = error.value.diagnostics
+    assert diagnostic.code == "E0207" and "at 200 rows per batch" in diagnostic.message
+    monkeypatch.delenv("DSLC_MAX_ACTIVATION_BYTES")
+    assert program.fit(log=None, verbose=0).history.steps == 1

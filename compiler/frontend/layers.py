@@ -14,7 +14,7 @@ import re
 
 from ...dsl import ast
 from ..initializers import INITIALIZERS
-from ..ir import Loc, Value, itemsize
+from ..ir import Loc, Value, format_bytes, itemsize
 from .binding import ast_signature, bind_arguments
 from .errors import fail
 from .trace import LayerRecord, ParamSpec, Scope
@@ -115,15 +115,11 @@ def check_param_memory(trace, ttype, stmt: ast.ParamDecl) -> None:
     total = size + sum(math.prod(p.type.shape) * itemsize(p.type.dtype)
                        for p in trace.params.values())
     if total > limit:
-        what = (f"this parameter takes {gib(size)}" if size > limit else
-                f"with this parameter the model's parameters take {gib(total)}")
-        raise fail("E0207", f"{what}, more than the limit of {gib(limit)}", stmt.span,
+        what = (f"this parameter takes {format_bytes(size)}" if size > limit else
+                f"with this parameter the model's parameters take {format_bytes(total)}")
+        raise fail("E0207", f"{what}, more than the limit of {format_bytes(limit)}", stmt.span,
                    help="make it smaller, or raise the limit with DSLC_MAX_PARAM_BYTES "
                    "if the machine has the memory")
-
-
-def gib(size: int) -> str:
-    return f"{size / 2**30:.1f} GiB"
 
 
 def initializer_spec(ev, expr, scope: Scope) -> Spec:
