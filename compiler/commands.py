@@ -139,6 +139,8 @@ def output_refusal(path: str, compilation, *, folder: bool, force: bool = False)
         return "it is an input of this run"
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         return "its folder does not exist"
+    if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+        return "it is not a regular file (a device, pipe or socket)"
     if folder and os.path.exists(path) and not os.path.isdir(path):
         return "it exists and is not a folder"
     if not folder and os.path.isdir(path):
@@ -200,7 +202,12 @@ def compile_command(session) -> int:
         return refuse_output("-o", output, problem)
     manifest, blobs = artifact(compilation.module, args.target, args.file, compilation.text,
                                __version__)
-    write_artifact(output, manifest, blobs)
+    try:
+        write_artifact(output, manifest, blobs)
+    except OSError as error:
+        print(f"error: cannot write {visible(output)}: {error.strerror or error}",
+              file=sys.stderr)
+        return EXIT_DIAGNOSTICS
     names = ", ".join(manifest["functions"])
     print(f"wrote {output}/ for {args.target} ({manifest['platforms'][0]}): {names}",
           file=sys.stderr if args.emit else sys.stdout)
@@ -259,7 +266,12 @@ def train_command(session) -> int:
     final = final_metrics(program, result.params)
     print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))
     if args.history:
-        result.history.to_json(args.history)
+        try:
+            result.history.to_json(args.history)
+        except OSError as error:
+            print(f"error: cannot write the history to {visible(args.history)}: "
+                  f"{error.strerror or error}", file=sys.stderr)
+            return EXIT_DIAGNOSTICS
         print(f"wrote history to {args.history}")
     if diagnostic := nonfinite_loss(program, result):
         print_diagnostics(session, [diagnostic])

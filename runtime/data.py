@@ -96,8 +96,10 @@ def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | 
     """Arrays `x` and `y` from a NumPy `.npz` file; a relative `path` is taken
     from `base_dir` (the `.nn` file's folder)."""
     full_path = os.path.join(base_dir, path) if base_dir is not None else path
-    if not os.path.isfile(full_path):
+    if not os.path.exists(full_path):
         raise DataError(f"data file not found: {full_path}")
+    if not os.path.isfile(full_path):
+        raise DataError(f"{full_path} is not a regular file")
     try:
         loaded = np.load(full_path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:

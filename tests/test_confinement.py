@@ -146,6 +146,9 @@ def trained(project):
     (["{main}", "-o", "{dir}/lib"], "not a dslc artifact (--force replaces it)"),
     (["{main}", "-o", "{main}"], "it is an input of this run"),
     (["{main}", "-o", "{dir}/dir_out"], "it is a symbolic link"),
+    (["train", "{main}", "--steps", "1", "--history", "{dir}/fifo.nn"],
+     "it is not a regular file"),
+    (["{main}", "--emit", "tf", "-o", "{dir}/fifo.nn"], "it is not a regular file"),
 ])
 def test_outputs_that_would_destroy_something_are_refused(trained, args, message):
     project = trained.parent
@@ -244,3 +247,9 @@ def test_imports_are_parsed_once_while_their_text_stays_the_same(tmp_path, monke
     (tmp_path / "lib.nn").write_text(LIB + "# changed\n")
     assert compile_text(f'import "lib.nn"\n{MAIN}', str(main)).diagnostics == []
     assert sum(name.endswith("lib.nn") for name in parsed) == 2
+
+
+def test_an_output_that_cannot_be_written_is_an_error_not_a_crash(trained):
+    result = run_dslc(str(trained), "-o", "/proc/dslc-cannot-write-here", timeout=120)
+    assert result.returncode == 1 and "error: cannot write /proc/" in result.stderr
+    assert "Traceback" not in result.stderr and "E0900" not in result.stderr
