@@ -16,9 +16,11 @@ from .source import Span
 KIND_NAMES = {ast.ModelDef: "model", ast.LayerDef: "layer", ast.FnDef: "function"}
 
 
-def resolve(module: ast.Module, builtins: Collection[str]) -> tuple[Diagnostic, ...]:
-    """All name errors in `module`; names in `builtins` are always in scope."""
-    resolver = _Resolver(module, builtins)
+def resolve(module: ast.Module, builtins: Collection[str],
+            data_sources: Collection[str] = ()) -> tuple[Diagnostic, ...]:
+    """All name errors in `module`; names in `builtins` are always in scope. An unknown
+    name in a `data = ...` setting is matched against `data_sources`."""
+    resolver = _Resolver(module, builtins, data_sources)
     resolver.run()
     return tuple(resolver.diagnostics)
 
@@ -35,9 +37,11 @@ def dim_symbols(types: Iterable[ast.TypeAnn | None]) -> list[ast.DimName]:
 
 
 class _Resolver:
-    def __init__(self, module: ast.Module, builtins: Collection[str]) -> None:
+    def __init__(self, module: ast.Module, builtins: Collection[str],
+                 data_sources: Collection[str] = ()) -> None:
         self.module = module
         self.builtins = frozenset(builtins)
+        self.data_sources = tuple(data_sources)
         self.diagnostics: list[Diagnostic] = []
         self.definitions: dict[str, ast.Definition] = {}
         self.global_names: set[str] = set()
@@ -98,7 +102,24 @@ class _Resolver:
                 )
             )
         for setting in train.settings:
+            if setting.name == "data" and self._unknown_data_source(setting.value):
+                continue
             _BodyScope(self, {}, ()).check_expr(setting.value)
+
+    def _unknown_data_source(self, value: ast.Expr) -> bool:
+        """E0101 for `data = name(...)` with an unknown `name`, naming the data sources
+        (not whatever other name is close) and how to bring one's own arrays."""
+        func = value.func if isinstance(value, ast.Call) else value
+        if not isinstance(func, ast.Name) or func.id in self.global_names:
+            return False
+        close = suggest(func.id, self.data_sources, kind="data source")
+        sources = ", ".join(f"`{name}`" for name in self.data_sources)
+        self.diagnostics.append(Diagnostic(
+            "E0101", f"no data source named `{func.id}`", func.span,
+            label="not a data source", notes=(f"data sources are {sources}",) if sources else (),
+            help=(close + "; " if close else "") + "for your own arrays, save them with "
+            '`np.savez("data.npz", x=..., y=...)` and write `data = npz("data.npz")`'))
+        return True
 
     def _check_definition(self, definition: ast.Definition) -> None:
         if isinstance(definition, ast.ModelDef):

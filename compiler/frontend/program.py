@@ -18,6 +18,7 @@ from ...dsl import DiagnosticError, ast, parse, resolve
 from ...dsl.diagnostics import Diagnostic
 from ..ir import Function, Loc, Module, TensorType
 from ..builder import Builder
+from ..data_sources import DATA_SOURCES
 from ..initializers import draw
 from ..source_files import SourceRefused, import_target, read_source, root_of
 from .builtins import builtin_globals
@@ -154,7 +155,7 @@ def lower_program(main: ast.Module, path: str, observer=None) -> FrontendResult:
         return FrontendResult(None, imports.diagnostics, sources=sources)
     builtins = builtin_globals()
     globals_ = {**builtins, **prelude_definitions(), **imported}
-    diagnostics = list(resolve(main, builtins=set(globals_)))
+    diagnostics = list(resolve(main, builtins=set(globals_), data_sources=DATA_SOURCES))
     globals_.update(definitions(main))
     lowering = ProgramLowering(globals_, main, observer)
     lowering.run()
