@@ -145,9 +145,12 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
                           lowering)
     loss = loss_function(values["loss"], spans["loss"], lowering, "loss")
     metrics = [loss_function(m, spans["metrics"], lowering, "metric") for m in values["metrics"]]
-    if len(model.inputs) != 1 or len(model.outputs) > 1:
+    outputs = len(lowering.module.functions["predict"].results)
+    if len(model.inputs) != 1 or outputs != 1:
         raise fail("E0601", "training a model with several inputs or outputs is not "
-                   "supported yet", model.name_span)
+                   "supported yet", model.name_span,
+                   notes=(f"`{model.name}` takes {len(model.inputs)} input(s) and returns "
+                          f"{outputs} value(s)",))
     eval_step = build_eval_step(lowering, model, loss, metrics, spans)
     lowering.module.add(eval_step)
     lowering.module.add(build_train_step(lowering, eval_step, optimizer))

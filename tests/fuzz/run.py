@@ -33,9 +33,11 @@ def keep_crash(data: bytes, error: BaseException) -> Path:
     return path
 
 
-def run_atheris(seconds: int, corpus: Path, crashes: Path) -> int:
-    """Runs libFuzzer in a child process (it ends its process when done); returns the
-    number of inputs it reports having run."""
+def run_atheris(seconds: int, corpus: Path, crashes: Path, runs: int | None = None,
+                seed: int | None = None) -> int:
+    """Runs libFuzzer in a child process (it ends its process when done) for `seconds`,
+    or for `runs` inputs from `seed` (the same inputs on every machine: what the test
+    suite runs); returns the number of inputs it reports having run."""
     import subprocess
 
     code = (
@@ -49,10 +51,12 @@ def run_atheris(seconds: int, corpus: Path, crashes: Path) -> int:
         "atheris.Fuzz()\n"
     )
     crashes.mkdir(exist_ok=True)
+    limits = [f"-runs={runs}"] if runs else [f"-max_total_time={seconds}"]
+    limits += [f"-seed={seed}"] if seed is not None else []
     result = subprocess.run(
-        [sys.executable, "-c", code, f"-max_total_time={seconds}", "-timeout=30",
-         "-rss_limit_mb=4096", f"-artifact_prefix={crashes}/", "-print_final_stats=1",
-         str(corpus)], capture_output=True, text=True)
+        [sys.executable, "-c", code, *limits, "-timeout=30", "-rss_limit_mb=4096",
+         f"-artifact_prefix={crashes}/", "-print_final_stats=1", str(corpus)],
+        capture_output=True, text=True)
     runs = [line for line in result.stderr.splitlines() if "stat::number_of_executed_units" in line]
     if result.returncode != 0:
         print(result.stderr[-4000:], file=sys.stderr)
@@ -98,6 +102,8 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS,
                         help="atheris' corpus, which it extends (default: the kept one)")
     parser.add_argument("--crashes", type=Path, default=CRASHES)
+    parser.add_argument("--runs", type=int, help="atheris: this many inputs instead of a time")
+    parser.add_argument("--seed", type=int, help="atheris: libFuzzer's random seed")
     args = parser.parse_args()
     os.environ.setdefault("NO_COLOR", "1")
     engines = ["atheris", "grammar"] if args.engine == "both" else [args.engine]
@@ -105,8 +111,8 @@ def main() -> int:
     total = 0
     for engine in engines:
         started = time.monotonic()
-        tried = (run_atheris(share, args.corpus, args.crashes) if engine == "atheris"
-                 else run_grammar(share))
+        tried = (run_atheris(share, args.corpus, args.crashes, args.runs, args.seed)
+                 if engine == "atheris" else run_grammar(share))
         total += tried
         print(f"{engine}: {tried} inputs in {time.monotonic() - started:.0f} s, no crash")
     print(f"fuzzed the front end with {total} inputs, no crash")
