@@ -32,7 +32,8 @@ def test_kept_inputs_pass_the_front_end(path):
     target.check_bytes(path.read_bytes())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
 @given(from_lark(get_plain_lark()))
 def test_programs_from_the_grammar_compile_or_are_diagnosed(text):
     target.check_text(text)
