@@ -62,6 +62,8 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     budget.add_argument("--steps", type=positive_int, help="override the number of steps")
     budget.add_argument("--epochs", type=positive_int, help="override the number of epochs")
     train.add_argument("--batch-size", type=positive_int, help="override the batch size")
+    train.add_argument("--devices", type=device_count, metavar="N|all",
+                       help="train data-parallel over N of this host's devices (or all)")
     train.add_argument("--quiet", action="store_true", help="print only the final result")
     add_emit(train)
 
@@ -98,6 +100,11 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def device_count(text: str) -> int | str:
+    """`--devices`: a positive count, or `all` (resolved when training starts)."""
+    return "all" if text == "all" else positive_int(text)
 
 
 def main(argv: list[str] | None = None, *, commands: Sequence[Command] = (),

@@ -162,13 +162,34 @@ def activation_problem(program, rows: int) -> Diagnostic | None:
                       f"the largest, {format_bytes(largest)}, is made here", help=help)
 
 
+def devices_problem(program, devices: int | None, rows: int) -> Diagnostic | None:
+    """E0404 at the `batch_size` line when the batch does not split evenly over the
+    devices of data-parallel training (or more devices are asked for than exist)."""
+    if devices is None or devices == 1:
+        return None
+    import jax
+
+    spans = program.compilation.train.spans
+    span = spans.get("batch_size", spans["data"])
+    available = len(jax.devices())
+    if devices > available:
+        return Diagnostic("E0404", f"{devices} devices asked for, this machine has {available}",
+                          span, "trained here", help="pass --devices with at most that many")
+    if rows % devices:
+        return Diagnostic("E0404", f"a batch of {rows} rows does not split over {devices} "
+                          "devices", span, "batch size",
+                          help=f"use a batch size that is a multiple of {devices}")
+    return None
+
+
 def run_training(program, *, log=print, verbose: int = 1, **overrides):
     config = program.compilation.train
     if config is None:
         raise ValueError("the program has no `train` block")
     settings = {"epochs": config.epochs, "steps": config.steps,
                 "batch_size": config.batch_size, "shuffle": config.shuffle,
-                "seed": config.seed, "validation_split": config.validation_split}
+                "seed": config.seed, "validation_split": config.validation_split,
+                "devices": None}
     unknown = set(overrides) - set(settings)
     if unknown:
         raise TypeError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
@@ -189,6 +210,8 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                              ) from None
     if problem := activation_problem(program, settings["batch_size"] or len(data)):
         raise TrainError([problem])
+    if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data)):
+        raise TrainError([problem])
     step, evaluate = step_functions(program)
     params = program.init(settings["seed"])
     opt_state = program.init_optimizer()
@@ -198,5 +221,6 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                    steps=settings["steps"], shuffle=settings["shuffle"], seed=settings["seed"],
                    validation=validation,
                    evaluate=evaluate if validation is not None else None,
-                   metric_names=config.metrics, log=log, verbose=verbose)
+                   metric_names=config.metrics, log=log, verbose=verbose,
+                   devices=settings["devices"])
 

@@ -121,23 +121,24 @@ class EarlyStopping(Callback):
 # -- the jitted kernels ---------------------------------------------------------
 
 
-def _scan_gathered(step, params, opt_state, x, y, index_chunk):
+def _scan_gathered(step, shard, params, opt_state, x, y, index_chunk):
     """Run `step` once per row of `index_chunk` ([steps, batch]), gathering each
-    batch from the device-resident `x` and `y`."""
+    batch from the device-resident `x` and `y`; `shard` places a batch (over a device
+    mesh, or not at all)."""
 
     def body(carry, indices):
-        params, opt_state, loss, metrics = step(*carry, x[indices], y[indices])
+        params, opt_state, loss, metrics = step(*carry, shard(x[indices]), shard(y[indices]))
         return (params, opt_state), (loss, tuple(metrics))
 
     (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), index_chunk)
     return params, opt_state, losses, metrics
 
 
-def _scan_full_batch(step, params, opt_state, x, y, length):
+def _scan_full_batch(step, shard, params, opt_state, x, y, length):
     """Run `step` `length` times on the whole of `x` and `y` (no gather needed)."""
 
     def body(carry, _):
-        params, opt_state, loss, metrics = step(*carry, x, y)
+        params, opt_state, loss, metrics = step(*carry, shard(x), shard(y))
         return (params, opt_state), (loss, tuple(metrics))
 
     (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), None, length=length)
@@ -149,6 +150,34 @@ def _map_gathered(function, params, x, y, index_chunk):
     return jax.lax.map(lambda indices: function(params, x[indices], y[indices]), index_chunk)
 
 
+def _unsharded(batch):
+    return batch
+
+
+class DataParallel:
+    """Data parallelism over `devices` of this host: a one-axis mesh ("batch"); params,
+    optimizer state and the data are replicated, each batch is split over the mesh,
+    and XLA reduces the gradients (sharding annotations, no hand-written collectives).
+    A batch the device count does not divide (an epoch's last) runs unsplit."""
+
+    def __init__(self, devices: int):
+        available = jax.devices()
+        if not 1 <= devices <= len(available):
+            raise ValueError(f"{devices} devices asked for, {len(available)} available")
+        self.count = devices
+        self.mesh = jax.sharding.Mesh(np.array(available[:devices]), ("batch",))
+        self.replicated = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
+        self.split = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec("batch"))
+
+    def replicate(self, tree):
+        return jax.device_put(tree, self.replicated)
+
+    def shard_batch(self, batch):
+        if batch.shape[0] % self.count:
+            return batch
+        return jax.lax.with_sharding_constraint(batch, self.split)
+
+
 class _Trainer:
     """Holds the training data on device and runs chunks of steps on it.
 
@@ -156,13 +185,16 @@ class _Trainer:
     the full-size chunks of an epoch, the shorter last chunk, and the last partial
     batch, which runs as a chunk of one step of its own size."""
 
-    def __init__(self, step: Callable, train: Dataset, batch_size: int | None):
-        self.x, self.y = jax.device_put(train.x), jax.device_put(train.y)
+    def __init__(self, step: Callable, train: Dataset, batch_size: int | None, mesh: DataParallel | None = None):
+        self.mesh = mesh
+        place = mesh.replicate if mesh else jax.device_put
+        self.x, self.y = place(train.x), place(train.y)
         self.size = len(train)
         self.full_batch = batch_size is None or batch_size >= self.size
         self.batch_size = self.size if self.full_batch else batch_size
-        self._gathered = jax.jit(functools.partial(_scan_gathered, step), donate_argnums=(0, 1))
-        self._full = jax.jit(functools.partial(_scan_full_batch, step), donate_argnums=(0, 1), static_argnums=(4,))
+        shard = mesh.shard_batch if mesh else _unsharded
+        self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard), donate_argnums=(0, 1))
+        self._full = jax.jit(functools.partial(_scan_full_batch, step, shard), donate_argnums=(0, 1), static_argnums=(4,))
 
     def run(self, params, opt_state, work):
         """`work` is a step count (full batch) or an index chunk [steps, batch].
@@ -251,6 +283,7 @@ def fit(
     evaluate: Callable | None = None,
     metric_names: Sequence[str] = (),
     steps_per_call: int = 0,
+    devices: int | None = None,
     callbacks: Sequence[Callback] = (),
     log: Callable[[str], Any] = print,
     verbose: int = 1,
@@ -266,12 +299,21 @@ def fit(
     needs `evaluate`; it runs after every epoch, or once at the end in steps mode.
     `verbose`: 0 silent, 1 log lines (and a progress bar on a terminal), 2 lines only.
     `callbacks` (e.g. `EarlyStopping`) run after every epoch, in epochs mode only.
+    `devices` (> 1) trains data-parallel over that many of this host's devices
+    (`DataParallel`); the batch size must be a multiple of it.
     The caller's `params` and `opt_state` are copied, never donated."""
     _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, callbacks, steps_per_call)
-    trainer = _Trainer(step, train, batch_size)
+    mesh = None
+    if devices is not None and devices > 1:
+        if batch_size is not None and batch_size % devices:
+            raise ValueError(f"`batch_size` {batch_size} is not a multiple of the {devices} devices")
+        mesh = DataParallel(devices)
+    trainer = _Trainer(step, train, batch_size, mesh)
     evaluator = _Evaluator(evaluate, validation, batch_size, steps_per_call) if validation is not None else None
     loop = _FitLoop(trainer, evaluator, tuple(metric_names), steps_per_call, log, verbose)
     params, opt_state = jax.tree.map(jnp.array, (params, opt_state))
+    if mesh is not None:
+        params, opt_state = mesh.replicate((params, opt_state))
     rng = np.random.default_rng(seed)
     if steps is not None:
         return loop.run_steps(params, opt_state, steps, shuffle, rng)
