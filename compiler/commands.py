@@ -258,10 +258,6 @@ def train_command(session) -> int:
     overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
                                    ("batch_size", args.batch_size),
                                    ("devices", args.devices)) if v is not None}
-    if overrides.get("devices") == "all":
-        import jax
-
-        overrides["devices"] = len(jax.devices())
     log = (lambda line: None) if args.quiet else print
     try:
         result = program.fit(log=log, verbose=1, **overrides)

@@ -174,7 +174,8 @@ def devices_problem(program, devices: int | None, rows: int) -> Diagnostic | Non
     available = len(jax.devices())
     if devices > available:
         return Diagnostic("E0404", f"{devices} devices asked for, this machine has {available}",
-                          span, "trained here", help="pass --devices with at most that many")
+                          spans.get("devices", span), "devices asked for",
+                          help="ask for at most that many, or `all`")
     if rows % devices:
         return Diagnostic("E0404", f"a batch of {rows} rows does not split over {devices} "
                           "devices", span, "batch size",
@@ -189,7 +190,7 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
     settings = {"epochs": config.epochs, "steps": config.steps,
                 "batch_size": config.batch_size, "shuffle": config.shuffle,
                 "seed": config.seed, "validation_split": config.validation_split,
-                "devices": None}
+                "devices": config.devices}
     unknown = set(overrides) - set(settings)
     if unknown:
         raise TypeError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
@@ -210,6 +211,10 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                              ) from None
     if problem := activation_problem(program, settings["batch_size"] or len(data)):
         raise TrainError([problem])
+    if settings["devices"] == "all":
+        import jax
+
+        settings["devices"] = len(jax.devices())
     if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data)):
         raise TrainError([problem])
     step, evaluate = step_functions(program)

@@ -73,3 +73,20 @@ def test_the_cli_trains_on_all_devices_and_refuses_a_batch_that_does_not_split(m
     assert result.returncode == 1
     assert "error[E0404]: a batch of 64 rows does not split over 3 devices" in result.stderr
     assert "mlp.nn:24:18" in result.stderr
+
+
+def test_the_train_block_asks_for_devices(tmp_path, monkeypatch):
+    source = (ROOT / "examples" / "mlp.nn").read_text()
+    for key, value in FOUR_DEVICES.items():
+        monkeypatch.setenv(key, value)
+    program = tmp_path / "mlp.nn"
+    program.write_text(source.replace("    seed       = 0\n",
+                                      "    seed       = 0\n    devices    = all\n"))
+    result = run_dslc("train", str(program), "--steps", "4", "--quiet")
+    assert result.returncode == 0, result.stderr
+    program.write_text(source.replace("    seed       = 0\n",
+                                      "    seed       = 0\n    devices    = 8\n"))
+    result = run_dslc("train", str(program), "--steps", "4")
+    assert result.returncode == 1
+    assert "error[E0404]: 8 devices asked for, this machine has 4" in result.stderr
+    assert "mlp.nn:28:18" in result.stderr

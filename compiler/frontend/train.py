@@ -32,9 +32,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
              and 0 <= v < 2**31 else "an integer from 0 to 2**31 - 1"),
     "validation_split": (0.0, lambda v: None if isinstance(v, (int, float)) and 0 <= v < 1
                          else "a fraction in [0, 1)"),
+    # Data parallel over this many of the host's devices, or `all` of them.
+    "devices": (1, lambda v: None if v is ALL else _positive_int(v)),
 }
-UNSUPPORTED_SETTINGS = ("validation_data", "checkpoint", "devices", "callbacks",
-                        "loss_weights")
+UNSUPPORTED_SETTINGS = ("validation_data", "checkpoint", "callbacks", "loss_weights")
 
 
 def _describe(value) -> str:
@@ -64,6 +65,7 @@ class TrainConfig:
     shuffle: bool
     seed: int
     validation_split: float
+    devices: int | str = 1  # "all": every device of the host
     spans: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class TrainConfig:
                 "optimizer": {"name": self.optimizer.name, "args": self.optimizer.args},
                 "metrics": self.metrics, "epochs": self.epochs, "steps": self.steps,
                 "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed,
-                "validation_split": self.validation_split}
+                "validation_split": self.validation_split, "devices": self.devices}
 
 
 def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -158,7 +160,8 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
         model.name, data, loss.definition.name, optimizer,
         [m.definition.name for m in metrics], values["epochs"], values["steps"],
         None if values["batch_size"] is ALL else values["batch_size"], values["shuffle"],
-        values["seed"], float(values["validation_split"]), spans)
+        values["seed"], float(values["validation_split"]),
+        "all" if values["devices"] is ALL else values["devices"], spans=spans)
     lowering.module.meta["train"] = config.to_json()
     return config
 
