@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .. import __version__
+from . import limits
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 COMMANDS = ("compile", "train", "check", "explain", "verify")
@@ -122,6 +123,11 @@ def main(argv: list[str] | None = None, *, commands: Sequence[Command] = (),
     if args.command is None:
         parser(commands).print_usage(sys.stderr)
         print("dslc: error: give a command or a FILE", file=sys.stderr)
+        return EXIT_USAGE
+    problems = limits.environment_problems()
+    if problems:
+        for problem in problems:
+            print(f"dslc: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     session = Session(args, {command.name: command for command in commands}, highlight)
     try:

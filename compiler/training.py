@@ -15,6 +15,7 @@ import numpy as np
 from ..dsl import Diagnostic
 from ..runtime.data import DATA_SOURCES, DataError, Dataset
 from ..runtime.training import evaluate_dataset, fit
+from . import limits
 from .backends.jax_lower import lower_function, precision
 from .backends.stablehlo import numpy_dtype
 from .frontend.values import PRELUDE_PREFIX
@@ -124,18 +125,12 @@ def final_metrics(program, params) -> dict[str, float]:
     return dict(zip(names, [float(loss)] + [float(m) for m in metrics]))
 
 
-DEFAULT_MAX_ACTIVATION_BYTES = 16 << 30
-
-
 def activation_problem(program, rows: int) -> Diagnostic | None:
     """E0207 when the values one training step computes, at `rows` rows per batch,
     would take more than `DSLC_MAX_ACTIVATION_BYTES` (16 GiB by default): an upper
     bound from the types (XLA frees and fuses some), made before anything is
     allocated, reported at the line of the largest value."""
-    try:
-        limit = int(os.environ.get("DSLC_MAX_ACTIVATION_BYTES", DEFAULT_MAX_ACTIVATION_BYTES))
-    except ValueError:
-        limit = DEFAULT_MAX_ACTIVATION_BYTES
+    limit = limits.limit("DSLC_MAX_ACTIVATION_BYTES")
 
     def size(ttype) -> int:
         return math.prod(d if isinstance(d, int) else rows for d in ttype.shape) \

@@ -225,9 +225,11 @@ CODES: dict[str, tuple[str, str]] = {
         "    optimizer = SGD(learning_rate=0.01)\n}",
     ),
     "E0501": _entry(
-        "import not found",
-        "An `import` names a file that does not exist, relative to the importing file or on\n"
-        "the search path.",
+        "import not found or refused",
+        "An `import` names a file that does not exist, relative to the importing file, or one\n"
+        "dslc will not read: an absolute path, a file that is not `.nn`, one outside the\n"
+        "folder of the program given to dslc (links followed), one that is not a regular\n"
+        "file (a pipe, a device) or one larger than 1 MiB. Imports nest at most 64 deep.",
         'import "layer.nn"',
         'import "layers.nn"',
     ),

@@ -113,12 +113,16 @@ def test_internal_errors_exit_3_and_say_so(monkeypatch, capsys):
     assert "Traceback" not in err
 
 
+def trained_on(npz_path: str) -> str:
+    """A linear model trained on `npz(npz_path)`, its `data` line at 6:12."""
+    return ("model M(x: f32[N, 2]) -> f32[N, 1] {\n    param W: f32[2, 1] = zeros\n"
+            "    return x @ W\n}\n"
+            f"train M {{\n    data = npz(\"{npz_path}\")\n    loss = mse\n    steps = 1\n}}\n")
+
+
 def test_train_errors_in_data_are_diagnostics(tmp_path):
     path = tmp_path / "npz_missing.nn"
-    path.write_text(
-        "model M(x: f32[N, 2]) -> f32[N, 1] {\n    param W: f32[2, 1] = zeros\n"
-        "    return x @ W\n}\n"
-        "train M {\n    data = npz(\"nowhere.npz\")\n    loss = mse\n    steps = 1\n}\n")
+    path.write_text(trained_on("nowhere.npz"))
     result = run_dslc("train", str(path))
     assert result.returncode == 1
     assert "error[E0406]" in result.stderr and "npz_missing.nn:6:12" in result.stderr
@@ -131,10 +135,7 @@ def test_train_errors_in_data_are_diagnostics(tmp_path):
 def test_train_on_npz_contents_that_are_not_data_gives_a_diagnostic(tmp_path, arrays, message):
     np.savez(tmp_path / "data.npz", **arrays)
     path = tmp_path / "model.nn"
-    path.write_text(
-        "model M(x: f32[N, 2]) -> f32[N, 1] {\n    param W: f32[2, 1] = zeros\n"
-        "    return x @ W\n}\n"
-        "train M {\n    data = npz(\"data.npz\")\n    loss = mse\n    steps = 1\n}\n")
+    path.write_text(trained_on("data.npz"))
     result = run_dslc("train", str(path))
     assert result.returncode == 1, result.stderr
     assert "error[E0406]" in result.stderr and "model.nn:6:12" in result.stderr

@@ -98,3 +98,10 @@ def test_a_training_step_too_large_for_memory_is_refused_before_it_runs(monkeypa
     assert diagnostic.code == "E0207" and "at 200 rows per batch" in diagnostic.message
     monkeypatch.delenv("DSLC_MAX_ACTIVATION_BYTES")
     assert program.fit(log=None, verbose=0).history.steps == 1
+
+
+def test_a_limit_that_is_not_a_byte_count_stops_dslc_before_work(monkeypatch):
+    monkeypatch.setenv("DSLC_MAX_PARAM_BYTES", "lots")
+    result = run_dslc("check", "examples/mlp.nn")
+    assert result.returncode == 2
+    assert "DSLC_MAX_PARAM_BYTES='lots' is not a positive number of bytes" in result.stderr

@@ -9,10 +9,10 @@ body; produces `ParamSpec`s and `LayerRecord`s in the trace.
 from __future__ import annotations
 
 import math
-import os
 import re
 
 from ...dsl import ast
+from .. import limits
 from ..initializers import INITIALIZERS
 from ..ir import Loc, Value, format_bytes, itemsize
 from .binding import ast_signature, bind_arguments
@@ -20,8 +20,6 @@ from .errors import fail
 from .trace import LayerRecord, ParamSpec, Scope
 from .types import check_kind, element_count, resolve_type
 from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name
-
-DEFAULT_MAX_PARAM_BYTES = 8 << 30
 
 
 def configure_layer(ev, layer: ast.LayerDef, args, kwargs, span) -> LayerInstance:
@@ -98,19 +96,10 @@ def declare_param(ev, stmt: ast.ParamDecl, scope: Scope) -> Value:
     return value
 
 
-def param_memory_limit() -> int:
-    """Bytes all parameters together may take: `DSLC_MAX_PARAM_BYTES`, else 8 GiB.
-    Training holds them a few times over (gradients, optimizer slots)."""
-    try:
-        return int(os.environ.get("DSLC_MAX_PARAM_BYTES", DEFAULT_MAX_PARAM_BYTES))
-    except ValueError:
-        return DEFAULT_MAX_PARAM_BYTES
-
-
 def check_param_memory(trace, ttype, stmt: ast.ParamDecl) -> None:
     """Refuses, at its `param` line, the parameter that takes all of them past
-    `param_memory_limit()`, before anything is allocated."""
-    limit = param_memory_limit()
+    `DSLC_MAX_PARAM_BYTES` (`limits.py`), before anything is allocated."""
+    limit = limits.limit("DSLC_MAX_PARAM_BYTES")
     size = math.prod(ttype.shape) * itemsize(ttype.dtype)
     total = size + sum(math.prod(p.type.shape) * itemsize(p.type.dtype)
                        for p in trace.params.values())
