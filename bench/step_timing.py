@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 import dslc
-from dslc.compiler.training import load_data, step_functions
+from dslc.compiler.training import initial_carry, load_data, step_functions
 from dslc.runtime.training import fit
 
 from hand_steps import HAND_STEPS
@@ -99,11 +99,10 @@ def step_rows() -> list[dict]:
 def fit_seconds(case: StepCase, steps: int, steps_per_call: int) -> float:
     """Wall time of `fit` in steps mode (includes its compilation: each call jits anew)."""
     step, _ = step_functions(case.program)
-    count = len(case.program.param_names)
-    params, opt_state = case.state[:count], case.state[count:]
+    variables, carry = initial_carry(case.program, 0)
     data = load_data(case.program)
     start = time.perf_counter()
-    fit(step, params, opt_state, data, batch_size=int(case.x.shape[0]), steps=steps,
+    fit(step, variables, carry, data, batch_size=int(case.x.shape[0]), steps=steps,
         steps_per_call=steps_per_call, metric_names=case.program.meta["train"]["metrics"],
         verbose=0)
     return time.perf_counter() - start

@@ -17,6 +17,7 @@ from .backends import jax_lower
 from .backends.python_module import TARGETS, emit_module, function_names, module_namer
 from .backends.python_source import function_source
 from .ir import Function, Loc
+from ..runtime.training import step_seed
 from .training import load_data
 
 BACKENDS = ("xla", "tf", "torch")
@@ -139,12 +140,16 @@ def verify(program, steps: int = 40, *, torch_backend: str = "inductor",
     }
     config = compilation.train
     train_step = module.functions["train_step"]
-    start = {"param": list(program.init(config.seed).values()),
+    variables = program.init(config.seed)
+    start = {"param": [variables[n] for n in program.param_names],
+             "state": [variables[n] for n in program.state_names],
              "optimizer": list(program.init_optimizer().values())}
     carried = {name: start for name in runners}
+    draws = bool(train_step.args_with("rng"))
     result = Agreement()
     for step, (x, y) in enumerate(batches(program, steps, config.batch_size, config.seed), 1):
-        inputs = {name: train_step.order_args(**carried[name], input=[x], target=[y])
+        rng = [np.asarray(step_seed(config.seed, step - 1))] if draws else []
+        inputs = {name: train_step.order_args(**carried[name], rng=rng, input=[x], target=[y])
                   for name in runners}
         outputs = {name: runner.call("train_step", inputs[name])
                    for name, runner in runners.items()}

@@ -54,7 +54,8 @@ def read_source(source, filename: str | None) -> tuple[str, str]:
 
 
 class Program:
-    """A compiled program. Parameters and optimizer state are dicts name -> array."""
+    """A compiled program. The model's variables (its parameters and its non-trained
+    state, as `init` returns them) and the optimizer state are dicts name -> array."""
 
     def __init__(self, compilation: Compilation, target: str = "cpu"):
         self.compilation = compilation
@@ -70,6 +71,10 @@ class Program:
     @property
     def param_names(self) -> list[str]:
         return [p["name"] for p in self.meta.get("params", [])]
+
+    @property
+    def state_names(self) -> list[str]:
+        return [s["name"] for s in self.meta.get("state", [])]
 
     def jax_function(self, name: str):
         """The jitted JAX callable of an IR function (arrays in, tuple out)."""
@@ -103,9 +108,10 @@ class Program:
         return call
 
     def init(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """The model's variables drawn from `seed`: parameters, then state."""
         values = self.function("init")(np.int32(seed))
         values = values if isinstance(values, tuple) else (values,)
-        return dict(zip(self.param_names, values))
+        return dict(zip(self.module.functions["init"].result_names, values))
 
     def init_optimizer(self) -> dict[str, np.ndarray]:
         from .backends.stablehlo import numpy_dtype
@@ -113,25 +119,38 @@ class Program:
         return {s["name"]: np.full(s["shape"], s["value"], numpy_dtype(s["dtype"]))
                 for s in self.meta.get("optimizer_state", [])}
 
-    def predict(self, params: dict, x) -> np.ndarray:
-        return self.function("predict")(*self._ordered(params), x)
+    def predict(self, variables: dict, x) -> np.ndarray:
+        """The model in inference mode (its state read, not updated)."""
+        predict = self.module.functions["predict"]
+        return self.function("predict")(*predict.order_args(
+            param=self._named(variables, self.param_names),
+            state=self._named(variables, self.state_names), input=[x]))
 
-    def train_step(self, params: dict, opt_state: dict, x, y):
-        """One step: returns (params, opt_state, loss, metrics dict)."""
-        step = self.module.functions["train_step"]
-        state_names = [a.name for a in step.args_with("optimizer")]
-        results = self.function("train_step")(*step.order_args(
-            param=self._ordered(params), optimizer=[opt_state[n] for n in state_names],
-            input=[x], target=[y]))
-        named = step.group_results(list(zip(step.result_names, results)))
-        return (dict(named.get("param", [])), dict(named.get("optimizer", [])),
-                named["loss"][0][1], dict(named.get("metric", [])))
+    def train_step(self, variables: dict, opt_state: dict, x, y, step: int = 0):
+        """One step in training mode: returns (variables, opt_state, loss, metrics dict).
+        A model that draws (dropout) draws with the seed of step `step` of a run seeded
+        with the train block's `seed` (`runtime.training.step_seed`)."""
+        from ..runtime.training import step_seed
 
-    def _ordered(self, params: dict) -> list:
-        missing = [n for n in self.param_names if n not in params]
+        function = self.module.functions["train_step"]
+        rng = [np.int32(step_seed(self.compilation.train.seed, step))] \
+            if function.args_with("rng") else []
+        slots = [a.name for a in function.args_with("optimizer")]
+        results = self.function("train_step")(*function.order_args(
+            rng=rng, param=self._named(variables, self.param_names),
+            state=self._named(variables, self.state_names),
+            optimizer=self._named(opt_state, slots), input=[x], target=[y]))
+        named = function.group_results(list(zip(function.result_names, results)))
+        return (dict(named.get("param", []) + named.get("state", [])),
+                dict(named.get("optimizer", [])), named["loss"][0][1],
+                dict(named.get("metric", [])))
+
+    @staticmethod
+    def _named(values: dict, names: list[str]) -> list:
+        missing = [n for n in names if n not in values]
         if missing:
-            raise KeyError(f"missing parameter(s): {', '.join(missing)}")
-        return [params[n] for n in self.param_names]
+            raise KeyError(f"missing value(s) for: {', '.join(missing)}")
+        return [values[n] for n in names]
 
     def ir(self, print_loc: bool = False) -> str:
         return print_module(self.module, print_loc)

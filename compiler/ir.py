@@ -114,7 +114,9 @@ UNKNOWN_LOC = Loc("<unknown>", 0, 0)
 
 # The named signature of the program's functions: what each argument and result is to
 # the program, so that the API, the runtime, artifacts and emitters group them by role
-# instead of slicing argument lists by position. A function of `.nn` code that is not
+# instead of slicing argument lists by position. The training/inference mode is not an
+# argument: each function is traced in one mode (`train_step` in training, `predict` and
+# `eval_step` in inference), recorded in the module's `meta["modes"]`. A function of `.nn` code that is not
 # one of the program's (a user `fn`, a gradient) leaves its roles None. Arguments and
 # results come in the order of these tables, a law the verifier checks, so that code
 # calling a function may pass each role's values together (`*params, *state, x, y`).
@@ -125,7 +127,6 @@ ARG_ROLES = {
     "optimizer": "an optimizer slot",
     "input": "a model input",
     "target": "a training target",
-    "mode": "training (true) or inference (false)",
 }
 RESULT_ROLES = {
     "param": "a trained parameter's new value",
@@ -228,6 +229,14 @@ class Function:
         except (KeyError, StopIteration):
             raise ValueError(f"`{self.name}` takes " + ", ".join(
                 f"{a.role} `{a.name}`" for a in self.args)) from None
+
+    def sort_args(self) -> None:
+        """Arguments in the order of `ARG_ROLES` (stably), renumbered: the signature's
+        law after arguments of several roles were added."""
+        order = list(ARG_ROLES)
+        self.args.sort(key=lambda a: order.index(a.role) if a.role in order else len(order))
+        for index, arg in enumerate(self.args):
+            arg.index = index
 
     def set_results(self, groups: Sequence[tuple[str, Sequence[Value], Sequence[str]]]) -> None:
         """The results as (role, values, names) groups, in order."""

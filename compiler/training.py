@@ -7,6 +7,7 @@ become diagnostics pointing at the `data` setting (E0406).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..dsl import Diagnostic
 from ..runtime.data import DATA_SOURCES, DataError, Dataset
-from ..runtime.training import evaluate_dataset, fit
+from ..runtime.training import evaluate_dataset, fit, step_seed
 from . import limits
 from .backends.jax_lower import lower_function, precision
 from .backends.stablehlo import numpy_dtype
@@ -94,33 +95,54 @@ def shape_problem(actual: tuple[int, ...], expected: tuple) -> str | None:
     return None
 
 
-def step_functions(program):
-    """The compiled `train_step` and `eval_step` in the runtime's calling convention:
-    step(params, opt_state, x, y) -> (params, opt_state, loss, metrics) and
-    evaluate(params, x, y) -> (loss, metrics)."""
+def step_functions(program, seed: int = 0):
+    """The compiled `train_step` and `eval_step` in the runtime's calling convention,
+    whose pytrees carry the named signature's groups: `step((params, state),
+    (slots, step_count), x, y) -> ((params, state), (slots, step_count), loss, metrics)`
+    and `evaluate((params, state), x, y) -> (loss, metrics)`. A `train_step` that draws
+    takes the step's seed (`step_seed(seed, step_count)`)."""
     functions = program.module.functions
     train_step, eval_step = functions["train_step"], functions["eval_step"]
     lowered_train, lowered_eval = lower_function(train_step), lower_function(eval_step)
+    draws = bool(train_step.args_with("rng"))
 
-    def step(params, opt_state, x, y):
-        args = train_step.order_args(param=params, optimizer=opt_state, input=[x], target=[y])
-        out = train_step.group_results(lowered_train(*args))
-        return (tuple(out.get("param", ())), tuple(out.get("optimizer", ())), out["loss"][0],
+    def step(variables, carry, x, y):
+        (params, state), (slots, count) = variables, carry
+        rng = [step_seed(seed, count)] if draws else []
+        out = train_step.group_results(lowered_train(*train_step.order_args(
+            rng=rng, param=params, state=state, optimizer=slots, input=[x], target=[y])))
+        return ((tuple(out.get("param", ())), tuple(out.get("state", ()))),
+                (tuple(out.get("optimizer", ())), count + 1), out["loss"][0],
                 tuple(out.get("metric", ())))
 
-    def evaluate(params, x, y):
+    def evaluate(variables, x, y):
+        params, state = variables
         out = eval_step.group_results(lowered_eval(*eval_step.order_args(
-            param=params, input=[x], target=[y])))
+            param=params, state=state, input=[x], target=[y])))
         return out["loss"][0], tuple(out.get("metric", ()))
 
     return step, evaluate
 
 
-def final_metrics(program, params) -> dict[str, float]:
-    """Loss and metrics of trained `params` over the whole training data."""
+def initial_carry(program, seed: int):
+    """What `step_functions`' step starts from: ((params, state) drawn from `seed`,
+    (the optimizer's initial slots, step 0))."""
+    variables = split_variables(program, program.init(seed))
+    return variables, (tuple(program.init_optimizer().values()), np.int32(0))
+
+
+def split_variables(program, variables: dict) -> tuple[tuple, tuple]:
+    """A dict of the model's variables (`Program.init`'s) as (params, state) tuples."""
+    return tuple(tuple(variables[m["name"]] for m in program.meta.get(kind, []))
+                 for kind in ("params", "state"))
+
+
+def final_metrics(program, variables: dict) -> dict[str, float]:
+    """Loss and metrics of trained `variables` over the whole training data."""
     _, evaluate = step_functions(program)
     data = load_data(program)
-    loss, metrics = evaluate_dataset(evaluate, params, data, program.compilation.train.batch_size)
+    loss, metrics = evaluate_dataset(evaluate, split_variables(program, variables), data,
+                                     program.compilation.train.batch_size)
     names = ["loss"] + program.compilation.train.metrics
     return dict(zip(names, [float(loss)] + [float(m) for m in metrics]))
 
@@ -212,15 +234,19 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
         settings["devices"] = len(jax.devices())
     if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data)):
         raise TrainError([problem])
-    step, evaluate = step_functions(program)
-    params = program.init(settings["seed"])
-    opt_state = program.init_optimizer()
+    step, evaluate = step_functions(program, settings["seed"])
+    variables, carry = initial_carry(program, settings["seed"])
     with precision(program.module):
-        return fit(step, tuple(params.values()), tuple(opt_state.values()), data,
+        result = fit(step, variables, carry, data,
                    batch_size=settings["batch_size"], epochs=settings["epochs"],
                    steps=settings["steps"], shuffle=settings["shuffle"], seed=settings["seed"],
                    validation=validation,
                    evaluate=evaluate if validation is not None else None,
                    metric_names=config.metrics, log=log, verbose=verbose,
                    devices=settings["devices"])
+    (params, state), (slots, _) = result.params, result.opt_state
+    names = [m["name"] for kind in ("params", "state") for m in program.meta.get(kind, [])]
+    return dataclasses.replace(
+        result, params=dict(zip(names, (*params, *state))),
+        opt_state=dict(zip((m["name"] for m in program.meta["optimizer_state"]), slots)))
 

@@ -96,6 +96,17 @@ class BinOp(Node):
 
 
 @node
+class IfExpr(Node):
+    """`if condition { then } else { otherwise }`: the condition is a compile-time bool
+    (`training`, a layer's configuration), and only the branch it picks is evaluated."""
+
+    then: Expr
+    condition: Expr
+    otherwise: Expr
+    span: Span
+
+
+@node
 class Compare(Node):
     """`== != < <= > >=` (non-associative)."""
 
@@ -161,7 +172,8 @@ class Attribute(Node):
     span: Span
 
 
-Expr = Union[Name, Number, String, Bool, ListExpr, BinOp, Compare, UnaryOp, Call, Pipe, Index, Attribute]
+Expr = Union[Name, Number, String, Bool, ListExpr, BinOp, Compare, UnaryOp, Call, Pipe, Index, Attribute,
+             IfExpr]
 
 
 @node
@@ -173,6 +185,33 @@ class ParamDecl(Node):
     init: Expr | None
     span: Span
     name_span: Span
+
+
+@node
+class StateDecl(ParamDecl):
+    """`state moving_mean: f32[C] = zeros`: a value kept across training steps but not
+    trained, read by every function, given a new value by `update` in training."""
+
+
+@node
+class Update(Node):
+    """`update moving_mean = expr`: the state's value after a training step."""
+
+    name: str
+    value: Expr
+    span: Span
+    name_span: Span
+
+
+@node
+class IfStmt(Node):
+    """`if condition { ... } else { ... }`: the condition is a compile-time bool and
+    only the block it picks runs; names it binds are bound after it."""
+
+    condition: Expr
+    body: tuple["Stmt", ...]
+    orelse: tuple["Stmt", ...]
+    span: Span
 
 
 @node
@@ -189,7 +228,7 @@ class Return(Node):
     span: Span
 
 
-Stmt = Union[ParamDecl, Assign, Return]
+Stmt = Union[ParamDecl, StateDecl, Update, Assign, Return, IfStmt]
 
 
 @node

@@ -248,6 +248,29 @@ class AstBuilder(Transformer):
             name.value, children[3], _after(children, "EQUAL"), _join(children[0], children[-1]), _span_of(name)
         )
 
+    def state_decl(self, children):
+        name = children[1]
+        return ast.StateDecl(
+            name.value, children[3], _after(children, "EQUAL"), _join(children[0], children[-1]), _span_of(name)
+        )
+
+    def update_stmt(self, children):
+        name = children[1]
+        return ast.Update(name.value, children[-1], _join(children[0], children[-1]), _span_of(name))
+
+    def if_stmt(self, children):
+        condition = children[1]
+        closes = [i for i, c in enumerate(children) if isinstance(c, Token) and c.type == "RBRACE"]
+        body = tuple(c for c in children[3 : closes[0]] if isinstance(c, ast.Node))
+        orelse = tuple(c for c in children[closes[0] + 1 :] if isinstance(c, ast.Node))
+        return ast.IfStmt(condition, body, orelse, _join(children[0], children[-1]))
+
+    def if_expr(self, children):
+        condition, then, otherwise = children[1], children[3], children[7]
+        return _nested(
+            ast.IfExpr(then, condition, otherwise, _join(children[0], children[-1])), then, condition, otherwise
+        )
+
     def assign(self, children):
         names = [c for c in children[:-1] if isinstance(c, Token) and c.type == "NAME"]
         return ast.Assign(

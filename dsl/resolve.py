@@ -146,12 +146,17 @@ class _BodyScope:
         self.resolver = resolver
         self.locals = bound
         self.bound_later = {}
+        self._note_bindings(body)
+
+    def _note_bindings(self, body) -> None:
         for stmt in body:
-            if isinstance(stmt, ast.ParamDecl):
+            if isinstance(stmt, (ast.ParamDecl, ast.StateDecl)):
                 self.bound_later.setdefault(stmt.name, stmt.name_span)
             elif isinstance(stmt, ast.Assign):
                 for name, span in zip(stmt.targets, stmt.target_spans):
                     self.bound_later.setdefault(name, span)
+            elif isinstance(stmt, ast.IfStmt):
+                self._note_bindings(stmt.body + stmt.orelse)
 
     def bind(self, name: str, span: Span) -> None:
         first = self.locals.get(name)
@@ -170,7 +175,7 @@ class _BodyScope:
         )
 
     def check_stmt(self, stmt: ast.Stmt) -> None:
-        if isinstance(stmt, ast.ParamDecl):
+        if isinstance(stmt, (ast.ParamDecl, ast.StateDecl)):
             for dim in dim_symbols([stmt.type]):
                 self.check_name(dim.name, dim.span)
             if stmt.init is not None:
@@ -180,6 +185,19 @@ class _BodyScope:
             self.check_expr(stmt.value)
             for name, span in zip(stmt.targets, stmt.target_spans):
                 self.bind(name, span)
+        elif isinstance(stmt, ast.Update):
+            self.check_name(stmt.name, stmt.name_span)
+            self.check_expr(stmt.value)
+        elif isinstance(stmt, ast.IfStmt):
+            self.check_expr(stmt.condition)
+            # One block runs: each may bind the same names, which are bound after it.
+            before, bound = dict(self.locals), {}
+            for block in (stmt.body, stmt.orelse):
+                self.locals = dict(before)
+                for inner in block:
+                    self.check_stmt(inner)
+                bound.update((k, v) for k, v in self.locals.items() if k not in before)
+            self.locals = {**before, **bound}
         else:
             for value in stmt.values:
                 self.check_expr(value)

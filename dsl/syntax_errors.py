@@ -14,11 +14,13 @@ from .diagnostics import Diagnostic, Label
 from .source import SourceFile, Span
 
 REGEX_TERMINAL_WORDS = {"NAME": "name", "INT": "number", "FLOAT": "number", "STRING": "string", "$END": "end of input"}
-EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "LSQB", "MINUS", "PLUS"}
+EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "LSQB", "MINUS", "PLUS",
+                    "IF"}
 OPERATORS = {"PIPE", "EQEQ", "NOTEQ", "LT", "LE", "GT", "GE", "PLUS", "MINUS", "STAR", "SLASH", "AT", "PERCENT", "POW"}
 COMPARISONS = {"EQEQ", "NOTEQ", "LT", "LE", "GT", "GE"}
 POSTFIX = {"LPAR", "LSQB", "DOT"}
-KEYWORDS = {"IMPORT", "MODEL", "LAYER", "FN", "TRAIN", "PARAM", "RETURN", "TRUE", "FALSE"}
+KEYWORDS = {"IMPORT", "MODEL", "LAYER", "FN", "TRAIN", "PARAM", "STATE", "UPDATE", "RETURN", "IF",
+            "ELSE", "TRUE", "FALSE"}
 ITEM_KEYWORDS = {"IMPORT", "MODEL", "LAYER", "FN", "TRAIN"}
 OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
 CLOSERS = {close: open_ for open_, close in OPENERS.items()}

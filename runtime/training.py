@@ -268,6 +268,21 @@ class _WeightedMeans:
 # -- fit ----------------------------------------------------------------------
 
 
+SEED_STRIDE = 0x9E3779B1  # odd, so that steps map one-to-one onto seeds modulo 2**31
+
+
+def step_seed(seed, step):
+    """The random seed of training step `step` (counted from 0) of a run seeded with
+    `seed`: `(seed + step * SEED_STRIDE) mod 2**31`, distinct for the first 2**31 steps.
+    A compiled `train_step` that draws (dropout) takes it as its `rng` argument and
+    folds each draw's stream into it, so that a run, and a resumed run, repeats its
+    bits on every backend."""
+    step = jnp.asarray(step, jnp.uint32)
+    mixed = jnp.asarray(seed, jnp.uint32) + step * jnp.uint32(SEED_STRIDE)
+    return (mixed & jnp.uint32(0x7FFFFFFF)).astype(jnp.int32)
+
+
+
 def fit(
     step: Callable,
     params,

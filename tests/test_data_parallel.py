@@ -20,7 +20,7 @@ import json
 import jax
 import numpy as np
 import dslc
-from dslc.compiler.training import load_data, step_functions
+from dslc.compiler.training import initial_carry, load_data, step_functions
 from dslc.runtime.training import DataParallel, _Trainer, fit
 
 assert len(jax.devices()) == 4
@@ -32,14 +32,12 @@ for example in ("examples/linear_classifier.nn", "examples/mlp.nn"):
     step, _ = step_functions(program)
     losses = {}
     for devices in (None, 4):
-        result = fit(step, tuple(program.init(0).values()),
-                     tuple(program.init_optimizer().values()), data,
+        result = fit(step, *initial_carry(program, 0), data,
                      batch_size=config.batch_size, steps=40, seed=0, log=None, verbose=0,
                      metric_names=config.metrics, devices=devices)
         losses[devices] = np.array(result.history.history["loss"])
     trainer = _Trainer(step, data, config.batch_size, DataParallel(4))
-    params = tuple(program.init(0).values())
-    state = tuple(program.init_optimizer().values())
+    params, state = initial_carry(program, 0)
     if trainer.full_batch:
         lowered = trainer._full.lower(params, state, trainer.x, trainer.y, 2)
     else:

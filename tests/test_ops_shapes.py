@@ -61,6 +61,7 @@ RESULTS = [
     ("size", ["f32[N, 3]"], {"axes": (0,)}, "f32[]"),
     ("one_hot", ["i32[N]"], {"depth": 10}, "f32[N, 10]"),
     ("random_uniform", ["i32[]"], {"shape": (2, 3)}, "f32[2, 3]"),
+    ("random_uniform", ["i32[]"], {"shape": ("N", 3)}, "f32[N, 3]"),
     ("truncated_normal", ["i32[]"], {"shape": [4], "dtype": "f64"}, "f64[4]"),
 ]
 
@@ -157,8 +158,8 @@ ERRORS = [
      "`reshape` shape `[-2, -3]` has an invalid dimension `-2`"),
     ("concat", ["f32[N]", "f32[3]"], {"axis": 0}, "E0207", None,
      "`concat` along axis 0 needs integer sizes, got `f32[N]`, `f32[3]`"),
-    ("random_uniform", ["i32[]"], {"shape": ("N", 2)}, "E0207", None,
-     "`random_uniform` needs a concrete shape, got `[N, 2]`"),
+    ("random_uniform", ["i32[]"], {"shape": (-1, 2)}, "E0304", None,
+     "`random_uniform` has a negative dimension in `[-1, 2]`"),
     ("constant", [], {"value": 1, "shape": (2, -1)}, "E0304", None,
      "`constant` shape `[2, -1]` has an invalid dimension `-1`"),
     ("one_hot", ["i32[N]"], {"depth": 0}, "E0304", None,

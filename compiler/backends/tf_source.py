@@ -7,6 +7,7 @@ op's `tf` rule gets, how symbolic dims are read (`tf.shape`), and, for whole mod
 from __future__ import annotations
 
 from ..ir import TensorType
+from ..ops.threefry import step_seed_source
 from .python_source import Namer, SourceCtx, Target, argument_names, data_args, literal
 
 TF_DTYPES = {"f16": "tf.float16", "bf16": "tf.bfloat16", "f32": "tf.float32",
@@ -34,35 +35,43 @@ def decorate(emitted, source: str) -> str:
 
 
 def wrapper(module, names: dict[str, str], namer: Namer) -> str:
-    """`Model(tf.Module)`: variables from `init`, `__call__` (predict), `train_step`
-    (which assigns the new values) and `evaluate`; every method has an input signature,
-    so `tf.saved_model.save` exports it."""
+    """`Model(tf.Module)`: parameters (trainable), state and optimizer slots (not) as
+    `tf.Variable`s from `init`, `__call__` (predict), `train_step` (which assigns the new
+    values, and counts steps for the seed of a model that draws) and `evaluate`; every
+    method has an input signature, so `tf.saved_model.save` exports it."""
     if not {"init", "predict"} <= set(names):
         return ""
     functions = module.functions
     variable = Namer()
-    param_names = [variable.fresh(p["name"]) for p in module.meta["params"]]
-    state = module.meta.get("optimizer_state", [])
+    params, state = module.meta["params"], module.meta.get("state", [])
+    param_names = [variable.fresh(p["name"]) for p in params]
     state_names = [variable.fresh(s["name"]) for s in state]
+    slots = module.meta.get("optimizer_state", [])
+    slot_names = [variable.fresh(s["name"]) for s in slots]
     single = len(functions["predict"].results) == 1
     lines = [
         "class Model(tf.Module):",
-        '    """The program as a `tf.Module`: parameters and optimizer state are',
+        '    """The program as a `tf.Module`: parameters, state and optimizer slots are',
         "    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions.\"\"\"",
         "",
         "    def __init__(self, seed=0, name=None):",
         "        super().__init__(name=name)",
+        "        self.seed = seed",
         f"        values = {names['init']}(tf.constant(seed, tf.int32))",
         "        self.params = [tf.Variable(value, name=name) for value, name in",
         f"                       zip(values, {literal(tuple(param_names))})]",
+        "        self.state = [tf.Variable(value, trainable=False, name=name) for value, name in",
+        f"                      zip(values[{len(params)}:], {literal(tuple(state_names))})]",
+        "        self.steps = tf.Variable(tf.constant(0, tf.int64), trainable=False, name='steps')",
     ]
-    if state:
+    if slots:
         lines += ["        self.optimizer_state = [",
-                  "            tf.Variable(tf.fill(shape, tf.constant(value, dtype)), name=name)",
+                  "            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),",
+                  "                        trainable=False, name=name)",
                   "            for name, dtype, shape, value in ("]
         lines += [f"                ({literal(n)}, {TF_DTYPES[s['dtype']]}, "
                   f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
-                  for n, s in zip(state_names, state)]
+                  for n, s in zip(slot_names, slots)]
         lines += ["            )]"]
     else:
         lines += ["        self.optimizer_state = []"]
@@ -76,21 +85,26 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
         return head + [f"        {line}" for line in body(arg_names)]
 
     lines += method("__call__", functions["predict"].args_with("input"), None, lambda args: [
-        f"outputs = {names['predict']}(*self.params, {args})",
+        f"outputs = {names['predict']}(*self.params, *self.state, {args})",
         "return outputs[0]" if single else "return outputs"])
     if "train_step" in names:
+        draws = bool(functions["train_step"].args_with("rng"))
+        seed = step_seed_source("tf.constant(self.seed, tf.int64)", "self.steps")
         lines += method(
             "train_step", data_args(functions["train_step"]),
             "One optimizer step; returns the loss and the metrics before it.", lambda args: [
-                "variables = self.params + self.optimizer_state",
-                f"results = {names['train_step']}(*variables, {args})",
+                "variables = self.params + self.state + self.optimizer_state",
+                *([f"rng = tf.cast({seed}, tf.int32)"] if draws else []),
+                f"results = {names['train_step']}({'rng, ' if draws else ''}*variables, {args})",
                 "for variable, value in zip(variables, results):",
                 "    variable.assign(value)",
+                "self.steps.assign_add(1)",
                 "return results[len(variables):]"])
     if "eval_step" in names:
         lines += method("evaluate", data_args(functions["eval_step"]),
                         "The loss and the metrics on one batch.",
-                        lambda args: [f"return {names['eval_step']}(*self.params, {args})"])
+                        lambda args: [f"return {names['eval_step']}(*self.params, *self.state, "
+                                      f"{args})"])
     return "\n".join(lines)
 
 

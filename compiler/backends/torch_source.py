@@ -6,6 +6,7 @@ function under `torch.compile(fullgraph=True, dynamic=True)`) and a `torch.nn.Mo
 
 from __future__ import annotations
 
+from ..ops.threefry import step_seed_source
 from .python_source import Namer, SourceCtx, Target, argument_names, data_args, literal
 
 TORCH_DTYPES = {"f16": "torch.float16", "bf16": "torch.bfloat16", "f32": "torch.float32",
@@ -39,37 +40,54 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     functions = module.functions
     inputs = argument_names(functions["predict"].args_with("input"), namer)
     keys = Namer({"state"})
-    param_keys = [keys.fresh(p["name"]) for p in module.meta["params"]]
-    state = module.meta.get("optimizer_state", [])
-    buffers = [f"state_{keys.fresh(s['name'])}" for s in state]
+    params, state = module.meta["params"], module.meta.get("state", [])
+    param_keys = [keys.fresh(p["name"]) for p in params]
+    state_buffers = [f"var_{keys.fresh(s['name'])}" for s in state]
+    slots = module.meta.get("optimizer_state", [])
+    slot_buffers = [f"state_{keys.fresh(s['name'])}" for s in slots]
     single = len(functions["predict"].results) == 1
     lines += [
         "",
         "",
         "class Model(torch.nn.Module):",
-        '    """The program as a `torch.nn.Module`: parameters drawn by `init(seed)`,',
-        '    optimizer state in buffers."""',
+        '    """The program as a `torch.nn.Module`: parameters drawn by `init(seed)`, the',
+        '    model\'s state, the optimizer slots and a step count in buffers."""',
         "",
         '    def __init__(self, seed=0, backend="inductor"):',
         "        super().__init__()",
         "        self.functions = compiled(backend)",
+        "        self.seed = seed",
         f"        values = {names['init']}(torch.tensor(seed, dtype=torch.int32))",
+        # A ParameterDict does not keep its keys in insertion order: the functions'
+        # order is kept beside it. `init` may return one tensor for several equal
+        # variables (two zero biases), so each gets its own copy.
+        f"        self.param_keys = {literal(tuple(param_keys))}",
         "        self.params = torch.nn.ParameterDict({",
-        "            key: torch.nn.Parameter(value) for key, value in",
-        f"            zip({literal(tuple(param_keys))}, values)}})",
-        f"        self.state_names = {literal(tuple(buffers))}",
+        "            key: torch.nn.Parameter(value.clone()) for key, value in",
+        "            zip(self.param_keys, values)})",
+        f"        self.variable_names = {literal(tuple(state_buffers))}",
+        f"        for name, value in zip(self.variable_names, values[{len(params)}:]):",
+        "            self.register_buffer(name, value.clone())",
+        f"        self.state_names = {literal(tuple(slot_buffers))}",
+        "        self.register_buffer('steps', torch.zeros((), dtype=torch.int64))",
     ]
-    if state:
+    if slots:
         lines += ["        for name, dtype, shape, value in ("]
         lines += [f"                ({literal(b)}, {TORCH_DTYPES[s['dtype']]}, "
                   f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
-                  for b, s in zip(buffers, state)]
+                  for b, s in zip(slot_buffers, slots)]
         lines += ["        ):",
                   "            self.register_buffer(name, torch.full(shape, value, dtype=dtype))"]
     lines += [
         "",
+        "    def ordered_params(self):",
+        '        """The parameters in the order the functions take them."""',
+        "        return [self.params[key] for key in self.param_keys]",
+        "",
         f"    def forward(self, {', '.join(inputs)}):",
-        f"        outputs = {names['predict']}(*self.params.values(), {', '.join(inputs)})",
+        "        variables = [getattr(self, name) for name in self.variable_names]",
+        f"        outputs = {names['predict']}(*self.ordered_params(), *variables, "
+        f"{', '.join(inputs)})",
         "        return outputs[0]" if single else "        return outputs",
     ]
     for method, function, doc in (
@@ -80,17 +98,24 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
             continue
         data = argument_names(data_args(functions[function]), namer)
         lines += ["", "    @torch.no_grad()", f"    def {method}(self, {', '.join(data)}):",
-                  f'        """{doc}"""', "        params = list(self.params.values())"]
+                  f'        """{doc}"""',
+                  "        tensors = self.ordered_params() + [",
+                  "            getattr(self, name) for name in self.variable_names]"]
         if method == "train_step":
+            draws = bool(functions["train_step"].args_with("rng"))
+            seed = step_seed_source("self.seed", "self.steps")
             lines += [
-                "        tensors = params + [getattr(self, name) for name in self.state_names]",
-                f'        results = self.functions[{literal(function)}](*tensors, {", ".join(data)})',
+                "        tensors += [getattr(self, name) for name in self.state_names]",
+                *([f"        rng = {seed}.to(torch.int32)"] if draws else []),
+                f'        results = self.functions[{literal(function)}]('
+                f'{"rng, " if draws else ""}*tensors, {", ".join(data)})',
                 "        for tensor, value in zip(tensors, results):",
                 "            tensor.copy_(value)",
+                "        self.steps += 1",
                 "        return results[len(tensors):]",
             ]
         else:
-            lines += [f'        return self.functions[{literal(function)}](*params, '
+            lines += [f'        return self.functions[{literal(function)}](*tensors, '
                       f'{", ".join(data)})']
     return "\n".join(lines)
 

@@ -23,8 +23,12 @@ KEYWORD_ROLES: dict[str, str] = {
     "fn": "declaration",
     "train": "declaration",
     "param": "declaration",
+    "state": "declaration",
+    "update": "declaration",
     "import": "import",
     "return": "control",
+    "if": "control",
+    "else": "control",
     "true": "constant",
     "false": "constant",
 }

@@ -20,8 +20,9 @@ from ..ir import DTYPES
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .binding import CallSite
 from .op_builtins import op_builtins
-from .values import (ALL, REQUIRED, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance,
-                     ModelRef, Signature, Spec, kind_name)
+from .random_draws import RANDOM
+from .values import (ALL, REQUIRED, TRAINING, Builtin, DimSym, Dtype, FnRef, GradOf,
+                     LayerInstance, ModelRef, Signature, Spec, kind_name)
 
 
 def _flatten(c: CallSite, x):
@@ -31,6 +32,30 @@ def _flatten(c: CallSite, x):
     if not all(isinstance(d, int) for d in rest):
         raise c.fail("E0601", f"cannot flatten the symbolic dims of `{x.type}` yet", "x")
     return c.b.emit("reshape", x, shape=(x.type.shape[0], math.prod(rest)))
+
+
+def _axis(c: CallSite, x, axis) -> int:
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -x.type.rank <= axis < x.type.rank:
+        raise c.fail("E0208", f"axis `{axis}` is out of range for `{x.type}`", "axis",
+                     help=f"axes of a rank-{x.type.rank} tensor run from {-x.type.rank} to "
+                     f"{x.type.rank - 1}")
+    return axis % x.type.rank
+
+
+def _axes_except(c: CallSite, x, axis):
+    x = c.tensor("x", x)
+    kept = _axis(c, x, axis)
+    return [i for i in range(x.type.rank) if i != kept]
+
+
+def _feature_shape(c: CallSite, x, axis):
+    x = c.tensor("x", x)
+    kept = _axis(c, x, axis)
+    return [_dim_value(d) if i == kept else 1 for i, d in enumerate(x.type.shape)]
+
+
+def _dim_value(dim):
+    return dim if isinstance(dim, int) else DimSym(dim)
 
 
 def _shape(c: CallSite, x):
@@ -55,6 +80,10 @@ def _grad_of(with_value: bool):
 FUNCTIONS = (
     ("flatten", Signature.of("x"), _flatten, "flattens all but the first dim"),
     ("shape", Signature.of("x"), _shape, "the dims of a tensor, as a list"),
+    ("axes_except", Signature.of("x", "axis"), _axes_except,
+     "every axis of a tensor but `axis`, as a list"),
+    ("feature_shape", Signature.of("x", "axis"), _feature_shape,
+     "the shape that broadcasts a vector along `axis` against a tensor: 1s elsewhere"),
     ("grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(False),
      "the gradient of `f` in argument `argnums`"),
     ("value_and_grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(True),
@@ -135,6 +164,8 @@ def _builtin_table() -> Mapping[str, Any]:
     for name in DTYPES:
         table[name] = Dtype(name)
     table["all"] = ALL
+    table["training"] = TRAINING
+    table[RANDOM.name] = RANDOM
     for aliases, records, kind in ((INIT_ALIASES, INITIALIZERS, "initializer"),
                                    (OPT_ALIASES, OPTIMIZERS, "optimizer")):
         for name, record in records.items():

@@ -12,14 +12,15 @@ import operator
 from typing import Any
 
 from ...dsl import ast
+from ...dsl.diagnostics import suggest
 from ..ir import Value
 from .errors import fail
 from .indexing import index_tensor
-from .layers import declare_param
+from .layers import declare_variable, update_state
 from .op_builtins import operators
 from .trace import Observer, Scope, Trace
 from .types import check_representable, literal_dtype
-from .values import DimSym, Dtype, kind_name
+from .values import TRAINING, DimSym, Dtype, Namespace, kind_name
 
 MAX_CONSTANT_BITS = 1024  # beyond any dtype, and beyond a float64
 FOLD_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "**": operator.pow,
@@ -44,8 +45,15 @@ class Evaluator:
                 return tuple(self.expr(v, scope) for v in stmt.values)
             if isinstance(stmt, ast.Assign):
                 self.assign(stmt, scope)
-            elif isinstance(stmt, ast.ParamDecl):
-                self.bind(scope, stmt.name, declare_param(self, stmt, scope), stmt.name_span)
+            elif isinstance(stmt, (ast.ParamDecl, ast.StateDecl)):
+                self.bind(scope, stmt.name, declare_variable(self, stmt, scope), stmt.name_span)
+            elif isinstance(stmt, ast.Update):
+                update_state(self, stmt, scope)
+            elif isinstance(stmt, ast.IfStmt):
+                chosen = stmt.body if self.condition(stmt.condition, scope) else stmt.orelse
+                returned = self.run_body(chosen, scope)
+                if returned is not None:
+                    return returned
         return None
 
     def assign(self, stmt: ast.Assign, scope: Scope) -> None:
@@ -80,7 +88,25 @@ class Evaluator:
         return value
 
     def expr_Name(self, node: ast.Name, scope: Scope) -> Any:
-        return scope.lookup(node.id, node.span)
+        value = scope.lookup(node.id, node.span)
+        if value is TRAINING:
+            self.trace.mode_read = True
+            return self.trace.training
+        return value
+
+    def expr_IfExpr(self, node: ast.IfExpr, scope: Scope) -> Any:
+        return self.expr(node.then if self.condition(node.condition, scope)
+                         else node.otherwise, scope)
+
+    def condition(self, node, scope: Scope) -> bool:
+        """The condition of an `if`: a bool known at compile time."""
+        condition = self.expr(node, scope)
+        if not isinstance(condition, bool):
+            raise fail("E0304", f"the condition of `if` must be a bool known at compile time, "
+                       f"found {kind_name(condition)}", node.span, "not a bool",
+                       help="conditions are `training` or a layer's configuration; for a "
+                       "choice per element use `where(condition, a, b)`")
+        return condition
 
     def expr_Number(self, node: ast.Number, scope: Scope) -> Any:
         return node.value
@@ -140,6 +166,12 @@ class Evaluator:
 
     def expr_Attribute(self, node: ast.Attribute, scope: Scope) -> Any:
         value = self.expr(node.value, scope)
+        if isinstance(value, Namespace):
+            if node.name in value.members:
+                return value.members[node.name]
+            raise fail("E0101", f"`{value.name}` has no member `{node.name}`", node.span,
+                       help=suggest(node.name, list(value.members))
+                       or f"its members are {', '.join(value.members)}")
         if isinstance(value, Value):
             if node.name == "shape":
                 return [d if isinstance(d, int) else DimSym(d) for d in value.type.shape]

@@ -12,6 +12,7 @@ import math
 import re
 
 from ...dsl import ast
+from ...dsl.diagnostics import Label
 from .. import limits
 from ..initializers import INITIALIZERS
 from ..ir import Loc, Value, format_bytes, itemsize
@@ -76,33 +77,63 @@ def call_layer(ev, instance: LayerInstance, args, kwargs, span):
     return result
 
 
-def declare_param(ev, stmt: ast.ParamDecl, scope: Scope) -> Value:
-    """`param W: f32[in, units] = glorot_uniform`: a new argument of the traced
-    function, named by the layer path; the same path again gives the same value."""
+def declare_variable(ev, stmt: ast.ParamDecl | ast.StateDecl, scope: Scope) -> Value:
+    """`param W: f32[in, units] = glorot_uniform` (or `state ...`): a new argument of the
+    traced function, named by the layer path, with the role `param` or `state`; the
+    same path again (a shared layer) gives the same value."""
     trace = ev.trace
-    if trace.params is None:
-        raise fail("E0303", "`param` can only be declared in a model or a layer", stmt.span)
+    role = "state" if isinstance(stmt, ast.StateDecl) else "param"
+    table = trace.params if role == "param" else trace.states
+    if table is None:
+        raise fail("E0303", f"`{role}` can only be declared in a model or a layer", stmt.span)
     ttype = resolve_type(stmt.type, scope.values, require_concrete=True)
     path = "/".join(trace.prefix + [stmt.name])
-    if path in trace.params:
-        return trace.params[path].value
+    if path in table:
+        return table[path].value
     check_param_memory(trace, ttype, stmt)
     init = initializer_spec(ev, stmt.init, scope) if stmt.init is not None else None
     loc = Loc.of(stmt.span)
-    value = trace.function.add_arg(ttype, path, loc)
-    trace.params[path] = ParamSpec(path, ttype, init, loc, value)
+    value = trace.function.add_arg(ttype, path, loc, role=role)
+    table[path] = ParamSpec(path, ttype, init, loc, value)
     if ev.observer is not None:
-        ev.observer.on_param(stmt, trace.params[path])
+        ev.observer.on_param(stmt, table[path])
     return value
 
 
-def check_param_memory(trace, ttype, stmt: ast.ParamDecl) -> None:
-    """Refuses, at its `param` line, the parameter that takes all of them past
+def update_state(ev, stmt: ast.Update, scope: Scope) -> None:
+    """`update moving_mean = expr`: the state's value after a training step. Every
+    function reads the state; only `train_step` returns the new values (the others
+    trace the update, and dead-code elimination drops it)."""
+    trace = ev.trace
+    current = scope.lookup(stmt.name, stmt.name_span)
+    spec = next((s for s in (trace.states or {}).values() if s.value is current), None)
+    if spec is None:
+        raise fail("E0303", f"`{stmt.name}` is {kind_name(current)}, not a `state`",
+                   stmt.name_span, "cannot be updated",
+                   help="`update` gives a new value to a `state` declared in the same "
+                   "layer or model")
+    value = ev.tensor(ev.expr(stmt.value, scope), stmt.value.span, spec.type.dtype)
+    if value.type != spec.type:
+        raise fail("E0205", f"the new value of `{stmt.name}` is `{value.type}`, but the state "
+                   f"is `{spec.type}`", stmt.value.span, f"this is `{value.type}`",
+                   secondary=[Label(spec.loc.span, "declared here")],
+                   help="the new value must have the state's dtype and shape")
+    if spec.path in trace.updates:
+        first = trace.updates[spec.path][1]
+        raise fail("E0103", f"`{spec.path}` is given a new value twice in one step",
+                   stmt.span, "updated again here", secondary=[Label(first, "first here")],
+                   help="a layer with state can be called once per model")
+    trace.updates[spec.path] = (value, stmt.span)
+
+
+def check_param_memory(trace, ttype, stmt) -> None:
+    """Refuses, at its `param` (or `state`) line, the variable that takes all of them past
     `DSLC_MAX_PARAM_BYTES` (`limits.py`), before anything is allocated."""
     limit = limits.limit("DSLC_MAX_PARAM_BYTES")
     size = math.prod(ttype.shape) * itemsize(ttype.dtype)
     total = size + sum(math.prod(p.type.shape) * itemsize(p.type.dtype)
-                       for p in trace.params.values())
+                       for table in (trace.params, trace.states or {})
+                       for p in table.values())
     if total > limit:
         what = (f"this parameter takes {format_bytes(size)}" if size > limit else
                 f"with this parameter the model's parameters take {format_bytes(total)}")

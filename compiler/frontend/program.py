@@ -187,6 +187,7 @@ class ProgramLowering:
         self.module = Module()
         self.diagnostics: list[Diagnostic] = []
         self.train: TrainConfig | None = None
+        self.forward: Function | None = None  # the model in training mode, for train_step
 
     def attempt(self, action, *args):
         try:
@@ -292,10 +293,10 @@ class ProgramLowering:
 
     # the model
 
-    def trace_model(self, model: ast.ModelDef, function: Function):
-        """Traces `model` into `function`: its inputs, then its parameters as they are
-        declared; returns (the trace, the model's outputs, the input values)."""
-        trace = Trace(function, params={})
+    def trace_model(self, model: ast.ModelDef, function: Function, training: bool = False):
+        """Traces `model` into `function` in one mode: its inputs, then its parameters and
+        state as they are declared; returns (the trace, the model's outputs, the inputs)."""
+        trace = Trace(function, params={}, states={}, training=training)
         ev = Evaluator(trace, self.calls)
         scope = Scope(self.globals)
         inputs = []
@@ -307,51 +308,104 @@ class ProgramLowering:
             inputs.append((function.add_arg(ttype, param.name, Loc.of(param.span), role="input"),
                            param.span))
         outputs = self.calls.dispatch(ev, ModelRef(model), inputs, {}, model.span)
-        return trace, ev, outputs, [v for v, _ in inputs]
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        function.results = [ev.tensor(o, model.span) for o in outputs]
+        function.result_roles = ["output"] * len(function.results)
+        return trace, [v for v, _ in inputs]
 
     def lower_model(self, model: ast.ModelDef) -> None:
+        """`predict` (the model in inference mode), `init`, and the model in training mode
+        for `train_step` (`self.forward`): traced again where the model reads
+        `training`, else `predict` with the state updates as further results."""
         predict = Function("predict", loc=Loc.of(model.span))
-        trace, ev, outputs, inputs = self.trace_model(model, predict)
-        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        predict.results = [ev.tensor(o, model.span) for o in outputs]
-        predict.result_roles = ["output"] * len(predict.results)
-        params_first(predict, trace)
+        trace, inputs = self.trace_model(model, predict)
+        if trace.mode_read:
+            observer, self.calls.observer = self.calls.observer, None
+            try:
+                forward = Function("forward", loc=predict.loc)
+                training = self.trace_model(model, forward, training=True)[0]
+            finally:
+                self.calls.observer = observer
+        else:
+            forward = Function("forward", list(predict.args), list(predict.nodes),
+                               list(predict.results), loc=predict.loc,
+                               result_roles=list(predict.result_roles))
+            training = trace
+        params, states = (merged(trace, training, kind) for kind in ("params", "states"))
+        for function, traced in ((predict, trace), (forward, training)):
+            order_signature(function, traced, params, states)
+        forward.set_results([
+            ("state", [training.updates[s.path][0] if s.path in training.updates
+                       else arg_named(forward, s.path) for s in states.values()],
+             list(states)),
+            ("output", forward.results, ["output"] * len(forward.results))])
+        self.forward = forward
         self.module.add(predict)
-        self.module.add(build_init(trace, model))
+        self.module.add(build_init(params, states, model))
         self.module.meta.update(
             model=model.name,
-            params=[{"name": p.path, "dtype": p.type.dtype, "shape": list(p.type.shape)}
-                    for p in trace.params.values()],
+            params=[variable_meta(p) for p in params.values()],
+            state=[variable_meta(s) for s in states.values()],
             inputs=[{"name": v.name, "dtype": v.type.dtype, "shape": list(v.type.shape)}
                     for v in inputs],
             layers=[vars(r) for r in trace.layers],
+            modes={"predict": "inference"},
         )
 
 
-def params_first(function: Function, trace: Trace) -> None:
-    """Reorders arguments as (parameters..., inputs...), the calling convention."""
-    params = [p.value for p in trace.params.values()]
-    for param in params:
-        param.role = "param"
-    param_ids = {id(p) for p in params}
-    others = [a for a in function.args if id(a) not in param_ids]
-    function.args = params + others
+def merged(inference: Trace, training: Trace, kind: str) -> dict:
+    """The params (or states) of both traces of a model, by path, in declaration order;
+    a layer called in one mode only has its variables in both functions' signatures."""
+    table = dict(getattr(inference, kind))
+    for path, spec in getattr(training, kind).items():
+        table.setdefault(path, spec)
+    return table
+
+
+def arg_named(function: Function, name: str):
+    return next(a for a in function.args if a.name == name)
+
+
+def variable_meta(spec) -> dict:
+    return {"name": spec.path, "dtype": spec.type.dtype, "shape": list(spec.type.shape)}
+
+
+def order_signature(function: Function, trace: Trace, params: dict, states: dict) -> None:
+    """The model function's arguments as its named signature orders them: the random
+    seed (if it draws), parameters, state, inputs; a variable the trace did not meet
+    (it is used in the other mode only) is an argument left unused."""
+    own = {spec.path: spec.value for table in (trace.params, trace.states)
+           for spec in table.values()}
+    variables = []
+    for role, table in (("param", params), ("state", states)):
+        for path, spec in table.items():
+            variables.append(own.get(path) or function.add_arg(spec.type, path, spec.loc,
+                                                               role=role))
+    rng = [trace.rng] if trace.rng is not None else []
+    inputs = [a for a in function.args if a.role == "input"]
+    function.args = rng + variables + inputs
     for index, arg in enumerate(function.args):
         arg.index = index
 
 
-def build_init(trace: Trace, model: ast.ModelDef) -> Function:
-    """`init(seed: i32[]) -> params`: each parameter drawn by its initializer."""
+def build_init(params: dict, states: dict, model: ast.ModelDef) -> Function:
+    """`init(seed: i32[]) -> (params, state)`: each variable drawn by its initializer,
+    from its own stream of the seed (its index, parameters first)."""
     init = Function("init", loc=Loc.of(model.span))
     seed = init.add_arg(TensorType("i32", ()), "seed", Loc.of(model.name_span), role="rng")
-    for stream, spec in enumerate(trace.params.values()):
-        b = Builder(init, spec.loc)
-        if spec.init is None:
-            raise fail("E0304", f"parameter `{spec.path}` has no initializer",
-                       spec.loc.span, help="add e.g. `= zeros` or `= glorot_uniform`")
-        value = draw(b, seed, spec.type, stream, spec.init.component, spec.init.args)
-        value.name = spec.path
-        init.results.append(value)
-        init.result_names.append(spec.path)
-        init.result_roles.append("param")
+    groups = []
+    for role, table in (("param", params), ("state", states)):
+        values = []
+        for spec in table.values():
+            b = Builder(init, spec.loc)
+            if spec.init is None:
+                raise fail("E0304", f"{'parameter' if role == 'param' else 'state'} "
+                           f"`{spec.path}` has no initializer", spec.loc.span,
+                           help="add e.g. `= zeros` or `= glorot_uniform`")
+            stream = len(params) * (role == "state") + len(values)
+            value = draw(b, seed, spec.type, stream, spec.init.component, spec.init.args)
+            value.name = spec.path
+            values.append(value)
+        groups.append((role, values, list(table)))
+    init.set_results(groups)
     return init

@@ -16,8 +16,8 @@ from .errors import fail
 
 @dataclass
 class ParamSpec:
-    """A `param` met while tracing: its path (`simple_dense/W`), type, initializer
-    (a `Spec`), and the argument of the traced function that stands for it."""
+    """A `param` (or `state`) met while tracing: its path (`simple_dense/W`), type,
+    initializer (a `Spec`), and the argument of the traced function that stands for it."""
 
     path: str
     type: TensorType
@@ -39,11 +39,23 @@ class LayerRecord:
 
 @dataclass
 class Trace:
-    """The IR function under construction and what tracing it collects: `params` is
-    None outside a model (a `fn`, a train setting), where `param` is refused."""
+    """The IR function under construction and what tracing it collects: `params` (and
+    `states`) are None outside a model (a `fn`, a train setting), where `param` and
+    `state` are refused.
+
+    A model is traced once per mode: `training` is the value `.nn` code reads as
+    `training` (`mode_read` says whether it did). `updates` maps a state's path to its
+    new value (and the `update` statement's span); `rng` is the function's random seed
+    argument, added by the first random draw, and `draws` numbers the draws' streams."""
 
     function: Function
     params: dict[str, ParamSpec] | None = None
+    states: dict[str, ParamSpec] | None = None
+    training: bool = False
+    mode_read: bool = False
+    updates: dict[str, tuple[Value, Any]] = field(default_factory=dict)
+    rng: Value | None = None
+    draws: int = 0
     prefix: list[str] = field(default_factory=list)
     layer_counts: dict[str, int] = field(default_factory=dict)
     layers: list[LayerRecord] = field(default_factory=list)

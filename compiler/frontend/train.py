@@ -153,9 +153,11 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
                    "supported yet", model.name_span,
                    notes=(f"`{model.name}` takes {len(model.inputs)} input(s) and returns "
                           f"{outputs} value(s)",))
-    eval_step = build_eval_step(lowering, model, loss, metrics, spans)
-    lowering.module.add(eval_step)
-    lowering.module.add(build_train_step(lowering, eval_step, optimizer))
+    predict = lowering.module.functions["predict"]
+    lowering.module.add(loss_function_of(lowering, predict, loss, metrics, spans, "eval_step"))
+    train_loss = loss_function_of(lowering, lowering.forward, loss, metrics, spans, "train_loss")
+    lowering.module.add(build_train_step(lowering, train_loss, optimizer))
+    lowering.module.meta["modes"].update(eval_step="inference", train_step="training")
     config = TrainConfig(
         model.name, data, loss.definition.name, optimizer,
         [m.definition.name for m in metrics], values["epochs"], values["steps"],
@@ -166,14 +168,17 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
     return config
 
 
-def build_eval_step(lowering, model, loss: FnRef, metrics: list[FnRef], spans) -> Function:
-    """`eval_step(params..., x, y) -> (loss, metrics...)`: `predict` inlined, then the
-    loss and each metric of (y, prediction)."""
+def loss_function_of(lowering, forward: Function, loss: FnRef, metrics: list[FnRef], spans,
+                     name: str) -> Function:
+    """`name(..., x, y) -> (loss, metrics..., state...)`: `forward` (the model in one
+    mode: `predict`, or the training forward with its new state) inlined, then the loss
+    and each metric of (y, prediction). For `eval_step` there is no new state."""
     from ..passes.inline import empty_like, inline
 
-    predict = lowering.module.functions["predict"]
-    function = empty_like(predict, "eval_step")
-    (prediction,) = inline(predict, Builder(function, predict.loc), function.args)
+    function = empty_like(forward, name)
+    values = forward.group_results(inline(forward, Builder(function, forward.loc),
+                                          function.args))
+    (prediction,) = values["output"]
     y_type = target_type(loss.definition.name, prediction.type)
     y = function.add_arg(y_type, "y", Loc.of(spans["data"]), role="target")
     ev = Evaluator(Trace(function), lowering.calls)
@@ -186,25 +191,28 @@ def build_eval_step(lowering, model, loss: FnRef, metrics: list[FnRef], spans) -
             raise fail("E0404", f"the {what} `{fn.definition.name}` gives `{value.type}`, "
                        "not a float scalar", span)
         results.append(value)
-    function.set_results([("loss", results[:1], ["loss"]),
-                          ("metric", results[1:], [m.definition.name for m in metrics])])
-    lowering.module.meta["optimizer_state"] = []
+    states = values.get("state", [])
+    # The loss comes first, as `grad_function` differentiates the first result.
+    function.results = [*results, *states]
+    function.result_names = ["loss", *(m.definition.name for m in metrics),
+                             *(a.name for a in function.args_with("state"))]
+    function.result_roles = ["loss"] + ["metric"] * len(metrics) + ["state"] * len(states)
     return function
 
 
-def build_train_step(lowering, eval_step: Function, spec: Spec) -> Function:
-    """`train_step(params..., state..., x, y) -> (params..., state..., loss, metrics...)`:
-    the gradient of `eval_step` (a fresh function, extended in place) with the
-    optimizer's state as extra arguments and its update appended."""
+def build_train_step(lowering, train_loss: Function, spec: Spec) -> Function:
+    """`train_step(rng?, params..., state..., slots..., x, y) -> (params..., state...,
+    slots..., loss, metrics...)`: the gradient of `train_loss` (the model in training
+    mode) with respect to the parameters, the optimizer's slots as further arguments,
+    and its update appended."""
     from ..passes.autodiff import grad_function
 
     hyper = spec.args
     opt = spec.component
-    wrt = tuple(i for i, a in enumerate(eval_step.args) if a.role == "param")
-    step = grad_function(eval_step, wrt=wrt, with_value=True,
-                         has_aux=True, name="train_step")
+    wrt = tuple(i for i, a in enumerate(train_loss.args) if a.role == "param")
+    step = grad_function(train_loss, wrt=wrt, with_value=True, has_aux=True,
+                         name="train_step")
     params = step.args_with("param")
-    data = [a for a in step.args if a.role != "param"]
     slots, state_meta = [], []
     for param in params:
         own = []
@@ -214,23 +222,24 @@ def build_train_step(lowering, eval_step: Function, spec: Spec) -> Function:
             state_meta.append({"name": name, "dtype": ttype.dtype, "shape": list(ttype.shape),
                                "value": initial})
         slots.append(own)
-    step.args = params + [arg for own in slots for arg in own] + data
-    for index, arg in enumerate(step.args):
-        arg.index = index
+    step.sort_args()
     named = step.group_results(list(zip(step.results, step.result_names)))
     grads = [value for value, _ in named.get(None, [])]
-    b = Builder(step, eval_step.loc)
-    new_params, new_state = [], []
+    b = Builder(step, train_loss.loc)
+    new_params, new_slots = [], []
     for param, grad, own in zip(params, grads, slots):
         updated, own_updated = opt.update(b.at(param.loc), hyper, param, grad, own)
         new_params.append(updated)
-        new_state.extend(own_updated)
-    step.set_results([
-        ("param", new_params, [a.name for a in params]),
-        ("optimizer", new_state, [m["name"] for m in state_meta]),
-        *((role, [v for v, _ in named.get(role, [])], [n for _, n in named.get(role, [])])
-          for role in ("loss", "metric")),
-    ])
+        new_slots.extend(own_updated)
+
+    def passed_on(role: str):
+        """The results of `train_loss` in `role`, as (role, values, names)."""
+        pairs = named.get(role, [])
+        return role, [v for v, _ in pairs], [n for _, n in pairs]
+
+    step.set_results([("param", new_params, [a.name for a in params]), passed_on("state"),
+                      ("optimizer", new_slots, [m["name"] for m in state_meta]),
+                      passed_on("loss"), passed_on("metric")])
     lowering.module.meta["optimizer_state"] = state_meta
     lowering.module.meta["optimizer"] = {"name": spec.name, "args": hyper}
     return step

@@ -135,6 +135,24 @@ def as_spec(value: Any, kind: str, span) -> Spec | None:
     return None
 
 
+class _Training:
+    def __repr__(self) -> str:
+        return "training"
+
+
+# `training`: true while a model is traced for `train_step`, false for `predict` and
+# `eval_step`. The evaluator replaces it by the trace's bool where it is read.
+TRAINING = _Training()
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """Builtins reached by attribute (`random.dropout`): `members` name -> value."""
+
+    name: str
+    members: dict[str, Any] = field(compare=False)
+
+
 class _All:
     def __repr__(self) -> str:
         return "all"
@@ -175,6 +193,8 @@ def kind_name(value: Any) -> str:
         return "a gradient function"
     if isinstance(value, Spec):
         return f"the {value.kind} `{value.name}`"
+    if isinstance(value, Namespace):
+        return f"the namespace `{value.name}`"
     return type(value).__name__
 
 

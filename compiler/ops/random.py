@@ -6,7 +6,8 @@ give equal bits on every backend (`threefry.py` says how): the jax rule draws un
 bits with `jax.random` (threefry-2x32) and the others compute the same generator; the
 normal samplers are one source that every backend runs. Draws are made in f32, and
 another float dtype gets the f32 draw converted, so that no backend depends on JAX's
-x64 mode. Shapes are concrete; none of these is differentiable.
+x64 mode. A shape may hold symbolic dims (a dropout mask of a batch), which every rule
+reads from its context; none of these is differentiable.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def random_op(name: str, doc: str, params: dict, *, numpy, helper: str):
         require_rank(name, seed, (0,), what="a seed")
         require_dtype(name, TensorType(attrs["dtype"], ()), FLOAT_DTYPES, what="result")
         shape = tuple(attrs["shape"])
-        if not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise ShapeError(f"`{name}` needs a concrete shape, got `{format_shape(shape)}`",
-                             code="E0207", help="random tensors have integer dimensions")
+        if not all(isinstance(d, str) or d >= 0 for d in shape):
+            raise ShapeError(f"`{name}` has a negative dimension in `{format_shape(shape)}`",
+                             code="E0304", help="dimensions are sizes >= 0")
         attrs["shape"] = shape
         return TensorType(attrs["dtype"], shape)
     op = define(name, ("seed",), family=FAMILY, doc=doc, infer=infer, traits=("random",),
@@ -41,14 +42,14 @@ def random_op(name: str, doc: str, params: dict, *, numpy, helper: str):
 
     @op.def_numpy
     def _(ctx, seed, shape, dtype, stream, **values):
-        sample = numpy(ctx.np, seed, stream, shape, *(values[p] for p in params))
+        sample = numpy(ctx.np, seed, stream, ctx.result_shape(), *(values[p] for p in params))
         return sample.astype(ctx.dtype(dtype))
 
     def call(ctx, helpers, seed, attrs) -> str:
         for helper_name, source in threefry.helpers_of(helpers, helper).items():
             ctx.helper(helper_name, source)
-        args = ", ".join(f"{a}={ctx.literal(attrs[a])}" for a in ("stream", "shape", *params))
-        return f"{helper}({seed}, {args})"
+        args = ", ".join(f"{a}={ctx.literal(attrs[a])}" for a in ("stream", *params))
+        return f"{helper}({seed}, shape={ctx.result_shape()}, {args})"
 
     @op.def_tf
     def _(ctx, seed, **attrs):
@@ -111,7 +112,8 @@ Uniform samples in `[low, high)`.
 @random_uniform.def_jax
 def _(ctx, seed, shape, dtype, stream, low, high):
     key = stream_key(ctx, seed, stream)
-    return as_result(ctx, ctx.random.uniform(key, shape, ctx.dtype(DRAW_DTYPE), low, high))
+    return as_result(ctx, ctx.random.uniform(key, ctx.result_shape(), ctx.dtype(DRAW_DTYPE),
+                                             low, high))
 
 
 random_normal = random_op("random_normal", """
@@ -125,7 +127,8 @@ Normal samples with `mean` and `stddev`.
 
 @random_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    sample = jax_normals(ctx)["_dslc_random_normal"](seed, stream, shape, mean, stddev)
+    sample = jax_normals(ctx)["_dslc_random_normal"](seed, stream, ctx.result_shape(), mean,
+                                                     stddev)
     return as_result(ctx, sample)
 
 
@@ -141,5 +144,6 @@ Normal samples with `mean` and `stddev`, redrawn beyond 2 stddev (Keras'
 
 @truncated_normal.def_jax
 def _(ctx, seed, shape, dtype, stream, mean, stddev):
-    sample = jax_normals(ctx)["_dslc_truncated_normal"](seed, stream, shape, mean, stddev)
+    sample = jax_normals(ctx)["_dslc_truncated_normal"](seed, stream, ctx.result_shape(), mean,
+                                                        stddev)
     return as_result(ctx, sample)

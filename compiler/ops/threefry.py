@@ -75,6 +75,18 @@ CLAMP = TRUNCATION - 2 ** -23  # the float32 just inside TRUNCATION
 
 # NumPy: the reference. Each function takes the NumPy module (ops import no framework).
 
+# Training step `step` (from 0) of a run seeded with `seed` draws with the seed
+# `(seed + step * STEP_SEED_STRIDE) mod 2**31`; the runtime's `step_seed` computes the same
+# (it may not import the compiler; tests/test_random_state.py checks that they agree).
+STEP_SEED_STRIDE = 0x9E3779B1
+
+
+def step_seed_source(seed: str, step: str) -> str:
+    """Source for the step seed from int64 `seed` and `step` expressions: the low 31 bits
+    of the sum are those of the uint32 computation."""
+    return f"(({seed} + {step} * {STEP_SEED_STRIDE:#x}) & 0x7FFFFFFF)"
+
+
 def threefry2x32(np, key, x1, x2):
     """The Threefry-2x32 hash of the counter words `(x1, x2)`, uint32 arrays, under `key`,
     a pair of uint32 scalars."""

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 
 ITEM_KEYWORDS = ("import", "model", "layer", "fn", "train")
-KEYWORDS = ITEM_KEYWORDS + ("param", "return", "true", "false")
+KEYWORDS = ITEM_KEYWORDS + ("param", "state", "update", "if", "else", "return", "true",
+                            "false")
 
 TOKEN = re.compile(r"""
     (?P<space>[ \t\f\r\n]+)
@@ -234,12 +235,14 @@ class Outline:
                 depth += 1
             elif token.text in CLOSE:
                 depth -= 1
-            if depth != 0:
-                continue
-            if token.text == "param" and index + 1 < len(body) and body[index + 1].kind == "name":
+            # Declarations count in `if` blocks too; other statements there are skipped.
+            if token.text in ("param", "state") and index + 1 < len(body) \
+                    and body[index + 1].kind == "name":
                 target = body[index + 1]
                 item.symbols.append(Symbol(target.text, "param", target.start, target.end,
                                            self._annotation(body, index + 2)))
+            elif depth != 0 or (index > 1 and body[index - 2].text == "update"):
+                continue
             elif token.text == "=" and index > 0 and body[index - 1].kind == "name":
                 names, back = [], index - 1
                 while back >= 0 and body[back].kind == "name":

@@ -103,7 +103,8 @@ class Recorder(Observer):
             count = 1
             for dim in spec.type.shape:
                 count *= dim if isinstance(dim, int) else 1
-            text = f"{spec.path}: {spec.type} — {count:,} params"
+            what = "params" if spec.value.role == "param" else "values of state"
+            text = f"{spec.path}: {spec.type} — {count:,} {what}"
             if spec.init is not None:
                 text += f", initialized by `{spec.init.name}`"
             lines = self.params.setdefault(key, [])

@@ -80,7 +80,7 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
     # examples/linear_classifier.nn:8: param W: f32[2, 1] = uniform(0, 1)    # weights drawn uniformly from [0, 1)
-    W = _dslc_random_uniform(seed, stream=0, shape=(2, 1), low=0.0, high=1.0)
+    W = _dslc_random_uniform(seed, shape=(2, 1), stream=0, low=0.0, high=1.0)
     # examples/linear_classifier.nn:9: param b: f32[1] = zeros               # the bias starts at zero
     b = tf.fill((1,), tf.constant(0.0, tf.float32))
     return (W, b)
@@ -156,31 +156,36 @@ def eval_step(W, b, x, y):
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters and optimizer state are
+    """The program as a `tf.Module`: parameters, state and optimizer slots are
     `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
+        self.seed = seed
         values = init(tf.constant(seed, tf.int32))
         self.params = [tf.Variable(value, name=name) for value, name in
                        zip(values, ('W', 'b'))]
+        self.state = [tf.Variable(value, trainable=False, name=name) for value, name in
+                      zip(values[2:], ())]
+        self.steps = tf.Variable(tf.constant(0, tf.int64), trainable=False, name='steps')
         self.optimizer_state = []
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32)])
     def __call__(self, x):
-        outputs = predict(*self.params, x)
+        outputs = predict(*self.params, *self.state, x)
         return outputs[0]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
     def train_step(self, x, y):
         """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.optimizer_state
+        variables = self.params + self.state + self.optimizer_state
         results = train_step(*variables, x, y)
         for variable, value in zip(variables, results):
             variable.assign(value)
+        self.steps.assign_add(1)
         return results[len(variables):]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
     def evaluate(self, x, y):
         """The loss and the metrics on one batch."""
-        return eval_step(*self.params, x, y)
+        return eval_step(*self.params, *self.state, x, y)

@@ -78,7 +78,7 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 def init(seed):
     # examples/linear_classifier.nn:8: param W: f32[2, 1] = uniform(0, 1)    # weights drawn uniformly from [0, 1)
-    W = _dslc_random_uniform(seed, stream=0, shape=(2, 1), low=0.0, high=1.0)
+    W = _dslc_random_uniform(seed, shape=(2, 1), stream=0, low=0.0, high=1.0)
     # examples/linear_classifier.nn:9: param b: f32[1] = zeros               # the bias starts at zero
     b = torch.full((1,), 0.0, dtype=torch.float32)
     return (W, b)
@@ -158,34 +158,48 @@ def compiled(backend="inductor"):
 
 
 class Model(torch.nn.Module):
-    """The program as a `torch.nn.Module`: parameters drawn by `init(seed)`,
-    optimizer state in buffers."""
+    """The program as a `torch.nn.Module`: parameters drawn by `init(seed)`, the
+    model's state, the optimizer slots and a step count in buffers."""
 
     def __init__(self, seed=0, backend="inductor"):
         super().__init__()
         self.functions = compiled(backend)
+        self.seed = seed
         values = init(torch.tensor(seed, dtype=torch.int32))
+        self.param_keys = ('W', 'b')
         self.params = torch.nn.ParameterDict({
-            key: torch.nn.Parameter(value) for key, value in
-            zip(('W', 'b'), values)})
+            key: torch.nn.Parameter(value.clone()) for key, value in
+            zip(self.param_keys, values)})
+        self.variable_names = ()
+        for name, value in zip(self.variable_names, values[2:]):
+            self.register_buffer(name, value.clone())
         self.state_names = ()
+        self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
+
+    def ordered_params(self):
+        """The parameters in the order the functions take them."""
+        return [self.params[key] for key in self.param_keys]
 
     def forward(self, x):
-        outputs = predict(*self.params.values(), x)
+        variables = [getattr(self, name) for name in self.variable_names]
+        outputs = predict(*self.ordered_params(), *variables, x)
         return outputs[0]
 
     @torch.no_grad()
     def train_step(self, x, y):
         """One optimizer step in place; returns the loss and the metrics before it."""
-        params = list(self.params.values())
-        tensors = params + [getattr(self, name) for name in self.state_names]
+        tensors = self.ordered_params() + [
+            getattr(self, name) for name in self.variable_names]
+        tensors += [getattr(self, name) for name in self.state_names]
         results = self.functions['train_step'](*tensors, x, y)
         for tensor, value in zip(tensors, results):
             tensor.copy_(value)
+        self.steps += 1
         return results[len(tensors):]
 
     @torch.no_grad()
     def evaluate(self, x, y):
         """The loss and the metrics on one batch."""
-        params = list(self.params.values())
-        return self.functions['eval_step'](*params, x, y)
+        tensors = self.ordered_params() + [
+            getattr(self, name) for name in self.variable_names]
+        return self.functions['eval_step'](*tensors, x, y)

@@ -90,12 +90,12 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    simple_dense_W = _dslc_random_uniform(seed, stream=0, shape=(2, 64), low=-0.30151134457776363, high=0.30151134457776363)
+    simple_dense_W = _dslc_random_uniform(seed, shape=(2, 64), stream=0, low=-0.30151134457776363, high=0.30151134457776363)
     # examples/mlp.nn:8: param b: f32[units] = zeros
     simple_dense_b = tf.fill((64,), tf.constant(0.0, tf.float32))
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    simple_dense_1_W = _dslc_random_uniform(seed, stream=2, shape=(64, 64), low=-0.21650635094610965, high=0.21650635094610965)
-    simple_dense_2_W = _dslc_random_uniform(seed, stream=4, shape=(64, 3), low=-0.2992528008322899, high=0.2992528008322899)
+    simple_dense_1_W = _dslc_random_uniform(seed, shape=(64, 64), stream=2, low=-0.21650635094610965, high=0.21650635094610965)
+    simple_dense_2_W = _dslc_random_uniform(seed, shape=(64, 3), stream=4, low=-0.2992528008322899, high=0.2992528008322899)
     # examples/mlp.nn:8: param b: f32[units] = zeros
     simple_dense_2_b = tf.fill((3,), tf.constant(0.0, tf.float32))
     return (simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_b, simple_dense_2_W, simple_dense_2_b)
@@ -306,16 +306,21 @@ def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters and optimizer state are
+    """The program as a `tf.Module`: parameters, state and optimizer slots are
     `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
+        self.seed = seed
         values = init(tf.constant(seed, tf.int32))
         self.params = [tf.Variable(value, name=name) for value, name in
                        zip(values, ('simple_dense_W', 'simple_dense_b', 'simple_dense_1_W', 'simple_dense_1_b', 'simple_dense_2_W', 'simple_dense_2_b'))]
+        self.state = [tf.Variable(value, trainable=False, name=name) for value, name in
+                      zip(values[6:], ())]
+        self.steps = tf.Variable(tf.constant(0, tf.int64), trainable=False, name='steps')
         self.optimizer_state = [
-            tf.Variable(tf.fill(shape, tf.constant(value, dtype)), name=name)
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
             for name, dtype, shape, value in (
                 ('simple_dense_W_momentum', tf.float32, (2, 64), 0.0),
                 ('simple_dense_b_momentum', tf.float32, (64,), 0.0),
@@ -327,19 +332,20 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32)])
     def __call__(self, x):
-        outputs = predict(*self.params, x)
+        outputs = predict(*self.params, *self.state, x)
         return outputs[0]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def train_step(self, x, y):
         """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.optimizer_state
+        variables = self.params + self.state + self.optimizer_state
         results = train_step(*variables, x, y)
         for variable, value in zip(variables, results):
             variable.assign(value)
+        self.steps.assign_add(1)
         return results[len(variables):]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def evaluate(self, x, y):
         """The loss and the metrics on one batch."""
-        return eval_step(*self.params, x, y)
+        return eval_step(*self.params, *self.state, x, y)

@@ -88,12 +88,12 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 def init(seed):
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    simple_dense_W = _dslc_random_uniform(seed, stream=0, shape=(2, 64), low=-0.30151134457776363, high=0.30151134457776363)
+    simple_dense_W = _dslc_random_uniform(seed, shape=(2, 64), stream=0, low=-0.30151134457776363, high=0.30151134457776363)
     # examples/mlp.nn:8: param b: f32[units] = zeros
     simple_dense_b = torch.full((64,), 0.0, dtype=torch.float32)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    simple_dense_1_W = _dslc_random_uniform(seed, stream=2, shape=(64, 64), low=-0.21650635094610965, high=0.21650635094610965)
-    simple_dense_2_W = _dslc_random_uniform(seed, stream=4, shape=(64, 3), low=-0.2992528008322899, high=0.2992528008322899)
+    simple_dense_1_W = _dslc_random_uniform(seed, shape=(64, 64), stream=2, low=-0.21650635094610965, high=0.21650635094610965)
+    simple_dense_2_W = _dslc_random_uniform(seed, shape=(64, 3), stream=4, low=-0.2992528008322899, high=0.2992528008322899)
     # examples/mlp.nn:8: param b: f32[units] = zeros
     simple_dense_2_b = torch.full((3,), 0.0, dtype=torch.float32)
     return (simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_b, simple_dense_2_W, simple_dense_2_b)
@@ -308,17 +308,23 @@ def compiled(backend="inductor"):
 
 
 class Model(torch.nn.Module):
-    """The program as a `torch.nn.Module`: parameters drawn by `init(seed)`,
-    optimizer state in buffers."""
+    """The program as a `torch.nn.Module`: parameters drawn by `init(seed)`, the
+    model's state, the optimizer slots and a step count in buffers."""
 
     def __init__(self, seed=0, backend="inductor"):
         super().__init__()
         self.functions = compiled(backend)
+        self.seed = seed
         values = init(torch.tensor(seed, dtype=torch.int32))
+        self.param_keys = ('simple_dense_W', 'simple_dense_b', 'simple_dense_1_W', 'simple_dense_1_b', 'simple_dense_2_W', 'simple_dense_2_b')
         self.params = torch.nn.ParameterDict({
-            key: torch.nn.Parameter(value) for key, value in
-            zip(('simple_dense_W', 'simple_dense_b', 'simple_dense_1_W', 'simple_dense_1_b', 'simple_dense_2_W', 'simple_dense_2_b'), values)})
+            key: torch.nn.Parameter(value.clone()) for key, value in
+            zip(self.param_keys, values)})
+        self.variable_names = ()
+        for name, value in zip(self.variable_names, values[6:]):
+            self.register_buffer(name, value.clone())
         self.state_names = ('state_simple_dense_W_momentum', 'state_simple_dense_b_momentum', 'state_simple_dense_1_W_momentum', 'state_simple_dense_1_b_momentum', 'state_simple_dense_2_W_momentum', 'state_simple_dense_2_b_momentum')
+        self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
                 ('state_simple_dense_W_momentum', torch.float32, (2, 64), 0.0),
                 ('state_simple_dense_b_momentum', torch.float32, (64,), 0.0),
@@ -329,22 +335,30 @@ class Model(torch.nn.Module):
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
 
+    def ordered_params(self):
+        """The parameters in the order the functions take them."""
+        return [self.params[key] for key in self.param_keys]
+
     def forward(self, x):
-        outputs = predict(*self.params.values(), x)
+        variables = [getattr(self, name) for name in self.variable_names]
+        outputs = predict(*self.ordered_params(), *variables, x)
         return outputs[0]
 
     @torch.no_grad()
     def train_step(self, x, y):
         """One optimizer step in place; returns the loss and the metrics before it."""
-        params = list(self.params.values())
-        tensors = params + [getattr(self, name) for name in self.state_names]
+        tensors = self.ordered_params() + [
+            getattr(self, name) for name in self.variable_names]
+        tensors += [getattr(self, name) for name in self.state_names]
         results = self.functions['train_step'](*tensors, x, y)
         for tensor, value in zip(tensors, results):
             tensor.copy_(value)
+        self.steps += 1
         return results[len(tensors):]
 
     @torch.no_grad()
     def evaluate(self, x, y):
         """The loss and the metrics on one batch."""
-        params = list(self.params.values())
-        return self.functions['eval_step'](*params, x, y)
+        tensors = self.ordered_params() + [
+            getattr(self, name) for name in self.variable_names]
+        return self.functions['eval_step'](*tensors, x, y)

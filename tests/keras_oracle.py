@@ -1,0 +1,131 @@
+"""Keras 3 (JAX backend) as the oracle for models built from dslc's Keras-named layers.
+
+`Oracle(source, keras_layers, input_shape)` compiles a `.nn` model and builds the same
+stack in Keras, with dslc's initial variables copied into it (parameters into Keras'
+trainable variables, state into its non-trainable ones, both in declaration order).
+Then it compares what a user sees: inference outputs, the loss gradient in training
+mode, and the variables after several optimizer steps.
+
+dslc's gradient is read from one `train_step` under `SGD(learning_rate=2**10)`: the
+update `old - new` is then `2**10 * grad` with only the final subtraction rounded (the
+scaling by a power of two is exact), so `(old - new) / 2**10` recovers the gradient to
+about 2**-34 relative to the variable.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import numpy as np  # noqa: E402
+
+import dslc  # noqa: E402
+
+GRADIENT_RATE = 2.0 ** 10
+
+
+def relative_error(ours, theirs, floor: float = 1e-30) -> float:
+    """Normwise relative error `|ours - theirs| / max(|theirs|, floor)` in float64."""
+    ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
+    scale = max(float(np.linalg.norm(theirs)), floor)
+    return float(np.linalg.norm(ours - theirs)) / scale
+
+
+def errors(ours, theirs) -> list[float]:
+    """The relative error of each of several arrays (the gradients, or the variables, of
+    a model), measured against 1% of their joint norm where an array's own norm is
+    smaller: a value that is zero in exact arithmetic (the gradient of a bias before a
+    normalization, and so that bias) is rounding noise in both and has no relative
+    error of its own."""
+    whole = float(np.sqrt(sum(np.sum(np.square(np.float64(t))) for t in theirs)))
+    return [relative_error(a, b, floor=0.01 * whole) for a, b in zip(ours, theirs)]
+
+
+def model_source(model: str, body: str, optimizer: str, loss: str = "mean_squared_error") -> str:
+    """A `.nn` program: `model` (its header and body lines) trained by `optimizer`."""
+    return f"""{model} {{
+    return {body}
+}}
+
+train M {{
+    data = two_blobs(per_class=8)
+    loss = {loss}
+    optimizer = {optimizer}
+    batch_size = all
+    steps = 1
+}}
+"""
+
+
+class Oracle:
+    """One model in dslc and in Keras with the same variables; see the module docstring."""
+
+    def __init__(self, header: str, body: str, keras_layers, input_shape, *,
+                 optimizer: str = "SGD(learning_rate=0.1)", keras_optimizer=None, seed=0):
+        import keras
+
+        self.programs = {
+            "train": dslc.compile(model_source(header, body, optimizer)),
+            "grad": dslc.compile(model_source(header, body,
+                                              f"SGD(learning_rate={GRADIENT_RATE})")),
+        }
+        program = self.programs["train"]
+        self.variables = program.init(seed)
+        self.model = keras.Sequential([keras.Input(input_shape), *keras_layers])
+        params = [self.variables[n] for n in program.param_names]
+        state = [self.variables[n] for n in program.state_names]
+        for kind, ours, theirs in (("trainable", params, self.model.trainable_variables),
+                                   ("non-trainable", state,
+                                    self.model.non_trainable_variables)):
+            assert [v.shape for v in ours] == [tuple(v.shape) for v in theirs], (
+                f"{kind} variables differ: {[v.shape for v in ours]} vs "
+                f"{[tuple(v.shape) for v in theirs]}")
+            for variable, value in zip(theirs, ours):
+                variable.assign(value)
+        self.keras_optimizer = keras_optimizer
+
+    @property
+    def program(self):
+        return self.programs["train"]
+
+    def predict(self, x):
+        """(dslc, Keras) outputs in inference mode."""
+        return (self.program.predict(self.variables, x),
+                np.asarray(self.model(x, training=False)))
+
+    def gradients(self, x, y):
+        """(dslc, Keras) gradients of the mean squared error in training mode, one
+        array per parameter, and (dslc, Keras) state after that step."""
+        import jax
+        import keras
+
+        program = self.programs["grad"]
+        opt = program.init_optimizer()
+        after, _, _, _ = program.train_step(self.variables, opt, x, y)
+        ours = [(np.float64(self.variables[n]) - np.float64(after[n])) / GRADIENT_RATE
+                for n in program.param_names]
+        trainable = [v.value for v in self.model.trainable_variables]
+        non_trainable = [v.value for v in self.model.non_trainable_variables]
+
+        def loss(trainable):
+            out, new_state = self.model.stateless_call(trainable, non_trainable, x,
+                                                       training=True)
+            return keras.losses.mean_squared_error(y, out).mean(), new_state
+
+        (_, new_state), theirs = jax.value_and_grad(loss, has_aux=True)(trainable)
+        return (ours, [np.asarray(g) for g in theirs],
+                [after[n] for n in program.state_names], [np.asarray(s) for s in new_state])
+
+    def train(self, x, y, steps: int):
+        """(dslc, Keras) variables (parameters, then state) after `steps` full-batch
+        steps of the program's optimizer and `keras_optimizer`."""
+        self.model.compile(optimizer=self.keras_optimizer, loss="mean_squared_error")
+        variables, opt = dict(self.variables), self.program.init_optimizer()
+        for step in range(steps):
+            variables, opt, _, _ = self.program.train_step(variables, opt, x, y, step)
+            self.model.train_on_batch(x, y)
+        names = self.program.param_names + self.program.state_names
+        theirs = self.model.trainable_variables + self.model.non_trainable_variables
+        return [variables[n] for n in names], [np.asarray(v.value) for v in theirs]
