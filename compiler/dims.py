@@ -286,22 +286,23 @@ def _evaluate_terms(terms, env, floor_divide):
     return total
 
 
-def bind(pairs: Iterable[tuple], env: dict | None = None) -> tuple[dict, tuple | None]:
+def bind(pairs: Iterable[tuple], env: dict | None = None) -> tuple[dict, int | None]:
     """Symbol sizes from (dim, size) pairs: plain symbols are bound by their first size,
-    then every pair is checked. Returns the bindings and the first pair whose dim does
-    not evaluate to its size (or whose symbols no plain dim binds), else None."""
+    then every pair is checked. Returns the bindings and the index of the first pair
+    whose dim does not evaluate to its size (or has a symbol no plain dim binds), else
+    None. Sizes may be a backend's symbolic dims; `is` and `==` compare them."""
     env = {} if env is None else env
     pairs = list(pairs)
     for dim, size in pairs:
         if isinstance(dim, str):
             env.setdefault(dim, size)
-    for dim, size in pairs:
+    for index, (dim, size) in enumerate(pairs):
         try:
             value = evaluate(dim, env)
         except KeyError:
-            return env, (dim, size)
+            return env, index
         if not (value is size or value == size):
-            return env, (dim, size)
+            return env, index
     return env, None
 
 
