@@ -142,3 +142,16 @@ def test_malformed_text(text):
 def test_division_by_zero():
     with pytest.raises(dims.DimError):
         dims.floordiv("H", dims.sub("W", "W"))
+
+
+def test_training_data_shape_problem():
+    from dslc.compiler.training import shape_problem
+
+    flat = ("N", dims.parse_dim("H * W"))
+    assert shape_problem((8, 12), ("N", 12)) is None
+    assert shape_problem((8, 11), ("N", 12)) == "dim 1 is 11, expected 12"
+    assert shape_problem((8, 12, 3, 4), ("N", dims.parse_dim("H * W"), "H", "W")) is None
+    assert shape_problem((8, 13, 3, 4), ("N", dims.parse_dim("H * W"), "H", "W")) == \
+        "dim 1 is 13, expected 12 (`H * W`)"
+    assert shape_problem((8, 12), flat) is None  # H and W unknown: the model's checks
+    assert shape_problem((8,), flat) == "rank 1, expected rank 2"
