@@ -11,6 +11,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+from . import dims
+from .dims import Dim
+
 # Element types by their `.nn` spelling, with the NumPy dtype each stands for.
 DTYPES: dict[str, str] = {
     "f16": "float16",
@@ -43,9 +46,8 @@ def format_bytes(count: int) -> str:
             return f"{count / scale:.1f} {unit}"
     return f"{count} bytes"
 
-# A dimension is a concrete size or a symbol (`N`, `B`) that stays symbolic down to
-# shape-polymorphic StableHLO.
-Dim = int | str
+# A dimension (`dims.Dim`) is a concrete size, a symbol (`N`, `B`) or arithmetic on
+# them (`H * W * C`), symbolic down to shape-polymorphic StableHLO.
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,8 @@ class TensorType:
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        return tuple(d for d in self.shape if isinstance(d, str))
+        """The symbols in the shape, inside expressions too, each once in order."""
+        return tuple(dict.fromkeys(s for d in self.shape for s in dims.symbols_of(d)))
 
     def with_shape(self, shape) -> TensorType:
         return TensorType(self.dtype, tuple(shape))
@@ -74,11 +77,11 @@ class TensorType:
         return TensorType(dtype, self.shape)
 
     def __str__(self) -> str:
-        return f"{self.dtype}[{', '.join(str(d) for d in self.shape)}]"
+        return f"{self.dtype}{format_shape(self.shape)}"
 
 
 def format_shape(shape: tuple[Dim, ...]) -> str:
-    return "[" + ", ".join(str(d) for d in shape) + "]"
+    return "[" + ", ".join(dims.format_dim(d) for d in shape) + "]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,19 @@ class Function:
             for sym in arg.type.symbols:
                 seen.setdefault(sym)
         return tuple(seen)
+
+    def bind_symbols(self, shapes: Sequence[tuple]) -> tuple[dict, int | None]:
+        """Symbol -> size from the arguments' actual `shapes` (ints, or a backend's
+        symbolic dims), and the index of the first argument whose shape does not fit
+        its type (rank, a fixed size, an expression dim), else None."""
+        pairs, owners = [], []
+        for index, (arg, shape) in enumerate(zip(self.args, shapes)):
+            if len(shape) != arg.type.rank:
+                return {}, index
+            pairs += zip(arg.type.shape, shape)
+            owners += [index] * len(shape)
+        symbols, bad = dims.bind(pairs)
+        return symbols, None if bad is None else owners[bad]
 
     def signature(self) -> str:
         args = ", ".join(f"{a.name}: {a.type}" for a in self.args)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from . import dims
 from .builder import Builder
 from .ir import ARG_ROLES, DTYPES, RESULT_ROLES, Function, Loc, Module, TensorType, Value
 from .ops.registry import ShapeError
@@ -67,8 +68,8 @@ def print_function(fn: Function, print_loc: bool = False) -> str:
 
 
 def format_type(type: TensorType) -> str:
-    dims = ", ".join(str(d) if isinstance(d, int) else _format_symbol(d) for d in type.shape)
-    return f"{type.dtype}[{dims}]"
+    shape = ", ".join(dims.format_dim(d, _format_symbol) for d in type.shape)
+    return f"{type.dtype}[{shape}]"
 
 
 def format_loc(loc: Loc) -> str:
@@ -98,6 +99,8 @@ def format_attr(value: Any) -> str:
         return repr(float(value))
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, dims.DimExpr):  # in a dims attribute: `"C" * "H" * "W"`
+        return dims.format_dim(value, json.dumps)
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(format_attr(v) for v in value) + "]"
     raise TypeError(f"cannot print attribute value {value!r} of type {type(value).__name__}")
@@ -136,7 +139,7 @@ TOKEN_PATTERN = re.compile(r"""
   | (?P<float>-?(?:\d+\.\d*(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|inf(?![\w.])|nan(?![\w.])))
   | (?P<int>-?\d+)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-  | (?P<punct>->|[()\[\]{},:=])
+  | (?P<punct>->|[()\[\]{},:=+*/-])
 """, re.VERBOSE)
 
 KEYWORD_VALUES = {"true": True, "false": False, "none": None}
@@ -156,8 +159,14 @@ def tokenize(text: str) -> list[Token]:
         match = TOKEN_PATTERN.match(text, pos)
         if match is None:
             raise IRParseError(f"unexpected character {text[pos]!r}", line, pos - line_start + 1)
-        if match.lastgroup != "skip":
-            tokens.append(Token(match.lastgroup, match.group(), line, pos - line_start + 1))
+        kind, word, col = match.lastgroup, match.group(), pos - line_start + 1
+        if kind in ("int", "float") and word.startswith("-") and tokens and (
+                tokens[-1].kind in ("int", "ident", "string") or tokens[-1].text == ")"):
+            # `H - 3` in a dim: a minus after an operand subtracts.
+            tokens.append(Token("punct", "-", line, col))
+            word, col = word[1:], col + 1
+        if kind != "skip":
+            tokens.append(Token(kind, word, line, col))
         newlines = match.group().count("\n")
         if newlines:
             line += newlines
@@ -364,12 +373,13 @@ class _Parser:
         self.expect("punct", "[")
         return TensorType(tok.text, tuple(self.comma_separated(self.dim, "]")))
 
-    def dim(self) -> int | str:
-        if tok := self.accept("int"):
-            return int(tok.text)
-        if self.at("string"):
-            return self.string()
-        return self.expect("ident").text
+    def dim(self) -> dims.Dim:
+        """A dim: an int, a symbol (an identifier or a string) or arithmetic on them."""
+        tok = self.token
+        try:
+            return dims.parse_tokens(_DimCursor(self))
+        except dims.DimError as error:
+            raise self.error(str(error), tok) from None
 
     def attr_dict(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {}
@@ -388,12 +398,10 @@ class _Parser:
         tok = self.token
         if self.accept("punct", "["):
             return tuple(self.comma_separated(self.attr_value, "]"))
-        if self.accept("int"):
-            return int(tok.text)
         if self.accept("float"):
             return float(tok.text)
-        if self.at("string"):
-            return self.string()
+        if tok.kind in ("int", "string") or (tok.kind, tok.text) == ("punct", "("):
+            return self.dim()  # an int, a string, or a dim such as `"H" * "W"`
         if tok.kind == "ident" and tok.text in KEYWORD_VALUES:
             self.pos += 1
             return KEYWORD_VALUES[tok.text]
@@ -435,3 +443,31 @@ class _Parser:
         if value is None:
             raise self.error(f"`{tok.text}` is used before it is defined", tok)
         return value
+
+
+class _DimCursor:
+    """The parser's tokens as `dims.parse_tokens` reads them: `int`, `name`
+    (identifiers and strings) and `op` (`+ - * / ( )`)."""
+
+    def __init__(self, parser: _Parser):
+        self.parser = parser
+
+    def peek(self) -> tuple[str, str]:
+        tok = self.parser.token
+        if tok.kind == "int":
+            return "int", tok.text
+        if tok.kind == "ident":
+            return "name", tok.text
+        if tok.kind == "string":
+            try:
+                return "name", json.loads(tok.text)
+            except json.JSONDecodeError:
+                raise self.parser.error(f"malformed string {tok.text}", tok) from None
+        if tok.kind == "punct" and tok.text in {"+", "-", "*", "/", "(", ")"}:
+            return "op", tok.text
+        return "end", tok.text
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        self.parser.pos += 1
+        return token

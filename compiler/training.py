@@ -16,7 +16,7 @@ import numpy as np
 from ..dsl import Diagnostic
 from ..runtime.data import DATA_SOURCES, DataError, Dataset
 from ..runtime.training import evaluate_dataset, fit, step_seed
-from . import limits
+from . import dims, limits
 from .backends.jax_lower import lower_function, precision
 from .backends.stablehlo import numpy_dtype
 from .frontend.values import PRELUDE_PREFIX
@@ -87,11 +87,16 @@ def nonfinite_loss(program, result) -> Diagnostic | None:
 
 
 def shape_problem(actual: tuple[int, ...], expected: tuple) -> str | None:
+    """What keeps data of shape `actual` from the type's `expected` shape: its rank,
+    a fixed size, or an expression dim (`H * W`) that its plain symbols contradict."""
     if len(actual) != len(expected):
         return f"rank {len(actual)}, expected rank {len(expected)}"
-    for index, (got, want) in enumerate(zip(actual, expected)):
-        if isinstance(want, int) and got != want:
-            return f"dim {index} is {got}, expected {want}"
+    symbols, bad = dims.bind(zip(expected, actual))
+    if bad is not None and (dims.is_concrete(expected[bad])
+                            or set(dims.symbols_of(expected[bad])) <= set(symbols)):
+        want = dims.evaluate(expected[bad], symbols)
+        named = "" if dims.is_concrete(expected[bad]) else f" (`{expected[bad]}`)"
+        return f"dim {bad} is {actual[bad]}, expected {want}{named}"
     return None
 
 

@@ -7,8 +7,10 @@ Needs only JAX, NumPy and the standard library (no compiler, no parser).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
+import operator
 import json
 import os
 import re
@@ -318,4 +320,42 @@ def _check_inputs(where: str, specs, args) -> list[np.ndarray]:
                         f"but {size} in input `{spec.name}`"
                     )
         arrays.append(array)
+    sizes = {name: size for name, (size, _) in symbols.items()}
+    for spec, array in zip(specs, arrays):
+        for dim, size in zip(spec.shape, array.shape):
+            if isinstance(dim, str) and not _SYMBOL.match(dim):
+                want = _dim_value(dim, sizes)
+                if want is not None and want != size:
+                    raise ArtifactError(
+                        f"{where}: input `{spec.name}` must have shape {spec}, got "
+                        f"{list(array.shape)}: `{dim}` is {want} here"
+                    )
     return arrays
+
+
+_DIM_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                  ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod}
+_DIM_FUNCTIONS = {"floordiv": operator.floordiv, "mod": operator.mod}
+
+
+def _dim_value(text: str, sizes: dict[str, int]) -> int | None:
+    """The size of an expression dim such as "3 * H * W" or JAX's "floordiv(H - 3, 2) + 1"
+    for the symbols' `sizes`; None when it uses a symbol no input binds whole (JAX's own
+    shape checks then answer) or is not such an expression."""
+    def value(node):
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.Name):
+            return sizes[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in _DIM_OPERATORS:
+            return _DIM_OPERATORS[type(node.op)](value(node.left), value(node.right))
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in _DIM_FUNCTIONS and len(node.args) == 2 and not node.keywords):
+            return _DIM_FUNCTIONS[node.func.id](value(node.args[0]), value(node.args[1]))
+        raise ValueError(text)
+    try:
+        return value(ast.parse(text, mode="eval").body)
+    except (SyntaxError, ValueError, KeyError, ZeroDivisionError, RecursionError):
+        return None

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from dslc.compiler import dims
 from dslc.compiler.builder import Builder
 from dslc.compiler.ir import UNKNOWN_LOC, Function, TensorType
 from dslc.compiler.ops.registry import ShapeError, get
 
 
 def ty(text: str) -> TensorType:
-    """`"f32[N, 3]"` -> TensorType("f32", ("N", 3))."""
-    dtype, dims = text.rstrip("]").split("[")
-    shape = tuple(int(d) if d.strip().lstrip("-").isdigit() else d.strip()
-                  for d in dims.split(",") if d.strip())
-    return TensorType(dtype, shape)
+    """`"f32[N, H * W]"` -> TensorType("f32", ("N", <H * W>))."""
+    dtype, text_dims = text.rstrip("]").split("[")
+    return TensorType(dtype, tuple(dims.parse_dim(d) for d in text_dims.split(",")
+                                   if d.strip()))
 
 
 def infer(name, *types, **attrs):
@@ -42,6 +42,12 @@ RESULTS = [
     ("reshape", ["f32[B, 28, 28]"], {"shape": ("B", -1)}, "f32[B, 784]"),
     ("reshape", ["f32[B, 6]"], {"shape": (-1, 2, 3)}, "f32[B, 2, 3]"),
     ("reshape", ["f32[2, 6]"], {"shape": [3, 4]}, "f32[3, 4]"),
+    ("reshape", ["f32[B, H, W, C]"], {"shape": ("B", dims.parse_dim("H * W * C"))},
+     "f32[B, C * H * W]"),
+    ("reshape", ["f32[B, H, W, 3]"], {"shape": ("B", -1)}, "f32[B, 3 * H * W]"),
+    ("reshape", ["f32[B, 3 * H * W]"], {"shape": ("B", "H", -1, 3)}, "f32[B, H, W, 3]"),
+    ("add", ["f32[B, H * W]", "f32[W * H]"], {}, "f32[B, H * W]"),
+    ("add", ["f32[(H - 3) / 2 + 1]", "f32[(H - 1) / 2]"], {}, "f32[(H + 1) / 2 - 1]"),
     ("broadcast", ["f32[3, 1]"], {"shape": ("N", 3, 4)}, "f32[N, 3, 4]"),
     ("sum", ["f32[N, 3]"], {}, "f32[]"),
     ("mean", ["f32[N, 3, 4]"], {"axes": (-1, 0), "keepdims": True}, "f32[1, 3, 1]"),
@@ -147,9 +153,16 @@ ERRORS = [
     ("convert", ["f32[N]"], {"dtype": "float32"}, "E0201", None,
      "`convert` has unknown dtype `float32`"),
     ("reshape", ["f32[B, 6]"], {"shape": ("B", 4)}, "E0210", 0,
-     "cannot reshape `[B, 6]` to `[B, 4]`: element counts differ"),
+     "cannot reshape `[B, 6]` to `[B, 4]`: element counts differ (`6 * B` and `4 * B`)"),
     ("reshape", ["f32[N, 3]"], {"shape": ("M", 3)}, "E0210", 0,
-     "cannot reshape `[N, 3]` to `[M, 3]`: element counts differ"),
+     "cannot reshape `[N, 3]` to `[M, 3]`: element counts differ (`3 * N` and `3 * M`)"),
+    ("reshape", ["f32[B, H, W]"], {"shape": ("B", "H")}, "E0210", 0,
+     "cannot reshape `[B, H, W]` to `[B, H]`: element counts differ (`B * H * W` and "
+     "`B * H`)"),
+    ("reshape", ["f32[B, H, W]"], {"shape": ("B", "C", -1)}, "E0210", 0,
+     "cannot reshape `[B, H, W]` to `[B, C, -1]`: `-1` cannot be inferred"),
+    ("add", ["f32[H * W]", "f32[H + W]"], {}, "E0202", 1,
+     "shapes `[H * W]` and `[H + W]` cannot be broadcast together"),
     ("reshape", ["f32[B, 6]"], {"shape": (-1, 4)}, "E0210", 0,
      "cannot reshape `[B, 6]` to `[-1, 4]`: `-1` cannot be inferred"),
     ("reshape", ["f32[6]"], {"shape": (-1, -1)}, "E0210", None,

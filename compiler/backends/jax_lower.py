@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..ir import DTYPES, Function, Node, TensorType
+from .. import dims
+from ..ir import DTYPES, Function, Node, TensorType, format_shape
 from ..ops import registry
 
 
@@ -41,10 +42,8 @@ class LowerCtx:
         self._symbols = symbols
 
     def dim(self, dim):
-        if isinstance(dim, int):
-            return dim
         try:
-            return self._symbols[dim]
+            return dims.evaluate(dim, self._symbols)
         except KeyError:
             raise LoweringError(f"symbolic dimension `{dim}` is not bound by any "
                                 f"argument of the function") from None
@@ -77,23 +76,29 @@ class LowerCtx:
 
 
 def bind_symbols(function: Function, args) -> dict:
-    """Symbol -> actual dim, from the arguments' shapes; checks ranks and fixed sizes."""
-    symbols: dict = {}
-    for value, array in zip(function.args, args):
-        shape = tuple(array.shape)
-        if len(shape) != value.type.rank:
-            raise LoweringError(f"argument `{value.name}` of `{function.name}` must be "
-                                f"`{value.type}`, got shape {shape}")
-        for expected, actual in zip(value.type.shape, shape):
-            if isinstance(expected, str):
-                bound = symbols.setdefault(expected, actual)
-                consistent = bound is actual or bound == actual
-            else:
-                consistent = expected == actual
-            if not consistent:
-                raise LoweringError(f"argument `{value.name}` of `{function.name}` must be "
-                                    f"`{value.type}`, got shape {shape}")
+    """Symbol -> actual dim, from the arguments' shapes; checks ranks, fixed sizes and
+    expression dims; with int sizes, every dim of the function must come out >= 0."""
+    symbols, bad = function.bind_symbols([tuple(array.shape) for array in args])
+    if bad is not None:
+        value = function.args[bad]
+        raise LoweringError(f"argument `{value.name}` of `{function.name}` must be "
+                            f"`{value.type}`, got shape {tuple(args[bad].shape)}")
+    if all(dims.is_concrete(size) for size in symbols.values()):
+        check_sizes(function, symbols)
     return symbols
+
+
+def check_sizes(function: Function, symbols: dict[str, int]) -> None:
+    """LoweringError for a value whose shape has a negative size at these symbol sizes
+    (`H - 3` with H = 2): the front end can only refuse such sizes once they are ints."""
+    for node in function.nodes:
+        for result in node.results:
+            sizes = [dims.evaluate(d, symbols) for d in result.type.shape]
+            if any(size < 0 for size in sizes):
+                where = ", ".join(f"{s} = {v}" for s, v in symbols.items())
+                raise LoweringError(f"`{node.op}` at {node.loc} has shape "
+                                    f"`{format_shape(result.type.shape)}`, which is "
+                                    f"`{sizes}` for {where}: a size cannot be negative")
 
 
 def lower_node(node: Node, operands: list, symbols: dict):

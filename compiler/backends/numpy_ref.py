@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dims
 from ..ir import DTYPES, Function, Node, TensorType
 from ..ops import registry
 
@@ -42,7 +43,7 @@ class NumpyCtx:
     def shape(self, ir_shape) -> tuple[int, ...]:
         """`ir_shape` with every symbol replaced by its size in this call."""
         try:
-            return tuple(d if isinstance(d, int) else self._symbols[d] for d in ir_shape)
+            return tuple(dims.evaluate(d, self._symbols) for d in ir_shape)
         except KeyError as error:
             raise ReferenceError(f"symbolic dimension `{error.args[0]}` is not bound by "
                                  "any argument of the function") from None
@@ -60,18 +61,11 @@ class NumpyCtx:
 
 def bind_symbols(function: Function, args) -> dict[str, int]:
     """Symbol -> size, from the arguments' shapes; checks ranks and fixed sizes."""
-    symbols: dict[str, int] = {}
-    for value, array in zip(function.args, args):
-        shape = np.shape(array)
-        consistent = len(shape) == value.type.rank
-        for expected, actual in zip(value.type.shape, shape):
-            if isinstance(expected, str):
-                consistent &= symbols.setdefault(expected, actual) == actual
-            else:
-                consistent &= expected == actual
-        if not consistent:
-            raise ReferenceError(f"argument `{value.name}` of `{function.name}` must be "
-                                 f"`{value.type}`, got shape {shape}")
+    symbols, bad = function.bind_symbols([np.shape(array) for array in args])
+    if bad is not None:
+        value = function.args[bad]
+        raise ReferenceError(f"argument `{value.name}` of `{function.name}` must be "
+                             f"`{value.type}`, got shape {np.shape(args[bad])}")
     return symbols
 
 

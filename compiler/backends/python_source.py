@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import dims
 from ..ir import Function, Loc, TensorType, Value
 from ..ops import registry
 
@@ -103,12 +104,16 @@ class SourceCtx:
         self._body = body
 
     def dim(self, dim) -> str:
-        return str(dim) if isinstance(dim, int) else self._symbols[dim]
+        """Source for one dim; an expression dim in parentheses, computed (with `//`)
+        from the symbols' variables."""
+        if not isinstance(dim, dims.DimExpr):
+            return str(dim) if dims.is_concrete(dim) else self._symbols[dim]
+        return f"({dims.format_dim(dim, self._symbols.__getitem__, divide='//')})"
 
     def shape(self, ir_shape) -> str:
         """Source for `ir_shape` as a tuple, its symbols read from the arguments."""
-        dims = [self.dim(d) for d in ir_shape]
-        return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+        sizes = [self.dim(d) for d in ir_shape]
+        return f"({sizes[0]},)" if len(sizes) == 1 else f"({', '.join(sizes)})"
 
     def result_shape(self, index: int = 0) -> str:
         return self.shape(self.result_types[index].shape)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import export as jax_export
 
+from .. import dims
 from ..ir import DTYPES, Function, Module, TensorType
 from .jax_lower import lower_function, precision
 
@@ -41,13 +42,13 @@ def export_symbols(function: Function) -> dict[str, str]:
 
 
 def input_specs(function: Function) -> list[jax.ShapeDtypeStruct]:
-    """One abstract value per argument; symbolic dims share one `jax.export` scope."""
+    """One abstract value per argument; symbols share one `jax.export` scope, and an
+    expression dim (`H * W`) is computed from them by JAX's own dim arithmetic."""
     names = export_symbols(function)
-    dims = {}
+    values = {}
     if names:
-        values = jax_export.symbolic_shape(", ".join(names.values()))
-        dims = dict(zip(names, values))
-    return [jax.ShapeDtypeStruct(tuple(dims.get(d, d) for d in arg.type.shape),
+        values = dict(zip(names, jax_export.symbolic_shape(", ".join(names.values()))))
+    return [jax.ShapeDtypeStruct(tuple(dims.evaluate(d, values) for d in arg.type.shape),
                                  numpy_dtype(arg.type.dtype))
             for arg in function.args]
 
@@ -65,7 +66,9 @@ def stablehlo_text(function: Function, target: str = "cpu") -> str:
 def tensor_entry(name: str, ttype: TensorType, symbols: dict[str, str],
                  role: str | None = None) -> dict:
     entry = {"name": name, "dtype": str(np.dtype(numpy_dtype(ttype.dtype))),
-             "shape": [symbols.get(d, d) if isinstance(d, str) else d for d in ttype.shape]}
+             "shape": [d if dims.is_concrete(d) else
+                       dims.format_dim(d, symbols.__getitem__, divide="//")
+                       for d in ttype.shape]}
     return {**entry, "role": role} if role else entry
 
 

@@ -6,6 +6,7 @@ op's `tf` rule gets, how symbolic dims are read (`tf.shape`), and, for whole mod
 
 from __future__ import annotations
 
+from .. import dims
 from ..ir import TensorType
 from ..ops.threefry import step_seed_source
 from .python_source import Namer, SourceCtx, Target, argument_names, data_args, literal
@@ -20,7 +21,7 @@ class TfCtx(SourceCtx):
 
 
 def tensor_spec(ttype: TensorType) -> str:
-    shape = tuple(None if isinstance(d, str) else d for d in ttype.shape)
+    shape = tuple(None if dims.is_symbolic(d) else d for d in ttype.shape)
     return f"tf.TensorSpec({literal(shape)}, {TF_DTYPES[ttype.dtype]})"
 
 

@@ -10,10 +10,10 @@ built once (`builtin_globals`); the prelude (`compiler/prelude/*.nn`) adds the r
 from __future__ import annotations
 
 import functools
-import math
 import types
 from typing import Any, Mapping
 
+from .. import dims
 from ..data_sources import DATA_SOURCES, REQUIRED as DATA_REQUIRED
 from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES
@@ -28,10 +28,7 @@ from .values import (ALL, REQUIRED, TRAINING, Builtin, DimSym, Dtype, FnRef, Gra
 def _flatten(c: CallSite, x):
     """Keeps the first dim and flattens the rest, like Keras' Flatten."""
     x = c.tensor("x", x)
-    rest = x.type.shape[1:]
-    if not all(isinstance(d, int) for d in rest):
-        raise c.fail("E0601", f"cannot flatten the symbolic dims of `{x.type}` yet", "x")
-    return c.b.emit("reshape", x, shape=(x.type.shape[0], math.prod(rest)))
+    return c.b.emit("reshape", x, shape=(x.type.shape[0], dims.product(x.type.shape[1:])))
 
 
 def _axis(c: CallSite, x, axis) -> int:
@@ -51,15 +48,11 @@ def _axes_except(c: CallSite, x, axis):
 def _feature_shape(c: CallSite, x, axis):
     x = c.tensor("x", x)
     kept = _axis(c, x, axis)
-    return [_dim_value(d) if i == kept else 1 for i, d in enumerate(x.type.shape)]
-
-
-def _dim_value(dim):
-    return dim if isinstance(dim, int) else DimSym(dim)
+    return [DimSym.wrap(d) if i == kept else 1 for i, d in enumerate(x.type.shape)]
 
 
 def _shape(c: CallSite, x):
-    return [d if isinstance(d, int) else DimSym(d) for d in c.tensor("x", x).type.shape]
+    return [DimSym.wrap(d) for d in c.tensor("x", x).type.shape]
 
 
 def _grad_of(with_value: bool):

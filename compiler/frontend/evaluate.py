@@ -13,6 +13,7 @@ from typing import Any
 
 from ...dsl import ast
 from ...dsl.diagnostics import suggest
+from .. import dims
 from ..ir import Value
 from .errors import fail
 from .indexing import index_tensor
@@ -174,7 +175,7 @@ class Evaluator:
                        or f"its members are {', '.join(value.members)}")
         if isinstance(value, Value):
             if node.name == "shape":
-                return [d if isinstance(d, int) else DimSym(d) for d in value.type.shape]
+                return [DimSym.wrap(d) for d in value.type.shape]
             if node.name == "dtype":
                 return Dtype(value.type.dtype)
             if node.name == "rank":
@@ -212,10 +213,7 @@ class Evaluator:
         if _is_number(left) and _is_number(right):
             return self.fold(op, left, right, node)
         if isinstance(left, DimSym) or isinstance(right, DimSym):
-            raise fail("E0601", f"arithmetic on the symbolic dim "
-                       f"`{left if isinstance(left, DimSym) else right}` is not supported yet",
-                       node.span, help="symbolic dims can be passed through, e.g. "
-                       "`reshape(x, [B, -1])`")
+            return self.dim_arithmetic(op, left, right, node)
         like = left if isinstance(left, Value) else right
         if not isinstance(like, Value):
             raise fail("E0303", f"`{op}` needs numbers or tensors, found {kind_name(left)} and "
@@ -226,6 +224,19 @@ class Evaluator:
         if op_name is None:
             raise fail("E0601", f"`{op}` on tensors is not supported yet", node.op_span)
         return self.trace.builder(node.span).emit(op_name, lhs, rhs)
+
+    def dim_arithmetic(self, op: str, left, right, node) -> Any:
+        """`+ - * / %` on symbolic dims and ints make a dim (`/` rounds down, as in
+        types), so `reshape(x, [B, H * W])` can name sizes computed from others."""
+        operands = [v.name if isinstance(v, DimSym) else v for v in (left, right)]
+        if op not in ("+", "-", "*", "/", "%") or not all(map(dims.is_dim, operands)):
+            raise fail("E0303", f"`{op}` needs dims and integers here, found "
+                       f"{kind_name(left)} and {kind_name(right)}", node.op_span,
+                       help="dims take `+`, `-`, `*`, `/` (rounding down) and `%`")
+        try:
+            return DimSym.wrap(dims.OPERATORS[op](*operands))
+        except dims.DimError as error:
+            raise fail("E0304", str(error), node.span) from None
 
     def fold(self, op: str, left, right, node) -> Any:
         if op == "@":

@@ -7,6 +7,7 @@ that is symbolic can only be taken whole (`:`).
 from __future__ import annotations
 
 from ...dsl import ast
+from .. import dims
 from .errors import fail
 from .values import kind_name
 
@@ -22,7 +23,7 @@ def index_tensor(ev, x, node: ast.Index, scope):
                              and index.stop is None and index.step is None):
             start.append(0), limit.append(dim), stride.append(1), keep.append(dim)
             continue
-        if isinstance(dim, str):
+        if dims.is_symbolic(dim):
             raise fail("E0601", f"cannot index the symbolic dim `{dim}` yet", index.span,
                        help="take it whole with `:`")
         if isinstance(index, ast.Slice):

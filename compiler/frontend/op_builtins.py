@@ -100,7 +100,7 @@ def convert(c: CallSite, attr: registry.Attr, nn: str, value) -> Any:
                          nn)
         for dim in value:
             if not (is_int(dim) or isinstance(dim, DimSym)):
-                raise c.fail("E0304", f"a dim should be an int or a symbol, found "
+                raise c.fail("E0304", f"a dim should be an int or a symbolic dim, found "
                              f"{kind_name(dim)}", nn)
         return tuple(d.name if isinstance(d, DimSym) else d for d in value)
     if kind == "dtype":

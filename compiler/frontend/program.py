@@ -27,7 +27,7 @@ from .errors import fail
 from .evaluate import Evaluator
 from .trace import Scope, Trace
 from .train import TrainConfig, build_training
-from .types import resolve_type
+from .types import check_readable_symbols, resolve_type
 from .values import PRELUDE_PREFIX, FnRef, GradOf, LayerRef, ModelRef, kind_name
 
 # The prelude's files, one per kind of definition (the editor tooling reads the kinds).
@@ -307,6 +307,8 @@ class ProgramLowering:
             ttype = resolve_type(param.annotation, scope.values, new_symbols=True)
             inputs.append((function.add_arg(ttype, param.name, Loc.of(param.span), role="input"),
                            param.span))
+        check_readable_symbols([p.annotation for p in model.inputs],
+                               [value.type for value, _ in inputs])
         outputs = self.calls.dispatch(ev, ModelRef(model), inputs, {}, model.span)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         function.results = [ev.tensor(o, model.span) for o in outputs]

@@ -1,9 +1,10 @@
 """Types and dims in `.nn` code: annotations (`f32[B, in]`) resolved to IR tensor types,
 values checked against them, and dims bound from the values (Keras' `build()`).
 
-A dim is an integer, or a symbol (`B`, `N`) that stays symbolic; an unbound name in an
-annotation is bound from the first value checked against it. Number literals are
-checked against the dtype they become.
+A dim is an integer, a symbol (`B`, `N`) that stays symbolic, or arithmetic on them
+(`H * W * C`, `(H - 3) / 2 + 1`, `/` rounding down), kept in `compiler/dims.py`'s normal
+form and compared as such; an unbound name in an annotation is bound from the first
+value checked against it. Number literals are checked against the dtype they become.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from ...dsl import ast
 from ...dsl.diagnostics import Label, suggest
+from .. import dims
 from ..ir import DTYPES, FLOAT_DTYPES, TensorType, Value
 from .errors import fail
 from .values import DimSym, kind_name
@@ -107,13 +109,15 @@ def eval_dim(dim, env: dict, bind_to=None, new_symbols=False):
                    help="dims are bound by a definition's inputs")
     left = eval_dim(dim.left, env, None, new_symbols)
     right = eval_dim(dim.right, env, None, new_symbols)
-    if not (isinstance(left, int) and isinstance(right, int)):
-        raise fail("E0601", "arithmetic on symbolic dims is not supported yet", dim.span)
-    if dim.op == "/" and (right == 0 or left % right):
-        raise fail("E0304", f"`{left} / {right}` is not a whole number of elements",
-                   dim.span)
-    return {"+": left + right, "-": left - right, "*": left * right,
-            "/": left // max(right, 1)}[dim.op]
+    try:
+        return DimSym.wrap(dims.OPERATORS[dim.op](unwrap(left), unwrap(right)))
+    except dims.DimError:
+        raise fail("E0304", f"`{dim_text(dim)}` divides by zero", dim.span,
+                   "a division by zero", help=f"`{dim_text(dim.right)}` is 0 here") from None
+
+
+def unwrap(value) -> dims.Dim:
+    return value.name if isinstance(value, DimSym) else value
 
 
 def match(ev, ann: ast.TypeAnn, value, env: dict, span, param, result=False):
@@ -134,12 +138,17 @@ def match(ev, ann: ast.TypeAnn, value, env: dict, span, param, result=False):
     if actual.dtype != dtype or actual.rank != len(ann.dims):
         raise fail(code, f"{what} should be `{expected_text}`, found `{actual}`", span,
                    f"this is `{actual}`", secondary=declared_here(ann))
-    for dim, size in zip(ann.dims, actual.shape):
-        bound = eval_dim(dim, env, bind_to=DimSym(size) if isinstance(size, str) else size)
-        got = bound.name if isinstance(bound, DimSym) else bound
+    # Plain names bind first, so that `f32[2 * N, N]` reads N from the second axis;
+    # an expression with one unbound name solves for it (`2 * K` from 8 binds K = 4).
+    order = sorted(zip(ann.dims, actual.shape), key=lambda p: isinstance(p[0], ast.DimBinOp))
+    for dim, size in order:
+        if isinstance(dim, ast.DimBinOp):
+            solve_unbound(dim, size, env)
+        got = unwrap(eval_dim(dim, env, bind_to=DimSym.wrap(size)))
         if got != size:
             notes = () if isinstance(dim, ast.DimInt) else (
-                f"`{dim_text(dim)}` is `{got}` here, but the tensor has `{size}`",)
+                f"`{dim_text(dim)}` is `{dims.format_dim(got)}` here, but the tensor has "
+                f"`{dims.format_dim(size)}`",)
             raise fail(code, f"{what} should be `{expected_text}`, found `{actual}`", span,
                        f"this is `{actual}`", secondary=declared_here(ann), notes=notes)
     return value
@@ -160,20 +169,67 @@ def check_kind(ann: ast.TypeAnn, value, span, param):
     return float(value) if ann.name == "float" else value
 
 
+def check_readable_symbols(annotations, types) -> None:
+    """E0205 for a program input whose dim uses a symbol that no input has as a whole
+    dim (`x: f32[2 * K]`): its size could not be read from the arrays given."""
+    plain = {d for t in types for d in t.shape if isinstance(d, str)}
+    for ann, ttype in zip(annotations, types):
+        for dim, value in zip(ann.dims, ttype.shape):
+            missing = [s for s in dims.symbols_of(value) if s not in plain]
+            if missing:
+                raise fail("E0205", f"the size of `{missing[0]}` cannot be read from the "
+                           f"inputs", dim.span, f"`{missing[0]}` appears only inside this dim",
+                           help=f"give `{missing[0]}` an axis of its own in some input, "
+                           f"e.g. `f32[B, {missing[0]}]`")
+
+
+def solve_unbound(dim: ast.DimBinOp, size, env: dict) -> None:
+    """Binds the one unbound name in `dim` when `dim` is linear in it and `size`
+    determines it; otherwise leaves `env` alone, and the name is reported unbound."""
+    unbound = {n for n in dim_names(dim) if n not in env}
+    if len(unbound) != 1:
+        return
+    (name,) = unbound
+    placeholder = f"?{name}"  # no `.nn` symbol is spelled so
+    expression = unwrap(eval_dim(dim, {**env, name: DimSym(placeholder)}))
+    others = {s: s for s in dims.symbols_of(expression) if s != placeholder}
+    solved = dims.solve(expression, size, others)
+    if solved is not None:
+        env[name] = DimSym.wrap(solved[1])
+
+
+def dim_names(dim) -> list[str]:
+    if isinstance(dim, ast.DimName):
+        return [dim.name]
+    if isinstance(dim, ast.DimBinOp):
+        return dim_names(dim.left) + dim_names(dim.right)
+    return []
+
+
 def element_count(ttype: TensorType) -> int:
-    """The number of elements, counting a symbolic dim as 1."""
+    """The number of elements with every symbol at 1, the least a shape such as
+    `[B, 784]` or `[B, 2 * H]` can hold (a lower bound for the size limits)."""
     total = 1
     for dim in ttype.shape:
-        total *= dim if isinstance(dim, int) else 1
+        try:
+            total *= max(dims.evaluate(dim, dict.fromkeys(dims.symbols_of(dim), 1)), 1)
+        except ZeroDivisionError:
+            pass
     return total
 
 
-def dim_text(dim) -> str:
+PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def dim_text(dim, parent: int = 0, right_side: bool = False) -> str:
+    """The dim as written, with the parentheses its tree needs."""
     if isinstance(dim, ast.DimInt):
         return str(dim.value)
     if isinstance(dim, ast.DimName):
         return dim.name
-    return f"{dim_text(dim.left)} {dim.op} {dim_text(dim.right)}"
+    own = PRECEDENCE[dim.op]
+    text = f"{dim_text(dim.left, own)} {dim.op} {dim_text(dim.right, own, True)}"
+    return f"({text})" if own < parent or (own == parent and right_side) else text
 
 
 def ann_text(ann: ast.TypeAnn) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ...dsl import ast
+from .. import dims
 from ..ir import Value
 
 
@@ -20,12 +21,18 @@ PRELUDE_PREFIX = "<prelude>/"
 
 @dataclass(frozen=True)
 class DimSym:
-    """A symbolic dimension (`N`, `B`) used as a value, e.g. in `reshape(x, [B, -1])`."""
+    """A symbolic dimension used as a value, e.g. in `reshape(x, [B, H * W])`: `name`
+    is the dim, a symbol (`B`) or arithmetic on symbols (`H * W`)."""
 
-    name: str
+    name: dims.Dim
 
     def __str__(self) -> str:
-        return self.name
+        return dims.format_dim(self.name)
+
+    @staticmethod
+    def wrap(dim):
+        """`dim` as a compile-time value: an int stays an int."""
+        return dim if dims.is_concrete(dim) else DimSym(dim)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 
+from .. import dims
 from ..ir import DTYPES, TensorType, format_shape
 from .registry import ShapeError
 
@@ -23,9 +24,9 @@ BROADCAST_HELP = ("dimensions must be equal or 1; a symbolic dimension only matc
 # Shapes
 
 def broadcast_dim(a, b):
-    """The broadcast of two dims, or None. Strict for symbols: `N` matches only `N`
-    or 1, never another symbol or an int other than 1, because nothing at compile time
-    says they agree."""
+    """The broadcast of two dims, or None. Strict for symbolic dims: `N` (or `H * W`)
+    matches only an equal normal form or 1, never another symbol or an int other than
+    1, because nothing at compile time says they agree."""
     if a == b or b == 1:
         return a
     if a == 1:
@@ -64,13 +65,14 @@ def check_shape_attr(op_name: str, shape, allow_inferred: bool = False,
                      code: str = "E0304") -> None:
     """`code` for a target shape with a dim that is neither a symbol nor a size >= 0."""
     for dim in shape:
-        if isinstance(dim, str) or (isinstance(dim, int) and dim >= 0):
+        if dims.is_symbolic(dim) or (dims.is_concrete(dim) and dim >= 0):
             continue
         if allow_inferred and dim == -1:
             continue
         raise ShapeError(f"`{op_name}` shape `{format_shape(shape)}` has an invalid "
                          f"dimension `{dim}`", code=code,
-                         help="dimensions are sizes >= 0 or symbols like `N`")
+                         help="dimensions are sizes >= 0, symbols like `N` or "
+                         "arithmetic on them")
 
 
 # Dtypes

@@ -12,6 +12,7 @@ reads from its context; none of these is differentiable.
 
 from __future__ import annotations
 
+from .. import dims
 from ..ir import FLOAT_DTYPES, INT_DTYPES, TensorType, format_shape
 from . import threefry
 from .common import require_dtype, require_rank
@@ -31,7 +32,7 @@ def random_op(name: str, doc: str, params: dict, *, numpy, helper: str):
         require_rank(name, seed, (0,), what="a seed")
         require_dtype(name, TensorType(attrs["dtype"], ()), FLOAT_DTYPES, what="result")
         shape = tuple(attrs["shape"])
-        if not all(isinstance(d, str) or d >= 0 for d in shape):
+        if not all(dims.is_symbolic(d) or d >= 0 for d in shape):
             raise ShapeError(f"`{name}` has a negative dimension in `{format_shape(shape)}`",
                              code="E0304", help="dimensions are sizes >= 0")
         attrs["shape"] = shape

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import dims
 from ..ir import TensorType
 
 REQUIRED = object()  # default marking an attribute the caller must give
@@ -52,12 +53,8 @@ class AttrError(ValueError):
     the front end or a pass built the node, a user error in hand-written IR text."""
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_dim(value) -> bool:
-    return _is_int(value) or isinstance(value, str)
+_is_int = dims.is_concrete
+_is_dim = dims.is_dim
 
 
 # Attribute kinds: name -> (check, description); tuples are stored as tuples.
@@ -69,7 +66,7 @@ ATTR_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "dtype": (lambda v: isinstance(v, str), "a dtype"),
     "ints": (lambda v: isinstance(v, tuple) and all(map(_is_int, v)), "a list of integers"),
     "dims": (lambda v: isinstance(v, tuple) and all(map(_is_dim, v)),
-             "a list of dims (integers or symbols)"),
+             "a list of dims (integers, symbols or arithmetic on them)"),
     "any": (lambda v: True, "any value"),
 }
 

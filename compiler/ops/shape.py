@@ -2,14 +2,13 @@
 
 Law: each is linear in its operands, so each declares a *transpose* (reshape back,
 inverse permutation, unbroadcast, slice <-> zero pad, concat -> slices) instead of a
-VJP. Shape attributes may hold symbols; the rules keep a symbolic dim only where
-nothing would have to be computed from it.
+VJP. Shape attributes may hold symbolic dims (`compiler/dims.py`); element counts
+compare as normal forms, and slicing and padding keep a symbolic dim only whole.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-
+from .. import dims
 from ..ir import TensorType, format_shape
 from .common import (broadcast_dim, check_shape_attr, normalize_axis,
                      require_same_dtype, single_cotangent)
@@ -20,41 +19,28 @@ FAMILY = "shape"
 
 # reshape
 
-def element_count(shape) -> tuple[int, Counter]:
-    """The product of `shape` as an int coefficient times a multiset of symbols."""
-    coefficient, symbols = 1, Counter()
-    for dim in shape:
-        if isinstance(dim, str):
-            symbols[dim] += 1
-        else:
-            coefficient *= dim
-    return coefficient, symbols
-
-
 def resolve_reshape(source, target) -> tuple:
     """`target` with its `-1` (if any) worked out, or E0210 when the element counts
     of `source` and `target` cannot be shown equal."""
     if target.count(-1) > 1:
         raise ShapeError(f"`reshape` shape `{format_shape(target)}` has more than one `-1`",
                          code="E0210")
-    have, have_symbols = element_count(source)
-    want, want_symbols = element_count(d for d in target if d != -1)
+    have = dims.product(source)
+    want = dims.product(d for d in target if d != -1)
     cannot = (f"cannot reshape `{format_shape(source)}` to `{format_shape(target)}`")
     if -1 not in target:
-        if have == want and have_symbols == want_symbols:
+        if have == want:
             return tuple(target)
-        raise ShapeError(cannot + ": element counts differ", code="E0210", operand=0,
+        raise ShapeError(cannot + f": element counts differ (`{dims.format_dim(have)}` "
+                         f"and `{dims.format_dim(want)}`)", code="E0210", operand=0,
                          help="one dimension may be `-1` to infer it")
-    left_over = have_symbols - want_symbols
-    if want and not want_symbols - have_symbols and have % want == 0:
-        quotient = have // want
-        if not left_over:
+    if want != 0:
+        quotient = dims.floordiv(have, want)
+        if dims.mul(quotient, want) == have:
             return tuple(quotient if d == -1 else d for d in target)
-        if quotient == 1 and sum(left_over.values()) == 1:
-            (symbol,) = left_over
-            return tuple(symbol if d == -1 else d for d in target)
     raise ShapeError(cannot + ": `-1` cannot be inferred", code="E0210", operand=0,
-                     help="`-1` must stand for an integer or for a single symbol")
+                     help="`-1` stands for the element count divided by the other dims' "
+                     "product, which must divide it exactly")
 
 
 reshape = define("reshape", ("x",), family=FAMILY, attrs={"shape": Attr("dims")},
@@ -186,7 +172,7 @@ def _(attrs, *xs):
             raise ShapeError(f"`concat` operands differ outside axis {axis}: "
                              f"`{first}` and `{x}`", code="E0202", operand=index)
     joined = [x.shape[axis] for x in xs]
-    if len(xs) > 1 and not all(isinstance(d, int) for d in joined):
+    if len(xs) > 1 and not all(dims.is_concrete(d) for d in joined):
         raise ShapeError(f"`concat` along axis {axis} needs integer sizes, got "
                          + ", ".join(f"`{x}`" for x in xs), code="E0207")
     attrs["axis"] = axis
@@ -258,9 +244,9 @@ def _(attrs, x):
                          code="E0204", operand=0)
     shape = []
     for axis, (dim, lo, hi, step) in enumerate(zip(x.shape, start, limit, stride)):
-        if isinstance(dim, str) and (lo, hi, step) == (0, dim, 1):
+        if dims.is_symbolic(dim) and (lo, hi, step) == (0, dim, 1):
             shape.append(dim)
-        elif isinstance(dim, int) and isinstance(hi, int) and step >= 1 and 0 <= lo <= hi <= dim:
+        elif dims.is_concrete(dim) and dims.is_concrete(hi) and step >= 1 and 0 <= lo <= hi <= dim:
             shape.append(-(-(hi - lo) // step))
         else:
             raise ShapeError(f"`slice` `{lo}:{hi}:{step}` is out of range for axis {axis} "
@@ -285,7 +271,7 @@ slice_.def_torch(lambda ctx, x, start, limit, stride:
 def _(b, node, ct):
     x_type = node.operands[0].type
     start, stride = node.attrs["start"], node.attrs["stride"]
-    high = tuple(0 if isinstance(dim, str) else dim - lo - strided_extent(kept, step - 1)
+    high = tuple(0 if dims.is_symbolic(dim) else dim - lo - strided_extent(kept, step - 1)
                  for dim, lo, kept, step in zip(x_type.shape, start, ct.type.shape, stride))
     return b.pad(ct, low=start, high=high, interior=tuple(s - 1 for s in stride))
 
@@ -312,18 +298,18 @@ def _(attrs, x):
                          code="E0204", operand=0)
     shape = []
     for axis, (dim, lo, hi, gap) in enumerate(zip(x.shape, low, high, interior)):
-        if min(lo, hi, gap) < 0 or (isinstance(dim, str) and (lo, hi, gap) != (0, 0, 0)):
+        if min(lo, hi, gap) < 0 or (dims.is_symbolic(dim) and (lo, hi, gap) != (0, 0, 0)):
             raise ShapeError(f"`pad` `({lo}, {hi}, {gap})` is invalid for axis {axis} of "
                              f"`{x}`", code="E0304", operand=0,
                              help="padding is >= 0, and a symbolic dimension gets none")
-        shape.append(dim if isinstance(dim, str) else lo + strided_extent(dim, gap) + hi)
+        shape.append(dim if dims.is_symbolic(dim) else lo + strided_extent(dim, gap) + hi)
     attrs.update(low=low, high=high, interior=interior)
     return x.with_shape(shape)
 
 
 def unpadded_slice(shape, low, interior) -> tuple[tuple, tuple, tuple]:
     """The `(start, limit, stride)` of a pad's result that holds its operand of `shape`."""
-    limit = tuple(dim if isinstance(dim, str) else lo + strided_extent(dim, gap)
+    limit = tuple(dim if dims.is_symbolic(dim) else lo + strided_extent(dim, gap)
                   for dim, lo, gap in zip(shape, low, interior))
     return tuple(low), limit, tuple(gap + 1 for gap in interior)
 
