@@ -22,6 +22,7 @@ from .binding import CallSite
 from .op_builtins import op_builtins
 from .values import (ALL, REQUIRED, Builtin, DimSym, Dtype, FnRef, GradOf, LayerInstance,
                      ModelRef, Signature, Spec, kind_name)
+from .window_builtins import WINDOW_FUNCTIONS
 
 
 def _flatten(c: CallSite, x):
@@ -130,7 +131,7 @@ def builtin_globals() -> Mapping[str, Any]:
 @functools.cache
 def _builtin_table() -> Mapping[str, Any]:
     table: dict[str, Any] = dict(op_builtins())
-    for name, signature, impl, doc in FUNCTIONS:
+    for name, signature, impl, doc in FUNCTIONS + WINDOW_FUNCTIONS:
         table[name] = Builtin(name, signature, impl, doc)
     for name in DTYPES:
         table[name] = Dtype(name)
