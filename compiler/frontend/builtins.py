@@ -136,6 +136,7 @@ def _builtin_table() -> Mapping[str, Any]:
     for name in DTYPES:
         table[name] = Dtype(name)
     table["all"] = ALL
+    table["none"] = None  # an option left unset: `output_padding = none`
     for aliases, records, kind in ((INIT_ALIASES, INITIALIZERS, "initializer"),
                                    (OPT_ALIASES, OPTIMIZERS, "optimizer")):
         for name, record in records.items():

@@ -179,6 +179,8 @@ class Evaluator:
     def binary(self, op: str, left: Any, right: Any, node) -> Any:
         if _is_number(left) and _is_number(right):
             return self.fold(op, left, right, node)
+        if op == "+" and isinstance(left, list) and isinstance(right, list):
+            return left + right  # compile-time lists join: `[shape(x)[0]] + target_shape`
         if isinstance(left, DimSym) or isinstance(right, DimSym):
             raise fail("E0601", f"arithmetic on the symbolic dim "
                        f"`{left if isinstance(left, DimSym) else right}` is not supported yet",
