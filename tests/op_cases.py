@@ -80,6 +80,32 @@ REDUCTIONS = ("sum", "mean", "max", "min")
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
 
 
+# Convolutions: strides with padding, 1-d, groups with kernel dilation, input dilation
+# (a transposed convolution), 3-d, cropping (negative) padding, strides with dilation.
+CONV_CASES = [
+    Case("conv", ["N", 6, 5, 2], [3, 2, 2, 3], strides=(2, 1), padding=((1, 1), (0, 1))),
+    Case("conv", [2, 7, 3], [3, 3, 4]),
+    Case("conv", [1, 5, 5, 4], [2, 2, 2, 6], rhs_dilation=(2, 1), feature_group_count=2),
+    Case("conv", [2, 3, 3, 2], [3, 3, 2, 2], lhs_dilation=(2, 2), padding=((2, 2), (1, 2))),
+    Case("conv", [1, 4, 3, 3, 1], [2, 2, 2, 1, 2], strides=(1, 2, 1),
+         padding=((0, 0), (1, 0), (0, 1))),
+    Case("conv", [2, 6, 2], [2, 2, 3], strides=(2,), padding=((-1, 1),)),
+    Case("conv", [1, 9, 9, 1], [2, 2, 1, 2], strides=(2, 2), rhs_dilation=(2, 2)),
+]
+
+# Pooling: padded windows, 1-d and 3-d, and ties (integer-valued inputs), where the
+# max's cotangent goes to the first maximum (finite differences do not apply there).
+POOL_CASES = [
+    *[case for op in ("max_pool", "avg_pool") for case in (
+        Case(op, ["N", 5, 4, 2], window=(2, 3), strides=(2, 1), padding=((0, 1), (1, 1))),
+        Case(op, [2, 6, 3], window=(3,), strides=(2,)),
+        Case(op, [1, 3, 4, 4, 1], window=(2, 2, 2), strides=(1, 2, 2),
+             padding=((0, 1), (0, 0), (1, 0))))],
+    Case("max_pool", [2, 4, 4, 3], window=(2, 2), strides=(1, 1), domains=(GRID,), fd=False),
+    Case("max_pool", [1, 5, 5, 1], window=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
+         domains=(GRID,), fd=False),
+]
+
 GRADIENT_CASES = [
     *[case for op in BINARY_OPS
       for case in binary_cases(op, BINARY_DOMAINS.get(op, (REAL, REAL)))],
@@ -104,6 +130,8 @@ GRADIENT_CASES = [
     Case("select", [3, 4], [4], [3, 1], dtypes=("bool", "f64", "f64")),
     Case("select", ["N", 1], ["N", 3], [], dtypes=("bool", "f64", "f64")),
     Case("convert", [3, 4], dtypes=("f32",), dtype="f64", fd=False),
+    Case("reverse", [2, 3, 4], axes=(0, 2)), Case("reverse", ["N", 3]),
+    *CONV_CASES, *POOL_CASES,
 ]
 
 F32, I32 = ("f32",), ("i32",)
@@ -165,6 +193,17 @@ VALUE_CASES = [
     Case("concat", [2], [3], axis=0, dtypes=("bool", "bool")),
     Case("slice", ["N", 6], start=(0, 1), limit=("N", 6), stride=(1, 2), dtypes=I32),
     Case("pad", ["N", 3], low=(0, 1), high=(0, 2), interior=(0, 1), dtypes=I32),
+    Case("reverse", ["N", 2, 3], axes=(1,), dtypes=I32),
+
+    # Convolution and pooling in f32.
+    Case("conv", ["N", 6, 6, 3], [3, 3, 3, 4], strides=(2, 2), padding=((0, 1), (0, 1)),
+         dtypes=F32 * 2),
+    Case("conv", ["N", 3, 3, 4], [3, 3, 2, 4], lhs_dilation=(2, 2), padding=((2, 2), (2, 2)),
+         feature_group_count=2, dtypes=F32 * 2),
+    Case("max_pool", ["N", 5, 5, 3], window=(2, 2), strides=(2, 2), padding=((0, 1), (0, 1)),
+         dtypes=F32),
+    Case("avg_pool", ["N", 5, 5, 3], window=(2, 2), strides=(2, 2), padding=((0, 1), (0, 1)),
+         dtypes=F32),
 
     # Creation: no operands, or only an operand's shape or integer contents.
     Case("constant", value=1.5, dtype="f32", shape=(2, 3)),

@@ -64,7 +64,7 @@ def test_builtin_kind_picks_one_kind_per_name():
 def test_builtin_docs_give_signature_and_doc_for_every_builtin():
     docs = vocabulary.builtin_docs()
     assert set(docs) == set(vocabulary.builtin_kind())
-    assert docs["sum"] == ("sum(x, axis=None, keepdims=false)",
+    assert docs["sum"] == ("sum(x, axis=none, keepdims=false)",
                            "function: Sum over `axis` (all axes by default).")
     assert docs["SGD"][0] == "SGD(learning_rate=0.01, momentum=0.0, nesterov=false)"
     assert docs["sgd"][1].endswith("`sgd` is `SGD`")

@@ -54,9 +54,10 @@ TOLERANCES = {"f32": (1e-5, 1e-6), "f64": (1e-10, 1e-12)}
 # integer code, and the float transforms use only operations rounded exactly once.
 
 # Where torch.compile could specialize or break: broadcasting with a symbolic dim, a
-# product, a reduction, a choice with a 0-d operand and the counter-based generator.
+# product, a reduction, a choice with a 0-d operand, the counter-based generator, a
+# convolution and a padded average pooling (its padded mean of ones).
 # `aot_eager` traces as inductor does, without inductor's slow code generation.
-TORCH_COMPILED_OPS = ("add", "matmul", "sum", "select", "random_uniform")
+TORCH_COMPILED_OPS = ("add", "matmul", "sum", "select", "random_uniform", "conv", "avg_pool")
 
 
 def test_case_ids_are_distinct():

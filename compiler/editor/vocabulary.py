@@ -193,7 +193,7 @@ def _format_default(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)
-    return str(value)
+    return "none" if value is None else str(value)
 
 
 def _builtin_signature(name: str, value: Any) -> str:
@@ -206,6 +206,10 @@ def _builtin_signature(name: str, value: Any) -> str:
     return f"{name}({', '.join(params)})"
 
 
+CONSTANT_DOCS = {"all": "the whole data set as one batch: `batch_size = all`",
+                 "none": "no value: an option left unset, as Python's `None`"}
+
+
 def _builtin_doc(kind: str, name: str, value: Any) -> str:
     from ..frontend.values import Builtin
     from ..ir import DTYPES
@@ -213,7 +217,7 @@ def _builtin_doc(kind: str, name: str, value: Any) -> str:
     if kind == "dtype":
         return f"element type ({DTYPES[name]})"
     if kind == "constant":
-        return "the whole data set as one batch: `batch_size = all`" if name == "all" else kind
+        return CONSTANT_DOCS.get(name, kind)
     doc = value.doc if isinstance(value, Builtin) else ""
     if isinstance(value, Builtin) and value.name != name:
         doc = f"{doc}; `{name}` is `{value.name}`" if doc else f"`{name}` is `{value.name}`"

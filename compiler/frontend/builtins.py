@@ -23,6 +23,7 @@ from .op_builtins import op_builtins
 from .random_draws import RANDOM
 from .values import (ALL, REQUIRED, TRAINING, Builtin, DimSym, Dtype, FnRef, GradOf,
                      LayerInstance, ModelRef, Signature, Spec, kind_name)
+from .window_builtins import WINDOW_FUNCTIONS
 
 
 def _flatten(c: CallSite, x):
@@ -152,13 +153,14 @@ def builtin_globals() -> Mapping[str, Any]:
 @functools.cache
 def _builtin_table() -> Mapping[str, Any]:
     table: dict[str, Any] = dict(op_builtins())
-    for name, signature, impl, doc in FUNCTIONS:
+    for name, signature, impl, doc in FUNCTIONS + WINDOW_FUNCTIONS:
         table[name] = Builtin(name, signature, impl, doc)
     for name in DTYPES:
         table[name] = Dtype(name)
     table["all"] = ALL
     table["training"] = TRAINING
     table[RANDOM.name] = RANDOM
+    table["none"] = None  # an option left unset: `output_padding = none`
     for aliases, records, kind in ((INIT_ALIASES, INITIALIZERS, "initializer"),
                                    (OPT_ALIASES, OPTIMIZERS, "optimizer")):
         for name, record in records.items():

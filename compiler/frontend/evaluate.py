@@ -212,6 +212,8 @@ class Evaluator:
     def binary(self, op: str, left: Any, right: Any, node) -> Any:
         if _is_number(left) and _is_number(right):
             return self.fold(op, left, right, node)
+        if op == "+" and isinstance(left, list) and isinstance(right, list):
+            return left + right  # compile-time lists join: `[shape(x)[0]] + target_shape`
         if isinstance(left, DimSym) or isinstance(right, DimSym):
             return self.dim_arithmetic(op, left, right, node)
         like = left if isinstance(left, Value) else right

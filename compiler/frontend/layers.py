@@ -159,4 +159,6 @@ def initializer_spec(ev, expr, scope: Scope) -> Spec:
 
 
 def snake_case(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    """Keras' `to_snake_case`: `Conv2D` is `conv2d`, `Conv2DTranspose` `conv2d_transpose`."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

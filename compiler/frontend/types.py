@@ -137,7 +137,8 @@ def match(ev, ann: ast.TypeAnn, value, env: dict, span, param, result=False):
     what = "result" if result else f"`{param.name}`" if param else "argument"
     if actual.dtype != dtype or actual.rank != len(ann.dims):
         raise fail(code, f"{what} should be `{expected_text}`, found `{actual}`", span,
-                   f"this is `{actual}`", secondary=declared_here(ann))
+                   f"this is `{actual}`", secondary=declared_here(ann),
+                   help=None if result else rank_help(actual.rank, len(ann.dims)))
     # Plain names bind first, so that `f32[2 * N, N]` reads N from the second axis;
     # an expression with one unbound name solves for it (`2 * K` from 8 binds K = 4).
     order = sorted(zip(ann.dims, actual.shape), key=lambda p: isinstance(p[0], ast.DimBinOp))
@@ -152,6 +153,17 @@ def match(ev, ann: ast.TypeAnn, value, env: dict, span, param, result=False):
             raise fail(code, f"{what} should be `{expected_text}`, found `{actual}`", span,
                        f"this is `{actual}`", secondary=declared_here(ann), notes=notes)
     return value
+
+
+def rank_help(actual: int, expected: int) -> str | None:
+    """What to do about a tensor of the wrong rank for a layer or fn input."""
+    if actual > expected:
+        return (f"it takes rank {expected}: flatten the dims after the batch first, e.g. "
+                f"`x |> Flatten() |> ...`, or `reshape` it")
+    if actual < expected:
+        return (f"it takes rank {expected}: add the missing axes with `reshape`, e.g. a "
+                f"channels axis of size 1 for an image, `reshape(x, [B, 28, 28, 1])`")
+    return None
 
 
 def check_kind(ann: ast.TypeAnn, value, span, param):

@@ -172,6 +172,8 @@ def kind_name(value: Any) -> str:
     """How a value is described in diagnostics."""
     if isinstance(value, Value):
         return f"a tensor `{value.type}`"
+    if value is None:
+        return "`none`"
     if isinstance(value, bool):
         return "a bool"
     if isinstance(value, int):

@@ -13,6 +13,8 @@ FAMILIES = (
     "compare",
     "random",
     "creation",
+    "conv",
+    "pool",
 )
 
 _loaded = False

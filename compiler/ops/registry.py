@@ -57,6 +57,10 @@ _is_int = dims.is_concrete
 _is_dim = dims.is_dim
 
 
+def _is_pair(value) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and all(map(_is_int, value))
+
+
 # Attribute kinds: name -> (check, description); tuples are stored as tuples.
 ATTR_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "int": (_is_int, "an integer"),
@@ -67,6 +71,8 @@ ATTR_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "ints": (lambda v: isinstance(v, tuple) and all(map(_is_int, v)), "a list of integers"),
     "dims": (lambda v: isinstance(v, tuple) and all(map(_is_dim, v)),
              "a list of dims (integers, symbols or arithmetic on them)"),
+    "pairs": (lambda v: isinstance(v, tuple) and all(map(_is_pair, v)),
+              "a list of `[low, high]` integer pairs"),
     "any": (lambda v: True, "any value"),
 }
 
@@ -85,6 +91,8 @@ class Attr:
             return None
         if isinstance(value, list) and self.kind in ("ints", "dims"):
             value = tuple(value)
+        if isinstance(value, (list, tuple)) and self.kind == "pairs":
+            value = tuple(tuple(p) if isinstance(p, list) else p for p in value)
         check, description = ATTR_KINDS[self.kind]
         if not check(value):
             raise AttrError(f"`{op}` attribute `{name}` should be {description}, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import dims
 from ..ir import TensorType, format_shape
-from .common import (broadcast_dim, check_shape_attr, normalize_axis,
+from .common import (broadcast_dim, check_shape_attr, normalize_axes, normalize_axis,
                      require_same_dtype, single_cotangent)
 from .registry import Attr, ShapeError, Surface, define
 
@@ -105,6 +105,33 @@ def inverse_permutation(perm) -> tuple[int, ...]:
 
 transpose.def_transpose(single_cotangent(
     lambda b, node, ct: b.transpose(ct, perm=inverse_permutation(node.attrs["perm"]))))
+
+
+# reverse
+
+reverse = define("reverse", ("x",), family=FAMILY, traits=("shape", "linear"),
+                 surface=Surface("flip", params=("x", ("axis", "axes"))),
+                 attrs={"axes": Attr("ints", None, optional=True)}, doc="""
+`x` with the order of its elements reversed along `axes` (None: every axis), as
+`keras.ops.flip`; the convolution's gradient reverses its kernel's window with it.
+
+    .nn:  r = flip(x, axis=1)  # x: f32[N, 3]
+    IR:   %1 = reverse %0 {axes = [1]} : f32[N, 3]
+""")
+
+
+@reverse.def_infer
+def _(attrs, x):
+    attrs["axes"] = normalize_axes("reverse", attrs["axes"], x)
+    return x
+
+
+reverse.def_jax(lambda ctx, x, axes: ctx.lax.rev(x, axes))
+reverse.def_numpy(lambda ctx, x, axes: ctx.np.flip(x, axes))
+reverse.def_tf(lambda ctx, x, axes: f"tf.reverse({x}, {ctx.literal(axes)})" if axes else x)
+reverse.def_torch(lambda ctx, x, axes: f"torch.flip({x}, {ctx.literal(axes)})" if axes else x)
+reverse.def_transpose(single_cotangent(
+    lambda b, node, ct: b.reverse(ct, axes=node.attrs["axes"])))
 
 
 # broadcast
