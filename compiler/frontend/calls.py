@@ -11,18 +11,19 @@ import contextlib
 from typing import Any
 
 from ...dsl import ast
-from ...dsl.diagnostics import DiagnosticError
+from ...dsl.diagnostics import DiagnosticError, Label
 from ..ir import Function, Loc
 from ..passes.autodiff import GradError, grad_function
 from ..passes.inline import inline
 from .binding import CallSite, ast_signature, bind_arguments
+from .builtins import builtin_globals
 from .errors import at_call_site, fail, in_prelude
 from .evaluate import Evaluator
 from .layers import call_layer, configure_layer
 from .trace import Scope, Trace
-from .types import match
-from .values import (Builtin, DimSym, FnRef, GradOf, LayerInstance, LayerRef, ModelRef, Spec,
-                     callable_name, kind_name)
+from .types import check_kind, match
+from .values import (Builtin, Configured, DimSym, FnRef, GradOf, LayerInstance, LayerRef,
+                     ModelRef, Spec, callable_name, kind_name)
 
 MAX_CALL_DEPTH = 64
 MAX_TRACED_NODES = 100_000  # in one function, as the front end builds it
@@ -37,7 +38,7 @@ class Calls:
         self.stack: list[str] = []
 
     def takes_piped_argument(self, func) -> bool:
-        return isinstance(func, (Builtin, FnRef, GradOf, ModelRef))
+        return isinstance(func, (Builtin, FnRef, Configured, GradOf, ModelRef))
 
     def call(self, ev: Evaluator, func, args, kwargs, span) -> Any:
         try:
@@ -54,7 +55,15 @@ class Calls:
                                            f"`{func.name}`")
             return func.impl(CallSite(ev, span, spans), **values)
         if isinstance(func, FnRef):
+            if configures(func.definition, args, kwargs):
+                return configure_fn(func, kwargs, span)
             return self.call_fn(ev, func.definition, args, kwargs, span)
+        if isinstance(func, Configured):
+            for name, (_, arg_span) in kwargs.items():
+                if name in func.kwargs:
+                    raise fail("E0301", f"`{name}` is already configured", arg_span,
+                               secondary=[Label(func.kwargs[name][1], "configured here")])
+            return self.call_fn(ev, func.definition, args, {**func.kwargs, **kwargs}, span)
         if isinstance(func, LayerRef):
             return configure_layer(ev, func.definition, args, kwargs, span)
         if isinstance(func, LayerInstance):
@@ -81,9 +90,13 @@ class Calls:
             # reported as recursion instead of looping.
             with self.entering(fn.name, span):
                 return self.call(ev, inner, args, kwargs, span)
+        # A prelude fn named like a builtin extends it (Keras' `relu` and its arguments,
+        # over the `relu` op): in its own body, its name is the builtin.
+        extended = builtin_globals().get(fn.name) if in_prelude(fn.span) else None
         with self.entering(fn.name, span):
-            return self.run_signature_body(ev, fn, fn.params, fn.outputs, {}, args, kwargs,
-                                           span)
+            return self.run_signature_body(ev, fn, fn.params, fn.outputs,
+                                           {fn.name: extended} if extended else {},
+                                           args, kwargs, span)
 
     def evaluate_alias(self, ev, fn: ast.FnDef):
         """The value of `fn speed = grad(position)`: its body's one returned expression."""
@@ -192,6 +205,28 @@ class Calls:
             yield
         finally:
             self.stack.pop()
+
+
+def configures(fn: ast.FnDef, args, kwargs) -> bool:
+    """Whether a call of `fn` configures it instead (`Huber(delta=2.0)`): no positional
+    arguments, every keyword naming a parameter with a default, and some parameter
+    without one left unfilled."""
+    if fn.params is None or args:
+        return False
+    defaults = {p.name: p.default for p in fn.params}
+    return (all(defaults.get(name) is not None for name in kwargs)
+            and any(p.default is None and p.name not in kwargs for p in fn.params))
+
+
+def configure_fn(func: FnRef, kwargs, span) -> Configured:
+    """The configured fn, each argument checked now against its kind (`delta: float`),
+    so that `Huber(delta="x")` is reported where it is written."""
+    params = {p.name: p for p in func.definition.params}
+    for name, (value, arg_span) in kwargs.items():
+        annotation = params[name].annotation
+        if annotation is not None and annotation.dims is None:
+            check_kind(annotation, value, arg_span, params[name])
+    return Configured(func, dict(kwargs), span)
 
 
 def _params_of(func) -> tuple:
