@@ -4,6 +4,10 @@ numeric op tests, and a runner for the real `dslc` command in a subprocess."""
 from __future__ import annotations
 
 import os
+
+# Keras oracle tests run Keras 3 on JAX; the backend is fixed when keras is first imported.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
 import subprocess
 import sys
 from pathlib import Path

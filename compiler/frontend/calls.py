@@ -1,6 +1,11 @@
 """Calls in `.nn` code, dispatched by the kind of the callee: builtins, user `fn`s
 (inlined), layers (`layers.py`), models, and `grad` (through `compiler.passes.autodiff`).
 
+A `fn` called with keyword arguments only, each naming a parameter with a default,
+is configured instead (`configures`): `Huber(delta=2.0)` is a `Configured` value, which
+a later call (the train block's, with y_true and y_pred) completes. This is how Keras'
+loss classes, aliases of the loss fns in the prelude, take their arguments.
+
 `Calls` is what every evaluator of one compilation shares: the globals, the editor's
 observer, and the stack of definitions being called (which refuses recursion).
 """
@@ -221,12 +226,24 @@ def configures(fn: ast.FnDef, args, kwargs) -> bool:
 def configure_fn(func: FnRef, kwargs, span) -> Configured:
     """The configured fn, each argument checked now against its kind (`delta: float`),
     so that `Huber(delta="x")` is reported where it is written."""
-    params = {p.name: p for p in func.definition.params}
+    fn = func.definition
+    params = {p.name: p for p in fn.params}
     for name, (value, arg_span) in kwargs.items():
         annotation = params[name].annotation
         if annotation is not None and annotation.dims is None:
-            check_kind(annotation, value, arg_span, params[name])
+            try:
+                check_kind(annotation, value, arg_span, params[name])
+            except DiagnosticError as error:
+                raise fail(error.diagnostics[0].code, error.diagnostics[0].message, arg_span,
+                           f"not {annotation.name}", help=f"`{fn.name}` takes "
+                           f"{', '.join(_declared(p) for p in fn.params if p.default)}") \
+                    from None
     return Configured(func, dict(kwargs), span)
+
+
+def _declared(param: ast.Param) -> str:
+    kind = f": {param.annotation.name}" if param.annotation is not None else ""
+    return f"`{param.name}{kind}`"
 
 
 def _params_of(func) -> tuple:

@@ -57,5 +57,5 @@ def named(value: Any, kind: str, span) -> Any:
     names = keras_names(kind)
     if value not in names:
         raise fail("E0403", f"unknown {kind} `\"{value}\"`", span, f"not a Keras {kind} name",
-                   help=suggest(value, names, kind) or f"{kind}s are {', '.join(sorted(names))}")
+                   help=suggest(value, names, f"Keras {kind}") or f"{kind}s are {', '.join(sorted(names))}")
     return names[value]
