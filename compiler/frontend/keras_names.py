@@ -15,7 +15,9 @@ from typing import Any
 
 from ...dsl import ast
 from ...dsl.diagnostics import suggest
+from .builtins import builtin_globals
 from .errors import fail
+from .prelude_files import definitions, prelude
 
 # Prelude file, and how many arguments without a default its callables take.
 KINDS = {"activation": ("activations", 1), "loss": ("losses", 2), "metric": ("metrics", 2)}
@@ -28,9 +30,6 @@ ACTIVATION_PARAMS = ("activation", "recurrent_activation")
 @functools.cache
 def keras_names(kind: str) -> dict[str, Any]:
     """Name -> value of every string Keras accepts for `kind`."""
-    from .builtins import builtin_globals
-    from .program import definitions, prelude
-
     file, required = KINDS[kind]
     module = prelude()[file]
     table = definitions(module)
