@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 
-# Keras oracle tests run Keras 3 on JAX; the backend is fixed at Keras' first import.
+# Keras oracle tests run Keras 3 on JAX; the backend is fixed when keras is first imported.
 os.environ.setdefault("KERAS_BACKEND", "jax")
+
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("KERAS_BACKEND", "jax")  # the Keras oracle tests' backend
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.nn"))

@@ -73,8 +73,8 @@ def reduction_cases(op, dtype="f64"):
 
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
 BINARY_DOMAINS = {"div": (REAL, POSITIVE), "pow": (POSITIVE, REAL)}
-UNARY_OPS = ("neg", "square", "abs", "relu", "tanh", "sigmoid", "exp", "softplus", "erf",
-             "sqrt", "rsqrt", "log", "log1p")
+UNARY_OPS = ("neg", "square", "abs", "relu", "tanh", "sigmoid", "exp", "expm1", "softplus",
+             "erf", "erfc", "sqrt", "rsqrt", "log", "log1p")
 UNARY_DOMAINS = {"sqrt": POSITIVE, "rsqrt": POSITIVE, "log": POSITIVE, "log1p": POSITIVE}
 REDUCTIONS = ("sum", "mean", "max", "min")
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")

@@ -56,7 +56,9 @@ def test_builtins_cover_every_compiler_builtin_by_kind():
 
 def test_builtin_kind_picks_one_kind_per_name():
     table = vocabulary.builtin_kind()
-    assert table["Dense"] == "layer" and table["relu"] == "function"
+    assert table["Dense"] == "layer" and table["exp"] == "function"
+    # The prelude's `relu` extends the op with Keras' arguments.
+    assert table["relu"] == "activation"
     assert table["f32"] == "dtype" and table["SGD"] == "optimizer"
     assert set(table) == {n for names in vocabulary.builtins().values() for n in names}
 
@@ -72,7 +74,7 @@ def test_builtin_docs_give_signature_and_doc_for_every_builtin():
     assert signature == ("Dense(units: int, activation = identity) "
                          "(x: f32[B, in]) -> f32[B, units]")
     assert doc.startswith("layer: ")
-    assert docs["softmax"][0] == "softmax(x, axis = -1)"
+    assert docs["softmax"][0] == "softmax(x, axis: int = -1)"
     assert all(sig and doc and "\n" not in doc for sig, doc in docs.values())
     assert vocabulary.builtin_docs() is docs
 

@@ -137,7 +137,7 @@ async def test_hover_shows_shapes_layer_calls_and_docs(client, tmp_path):
     assert "x: f32[N, 2]" in await hover_text(client, uri, position_of(LINEAR, "x @ W"))
     assert "x @ W: f32[N, 1]" in await hover_text(client, uri, position_of(LINEAR, "@ W"))
     relu = await hover_text(client, uri, position_of(LINEAR, "relu"))
-    assert "relu(x)" in relu and "Elementwise `max(x, 0)`" in relu
+    assert "relu(x, negative_slope: float = 0.0" in relu and "Keras' relu" in relu
 
     mlp = (ROOT / "examples" / "mlp.nn").read_text(encoding="utf-8")
     uri = await open_file(client, tmp_path / "mlp.nn", mlp)
@@ -202,7 +202,7 @@ async def test_completion_offers_names_in_scope_and_builtins(client, tmp_path):
     assert items["h"].detail == "f32[N, 1]"  # from the last compile that parsed
     assert items["x"].detail == "f32[N, 2]"
     assert items["Dense"].detail.startswith("Dense(units")
-    assert items["relu"].detail == "relu(x)"
+    assert items["relu"].detail.startswith("relu(x, negative_slope: float = 0.0")
     assert "mean_squared_error(" in items["mean_squared_error"].detail
     assert items["Dense"].documentation is not None
 

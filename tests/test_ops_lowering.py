@@ -57,7 +57,7 @@ def test_binary_ops_broadcast_like_numpy(name, reference):
 
 @pytest.mark.parametrize("name, reference", [
     ("sqrt", np.sqrt), ("rsqrt", lambda x: 1 / np.sqrt(x)), ("log", np.log),
-    ("log1p", np.log1p), ("exp", np.exp), ("tanh", np.tanh),
+    ("log1p", np.log1p), ("exp", np.exp), ("expm1", np.expm1), ("tanh", np.tanh),
     ("sigmoid", lambda x: 1 / (1 + np.exp(-x))), ("softplus", lambda x: np.log1p(np.exp(x))),
     ("relu", lambda x: np.maximum(x, 0)), ("abs", np.abs), ("sign", np.sign),
     ("square", np.square), ("neg", np.negative),

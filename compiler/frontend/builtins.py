@@ -21,8 +21,8 @@ from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .binding import CallSite
 from .op_builtins import op_builtins
 from .random_draws import RANDOM
-from .values import (ALL, REQUIRED, TRAINING, Builtin, DimSym, Dtype, FnRef, GradOf,
-                     LayerInstance, ModelRef, Signature, Spec, kind_name)
+from .values import (ALL, REQUIRED, TRAINING, Builtin, Configured, DimSym, Dtype, FnRef,
+                     GradOf, LayerInstance, ModelRef, Signature, Spec, kind_name)
 from .window_builtins import WINDOW_FUNCTIONS
 
 
@@ -58,7 +58,7 @@ def _shape(c: CallSite, x):
 
 def _grad_of(with_value: bool):
     def impl(c: CallSite, f, argnums=0, has_aux=False):
-        if not isinstance(f, (FnRef, GradOf, ModelRef, Builtin, LayerInstance)):
+        if not isinstance(f, (FnRef, Configured, GradOf, ModelRef, Builtin, LayerInstance)):
             raise c.fail("E0305", f"`grad` takes a function, found {kind_name(f)}", "f")
         nums = tuple(argnums) if isinstance(argnums, list) else (argnums,)
         if not nums or not all(isinstance(n, int) and not isinstance(n, bool) for n in nums):
@@ -67,6 +67,22 @@ def _grad_of(with_value: bool):
                          help="`argnums=1` differentiates the second argument")
         return GradOf(f, nums, with_value=with_value, has_aux=bool(has_aux))
     return impl
+
+
+def _moveaxis(c: CallSite, x, source, destination):
+    """NumPy's `moveaxis`: the axis `source` moved to `destination`, by a transpose."""
+    x = c.tensor("x", x)
+    rank = x.type.rank
+    for arg, axis in (("source", source), ("destination", destination)):
+        if not (isinstance(axis, int) and not isinstance(axis, bool) and -rank <= axis < rank):
+            raise c.fail("E0304", f"`{arg}` should be an axis of `{x.type}`, found "
+                         f"{axis if isinstance(axis, int) else kind_name(axis)}", arg,
+                         help=f"axes are from {-rank} to {rank - 1}")
+    perm = [i for i in range(rank) if i != source % rank]
+    perm.insert(destination % rank, source % rank)
+    if perm == list(range(rank)):
+        return x
+    return c.b.emit("transpose", x, perm=tuple(perm))
 
 
 # Builtin functions that are not one op (the ops' builtins come from the registry,
@@ -78,6 +94,8 @@ FUNCTIONS = (
      "every axis of a tensor but `axis`, as a list"),
     ("feature_shape", Signature.of("x", "axis"), _feature_shape,
      "the shape that broadcasts a vector along `axis` against a tensor: 1s elsewhere"),
+    ("moveaxis", Signature.of("x", "source", "destination"), _moveaxis,
+     "the axis `source` moved to `destination`"),
     ("grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(False),
      "the gradient of `f` in argument `argnums`"),
     ("value_and_grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(True),

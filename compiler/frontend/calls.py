@@ -1,6 +1,11 @@
 """Calls in `.nn` code, dispatched by the kind of the callee: builtins, user `fn`s
 (inlined), layers (`layers.py`), models, and `grad` (through `compiler.passes.autodiff`).
 
+A `fn` called with keyword arguments only, each naming a parameter with a default,
+is configured instead (`configures`): `Huber(delta=2.0)` is a `Configured` value, which
+a later call (the train block's, with y_true and y_pred) completes. This is how Keras'
+loss classes, aliases of the loss fns in the prelude, take their arguments.
+
 `Calls` is what every evaluator of one compilation shares: the globals, the editor's
 observer, and the stack of definitions being called (which refuses recursion).
 """
@@ -11,18 +16,19 @@ import contextlib
 from typing import Any
 
 from ...dsl import ast
-from ...dsl.diagnostics import DiagnosticError
+from ...dsl.diagnostics import DiagnosticError, Label
 from ..ir import Function, Loc
 from ..passes.autodiff import GradError, grad_function
 from ..passes.inline import inline
 from .binding import CallSite, ast_signature, bind_arguments
+from .builtins import builtin_globals
 from .errors import at_call_site, fail, in_prelude
 from .evaluate import Evaluator
 from .layers import call_layer, configure_layer
 from .trace import Scope, Trace
-from .types import match
-from .values import (Builtin, DimSym, FnRef, GradOf, LayerInstance, LayerRef, ModelRef, Spec,
-                     callable_name, kind_name)
+from .types import check_kind, match
+from .values import (Builtin, Configured, DimSym, FnRef, GradOf, LayerInstance, LayerRef,
+                     ModelRef, Spec, callable_name, kind_name)
 
 MAX_CALL_DEPTH = 64
 MAX_TRACED_NODES = 100_000  # in one function, as the front end builds it
@@ -37,7 +43,7 @@ class Calls:
         self.stack: list[str] = []
 
     def takes_piped_argument(self, func) -> bool:
-        return isinstance(func, (Builtin, FnRef, GradOf, ModelRef))
+        return isinstance(func, (Builtin, FnRef, Configured, GradOf, ModelRef))
 
     def call(self, ev: Evaluator, func, args, kwargs, span) -> Any:
         try:
@@ -54,7 +60,15 @@ class Calls:
                                            f"`{func.name}`")
             return func.impl(CallSite(ev, span, spans), **values)
         if isinstance(func, FnRef):
+            if configures(func.definition, args, kwargs):
+                return configure_fn(func, kwargs, span)
             return self.call_fn(ev, func.definition, args, kwargs, span)
+        if isinstance(func, Configured):
+            for name, (_, arg_span) in kwargs.items():
+                if name in func.kwargs:
+                    raise fail("E0301", f"`{name}` is already configured", arg_span,
+                               secondary=[Label(func.kwargs[name][1], "configured here")])
+            return self.call_fn(ev, func.definition, args, {**func.kwargs, **kwargs}, span)
         if isinstance(func, LayerRef):
             return configure_layer(ev, func.definition, args, kwargs, span)
         if isinstance(func, LayerInstance):
@@ -81,9 +95,13 @@ class Calls:
             # reported as recursion instead of looping.
             with self.entering(fn.name, span):
                 return self.call(ev, inner, args, kwargs, span)
+        # A prelude fn named like a builtin extends it (Keras' `relu` and its arguments,
+        # over the `relu` op): in its own body, its name is the builtin.
+        extended = builtin_globals().get(fn.name) if in_prelude(fn.span) else None
         with self.entering(fn.name, span):
-            return self.run_signature_body(ev, fn, fn.params, fn.outputs, {}, args, kwargs,
-                                           span)
+            return self.run_signature_body(ev, fn, fn.params, fn.outputs,
+                                           {fn.name: extended} if extended else {},
+                                           args, kwargs, span)
 
     def evaluate_alias(self, ev, fn: ast.FnDef):
         """The value of `fn speed = grad(position)`: its body's one returned expression."""
@@ -192,6 +210,40 @@ class Calls:
             yield
         finally:
             self.stack.pop()
+
+
+def configures(fn: ast.FnDef, args, kwargs) -> bool:
+    """Whether a call of `fn` configures it instead (`Huber(delta=2.0)`): no positional
+    arguments, every keyword naming a parameter with a default, and some parameter
+    without one left unfilled."""
+    if fn.params is None or args:
+        return False
+    defaults = {p.name: p.default for p in fn.params}
+    return (all(defaults.get(name) is not None for name in kwargs)
+            and any(p.default is None and p.name not in kwargs for p in fn.params))
+
+
+def configure_fn(func: FnRef, kwargs, span) -> Configured:
+    """The configured fn, each argument checked now against its kind (`delta: float`),
+    so that `Huber(delta="x")` is reported where it is written."""
+    fn = func.definition
+    params = {p.name: p for p in fn.params}
+    for name, (value, arg_span) in kwargs.items():
+        annotation = params[name].annotation
+        if annotation is not None and annotation.dims is None:
+            try:
+                check_kind(annotation, value, arg_span, params[name])
+            except DiagnosticError as error:
+                raise fail(error.diagnostics[0].code, error.diagnostics[0].message, arg_span,
+                           f"not {annotation.name}", help=f"`{fn.name}` takes "
+                           f"{', '.join(_declared(p) for p in fn.params if p.default)}") \
+                    from None
+    return Configured(func, dict(kwargs), span)
+
+
+def _declared(param: ast.Param) -> str:
+    kind = f": {param.annotation.name}" if param.annotation is not None else ""
+    return f"`{param.name}{kind}`"
 
 
 def _params_of(func) -> tuple:

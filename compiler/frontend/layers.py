@@ -17,7 +17,9 @@ from .. import limits
 from ..initializers import INITIALIZERS
 from ..ir import Loc, Value, format_bytes, itemsize
 from .binding import ast_signature, bind_arguments
+from . import keras_names
 from .errors import fail
+from .keras_names import ACTIVATION_PARAMS
 from .trace import LayerRecord, ParamSpec, Scope
 from .types import check_kind, element_count, resolve_type
 from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name
@@ -28,12 +30,14 @@ def configure_layer(ev, layer: ast.LayerDef, args, kwargs, span) -> LayerInstanc
     calls = ev.calls
     # A default may configure a layer in turn (`layer L(u = L())`): guard it.
     with calls.entering(layer.name, span):
-        values, _ = bind_arguments(ast_signature(layer.params), args, kwargs, span,
-                                   f"`{layer.name}`")
+        values, spans = bind_arguments(ast_signature(layer.params), args, kwargs, span,
+                                       f"`{layer.name}`")
         scope = Scope(calls.globals)
         config = {}
         for param in layer.params:
             value = calls.default_or(ev, values[param.name], scope)
+            if param.name in ACTIVATION_PARAMS:
+                value = keras_names.named(value, "activation", spans.get(param.name, span))
             if param.annotation is not None and param.annotation.dims is None:
                 value = check_kind(param.annotation, value, span, param)
             config[param.name] = value

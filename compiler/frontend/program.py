@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from ...dsl import DiagnosticError, ast, parse, resolve
@@ -25,13 +24,11 @@ from .builtins import builtin_globals
 from .calls import Calls
 from .errors import fail
 from .evaluate import Evaluator
+from .prelude_files import PRELUDE, definitions, prelude, prelude_definitions  # noqa: F401
 from .trace import Scope, Trace
 from .train import TrainConfig, build_training
 from .types import check_readable_symbols, resolve_type
-from .values import PRELUDE_PREFIX, FnRef, GradOf, LayerRef, ModelRef, kind_name
-
-# The prelude's files, one per kind of definition (the editor tooling reads the kinds).
-PRELUDE = ("activations", "layers", "losses", "metrics")
+from .values import FnRef, GradOf, ModelRef, kind_name
 
 
 @dataclass
@@ -40,38 +37,6 @@ class FrontendResult:
     diagnostics: list[Diagnostic]
     train: TrainConfig | None = None
     sources: dict[str, str] = field(default_factory=dict)
-
-
-@functools.cache
-def prelude() -> dict[str, ast.Module]:
-    """The parsed prelude files (`compiler/prelude/KIND.nn`) by kind."""
-    modules = {}
-    for kind in PRELUDE:
-        text = resources.files("dslc.compiler").joinpath("prelude", f"{kind}.nn").read_text()
-        result = parse(text, f"{PRELUDE_PREFIX}{kind}.nn")
-        if result.diagnostics:
-            raise RuntimeError(f"the prelude file {kind}.nn does not parse:\n"
-                               + "\n".join(map(str, result.diagnostics)))
-        modules[kind] = result.module
-    return modules
-
-
-@functools.cache
-def prelude_definitions() -> dict[str, Any]:
-    """Every prelude definition by name, read once per process."""
-    return {k: v for m in prelude().values() for k, v in definitions(m).items()}
-
-
-def definitions(module: ast.Module) -> dict[str, Any]:
-    table = {}
-    for item in module.items:
-        if isinstance(item, ast.FnDef):
-            table[item.name] = FnRef(item)
-        elif isinstance(item, ast.LayerDef):
-            table[item.name] = LayerRef(item)
-        elif isinstance(item, ast.ModelDef):
-            table[item.name] = ModelRef(item)
-    return table
 
 
 @functools.lru_cache(maxsize=256)

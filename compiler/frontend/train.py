@@ -15,7 +15,8 @@ from ..ir import Function, Loc, TensorType
 from .errors import fail
 from .evaluate import Evaluator
 from .trace import Scope, Trace
-from .values import ALL, REQUIRED, FnRef, Spec, as_spec, kind_name
+from . import keras_names
+from .values import ALL, REQUIRED, Configured, FnRef, Spec, as_spec, kind_name
 
 
 # Setting -> (default, check(value) -> error text or None). REQUIRED ones must be given.
@@ -123,12 +124,21 @@ def component(value, kind: str, span, lowering) -> Spec:
     return spec
 
 
-def loss_function(value, span, lowering, what: str) -> FnRef:
-    if isinstance(value, str) and value in lowering.globals:
-        value = lowering.globals[value]
-    if not isinstance(value, FnRef):
+def loss_function(value, span, lowering, what: str) -> FnRef | Configured:
+    """The fn a `loss` or metric names: a fn, a configured one (`Huber(delta=2.0)`), a
+    Keras string (`"huber"`, `keras_names`), or an alias of one (`Huber`, `mse`),
+    resolved so that its name is the loss's own."""
+    value = keras_names.named(value, what, span)
+    ev = Evaluator(Trace(Function("settings")), lowering.calls)
+    seen = set()  # `fn f = g` with `fn g = f` is left to the call, which reports it
+    while (isinstance(value, FnRef) and value.definition.params is None
+           and value.definition.name not in seen):
+        seen.add(value.definition.name)
+        value = lowering.calls.evaluate_alias(ev, value.definition)
+    if not isinstance(value, (FnRef, Configured)):
         raise fail("E0403", f"expected a {what} function, found {kind_name(value)}", span,
-                   help="e.g. `mean_squared_error` or a `fn` taking (y_true, y_pred)")
+                   help="e.g. `mean_squared_error`, `Huber(delta=2.0)`, `\"huber\"` or a "
+                   "`fn` taking (y_true, y_pred)")
     return value
 
 

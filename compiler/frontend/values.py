@@ -120,6 +120,22 @@ class GradOf:
     has_aux: bool = False
 
 
+@dataclass(eq=False)
+class Configured:
+    """A `fn` called with keyword arguments only, each naming a parameter that has a
+    default (`Huber(delta=2.0)`, `relu(max_value=6.0)`): Keras' loss classes. `kwargs`
+    maps a name to its (value, span); calling it with the remaining arguments calls the
+    fn with both. `definition` is the fn's, so it names itself like the fn."""
+
+    target: FnRef
+    kwargs: dict[str, tuple[Any, Any]]
+    span: Any
+
+    @property
+    def definition(self) -> ast.FnDef:
+        return self.target.definition
+
+
 @dataclass(frozen=True)
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
@@ -200,6 +216,8 @@ def kind_name(value: Any) -> str:
         return f"a `{value.definition.name}` layer"
     if isinstance(value, GradOf):
         return "a gradient function"
+    if isinstance(value, Configured):
+        return f"the configured fn `{value.definition.name}`"
     if isinstance(value, Spec):
         return f"the {value.kind} `{value.name}`"
     if isinstance(value, Namespace):

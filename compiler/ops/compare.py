@@ -47,10 +47,21 @@ ge = comparison("ge", ">=", lax="ge", numpy="greater_equal", tf="tf.greater_equa
                 torch="torch.ge")
 
 
+def _where(b, cond, on_true, on_false):
+    """`where(c, x, y)` with `c` a compile-time bool (`from_logits` in the prelude's
+    losses) is the chosen branch itself, when that already has the result's type: the
+    other branch is left dead for `dce`, so `.nn` code can switch on its arguments."""
+    node = cond.node
+    if (node is not None and node.op == "constant" and cond.type == TensorType("bool", ())
+            and on_true.type == on_false.type):
+        return on_true if node.attrs["value"] else on_false
+    return b.emit("select", cond, on_true, on_false)
+
+
 select = define("select", ("cond", "on_true", "on_false"), family=FAMILY,
                 traits=("elementwise", "broadcasting"),
                 surface=Surface("where", params=(("condition", "cond"), ("x", "on_true"),
-                                                 ("y", "on_false"))), doc="""
+                                                 ("y", "on_false")), bind=_where), doc="""
 Elementwise `on_true if cond else on_false`, all three broadcasting together.
 
     .nn:  y = where(c, x, z)  # c: bool[N, 4], x: f32[N, 4], z: f32[N, 4]

@@ -282,6 +282,14 @@ exp = unary("exp", """Elementwise `e ** x`.
 functions(exp, lax="exp", numpy="exp", tf="tf.exp", torch="torch.exp")
 exp.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, node.result)))
 
+expm1 = unary("expm1", """Elementwise `exp(x) - 1`, accurate near 0 (Keras' `elu` and `selu`).
+
+    .nn:  e = expm1(x)  # x: f32[N, 10]
+    IR:   %1 = expm1 %0 : f32[N, 10]
+""")
+functions(expm1, lax="expm1", numpy="expm1", tf="tf.math.expm1", torch="torch.expm1")
+expm1.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.exp(node.operands[0]))))
+
 log = unary("log", """Elementwise natural logarithm.
 
     .nn:  l = log(p)  # p: f32[N, 10]
@@ -361,26 +369,36 @@ erf = unary("erf", """Elementwise Gauss error function.
     .nn:  y = erf(x)  # x: f32[N, 4]
     IR:   %1 = erf %0 : f32[N, 4]
 """)
-erf.def_jax(lambda ctx, x: ctx.lax.erf(x))
+erfc = unary("erfc", """Elementwise `1 - erf(x)`, accurate where it is small (the exact `gelu`).
+
+    .nn:  y = erfc(x)  # x: f32[N, 4]
+    IR:   %1 = erfc %0 : f32[N, 4]
+""")
 
 
-@erf.def_numpy
-def _(ctx, x):
-    """NumPy has no erf; Python's `math.erf`, element by element, in float64."""
-    erf_float64 = ctx.np.frompyfunc(math.erf, 1, 1)
-    return ctx.np.asarray(erf_float64(x.astype(ctx.np.float64)), x.dtype)
+def error_function(op, *, slope: float) -> None:
+    """The rules of `erf` and `erfc`: NumPy has neither, so its rule is Python's `math`
+    function element by element in float64; the derivative is `slope * exp(-x ** 2)`."""
+    name = op.name
+    op.def_jax(lambda ctx, x: getattr(ctx.lax, name)(x))
+
+    @op.def_numpy
+    def _(ctx, x):
+        in_float64 = ctx.np.frompyfunc(getattr(math, name), 1, 1)
+        return ctx.np.asarray(in_float64(x.astype(ctx.np.float64)), x.dtype)
+
+    op.def_tf(lambda ctx, x: f"tf.math.{name}({x})")
+    op.def_torch(lambda ctx, x: f"torch.{name}({x})")
+
+    @op.def_vjp
+    @single_cotangent
+    def _(b, node, ct):
+        (x,) = node.operands
+        return b.mul(ct, b.mul(b.const(slope, x.type.dtype), b.exp(b.neg(b.square(x)))))
 
 
-erf.def_tf(lambda ctx, x: f"tf.math.erf({x})")
-erf.def_torch(lambda ctx, x: f"torch.erf({x})")
-
-
-@erf.def_vjp
-@single_cotangent
-def _(b, node, ct):
-    (x,) = node.operands
-    two_over_sqrt_pi = b.const(1.1283791670955126, x.type.dtype)
-    return b.mul(ct, b.mul(two_over_sqrt_pi, b.exp(b.neg(b.square(x)))))
+error_function(erf, slope=1.1283791670955126)  # 2 / sqrt(pi)
+error_function(erfc, slope=-1.1283791670955126)
 
 
 # Dtype and gradient plumbing

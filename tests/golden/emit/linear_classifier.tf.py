@@ -101,7 +101,7 @@ def train_step(W, b, x, y):
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = tf.linalg.matmul(x, W)
     add = tf.add(matmul, b)
-    # <prelude>/losses.nn:4: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
+    # <prelude>/losses.nn:10: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
     sub = tf.subtract(add, y)
     square = tf.square(sub)
     mean = tf.reduce_mean(square, axis=(0, 1), keepdims=False)
@@ -112,7 +112,7 @@ def train_step(W, b, x, y):
     eq = tf.equal(convert, y)
     convert_1 = tf.cast(eq, tf.float32)
     mean_1 = tf.reduce_mean(convert_1, axis=(0, 1), keepdims=False)
-    # <prelude>/losses.nn:4 (gradient of `mean`): fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
+    # <prelude>/losses.nn:10 (gradient of `mean`): fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
     constant_1 = tf.constant(1.0, tf.float32)
     size = tf.cast(tf.shape(square)[0], tf.float32)
     div = tf.math.divide(constant_1, size)
@@ -141,7 +141,7 @@ def eval_step(W, b, x, y):
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = tf.linalg.matmul(x, W)
     add = tf.add(matmul, b)
-    # <prelude>/losses.nn:4: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
+    # <prelude>/losses.nn:10: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
     sub = tf.subtract(add, y)
     square = tf.square(sub)
     mean = tf.reduce_mean(square, axis=(0, 1), keepdims=False)

@@ -97,7 +97,7 @@ def train_step(W, b, x, y):
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = torch.matmul(x, W)
     add = torch.add(matmul, b)
-    # <prelude>/losses.nn:4: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
+    # <prelude>/losses.nn:10: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
     sub = torch.sub(add, y)
     square = torch.square(sub)
     mean = torch.mean(square, dim=(0, 1), keepdim=False)
@@ -108,7 +108,7 @@ def train_step(W, b, x, y):
     eq = torch.eq(convert, y)
     convert_1 = eq.to(torch.float32)
     mean_1 = torch.mean(convert_1, dim=(0, 1), keepdim=False)
-    # <prelude>/losses.nn:4 (gradient of `mean`): fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
+    # <prelude>/losses.nn:10 (gradient of `mean`): fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
     constant_1 = torch.full((), 1.0, dtype=torch.float32)
     size = torch.tensor(square.shape[0], dtype=torch.float32)
     div = torch.div(constant_1, size)
@@ -136,7 +136,7 @@ def eval_step(W, b, x, y):
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = torch.matmul(x, W)
     add = torch.add(matmul, b)
-    # <prelude>/losses.nn:4: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
+    # <prelude>/losses.nn:10: fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
     sub = torch.sub(add, y)
     square = torch.square(sub)
     mean = torch.mean(square, dim=(0, 1), keepdim=False)
