@@ -71,7 +71,8 @@ def test_builtin_docs_give_signature_and_doc_for_every_builtin():
     assert docs["SGD"][0] == "SGD(learning_rate=0.01, momentum=0.0, nesterov=false)"
     assert docs["sgd"][1].endswith("`sgd` is `SGD`")
     signature, doc = docs["Dense"]
-    assert signature == ("Dense(units: int, activation = identity) "
+    assert signature == ("Dense(units: int, activation = identity, use_bias: bool = true, "
+                         "kernel_initializer = glorot_uniform, bias_initializer = zeros) "
                          "(x: f32[B, in]) -> f32[B, units]")
     assert doc.startswith("layer: ")
     assert docs["softmax"][0] == "softmax(x, axis: int = -1)"
