@@ -19,6 +19,7 @@ from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .binding import CallSite
+from .list_builtins import LIST_FUNCTIONS
 from .op_builtins import op_builtins
 from .random_draws import RANDOM
 from .values import (ALL, REQUIRED, TRAINING, Builtin, Configured, DimSym, Dtype, FnRef,
@@ -171,7 +172,7 @@ def builtin_globals() -> Mapping[str, Any]:
 @functools.cache
 def _builtin_table() -> Mapping[str, Any]:
     table: dict[str, Any] = dict(op_builtins())
-    for name, signature, impl, doc in FUNCTIONS + WINDOW_FUNCTIONS:
+    for name, signature, impl, doc in FUNCTIONS + WINDOW_FUNCTIONS + LIST_FUNCTIONS:
         table[name] = Builtin(name, signature, impl, doc)
     for name in DTYPES:
         table[name] = Dtype(name)

@@ -64,8 +64,9 @@ class Evaluator:
                 value.name = stmt.targets[0]
             self.bind(scope, stmt.targets[0], value, stmt.target_spans[0])
             return
-        if not isinstance(value, tuple) or len(value) != len(stmt.targets):
-            count = len(value) if isinstance(value, tuple) else 1
+        # A list unpacks like the tuple a fn returns (`first, second = inputs`).
+        if not isinstance(value, (tuple, list)) or len(value) != len(stmt.targets):
+            count = len(value) if isinstance(value, (tuple, list)) else 1
             raise fail("E0301", f"cannot unpack {count} value(s) into {len(stmt.targets)} names",
                        stmt.value.span, f"gives {count} value(s)")
         for name, span, item in zip(stmt.targets, stmt.target_spans, value):

@@ -184,6 +184,10 @@ must be integers (a sum of symbols has no name).
 """)
 
 
+_CONCAT_HELP = ("the tensors joined must have the same rank and the same dims except along "
+                "`axis`: reshape one, or pick the axis where they differ")
+
+
 @concat.def_infer
 def _(attrs, *xs):
     if not xs:
@@ -194,10 +198,11 @@ def _(attrs, *xs):
     for index, x in enumerate(xs[1:], start=1):
         if x.rank != first.rank:
             raise ShapeError(f"`concat` operands have different ranks: `{first}` and `{x}`",
-                             code="E0204", operand=index)
+                             code="E0204", operand=index, help=_CONCAT_HELP)
         if any(a != b for i, (a, b) in enumerate(zip(first.shape, x.shape)) if i != axis):
             raise ShapeError(f"`concat` operands differ outside axis {axis}: "
-                             f"`{first}` and `{x}`", code="E0202", operand=index)
+                             f"`{first}` and `{x}`", code="E0202", operand=index,
+                             help=_CONCAT_HELP)
     joined = [x.shape[axis] for x in xs]
     if len(xs) > 1 and not all(dims.is_concrete(d) for d in joined):
         raise ShapeError(f"`concat` along axis {axis} needs integer sizes, got "
