@@ -1,5 +1,6 @@
 """dslc's benchmarks in one process (`make bench`): compiled training steps against
-hand-written JAX, runtime `fit` against a Python loop, front-end compile time of
+hand-written JAX, runtime `fit` against a Python loop, a CNN's step and fit against
+hand-written JAX and Keras 3, front-end compile time of
 generated deep models, and the emitted TensorFlow and PyTorch modules' training steps
 against hand-written ones. Prints tables and writes `bench/results.json`.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import jax
 
+from cnn_steps import cnn_rows
 from emit_steps import emit_rows, threads, tf, torch
 from frontend_scaling import LAYER_COUNTS, frontend_rows, growth
 from step_timing import fit_rows, step_rows
@@ -81,6 +83,18 @@ def report_emit(rows: list[dict]) -> None:
                  for r in rows])
 
 
+def report_cnn(row: dict) -> None:
+    step, fits = row["step_us"], row["fit_us"]
+    print_table(f"CNN conv32-pool-conv64-pool-dense10, 28x28x1, batch {row['batch']}, Adam: "
+                "median us per step", ["contestant", "us", "dslc/them"],
+                [["dslc train_step", step["dslc"], 1.0],
+                 ["hand-written JAX step", step["hand"], row["dslc_over_hand"]],
+                 ["Keras 3 train_on_batch", step["keras"], row["dslc_over_keras_train_on_batch"]],
+                 ["dslc runtime fit", fits["dslc"], 1.0],
+                 ["Keras 3 fit", fits["keras"], row["dslc_fit_over_keras_fit"]]])
+    print(f"one step from the same weights agrees: {'yes' if row['agree'] else 'no'}")
+
+
 def passes_seconds(row: dict) -> float:
     return sum(s for name, s in row["stages_s"].items() if name not in NON_PASS_STAGES)
 
@@ -92,6 +106,8 @@ def main() -> int:
     report_steps(results["train_step"])
     results["fit"] = fit_rows()
     report_fit(results["fit"])
+    results["cnn"] = cnn_rows()
+    report_cnn(results["cnn"])
     results["frontend"] = frontend_rows()
     report_frontend(results["frontend"])
     results["emit_steps"] = emit_rows()

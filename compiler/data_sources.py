@@ -49,6 +49,9 @@ DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
             "sparse `i32` labels",
             ("classes", "int", 4), ("features", "int", 8), ("per_class", "int", 250),
             ("seed", "int", 0)),
+    _source("digits", "scikit-learn's bundled 8x8 handwritten digits as `f32[N, 8, 8, 1]` in "
+            "[0, 1], sparse `i32` labels (needs scikit-learn)",
+            ("classes", "int", 10)),
     _source("npz", "arrays `x` and `y` of a NumPy `.npz` file, relative to the `.nn` file",
             ("path", "str", REQUIRED), ("x", "str", "x"), ("y", "str", "y"),
             reads_files=True),

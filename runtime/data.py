@@ -92,6 +92,28 @@ def gaussian_classes(classes: int = 4, features: int = 8, per_class: int = 250, 
     return Dataset(x.astype(np.float32), y.astype(np.int32))
 
 
+def digits(classes: int = 10) -> Dataset:
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, no download):
+    images as `f32[N, 8, 8, 1]` scaled to [0, 1], sparse `i32` labels, in
+    scikit-learn's order (already mixed, so `validation_split` sees every class).
+
+    `classes` keeps the digits 0..classes-1, as `load_digits(n_class=...)` does.
+    """
+    if not isinstance(classes, (int, np.integer)) or isinstance(classes, bool) or not 1 <= classes <= 10:
+        raise DataError(f"`classes` must be an integer from 1 to 10, got {classes!r}")
+    try:
+        # Imported here so the runtime itself needs only NumPy (and JAX).
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("digits() needs the `scikit-learn` package, which bundles the digits "
+                        "(pip install scikit-learn)") from None
+    bunch = load_digits(n_class=int(classes))
+    # The pixels are counts 0..16 (4x4 blocks of a 32x32 bitmap); a trailing channel
+    # axis makes them Conv2D's channels-last images.
+    images = (bunch.images / 16.0).astype(np.float32)[..., None]
+    return Dataset(images, bunch.target.astype(np.int32))
+
+
 def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | None = None) -> Dataset:
     """Arrays `x` and `y` from a NumPy `.npz` file; a relative `path` is taken
     from `base_dir` (the `.nn` file's folder)."""
@@ -216,6 +238,7 @@ DATA_SOURCES: dict[str, DataSource] = {
         _source(two_blobs),
         _source(spirals),
         _source(gaussian_classes),
+        _source(digits),
         _source(npz, uses_base_dir=True),
     )
 }

@@ -46,6 +46,30 @@ def test_mlp_learns_the_spirals(tmp_path):
     assert float(final.split("sparse_categorical_accuracy:")[1]) > 0.9
 
 
+def final_and_history(example: str, tmp_path) -> tuple[dict, dict]:
+    """Trains `example` with `dslc train`; returns its History and its final metrics."""
+    history = tmp_path / "h.json"
+    result = run_dslc("train", example, "--history", str(history), "--quiet")
+    assert result.returncode == 0, result.stderr
+    final = [line for line in result.stdout.splitlines() if line.startswith("final:")][0]
+    metrics = dict(part.split(": ") for part in final.removeprefix("final: ").split(" - "))
+    return json.loads(history.read_text()), {k: float(v) for k, v in metrics.items()}
+
+
+def test_convnet_reads_held_out_digits(tmp_path):
+    recorded, _ = final_and_history("examples/convnet_digits.nn", tmp_path)
+    assert recorded["loss"][-1] < 0.2 * recorded["loss"][0]
+    # validation_split holds out the last 20% (360 digits), never trained on.
+    assert recorded["val_sparse_categorical_accuracy"][-1] > 0.88
+
+
+def test_residual_network_learns_the_spirals_in_inference_mode(tmp_path):
+    recorded, final = final_and_history("examples/residual_block.nn", tmp_path)
+    assert recorded["loss"][-1] < 0.3 * recorded["loss"][0]
+    # The final evaluation runs BatchNormalization on its running statistics.
+    assert final["sparse_categorical_accuracy"] > 0.9
+
+
 def run_python(code: str) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter, as a user's script would."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

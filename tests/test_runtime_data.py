@@ -9,6 +9,7 @@ from dslc.runtime.data import (
     DataError,
     Dataset,
     batches_for_epoch,
+    digits,
     gaussian_classes,
     npz,
     spirals,
@@ -144,3 +145,35 @@ def test_npz_arrays_past_the_data_limit_are_refused_before_loading(tmp_path, mon
         npz("data.npz", base_dir=tmp_path)
     monkeypatch.setenv("DSLC_MAX_DATA_BYTES", "10000")
     assert len(npz("data.npz", base_dir=tmp_path)) == 100
+
+
+def test_digits_are_scikit_learns_scaled_to_unit_range_with_a_channel_axis():
+    from sklearn.datasets import load_digits
+
+    data = digits()
+    reference = load_digits()
+    assert data.x.shape == (1797, 8, 8, 1) and data.x.dtype == np.float32
+    assert data.y.shape == (1797,) and data.y.dtype == np.int32
+    assert data.x.min() == 0.0 and data.x.max() == 1.0
+    np.testing.assert_allclose(data.x[..., 0] * 16.0, reference.images, atol=1e-5)
+    np.testing.assert_array_equal(data.y, reference.target)
+    # Validation takes the last rows, unshuffled: they must hold every class.
+    assert set(data.split(0.2)[1].y.tolist()) == set(range(10))
+    assert set(digits(classes=3).y.tolist()) == {0, 1, 2}
+    with pytest.raises(DataError, match="from 1 to 10"):
+        digits(classes=11)
+
+
+def test_digits_without_scikit_learn_is_a_data_error_naming_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_sklearn(name, *args, **kwargs):
+        if name.split(".")[0] == "sklearn":
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    with pytest.raises(DataError, match="scikit-learn"):
+        digits()
