@@ -205,7 +205,7 @@ def loss_function_of(lowering, forward: Function, loss: FnRef, metrics: list[FnR
     # The loss comes first, as `grad_function` differentiates the first result.
     function.results = [*results, *states]
     function.result_names = ["loss", *(m.definition.name for m in metrics),
-                             *(a.name for a in function.args_with("state"))]
+                             *(a.name for a in function.args_with("state")[:len(states)])]
     function.result_roles = ["loss"] + ["metric"] * len(metrics) + ["state"] * len(states)
     return function
 
