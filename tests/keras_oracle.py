@@ -10,6 +10,10 @@ dslc's gradient is read from one `train_step` under `SGD(learning_rate=2**10)`: 
 update `old - new` is then `2**10 * grad` with only the final subtraction rounded (the
 scaling by a power of two is exact), so `(old - new) / 2**10` recovers the gradient to
 about 2**-34 relative to the variable.
+
+A single layer (several inputs, masks) is checked by `check_against_keras`: dslc's IR
+gradient of `<output, cotangent>` (`vjp_function`) against `jax.vjp` of Keras'
+`stateless_call`, for every float input and every weight.
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import dslc  # noqa: E402
+from dslc.compiler.backends.jax_lower import jit  # noqa: E402
+from dslc.compiler.passes.autodiff import vjp_function  # noqa: E402
 
 GRADIENT_RATE = 2.0 ** 10
+TOLERANCE = 1e-5  # normwise relative error, f32, of a layer against Keras
 
 
 def relative_error(ours, theirs, floor: float = 1e-30) -> float:
@@ -98,7 +106,6 @@ class Oracle:
     def gradients(self, x, y):
         """(dslc, Keras) gradients of the mean squared error in training mode, one
         array per parameter, and (dslc, Keras) state after that step."""
-        import jax
         import keras
 
         program = self.programs["grad"]
@@ -129,3 +136,41 @@ class Oracle:
         names = self.program.param_names + self.program.state_names
         theirs = self.model.trainable_variables + self.model.non_trainable_variables
         return [variables[n] for n in names], [np.asarray(v.value) for v in theirs]
+
+
+def compile_layer(inputs: str, body: str):
+    """`model M(inputs) -> f32 { return body }`: its predict function's VJP, jitted, and
+    its param names in argument order."""
+    program = dslc.compile(f"model M({inputs}) -> f32 {{\n    return {body}\n}}\n")
+    predict = program.module.functions["predict"]
+    return jit(vjp_function(predict)), [a.name for a in predict.args_with("param")]
+
+
+def check_against_keras(layer, names, run, arrays, call, rng, **mode):
+    """`run(*weights, *arrays, ct)` against `jax.vjp` of `call(layer, trainable, arrays)`;
+    Keras' weights (random, copied into dslc) are matched to `names` in order, by path.
+    `mode` is passed to `call` (`training=False`)."""
+    weights = [rng.standard_normal(v.shape).astype(np.float32) * 0.5
+               for v in layer.trainable_variables]
+    keras_paths = [v.path.split("/", 1)[-1] for v in layer.trainable_variables]
+    assert [n.split("/", 1)[-1] for n in names] == keras_paths, (names, keras_paths)
+    floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+
+    def forward(trainable, float_arrays):
+        given = list(arrays)
+        for i, a in zip(floats, float_arrays):
+            given[i] = a
+        return call(layer, trainable, given, mode)
+
+    want, keras_vjp = jax.vjp(forward, weights, [arrays[i] for i in floats])
+    ct = rng.standard_normal(want.shape).astype(np.float32)
+    want_weights, want_inputs = keras_vjp(ct)
+    got, *grads = run(*weights, *arrays, ct)
+    assert got.shape == want.shape
+    assert relative_error(got, want) <= TOLERANCE, "outputs differ"
+    # A weight whose gradient is zero in exact arithmetic (attention's key bias, which
+    # shifts a softmax row) is measured against the weights' joint norm (`errors`).
+    for name, error in zip(names, errors(grads[:len(names)], want_weights)):
+        assert error <= TOLERANCE, f"gradients of `{name}` differ"
+    for i, ours, theirs in zip(floats, grads[len(names):], want_inputs):
+        assert relative_error(ours, theirs) <= TOLERANCE, f"gradients of input {i} differ"

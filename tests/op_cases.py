@@ -214,6 +214,9 @@ VALUE_CASES = [
     Case("size", ["N", 3, 2], axes=(0, 2), dtype="i32", dtypes=F32),
     Case("size", [4, 5], axes=(1,), dtype="f64", dtypes=I32),
     Case("one_hot", ["N"], depth=4, dtypes=I32, domains=(INDEX,)),
+    Case("iota", shape=(3, 4), axis=0),
+    Case("iota", shape=(2, 3, 4), axis=-1, dtype="f32"),
+    Case("iota", shape=(5,), axis=0, dtype="f64"),
     Case("one_hot", [2, 3], depth=5, dtype="i32", dtypes=I32, domains=(INDEX,)),
     Case("one_hot", ["N", 2], depth=3, dtype="f64", dtypes=I32, domains=(INDEX,)),
 

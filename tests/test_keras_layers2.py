@@ -6,57 +6,16 @@ normwise relative error of 1e-5 in f32."""
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 import pytest
 
 import dslc
-from dslc.compiler.backends.jax_lower import jit
-from dslc.compiler.passes.autodiff import vjp_function
-from keras_oracle import relative_error
+from keras_oracle import check_against_keras, compile_layer
 
 keras = pytest.importorskip("keras")
 assert keras.backend.backend() == "jax", "set KERAS_BACKEND=jax before importing keras"
 
 L = keras.layers
-TOLERANCE = 1e-5
-
-
-def compile_layer(inputs: str, body: str):
-    """`model M(inputs) -> f32 { return body }`: its predict function's VJP, jitted, and
-    its param names in argument order."""
-    program = dslc.compile(f"model M({inputs}) -> f32 {{\n    return {body}\n}}\n")
-    predict = program.module.functions["predict"]
-    return jit(vjp_function(predict)), [a.name for a in predict.args_with("param")]
-
-
-def check_against_keras(layer, names, run, arrays, call, rng, **mode):
-    """`run(*weights, *arrays, ct)` against `jax.vjp` of `call(layer, trainable, arrays)`;
-    Keras' weights (random, copied into dslc) are matched to `names` in order, by path."""
-    weights = [rng.standard_normal(v.shape).astype(np.float32) * 0.5
-               for v in layer.trainable_variables]
-    keras_paths = [v.path.split("/", 1)[-1] for v in layer.trainable_variables]
-    assert [n.split("/", 1)[-1] for n in names] == keras_paths, (names, keras_paths)
-    floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
-
-    def forward(trainable, float_arrays):
-        given = list(arrays)
-        for i, a in zip(floats, float_arrays):
-            given[i] = a
-        return call(layer, trainable, given, mode)
-
-    want, keras_vjp = jax.vjp(forward, weights, [arrays[i] for i in floats])
-    ct = rng.standard_normal(want.shape).astype(np.float32)
-    want_weights, want_inputs = keras_vjp(ct)
-    got, *grads = run(*weights, *arrays, ct)
-    assert got.shape == want.shape
-    assert relative_error(got, want) <= TOLERANCE, "outputs differ"
-    for name, ours, theirs in zip(names, grads, want_weights):
-        assert relative_error(ours, theirs) <= TOLERANCE, f"gradients of `{name}` differ"
-    for i, ours, theirs in zip(floats, grads[len(names):], want_inputs):
-        assert relative_error(ours, theirs) <= TOLERANCE, f"gradients of input {i} differ"
-
-
 def test_embedding_matches_keras_take_and_its_scatter_add_gradient():
     rng = np.random.default_rng(1)
     indices = rng.integers(0, 7, size=(4, 6)).astype(np.int32)

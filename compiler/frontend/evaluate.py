@@ -211,6 +211,10 @@ class Evaluator:
                    "not a tensor")
 
     def binary(self, op: str, left: Any, right: Any, node) -> Any:
+        if op in ("==", "!=") and (left is None or right is None):
+            # `x == none` asks at compile time whether an option was left unset, whatever
+            # `x` is (a tensor, a number): the layer's configuration chooses a branch.
+            return (left is None and right is None) == (op == "==")
         if _is_number(left) and _is_number(right):
             return self.fold(op, left, right, node)
         if op == "+" and isinstance(left, list) and isinstance(right, list):

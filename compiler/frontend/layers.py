@@ -24,10 +24,15 @@ from .trace import LayerRecord, ParamSpec, Scope
 from .types import check_kind, element_count, resolve_type
 from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name
 
+# One segment of a weight's path: Keras refuses a `/` in a layer's name.
+LAYER_NAME = re.compile(r"[^/]+")
+
 
 def configure_layer(ev, layer: ast.LayerDef, args, kwargs, span) -> LayerInstance:
     """`Layer(config...)`: the configuration bound, defaulted and kind-checked."""
     calls = ev.calls
+    kwargs = dict(kwargs)
+    name = instance_name(layer, kwargs)
     # A default may configure a layer in turn (`layer L(u = L())`): guard it.
     with calls.entering(layer.name, span):
         values, spans = bind_arguments(ast_signature(layer.params), args, kwargs, span,
@@ -44,7 +49,22 @@ def configure_layer(ev, layer: ast.LayerDef, args, kwargs, span) -> LayerInstanc
             scope.values[param.name] = value
             if ev.observer is not None:
                 ev.observer.on_binding(param.name, param.name_span, value)
-    return LayerInstance(layer, config, span)
+    return LayerInstance(layer, config, span, name)
+
+
+def instance_name(layer: ast.LayerDef, kwargs) -> str | None:
+    """Keras' `name=`, which every layer takes: taken out of `kwargs` (unless the layer
+    declares a `name` of its own) and checked as one segment of a weight's path."""
+    if "name" not in kwargs or any(p.name == "name" for p in layer.params):
+        return None
+    value, span = kwargs.pop("name")
+    if not isinstance(value, str) or not LAYER_NAME.fullmatch(value):
+        found = f"`\"{value}\"`" if isinstance(value, str) else kind_name(value)
+        raise fail("E0304", f"a layer's `name` should be a non-empty string without `/`, "
+                   f"found {found}", span, "not a layer name",
+                   help="weights are named by the path of their layers, "
+                   "`name=\"query\"` gives `query/kernel`")
+    return value
 
 
 def call_layer(ev, instance: LayerInstance, args, kwargs, span):
@@ -63,6 +83,7 @@ def call_layer(ev, instance: LayerInstance, args, kwargs, span):
         count = trace.layer_counts.get(base, 0)
         trace.layer_counts[base] = count + 1
         instance.name = base if count == 0 else f"{base}_{count}"
+    claim_path(trace, instance, span)
     before = len(trace.params)
     trace.prefix.append(instance.name)
     try:
@@ -79,6 +100,18 @@ def call_layer(ev, instance: LayerInstance, args, kwargs, span):
     if ev.observer is not None:
         ev.observer.on_layer(span, instance, trace.layers[-1])
     return result
+
+
+def claim_path(trace, instance: LayerInstance, span) -> None:
+    """The instance's path (`multi_head_attention/query`) is its own: another layer of
+    the same name there would share its weights silently, which Keras refuses too."""
+    path = "/".join(trace.prefix + [instance.name])
+    owner = trace.layer_paths.setdefault(path, instance)
+    if owner is not instance:
+        raise fail("E0103", f"two layers are named `{path}`", span, "named again here",
+                   secondary=[Label(owner.span, "first configured here")],
+                   help="give each layer its own `name=`, or call the same layer twice "
+                   "to share its weights")
 
 
 def declare_variable(ev, stmt: ast.ParamDecl | ast.StateDecl, scope: Scope) -> Value:

@@ -46,7 +46,8 @@ class Trace:
     A model is traced once per mode: `training` is the value `.nn` code reads as
     `training` (`mode_read` says whether it did). `updates` maps a state's path to its
     new value (and the `update` statement's span); `rng` is the function's random seed
-    argument, added by the first random draw, and `draws` numbers the draws' streams."""
+    argument, added by the first random draw, and `draws` numbers the draws' streams.
+    `layer_paths` maps each layer's path to the one instance that owns it."""
 
     function: Function
     params: dict[str, ParamSpec] | None = None
@@ -58,6 +59,7 @@ class Trace:
     draws: int = 0
     prefix: list[str] = field(default_factory=list)
     layer_counts: dict[str, int] = field(default_factory=dict)
+    layer_paths: dict[str, Any] = field(default_factory=dict)
     layers: list[LayerRecord] = field(default_factory=list)
 
     def builder(self, span) -> Builder:

@@ -8,7 +8,7 @@ which the lowering resolves through `ctx.shape`.
 from __future__ import annotations
 
 from ..ir import FLOAT_DTYPES, INT_DTYPES, TensorType
-from .common import (check_shape_attr, element_count, normalize_axes,
+from .common import (check_shape_attr, element_count, normalize_axes, normalize_axis,
                      require_dtype, require_known_dtype)
 from .registry import Attr, ShapeError, Surface, define
 
@@ -162,3 +162,57 @@ def _(ctx, indices, depth, dtype):
 one_hot.def_torch(lambda ctx, indices, depth, dtype:
                   f"({indices}.unsqueeze(-1) == torch.arange({ctx.literal(depth)}, "
                   f"device={indices}.device)).to({ctx.dtype(dtype)})")
+
+
+iota = define("iota", (), family=FAMILY,
+              attrs={"shape": Attr("dims"), "axis": Attr("int"), "dtype": Attr("dtype", "i32")},
+              surface=Surface("iota", params=("shape", "axis", "dtype")),
+              nondiff="it has no operands", doc="""
+A tensor of `shape` (which may hold symbols) whose elements are their own index along
+`axis` (`lax.broadcasted_iota`); `iota([T, T], 0) >= iota([T, T], 1)` is a causal mask.
+
+    .nn:  rows = iota(shape(x), 0)  # x: f32[N, 4]
+    IR:   %1 = iota {axis = 0, dtype = "i32", shape = ["N", 4]} : i32[N, 4]
+""")
+
+
+@iota.def_infer
+def _(attrs):
+    require_known_dtype("iota", attrs["dtype"])
+    result = TensorType(attrs["dtype"], tuple(attrs["shape"]))
+    require_dtype("iota", result, FLOAT_DTYPES | INT_DTYPES, what="result")
+    check_shape_attr("iota", result.shape)
+    if result.rank == 0:
+        raise ShapeError("`iota` needs a shape with at least one dim to count along",
+                         code="E0304", help="`iota([n], 0)` counts `0, 1, ..., n - 1`")
+    attrs.update(shape=result.shape, axis=normalize_axis("iota", attrs["axis"], result,
+                                                         operand=None))
+    return result
+
+
+iota.def_jax(lambda ctx, shape, axis, dtype:
+             ctx.lax.broadcasted_iota(ctx.dtype(dtype), ctx.result_shape(), axis))
+iota.def_numpy(lambda ctx, shape, axis, dtype:
+               ctx.np.indices(ctx.result_shape(), ctx.dtype(dtype))[axis])
+
+
+def iota_view(ctx, shape, axis) -> str:
+    """The shape that lays a range along `axis` against `shape`: 1s elsewhere."""
+    return ctx.literal(tuple(-1 if i == axis else 1 for i in range(len(shape))))
+
+
+@iota.def_tf
+def _(ctx, shape, axis, dtype):
+    counts = f"tf.range({ctx.dim(shape[axis])}, dtype={ctx.dtype(dtype)})"
+    if len(shape) == 1:
+        return counts
+    return (f"tf.broadcast_to(tf.reshape({counts}, {iota_view(ctx, shape, axis)}), "
+            f"{ctx.result_shape()})")
+
+
+@iota.def_torch
+def _(ctx, shape, axis, dtype):
+    counts = f"torch.arange({ctx.dim(shape[axis])}, dtype={ctx.dtype(dtype)})"
+    if len(shape) == 1:
+        return counts
+    return f"{counts}.reshape({iota_view(ctx, shape, axis)}).expand({ctx.result_shape()})"
