@@ -30,6 +30,10 @@ class Builder:
     def at(self, loc: Loc) -> Builder:
         return Builder(self.function, loc)
 
+    def into(self, function: Function) -> Builder:
+        """A builder that writes into `function` (a region being built) at this location."""
+        return Builder(function, self.loc)
+
     def emit(self, op_name: str, *operands: Value, **attrs: Any) -> Value | tuple[Value, ...]:
         node = self.make_node(op_name, operands, attrs)
         self.function.nodes.append(node)

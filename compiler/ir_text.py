@@ -57,9 +57,11 @@ def print_function(fn: Function, print_loc: bool = False) -> str:
         operands = ", ".join(name_of(v) for v in node.operands)
         defined = ", ".join(define(r) for r in node.results)
         head = f"{defined} = {node.op}" if node.results else node.op
-        attrs = format_attrs(node.attrs)
+        attrs = format_attrs(node.attrs, print_loc)
         types = ", ".join(format_type(r.type) for r in node.results) or "()"
         text = " ".join(part for part in (head, operands, attrs) if part)
+        # A region's lines (a nested function) are indented one level deeper.
+        text = text.replace("\n", "\n  ")
         lines.append(f"  {text} : {types}{loc_suffix(node.loc)}")
     returned = ", ".join(name_of(r) for r in fn.results)
     lines.append(f"  return {returned}".rstrip())
@@ -79,14 +81,18 @@ def format_loc(loc: Loc) -> str:
     return f"loc({where})"
 
 
-def format_attrs(attrs: dict[str, Any]) -> str:
+def format_attrs(attrs: dict[str, Any], print_loc: bool = False) -> str:
     if not attrs:
         return ""
-    return "{" + ", ".join(f"{k} = {format_attr(attrs[k])}" for k in sorted(attrs)) + "}"
+    return "{" + ", ".join(f"{k} = {format_attr(attrs[k], print_loc)}"
+                           for k in sorted(attrs)) + "}"
 
 
-def format_attr(value: Any) -> str:
-    """One attribute value; floats use `repr`, so they parse back exactly."""
+def format_attr(value: Any, print_loc: bool = False) -> str:
+    """One attribute value; floats use `repr`, so they parse back exactly; a region is
+    its function, printed in full (its values numbered apart from the outer ones)."""
+    if isinstance(value, Function):
+        return print_function(value, print_loc).rstrip("\n")
     if hasattr(value, "tolist"):  # NumPy scalars and arrays
         value = value.tolist()
     if value is None:
@@ -396,6 +402,8 @@ class _Parser:
 
     def attr_value(self) -> Any:
         tok = self.token
+        if self.at("ident", "func"):
+            return self.region()
         if self.accept("punct", "["):
             return tuple(self.comma_separated(self.attr_value, "]"))
         if self.accept("float"):
@@ -406,6 +414,14 @@ class _Parser:
             self.pos += 1
             return KEYWORD_VALUES[tok.text]
         raise self.error(f"expected an attribute value, found `{tok.text}`")
+
+    def region(self) -> Function:
+        """A nested function: closed, so its values are a namespace of their own."""
+        outer = self.values
+        try:
+            return self.function()
+        finally:
+            self.values = outer
 
     def optional_loc(self) -> Loc | None:
         if not self.accept("ident", "loc"):

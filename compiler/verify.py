@@ -44,7 +44,9 @@ def function_problems(fn: Function) -> list[str]:
        in a straight-line function);
     4. each node's results point back at it, with the types its op infers;
     5. each node has a real location (provenance is mandatory);
-    6. results are values defined in `fn`, and result names, if any, match them.
+    6. results are values defined in `fn`, and result names, if any, match them;
+    7. each region (a function held by a node) obeys 1-6 itself: it is closed, so its
+       nodes use only its own values.
     """
     problems: list[str] = []
     defined = set()
@@ -117,6 +119,8 @@ def node_problems(node: Node, defined: set[int], later: set[int]) -> list[str]:
         return problems + [f"unknown op `{node.op}`"]
     problems.extend(attr_problems(op, node))
     problems.extend(type_problems(op, node))
+    for name, body in registry.regions(node.attrs).items():
+        problems.extend(f"region `{name}`: {p}" for p in function_problems(body))
     return problems
 
 

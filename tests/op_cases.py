@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dslc.compiler.ir import DTYPES, TensorType
+from dslc.compiler.builder import Builder
+from dslc.compiler.ir import DTYPES, Function, Loc, TensorType
 
 # Domains: what an operand's values are drawn from (see `random_input`).
 REAL = "real"          # floats in [-2, 2); ints in [-9, 9]; bools at random
@@ -39,7 +40,8 @@ class Case:
     def id(self):
         operands = ",".join(f"{d}[{'x'.join(map(str, s))}]"
                             for d, s in zip(self.dtypes, self.shapes))
-        attrs = ",".join(f"{k}={v}" for k, v in sorted(self.attrs.items()))
+        attrs = ",".join(f"{k}={v.name if isinstance(v, Function) else v}"
+                         for k, v in sorted(self.attrs.items()))
         return f"{self.op}({operands}){attrs}"
 
     @property
@@ -106,6 +108,47 @@ POOL_CASES = [
          domains=(GRID,), fd=False),
 ]
 
+def region(name, types, build):
+    """A body function `name(args of types) -> build(b, *args)` (a value or a tuple), for
+    an op that holds a region."""
+    function = Function(name, loc=Loc("op_cases.py", 1, 1))
+    args = [function.add_arg(TensorType(d, tuple(s)), f"a{i}") for i, (d, s) in enumerate(types)]
+    out = build(Builder(function, function.loc), *args)
+    function.results = list(out) if isinstance(out, tuple) else [out]
+    return function
+
+
+def _elman(b, w, h, x):
+    new = b.tanh(b.add(b.matmul(h, w), x))
+    return new, b.mul(new, b.const(2.0, "f64"))
+
+
+def _two_carries(b, a, c, u, v):
+    new_a = b.add(b.mul(a, u), c)
+    new_c = b.add(c, b.mul(b.sigmoid(a), v))
+    return new_a, new_c, b.sub(new_a, new_c), b.square(u)
+
+
+def _count(b, n, total, x):
+    return b.add(n, b.const(1, "i32")), b.add(total, b.mul(x, b.convert(n, dtype="f64"))), n
+
+
+# Scans: an Elman cell over a symbolic batch (a constant, one carry, one output); two
+# carries and two scanned operands in reverse; an integer carry (a step counter) beside
+# a float one, with an integer output; and a carry alone, like a fold.
+SCAN_CASES = [
+    Case("scan", [3, 3], ["N", 3], [4, "N", 3], num_consts=1, num_carry=1,
+         body=region("elman", [("f64", [3, 3]), ("f64", ["N", 3]), ("f64", ["N", 3])], _elman)),
+    Case("scan", [2], [2], [5, 2], [5, 1], num_carry=2, reverse=True,
+         body=region("two_carries", [("f64", [2]), ("f64", [2]), ("f64", [2]), ("f64", [1])],
+                     _two_carries)),
+    Case("scan", [], [3], ["N", 3], num_carry=2, dtypes=("i32", "f64", "f64"),
+         body=region("count", [("i32", []), ("f64", [3]), ("f64", [3])], _count)),
+    Case("scan", [3], ["N", 3], num_carry=1,
+         body=region("fold", [("f64", [3]), ("f64", [3])],
+                     lambda b, c, x: b.mul(c, b.tanh(x)))),
+]
+
 GRADIENT_CASES = [
     *[case for op in BINARY_OPS
       for case in binary_cases(op, BINARY_DOMAINS.get(op, (REAL, REAL)))],
@@ -131,7 +174,7 @@ GRADIENT_CASES = [
     Case("select", ["N", 1], ["N", 3], [], dtypes=("bool", "f64", "f64")),
     Case("convert", [3, 4], dtypes=("f32",), dtype="f64", fd=False),
     Case("reverse", [2, 3, 4], axes=(0, 2)), Case("reverse", ["N", 3]),
-    *CONV_CASES, *POOL_CASES,
+    *CONV_CASES, *POOL_CASES, *SCAN_CASES,
 ]
 
 F32, I32 = ("f32",), ("i32",)
@@ -202,6 +245,8 @@ VALUE_CASES = [
          feature_group_count=2, dtypes=F32 * 2),
     Case("max_pool", ["N", 5, 5, 3], window=(2, 2), strides=(2, 2), padding=((0, 1), (0, 1)),
          dtypes=F32),
+    Case("scan", [3], ["N", 3], num_carry=1, dtypes=F32 * 2,
+         body=region("fold_f32", [("f32", [3]), ("f32", [3])], lambda b, c, x: b.add(c, x))),
     Case("avg_pool", ["N", 5, 5, 3], window=(2, 2), strides=(2, 2), padding=((0, 1), (0, 1)),
          dtypes=F32),
 

@@ -97,9 +97,18 @@ def test_layer_matches_keras(expression, make, input_shape):
     params = [by_name[n.rsplit("/", 1)[-1]] for n in names]
 
     takes_mode = "training" in inspect.signature(layer.call).parameters
-    for mode in ({"training": True}, {"training": False}) if takes_mode else ({},):
+    modes = ({"training": True}, {"training": False}) if takes_mode else ({},)
+    check_against_keras(run, names, params, layer, weights, x, rng, modes)
+
+
+def check_against_keras(run, names, params, layer, weights, x, rng, modes,
+                        join=lambda out: out, non_trainable=()):
+    """dslc's `run` (from `dslc_layer`) against `jax.vjp` of Keras' `layer` in each of
+    `modes`: outputs, input and weight gradients; `join` makes Keras' output one array."""
+    for mode in modes:
         def keras_forward(trainable, inputs):
-            return layer.stateless_call(trainable, [], inputs, **mode)[0]
+            return join(layer.stateless_call(trainable, list(non_trainable), inputs,
+                                             **mode)[0])
 
         want, keras_vjp = jax.vjp(keras_forward, weights, x)
         ct = rng.standard_normal(want.shape).astype(np.float32)

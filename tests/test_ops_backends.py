@@ -55,9 +55,10 @@ TOLERANCES = {"f32": (1e-5, 1e-6), "f64": (1e-10, 1e-12)}
 
 # Where torch.compile could specialize or break: broadcasting with a symbolic dim, a
 # product, a reduction, a choice with a 0-d operand, the counter-based generator, a
-# convolution and a padded average pooling (its padded mean of ones).
+# convolution, a padded average pooling (its padded mean of ones) and a loop (unrolled).
 # `aot_eager` traces as inductor does, without inductor's slow code generation.
-TORCH_COMPILED_OPS = ("add", "matmul", "sum", "select", "random_uniform", "conv", "avg_pool")
+TORCH_COMPILED_OPS = ("add", "matmul", "sum", "select", "random_uniform", "conv", "avg_pool",
+                      "scan")
 
 
 def test_case_ids_are_distinct():

@@ -29,7 +29,9 @@ from dslc.compiler.pipeline import compile_text
 OP_NAMES = sorted(all_ops())
 
 NN_LINE = re.compile(r"^\s*\.nn:\s+(?P<code>[^#\n]*?)\s*(?:#\s*(?P<decls>.*?)\s*)?$", re.M)
-IR_LINE = re.compile(r"^\s*IR:\s+(?P<line>%.*?)\s*$", re.M)
+# The `IR:` line, and the lines under it that are indented deeper (an op's region).
+IR_LINE = re.compile(r"^(?P<indent>\s*)IR:(?P<gap>\s+)(?P<line>%.*?)\s*$"
+                     r"(?P<more>(?:\n(?P=indent)\s+\S.*$)*)", re.M)
 DECLARATION = re.compile(r"(?P<name>[A-Za-z_]\w*)\s*:\s*(?P<type>\w+\[[^\]]*\])")
 ASSIGNED = re.compile(r"^(?P<names>[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=[^=]")
 PARAM = re.compile(r"^param\s+(?P<name>[A-Za-z_]\w*)\s*:")
@@ -41,7 +43,9 @@ def example(name):
     doc = all_ops()[name].doc
     nn, ir = NN_LINE.search(doc), IR_LINE.search(doc)
     assert nn and ir, f"`{name}` doc lacks a `.nn:` or an `IR:` line"
-    return nn, ir.group("line")
+    column = len(ir.group("indent")) + len("IR:") + len(ir.group("gap"))
+    more = [line[column:].rstrip() for line in ir.group("more").splitlines() if line]
+    return nn, "\n".join([ir.group("line")] + more)
 
 
 def declarations(text: str | None) -> list[tuple[str, str]]:
@@ -142,8 +146,9 @@ def test_ir_example_is_what_the_op_builds(name):
 def canonical(parsed, text) -> str:
     """The parsed node printed by `print_function`, its values renamed back to the
     names the doc gave them (arguments in order of first use, then results)."""
-    printed = print_function(parsed).splitlines()[1].strip()
+    lines = print_function(parsed).splitlines()
+    printed = "\n".join(line[2:] for line in lines[1:-2])  # the node, under its function
     arg_names = re.findall(r"(%\w+):", text.splitlines()[0])
-    results, _, _ = ir_line_parts(text.splitlines()[1].strip())
+    results, _, _ = ir_line_parts(text.split("\n", 1)[1].strip())
     names = dict(enumerate(arg_names + results))
     return re.sub(r"%(\d+)", lambda m: names[int(m.group(1))], printed)

@@ -31,19 +31,32 @@ def apply_rule(b, node, cotangents):
 
 
 def gradient_function(case):
-    """`(inputs..., ct) -> (output, cotangent per differentiable input)` as IR."""
+    """`(inputs..., cts...) -> (outputs..., cotangent per differentiable input)` as IR,
+    with a cotangent argument per float output (an op such as `scan` has several)."""
     function = Function(case.op)
     inputs = [function.add_arg(t, f"x{i}") for i, t in enumerate(case.types)]
     b = Builder(function, UNKNOWN_LOC)
     out = b.emit(case.op, *inputs, **case.attrs)
-    ct = function.add_arg(out.type, "ct")
-    grads = apply_rule(b, out.node, [ct])
+    outs = list(out) if isinstance(out, tuple) else [out]
+    cts = [function.add_arg(o.type, f"ct{i}") if o.type.is_float else None
+           for i, o in enumerate(outs)]
+    grads = apply_rule(b, outs[0].node, cts)
     assert len(grads) == len(inputs)
     wrt = [i for i, x in enumerate(inputs) if x.type.is_float]
     for i in wrt:
         assert grads[i] is not None and grads[i].type == inputs[i].type, (i, grads[i])
-    function.results = [out] + [grads[i] for i in wrt]
+    function.results = outs + [grads[i] for i in wrt]
     return function, wrt
+
+
+def outputs_of(function, case):
+    """How many outputs the op under test has (the gradient function returns them first)."""
+    return len(function.results) - sum(t.is_float for t in case.types)
+
+
+def float_outputs(outs):
+    """The outputs that a cotangent is given for (the float ones)."""
+    return tuple(o for o in outs if np.issubdtype(o.dtype, np.floating))
 
 
 @functools.cache
@@ -66,18 +79,19 @@ def test_vjp_matches_jax_and_finite_differences(case_id):
     case = CASE_BY_ID[case_id]
     function, wrt, lowered = compiled(case_id)
     rng = np.random.default_rng(0)
+    count = outputs_of(function, case)
     for n in SIZES_OF_N if function.symbols else (None,):
         xs = [random_input(rng, t, concrete(t.shape, n), d)
               for t, d in zip(case.types, case.domains)]
-        ct_type = function.args[-1].type
-        ct = random_input(rng, ct_type, concrete(ct_type.shape, n), REAL)
+        ct = [random_input(rng, a.type, concrete(a.type.shape, n), REAL)
+              for a in function.args[len(case.types):]]
 
         def forward(*diff_inputs):
-            return lowered(*substitute(xs, wrt, diff_inputs), ct)[0]
+            return float_outputs(lowered(*substitute(xs, wrt, diff_inputs), *ct)[:count])
 
-        grads = lowered(*xs, ct)[1:]
+        grads = lowered(*xs, *ct)[count:]
         _, reference_vjp = jax.vjp(forward, *[xs[i] for i in wrt])
-        for got, want in zip(grads, reference_vjp(ct)):
+        for got, want in zip(grads, reference_vjp(tuple(ct))):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
         if case.fd:
             check_finite_differences(forward, [xs[i] for i in wrt], grads, ct, rng)
@@ -91,11 +105,13 @@ def substitute(xs, positions, values):
 
 
 def check_finite_differences(forward, xs, grads, ct, rng, eps=1e-6):
-    """`<ct, J v>` by central differences against `<grads, v>`, for a random `v`."""
+    """`<ct, J v>` by central differences against `<grads, v>`, for a random `v`; `ct`
+    holds a cotangent per output of `forward`."""
     directions = [rng.standard_normal(np.shape(x)) for x in xs]
     plus = forward(*[x + eps * v for x, v in zip(xs, directions)])
     minus = forward(*[x - eps * v for x, v in zip(xs, directions)])
-    numeric = np.sum(ct * (np.asarray(plus) - np.asarray(minus))) / (2 * eps)
+    numeric = sum(np.sum(c * (np.asarray(p) - np.asarray(m)))
+                  for c, p, m in zip(ct, plus, minus)) / (2 * eps)
     analytic = sum(np.sum(np.asarray(g) * v) for g, v in zip(grads, directions))
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-7)
 
@@ -118,9 +134,9 @@ def reverse_walk(b, nodes, seeds, wrt):
 
 
 def second_order_function(case):
-    """`(inputs..., ct, w...) -> d<grads, w>/d inputs`, from the rule's IR alone."""
+    """`(inputs..., cts..., w...) -> d<grads, w>/d inputs`, from the rule's IR alone."""
     function, wrt = gradient_function(case)
-    grads = function.results[1:]
+    grads = function.results[outputs_of(function, case):]
     seeds = [(g, function.add_arg(g.type, f"w{i}")) for i, g in enumerate(grads)]
     inputs = [function.args[i] for i in wrt]
     b = Builder(function, UNKNOWN_LOC)
@@ -137,21 +153,23 @@ FIRST_CASE_OF_OP = list({case.op: case.id for case in reversed(CASES)}.values())
 @pytest.mark.parametrize("case_id", FIRST_CASE_OF_OP)
 def test_gradient_of_gradient_matches_jax(case_id):
     case = CASE_BY_ID[case_id]
-    _, wrt, first = compiled(case_id)
+    first_function, wrt, first = compiled(case_id)
     function, _ = second_order_function(case)
     second = jax.jit(lower_function(function))
     rng = np.random.default_rng(1)
     n = SIZES_OF_N[0]
     xs = [random_input(rng, t, concrete(t.shape, n), d) for t, d in zip(case.types, case.domains)]
-    ct_type, *w_types = function.args[len(case.types):]
-    ct = random_input(rng, ct_type.type, concrete(ct_type.type.shape, n), REAL)
+    count = outputs_of(first_function, case)
+    ct_args = first_function.args[len(case.types):]
+    ct = [random_input(rng, a.type, concrete(a.type.shape, n), REAL) for a in ct_args]
+    w_types = function.args[len(case.types) + len(ct_args):]
     ws = [random_input(rng, w.type, concrete(w.type.shape, n), REAL) for w in w_types]
 
     def gradients(*diff_inputs):
-        return first(*substitute(xs, wrt, diff_inputs), ct)[1:]
+        return first(*substitute(xs, wrt, diff_inputs), *ct)[count:]
 
     _, reference = jax.vjp(gradients, *[xs[i] for i in wrt])
-    for got, want in zip(second(*xs, ct, *ws), reference(tuple(ws))):
+    for got, want in zip(second(*xs, *ct, *ws), reference(tuple(ws))):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 

@@ -28,7 +28,7 @@ class LowerCtx:
     """What a lowering rule may know about its node: IR types, and the actual size of
     each symbolic dim in the current call (an int, or a JAX symbolic dim under export);
     and what it may use: `lax`, `random` (`jax.random`), dtypes by IR name, and
-    NumPy-style broadcasting, which `lax` does not do.
+    NumPy-style broadcasting, which `lax` does not do; `region(body)` runs a region.
     """
 
     __slots__ = ("operand_types", "result_types", "_symbols")
@@ -54,6 +54,11 @@ class LowerCtx:
 
     def result_shape(self, index: int = 0) -> tuple:
         return self.shape(self.result_types[index].shape)
+
+    def region(self, body: Function) -> Callable[..., tuple]:
+        """`body` as a function of JAX values (to trace under `lax.scan`), its symbols
+        those of the enclosing call."""
+        return lambda *args: run_function(body, args, self._symbols)
 
     @staticmethod
     def dtype(name: str):
@@ -122,15 +127,19 @@ def lower_function(function: Function) -> Callable[..., tuple]:
         if len(args) != len(function.args):
             raise LoweringError(f"`{function.name}` takes {len(function.args)} "
                                 f"arguments, got {len(args)}")
-        symbols = bind_symbols(function, args)
-        env = dict(zip(function.args, args))
-        for node in function.nodes:
-            outs = lower_node(node, [env[v] for v in node.operands], symbols)
-            env.update(zip(node.results, outs))
-        return tuple(env[v] for v in function.results)
+        return run_function(function, args, bind_symbols(function, args))
 
     lowered.__name__ = function.name
     return lowered
+
+
+def run_function(function: Function, args, symbols: dict) -> tuple:
+    """The values of `function`'s results on `args`, one rule per node."""
+    env = dict(zip(function.args, args))
+    for node in function.nodes:
+        outs = lower_node(node, [env[v] for v in node.operands], symbols)
+        env.update(zip(node.results, outs))
+    return tuple(env[v] for v in function.results)
 
 
 WIDE_DTYPES = frozenset({"i64", "f64"})

@@ -29,7 +29,8 @@ def numpy_dtype(name: str) -> np.dtype:
 
 class NumpyCtx:
     """What a reference rule may know about its node: IR types, the size of each
-    symbolic dim in this call, dtypes by IR name; and `np`, NumPy itself."""
+    symbolic dim in this call, dtypes by IR name; `np`, NumPy itself; and `region(body)`,
+    a region as a Python function of arrays."""
 
     __slots__ = ("operand_types", "result_types", "_symbols")
     np = np
@@ -57,6 +58,9 @@ class NumpyCtx:
     @staticmethod
     def dtype(name: str) -> np.dtype:
         return numpy_dtype(name)
+
+    def region(self, body: Function):
+        return lambda *args: run_function(body, args, self._symbols)
 
 
 def bind_symbols(function: Function, args) -> dict[str, int]:
@@ -88,7 +92,10 @@ def evaluate(function: Function, *args) -> tuple[np.ndarray, ...]:
         raise ReferenceError(f"`{function.name}` takes {len(function.args)} arguments, "
                              f"got {len(args)}")
     arrays = [np.asarray(a, numpy_dtype(v.type.dtype)) for a, v in zip(args, function.args)]
-    symbols = bind_symbols(function, arrays)
+    return run_function(function, arrays, bind_symbols(function, arrays))
+
+
+def run_function(function: Function, arrays, symbols: dict[str, int]) -> tuple:
     env = dict(zip(function.args, arrays))
     for node in function.nodes:
         env.update(zip(node.results, run_node(node, [env[v] for v in node.operands], symbols)))

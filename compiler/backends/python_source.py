@@ -83,6 +83,7 @@ class Body:
     namer: Namer
     helpers: dict[str, str]
     lines: list[str] = field(default_factory=list)
+    target: Target | None = None
 
     def emit(self, statement: str) -> None:
         self.lines.append(statement)
@@ -92,7 +93,8 @@ class SourceCtx:
     """What a `tf` or `torch` rule may know and do: the IR types of its node, the
     source of a shape (symbols are variables bound at the function's start), the
     target's dtype spelling, fresh names and a statement sink for rules that need more
-    than one expression. A target subclasses it with its `DTYPES`."""
+    than one expression; `region(body)` defines a region as a nested function. A
+    target subclasses it with its `DTYPES`."""
 
     DTYPES: dict[str, str] = {}
 
@@ -131,6 +133,14 @@ class SourceCtx:
 
     def emit(self, statement: str) -> None:
         self._body.emit(statement)
+
+    def region(self, function: Function, hint: str = "body") -> str:
+        """The name of a nested `def` computing `function` (a region), written here as
+        statements; it reads the dims' variables of the function it is nested in."""
+        name = self.fresh(hint)
+        for line in function_lines(function, self._body, self._symbols, name):
+            self.emit(line)
+        return name
 
     def helper(self, name: str, source: str) -> str:
         """`name`, a module-level function whose `def` is `source`, written once into
@@ -174,7 +184,14 @@ class Target:
 
 
 def missing_rules(function: Function, target: str) -> list[str]:
-    return sorted({n.op for n in function.nodes if registry.get(n.op).rule(target) is None})
+    """The ops of `function` and of its regions that have no rule for `target`."""
+    missing = set()
+    for node in function.nodes:
+        if registry.get(node.op).rule(target) is None:
+            missing.add(node.op)
+        for body in registry.regions(node.attrs).values():
+            missing.update(missing_rules(body, target))
+    return sorted(missing)
 
 
 def function_source(function: Function, target: Target, name: str | None = None,
@@ -189,9 +206,20 @@ def function_source(function: Function, target: Target, name: str | None = None,
         raise EmitError(f"no {target.name} rule for op {', '.join(f'`{m}`' for m in missing)} "
                         f"in `{function.name}`")
     namer = namer or Namer(target.reserved)
-    body = Body(Namer(namer.taken), helpers if helpers is not None else {})
+    body = Body(Namer(namer.taken), helpers if helpers is not None else {}, target=target)
+    fn_name = name or namer.fresh(function.name)
+    return "\n".join(function_lines(function, body, {}, fn_name))
+
+
+def function_lines(function: Function, body: Body, symbols: dict[str, str],
+                   fn_name: str) -> list[str]:
+    """The lines of `def fn_name(...)` computing `function`, written with `body`'s
+    namer, helpers and target into a statement list of its own. `symbols` are the dims'
+    variables already bound (a region reads those of the function it is nested in)."""
+    body = Body(body.namer, body.helpers, target=body.target)
+    target = body.target
+    symbols = dict(symbols)
     names: dict[Value, str] = {}
-    symbols: dict[str, str] = {}
     for arg in function.args:
         names[arg] = body.namer.fresh(arg.name or "arg")
     for arg in function.args:
@@ -215,9 +243,8 @@ def function_source(function: Function, target: Target, name: str | None = None,
         names.update(zip(node.results, outs))
     results = [names[v] for v in function.results]
     body.emit(f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-    fn_name = name or namer.fresh(function.name)
     params = ", ".join(names[a] for a in function.args)
-    return "\n".join([f"def {fn_name}({params}):"] + [f"    {line}" for line in body.lines])
+    return [f"def {fn_name}({params}):"] + [f"    {line}" for line in body.lines]
 
 
 def location_comment(loc: Loc) -> str:

@@ -20,6 +20,7 @@ from ..ir import DTYPES
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .binding import CallSite
 from .list_builtins import LIST_FUNCTIONS
+from .loops import scan_builtin
 from .op_builtins import op_builtins
 from .random_draws import RANDOM
 from .values import (ALL, REQUIRED, TRAINING, Builtin, Configured, DimSym, Dtype, FnRef,
@@ -101,6 +102,9 @@ FUNCTIONS = (
      "the gradient of `f` in argument `argnums`"),
     ("value_and_grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(True),
      "`f`'s value and gradient"),
+    ("scan", Signature.of("f", "init", "xs", reverse=False), scan_builtin,
+     "a loop: `f(carry, x)` over the first axis of `xs`, giving the final carry and the "
+     "stacked outputs"),
 )
 
 

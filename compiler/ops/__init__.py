@@ -15,6 +15,7 @@ FAMILIES = (
     "creation",
     "conv",
     "pool",
+    "control",
 )
 
 _loaded = False

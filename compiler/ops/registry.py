@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .. import dims
-from ..ir import TensorType
+from ..ir import Function, TensorType
 
 REQUIRED = object()  # default marking an attribute the caller must give
 
@@ -73,8 +73,18 @@ ATTR_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
              "a list of dims (integers, symbols or arithmetic on them)"),
     "pairs": (lambda v: isinstance(v, tuple) and all(map(_is_pair, v)),
               "a list of `[low, high]` integer pairs"),
+    "region": (lambda v: isinstance(v, Function), "a function (a region)"),
     "any": (lambda v: True, "any value"),
 }
+
+# An attribute of kind `region` holds a closed `ir.Function` (it sees only its own
+# arguments): the body of a loop. Its node's operands feed it, its shape rule reads
+# its signature, and passes, the verifier, printer and backends recurse into it.
+
+
+def regions(attrs: dict[str, Any]) -> dict[str, Function]:
+    """The region attributes among `attrs`, by name."""
+    return {k: v for k, v in attrs.items() if isinstance(v, Function)}
 
 
 @dataclass(frozen=True)

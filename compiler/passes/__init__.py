@@ -13,6 +13,7 @@ from ..ir import Function, Module
 from .canonicalize import Canonicalize, canonicalize
 from .cse import cse
 from .dce import dce
+from .inline import map_regions
 
 Pass = Callable[[Function], Function]
 
@@ -27,8 +28,8 @@ DEFAULT_PIPELINE = ("canonicalize", "cse", "dce")
 
 def run_pipeline(module: Module, names: Iterable[str] = DEFAULT_PIPELINE,
                  after: Callable[[str, Module], None] | None = None) -> Module:
-    """Runs the passes `names`, in order, on every function of `module` (replacing them
-    in place) and returns it; `after(pass_name, module)` is called after each pass."""
+    """Runs the passes `names`, in order, on every function of `module` and on the
+    regions of its nodes (replacing them in place) and returns it; `after(pass_name, module)` is called after each pass."""
     names = tuple(names)
     unknown = [n for n in names if n not in PASSES]
     if unknown:
@@ -36,7 +37,7 @@ def run_pipeline(module: Module, names: Iterable[str] = DEFAULT_PIPELINE,
                          f"passes are {', '.join(PASSES)}")
     for name in names:
         for key, fn in list(module.functions.items()):
-            module.functions[key] = PASSES[name](fn)
+            module.functions[key] = PASSES[name](map_regions(fn, PASSES[name]))
         if after is not None:
             after(name, module)
     return module

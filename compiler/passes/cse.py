@@ -38,6 +38,8 @@ def attr_key(value: Any) -> Any:
     `1`, `1.0` and `true` differ (though equal in Python), so do `0.0` and `-0.0`,
     while `nan` equals itself."""
     kind = type(value)
+    if kind is Function:  # a region: bodies are never mutated, so identity is equality
+        return ("region", id(value))
     if kind is int or kind is str or kind is bool or value is None:
         return (kind.__name__, value)
     if hasattr(value, "tolist"):  # NumPy scalars and arrays

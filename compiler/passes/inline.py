@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..builder import Builder
 from ..ir import Function, Node, Value
+from ..ops import registry
 
 
 def copy_node(function: Function, node: Node, operands) -> Node:
@@ -108,3 +109,23 @@ def clone_function(fn: Function, name: str | None = None) -> Function:
     for node in fn.nodes:
         copy.copy(node)
     return copy.finish()
+
+
+def map_regions(fn: Function, transform) -> Function:
+    """`fn` with `transform` (a pass) applied to every region of its nodes, innermost
+    first; a node whose region changed is rebuilt on the new one (a pass keeps a
+    function's signature, so the node keeps its result types)."""
+    copy = FunctionCopy(fn)
+    changed = False
+    for node in fn.nodes:
+        bodies = registry.regions(node.attrs)
+        new = {name: transform(map_regions(body, transform)) for name, body in bodies.items()}
+        if all(new[name] is body for name, body in bodies.items()):
+            copy.copy(node)
+            continue
+        changed = True
+        rebuilt = Node(node.op, copy.operands(node), {**node.attrs, **new},
+                       tuple(r.type for r in node.results), node.loc)
+        copy.function.nodes.append(rebuilt)
+        copy.bind(node, rebuilt.results)
+    return copy.finish() if changed else fn
