@@ -13,11 +13,12 @@ from typing import Callable
 
 import numpy as np
 
+from ..runtime.data import arrays
+from ..runtime.training import step_seed
 from .backends import jax_lower
 from .backends.python_module import TARGETS, emit_module, function_names, module_namer
 from .backends.python_source import function_source
 from .ir import Function, Loc
-from ..runtime.training import step_seed
 from .training import load_data
 
 BACKENDS = ("xla", "tf", "torch")
@@ -120,7 +121,8 @@ def batches(program, steps: int, batch_size: int | None, seed: int):
         for index in batches_for_epoch(len(data), batch_size, batch_size is not None, rng):
             if batch_size is not None and len(index) < batch_size:
                 continue
-            yield data.x[index], data.y[index]
+            batch = data.take(index)
+            yield batch.x, batch.y
             produced += 1
             if produced == steps:
                 return
@@ -149,7 +151,8 @@ def verify(program, steps: int = 40, *, torch_backend: str = "inductor",
     result = Agreement()
     for step, (x, y) in enumerate(batches(program, steps, config.batch_size, config.seed), 1):
         rng = [np.asarray(step_seed(config.seed, step - 1))] if draws else []
-        inputs = {name: train_step.order_args(**carried[name], rng=rng, input=[x], target=[y])
+        inputs = {name: train_step.order_args(**carried[name], rng=rng, input=arrays(x),
+                                              target=arrays(y))
                   for name in runners}
         outputs = {name: runner.call("train_step", inputs[name])
                    for name, runner in runners.items()}

@@ -44,6 +44,11 @@ def compile(source: str | os.PathLike, target: str = "cpu", *,
     return Program(compilation, target)
 
 
+def _parts(value) -> list:
+    """The arrays of a model's inputs (or targets): one, or a list or tuple of several."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def read_source(source, filename: str | None) -> tuple[str, str]:
     if isinstance(source, os.PathLike) or (
             isinstance(source, str) and "\n" not in source and os.path.isfile(source)):
@@ -120,11 +125,12 @@ class Program:
                 for s in self.meta.get("optimizer_state", [])}
 
     def predict(self, variables: dict, x) -> np.ndarray:
-        """The model in inference mode (its state read, not updated)."""
+        """The model in inference mode (its state read, not updated); `x` is a list of
+        arrays for a model with several inputs."""
         predict = self.module.functions["predict"]
         return self.function("predict")(*predict.order_args(
             param=self._named(variables, self.param_names),
-            state=self._named(variables, self.state_names), input=[x]))
+            state=self._named(variables, self.state_names), input=_parts(x)))
 
     def train_step(self, variables: dict, opt_state: dict, x, y, step: int = 0):
         """One step in training mode: returns (variables, opt_state, loss, metrics dict).
@@ -139,7 +145,7 @@ class Program:
         results = self.function("train_step")(*function.order_args(
             rng=rng, param=self._named(variables, self.param_names),
             state=self._named(variables, self.state_names),
-            optimizer=self._named(opt_state, slots), input=[x], target=[y]))
+            optimizer=self._named(opt_state, slots), input=_parts(x), target=_parts(y)))
         named = function.group_results(list(zip(function.result_names, results)))
         return (dict(named.get("param", []) + named.get("state", [])),
                 dict(named.get("optimizer", [])), named["loss"][0][1],

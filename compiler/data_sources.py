@@ -22,7 +22,8 @@ REQUIRED = _Required()  # the default of a parameter that must be given
 @dataclass(frozen=True)
 class DataSource:
     """`params`: name -> default (`REQUIRED` for none), in positional order; `kinds`:
-    name -> `int`, `float`, `bool` or `str`, what the front end accepts for it;
+    name -> `int`, `float`, `bool`, `str` or `names` (a string or a list of them), what
+    the front end accepts for it;
     `reads_files`: paths in its arguments are relative to the `.nn` file."""
 
     name: str
@@ -52,7 +53,8 @@ DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
     _source("digits", "scikit-learn's bundled 8x8 handwritten digits as `f32[N, 8, 8, 1]` in "
             "[0, 1], sparse `i32` labels (needs scikit-learn)",
             ("classes", "int", 10)),
-    _source("npz", "arrays `x` and `y` of a NumPy `.npz` file, relative to the `.nn` file",
-            ("path", "str", REQUIRED), ("x", "str", "x"), ("y", "str", "y"),
+    _source("npz", "arrays `x` and `y` of a NumPy `.npz` file, relative to the `.nn` file; "
+            "a list of names for a model with several inputs or outputs",
+            ("path", "str", REQUIRED), ("x", "names", "x"), ("y", "names", "y"),
             reads_files=True),
 )}

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from ..dsl import Diagnostic
-from ..runtime.data import DATA_SOURCES, DataError, Dataset
+from ..runtime.data import DATA_SOURCES, DataError, Dataset, arrays
 from ..runtime.training import evaluate_dataset, fit, step_seed
 from . import dims, limits
 from .backends.jax_lower import lower_function, precision
@@ -32,6 +32,9 @@ class TrainError(Exception):
 
 
 def load_data(program) -> Dataset:
+    """The train block's data, checked against the model: one array per input and per
+    target (a tuple where there are several), of the shapes the types ask, labels in
+    range for the sparse losses."""
     config = program.compilation.train
     source = DATA_SOURCES[config.data.name]
     base_dir = os.path.dirname(os.path.abspath(program.compilation.path))
@@ -41,28 +44,46 @@ def load_data(program) -> Dataset:
     except DataError as error:
         raise TrainError([Diagnostic("E0406", str(error), span, "data loaded here")]) from None
     eval_step = program.module.functions["eval_step"]
-    (x,), (y,) = eval_step.args_with("input"), eval_step.args_with("target")
-    x_type, y_type = x.type, y.type
-    for name, array, ttype in (("x", data.x, x_type), ("y", data.y, y_type)):
-        problem = shape_problem(array.shape, ttype.shape)
-        if problem:
+    parts = {}
+    for part, role in (("x", "input"), ("y", "target")):
+        args, given = eval_step.args_with(role), arrays(getattr(data, part))
+        if len(given) != len(args):
             raise TrainError([Diagnostic(
-                "E0406", f"the data's `{name}` has shape `{list(array.shape)}`, but the model "
-                f"needs `{ttype}`", span, problem,
-                help="check the model's input type and the loss (sparse losses take class ids)")])
-    if problem := label_problem(program, data.y):
+                "E0406", f"the data gives {len(given)} array(s) as `{part}`, but the model "
+                f"takes {len(args)} {'inputs' if role == 'input' else 'targets'}", span,
+                "data loaded here", help=f"name one array per {role}, e.g. "
+                f"`{part}=[{', '.join(repr(a.name) for a in args)}]`".replace("'", '"'))])
+        checked = []
+        for index, (array, arg) in enumerate(zip(given, args)):
+            name = part if len(args) == 1 else f"{part}[{index}]"
+            if problem := shape_problem(array.shape, arg.type.shape):
+                raise TrainError([Diagnostic(
+                    "E0406", f"the data's `{name}` has shape `{list(array.shape)}`, but the "
+                    f"model needs `{arg.type}`", span, problem,
+                    help="check the model's input type and the loss (sparse losses take "
+                    "class ids)")])
+            checked.append(np.asarray(array, numpy_dtype(arg.type.dtype)))
+        parts[part] = checked[0] if len(args) == 1 else tuple(checked)
+    if problem := label_problem(program, arrays(parts["y"])):
         raise TrainError([Diagnostic("E0406", problem, span, "data loaded here",
                                      help="class ids run from 0 to the model's output width - 1")])
-    return Dataset(np.asarray(data.x, numpy_dtype(x_type.dtype)),
-                   np.asarray(data.y, numpy_dtype(y_type.dtype)))
+    return Dataset(parts["x"], parts["y"])
 
 
-def label_problem(program, labels) -> str | None:
-    """For a sparse loss: class ids outside `[0, classes)`, which would otherwise pick
-    no class (a one-hot row of zeros) and give a loss of 0 without a word."""
-    if not program.compilation.train.loss.startswith("sparse_") or labels.size == 0:
+def label_problem(program, targets) -> str | None:
+    """For each output trained with a sparse loss: class ids outside `[0, classes)`,
+    which would otherwise pick no class (a one-hot row of zeros) and give a loss of 0
+    without a word."""
+    outputs = program.module.functions["predict"].results
+    for loss, output, labels in zip(program.compilation.train.losses, outputs, targets):
+        if problem := sparse_label_problem(loss, output, labels):
+            return problem
+    return None
+
+
+def sparse_label_problem(loss: str, output, labels) -> str | None:
+    if not loss.startswith("sparse_") or labels.size == 0:
         return None
-    (output,) = program.module.functions["predict"].results
     classes = output.type.shape[-1]
     if not isinstance(classes, int):
         return None
@@ -115,7 +136,8 @@ def step_functions(program, seed: int = 0):
         (params, state), (slots, count) = variables, carry
         rng = [step_seed(seed, count)] if draws else []
         out = train_step.group_results(lowered_train(*train_step.order_args(
-            rng=rng, param=params, state=state, optimizer=slots, input=[x], target=[y])))
+            rng=rng, param=params, state=state, optimizer=slots, input=arrays(x),
+            target=arrays(y))))
         return ((tuple(out.get("param", ())), tuple(out.get("state", ()))),
                 (tuple(out.get("optimizer", ())), count + 1), out["loss"][0],
                 tuple(out.get("metric", ())))
@@ -123,7 +145,7 @@ def step_functions(program, seed: int = 0):
     def evaluate(variables, x, y):
         params, state = variables
         out = eval_step.group_results(lowered_eval(*eval_step.order_args(
-            param=params, state=state, input=[x], target=[y])))
+            param=params, state=state, input=arrays(x), target=arrays(y))))
         return out["loss"][0], tuple(out.get("metric", ()))
 
     return step, evaluate

@@ -20,22 +20,36 @@ class DataError(Exception):
     """A data source could not produce a dataset (bad file, key, argument or length)."""
 
 
+def arrays(part) -> tuple[np.ndarray, ...]:
+    """The arrays of a dataset's `x` or `y`: itself, or the tuple's members."""
+    return tuple(part) if isinstance(part, tuple) else (part,)
+
+
+def rows_of(part, indices):
+    """`part` (an array or a tuple of them) at the rows `indices`."""
+    return tuple(a[indices] for a in part) if isinstance(part, tuple) else part[indices]
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Inputs `x` and targets `y` with the same number of rows (the first axis)."""
+    """Inputs `x` and targets `y` with the same number of rows (the first axis). For a
+    model with several inputs (or outputs), `x` (or `y`) is a tuple of arrays, one per
+    input in the model's order."""
 
-    x: np.ndarray
-    y: np.ndarray
+    x: np.ndarray | tuple[np.ndarray, ...]
+    y: np.ndarray | tuple[np.ndarray, ...]
 
     def __post_init__(self):
-        if len(self.x) != len(self.y):
-            raise DataError(f"x has {len(self.x)} rows but y has {len(self.y)}; they must match")
+        rows = {len(a) for a in (*arrays(self.x), *arrays(self.y))}
+        if len(rows) != 1:
+            counts = ", ".join(str(len(a)) for a in (*arrays(self.x), *arrays(self.y)))
+            raise DataError(f"the inputs and targets have {counts} rows; they must match")
 
     def __len__(self) -> int:
-        return len(self.x)
+        return len(arrays(self.x)[0])
 
     def take(self, indices) -> Dataset:
-        return Dataset(self.x[indices], self.y[indices])
+        return Dataset(rows_of(self.x, indices), rows_of(self.y, indices))
 
     def split(self, fraction: float) -> tuple[Dataset, Dataset]:
         """Split into (train, validation), the validation part being the LAST
@@ -114,9 +128,11 @@ def digits(classes: int = 10) -> Dataset:
     return Dataset(images, bunch.target.astype(np.int32))
 
 
-def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | None = None) -> Dataset:
-    """Arrays `x` and `y` from a NumPy `.npz` file; a relative `path` is taken
-    from `base_dir` (the `.nn` file's folder)."""
+def npz(path: str, x: str | list[str] = "x", y: str | list[str] = "y", *,
+        base_dir: str | os.PathLike | None = None) -> Dataset:
+    """Arrays `x` and `y` from a NumPy `.npz` file; a relative `path` is taken from
+    `base_dir` (the `.nn` file's folder). A list of names gives a tuple of arrays, for a
+    model with several inputs (`x`) or outputs (`y`)."""
     full_path = os.path.join(base_dir, path) if base_dir is not None else path
     if not os.path.exists(full_path):
         raise DataError(f"data file not found: {full_path}")
@@ -126,38 +142,47 @@ def npz(path: str, x: str = "x", y: str = "y", *, base_dir: str | os.PathLike | 
         loaded = np.load(full_path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"cannot read {full_path} as an .npz file: {error}") from None
+    x_keys, y_keys = ([x] if isinstance(x, str) else list(x)), ([y] if isinstance(y, str) else list(y))
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise DataError(f"{full_path} is a single .npy array, not an .npz archive of named arrays "
-                        f"(save one with `np.savez(path, {x}=..., {y}=...)`)")
+                        f"(save one with `np.savez(path, {x_keys[0]}=..., {y_keys[0]}=...)`)")
+    keys = x_keys + y_keys
     try:
         with loaded as archive:
             available = sorted(archive.files)
-            for key in (x, y):
+            for key in keys:
                 if key not in available:
                     raise DataError(
                         f"{full_path} has no array `{key}`; available: {', '.join(available) or '(none)'}"
                     )
             limit = data_limit()
-            for key in (x, y):
+            for key in keys:
                 size = archive.zip.getinfo(f"{key}.npy").file_size
                 if size > limit:
                     raise DataError(
                         f"{full_path}: `{key}` takes {_size(size)}, more than the limit of "
                         f"{_size(limit)} (DSLC_MAX_DATA_BYTES raises it)")
-            inputs, targets = archive[x], archive[y]
+            loaded_arrays = {key: archive[key] for key in keys}
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"cannot read {full_path} as an .npz file: {error}") from None
-    for key, array in ((x, inputs), (y, targets)):
+    for key, array in loaded_arrays.items():
         if array.ndim == 0:
             raise DataError(f"{full_path}: `{key}` is a single number; it needs one row per example")
         if array.dtype.kind not in "biuf":
             raise DataError(f"{full_path}: `{key}` holds {array.dtype} values; "
                             "data arrays hold numbers (bool, int, uint or float)")
-    if len(inputs) != len(targets):
-        raise DataError(f"{full_path}: `{x}` has {len(inputs)} rows but `{y}` has {len(targets)}")
-    return Dataset(inputs, targets)
+    rows = {key: len(array) for key, array in loaded_arrays.items()}
+    if len(set(rows.values())) != 1:
+        raise DataError(f"{full_path}: " + ", ".join(f"`{k}` has {n} rows" for k, n in rows.items())
+                        + "; they must match")
+
+    def part(names, given):
+        picked = tuple(loaded_arrays[n] for n in names)
+        return picked[0] if isinstance(given, str) else picked
+
+    return Dataset(part(x_keys, x), part(y_keys, y))
 
 
 DEFAULT_MAX_DATA_BYTES = 8 << 30

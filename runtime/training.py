@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import Dataset, batches_for_epoch
+from .data import Dataset, batches_for_epoch, rows_of
 from .files import write_atomically
 
 MAX_STEPS_PER_CALL = 1000
@@ -127,7 +127,8 @@ def _scan_gathered(step, shard, params, opt_state, x, y, index_chunk):
     mesh, or not at all)."""
 
     def body(carry, indices):
-        params, opt_state, loss, metrics = step(*carry, shard(x[indices]), shard(y[indices]))
+        params, opt_state, loss, metrics = step(*carry, shard(rows_of(x, indices)),
+                                                shard(rows_of(y, indices)))
         return (params, opt_state), (loss, tuple(metrics))
 
     (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), index_chunk)
@@ -147,7 +148,8 @@ def _scan_full_batch(step, shard, params, opt_state, x, y, length):
 
 def _map_gathered(function, params, x, y, index_chunk):
     """`function(params, x[batch], y[batch])` for each row of `index_chunk`."""
-    return jax.lax.map(lambda indices: function(params, x[indices], y[indices]), index_chunk)
+    return jax.lax.map(lambda indices: function(params, rows_of(x, indices), rows_of(y, indices)),
+                       index_chunk)
 
 
 def _unsharded(batch):
@@ -173,6 +175,9 @@ class DataParallel:
         return jax.device_put(tree, self.replicated)
 
     def shard_batch(self, batch):
+        """`batch` (an array, or a tuple of them for several inputs) split over the mesh."""
+        if isinstance(batch, tuple):
+            return tuple(self.shard_batch(part) for part in batch)
         if batch.shape[0] % self.count:
             return batch
         return jax.lax.with_sharding_constraint(batch, self.split)

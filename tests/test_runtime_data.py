@@ -80,8 +80,12 @@ def test_npz_loads_relative_to_base_dir_with_clear_errors(tmp_path):
         npz("missing.npz", base_dir=tmp_path)
     with pytest.raises(DataError, match="no array `x`; available: images, labels, short"):
         npz("digits.npz", base_dir=tmp_path)
-    with pytest.raises(DataError, match="4 rows but `short` has 2"):
+    with pytest.raises(DataError, match="`images` has 4 rows, `short` has 2 rows"):
         npz("digits.npz", x="images", y="short", base_dir=tmp_path)
+    both = npz("digits.npz", x=["images", "labels"], y=["labels"], base_dir=tmp_path)
+    assert isinstance(both.x, tuple) and [a.shape for a in both.x] == [(4, 3), (4,)]
+    assert isinstance(both.y, tuple) and len(both.y) == 1
+    assert [a.tolist() for a in both.take([2, 0]).x[1:]] == [[2, 0]]
     (tmp_path / "broken.npz").write_bytes(b"not a zip file")
     with pytest.raises(DataError, match="cannot read"):
         npz("broken.npz", base_dir=tmp_path)

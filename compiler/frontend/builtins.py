@@ -121,7 +121,8 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
 # its default (or, for a data source, its declared kind): these reach the runtime as
 # Python values, so a `relu` or a list there would only fail later, inside JAX.
 ARG_KINDS: dict[str, str] = {"int": "an integer", "float": "a number",
-                             "bool": "`true` or `false`", "str": "a string"}
+                             "bool": "`true` or `false`", "str": "a string",
+                             "names": "a string or a non-empty list of strings"}
 INT32 = range(-2**31, 2**31)
 SEEDS = range(0, 2**31)
 
@@ -142,8 +143,10 @@ def arg_kind(default: Any) -> str | None:
 
 def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> None:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    names = isinstance(value, str) or (isinstance(value, list) and bool(value)
+                                       and all(isinstance(v, str) for v in value))
     ok = {"int": isinstance(value, int) and number, "float": number,
-          "bool": isinstance(value, bool), "str": isinstance(value, str)}[kind]
+          "bool": isinstance(value, bool), "str": isinstance(value, str), "names": names}[kind]
     if not ok:
         raise c.fail("E0304", f"{what}'s `{arg}` should be {ARG_KINDS[kind]}, found "
                      f"{kind_name(value)}", arg, f"not {ARG_KINDS[kind]}")

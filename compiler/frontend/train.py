@@ -25,6 +25,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "loss": (REQUIRED, None),
     "optimizer": ("rmsprop", None),
     "metrics": ([], lambda v: None if isinstance(v, list) else "a list such as `[accuracy]`"),
+    # One weight per output of a model with several, as Keras' `loss_weights`.
+    "loss_weights": (None, lambda v: None if isinstance(v, list) and all(
+        isinstance(w, (int, float)) and not isinstance(w, bool) for w in v)
+        else "a list of numbers, one per output"),
     "epochs": (None, lambda v: _positive_int(v)),
     "steps": (None, lambda v: _positive_int(v)),
     "batch_size": (32, lambda v: None if v is ALL else _positive_int(v)),
@@ -36,7 +40,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # Data parallel over this many of the host's devices, or `all` of them.
     "devices": (1, lambda v: None if v is ALL else _positive_int(v)),
 }
-UNSUPPORTED_SETTINGS = ("validation_data", "checkpoint", "callbacks", "loss_weights")
+UNSUPPORTED_SETTINGS = ("validation_data", "checkpoint", "callbacks")
 
 
 def _describe(value) -> str:
@@ -59,7 +63,7 @@ class TrainConfig:
     data: Spec
     loss: str
     optimizer: Spec
-    metrics: list[str]
+    metrics: list[str]  # the names of eval_step's metrics, as the training log shows them
     epochs: int | None
     steps: int | None
     batch_size: int | None  # None: full batch
@@ -68,10 +72,12 @@ class TrainConfig:
     validation_split: float
     devices: int | str = 1  # "all": every device of the host
     spans: dict[str, Any] = field(default_factory=dict)
+    losses: list[str] = field(default_factory=list)  # one per output
+    loss_weights: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "data": {"source": self.data.name, "args": self.data.args},
-                "loss": self.loss,
+                "loss": self.loss, "losses": self.losses, "loss_weights": self.loss_weights,
                 "optimizer": {"name": self.optimizer.name, "args": self.optimizer.args},
                 "metrics": self.metrics, "epochs": self.epochs, "steps": self.steps,
                 "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed,
@@ -150,64 +156,125 @@ def target_type(loss: str, prediction: TensorType) -> TensorType:
     return prediction
 
 
+@dataclass
+class Objective:
+    """What training asks of one output: its loss (weighted) and metrics; `output` names
+    it in the training log (empty for a model's only output)."""
+
+    output: str
+    loss: FnRef | Configured
+    weight: float
+    metrics: list
+
+
+def objectives(lowering, model: ast.ModelDef, values, spans, outputs: int) -> list[Objective]:
+    """One `Objective` per output: `loss` is one loss or a list of one per output,
+    `loss_weights` a list of one number per output, and `metrics` a list (one output) or
+    a list of lists (several), as Keras' `compile` takes them."""
+    losses, weights, metrics = values["loss"], values["loss_weights"], values["metrics"]
+    if outputs == 1:
+        losses, metrics = (losses if isinstance(losses, list) else [losses]), [metrics]
+    for setting, given, what in (("loss", losses, "one loss per output"),
+                                 ("loss_weights", weights, "one weight per output"),
+                                 ("metrics", metrics, "one list of metrics per output")):
+        if outputs > 1 and setting == "metrics" and given == []:
+            metrics = given = [[] for _ in range(outputs)]
+        if given is not None and (not isinstance(given, list) or len(given) != outputs or (
+                setting == "metrics" and not all(isinstance(m, list) for m in given))):
+            raise fail("E0404", f"`{model.name}` has {outputs} outputs, so `{setting}` needs "
+                       f"{what}", spans.get(setting, spans["loss"]), help=(
+                           "e.g. `loss = [sparse_categorical_crossentropy, mse]`, "
+                           "`loss_weights = [1.0, 0.5]`, `metrics = [[accuracy], []]`"))
+    names = output_names(model, outputs)
+    return [Objective(name, loss_function(loss, spans["loss"], lowering, "loss"),
+                      1.0 if weights is None else float(weight),
+                      [loss_function(m, spans["metrics"], lowering, "metric") for m in own])
+            for name, loss, weight, own in zip(names, losses, weights or [1.0] * outputs,
+                                                metrics)]
+
+
+def output_names(model: ast.ModelDef, outputs: int) -> list[str]:
+    """How the training log names each output: nothing for a model's only one; else the
+    name its `return` gives it (`return classes, box`), or `output_<i>`."""
+    if outputs == 1:
+        return [""]
+    returned = next((s.values for s in reversed(model.body) if isinstance(s, ast.Return)), ())
+    return [value.id if isinstance(value, ast.Name) else f"output_{i}"
+            for i, value in enumerate(returned)] if len(returned) == outputs else [
+        f"output_{i}" for i in range(outputs)]
+
+
 def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainConfig:
     values, spans = read_settings(lowering, train)
     data = component(values["data"], "data", spans["data"], lowering)
     optimizer = component(values["optimizer"], "optimizer", spans.get("optimizer", train.span),
                           lowering)
-    loss = loss_function(values["loss"], spans["loss"], lowering, "loss")
-    metrics = [loss_function(m, spans["metrics"], lowering, "metric") for m in values["metrics"]]
-    outputs = len(lowering.module.functions["predict"].results)
-    if len(model.inputs) != 1 or outputs != 1:
-        raise fail("E0601", "training a model with several inputs or outputs is not "
-                   "supported yet", model.name_span,
-                   notes=(f"`{model.name}` takes {len(model.inputs)} input(s) and returns "
-                          f"{outputs} value(s)",))
     predict = lowering.module.functions["predict"]
-    lowering.module.add(loss_function_of(lowering, predict, loss, metrics, spans, "eval_step"))
-    train_loss = loss_function_of(lowering, lowering.forward, loss, metrics, spans, "train_loss")
+    goals = objectives(lowering, model, values, spans, len(predict.results))
+    eval_step = loss_function_of(lowering, predict, goals, spans, "eval_step")
+    lowering.module.add(eval_step)
+    train_loss = loss_function_of(lowering, lowering.forward, goals, spans, "train_loss")
     lowering.module.add(build_train_step(lowering, train_loss, optimizer))
     lowering.module.meta["modes"].update(eval_step="inference", train_step="training")
+    losses = [goal.loss.definition.name for goal in goals]
     config = TrainConfig(
-        model.name, data, loss.definition.name, optimizer,
-        [m.definition.name for m in metrics], values["epochs"], values["steps"],
+        model.name, data, losses[0], optimizer,
+        [n for n, role in zip(eval_step.result_names, eval_step.result_roles)
+         if role == "metric"], values["epochs"], values["steps"],
         None if values["batch_size"] is ALL else values["batch_size"], values["shuffle"],
         values["seed"], float(values["validation_split"]),
-        "all" if values["devices"] is ALL else values["devices"], spans=spans)
+        "all" if values["devices"] is ALL else values["devices"], spans=spans,
+        losses=losses, loss_weights=[goal.weight for goal in goals])
     lowering.module.meta["train"] = config.to_json()
     return config
 
 
-def loss_function_of(lowering, forward: Function, loss: FnRef, metrics: list[FnRef], spans,
+def loss_function_of(lowering, forward: Function, goals: list[Objective], spans,
                      name: str) -> Function:
-    """`name(..., x, y) -> (loss, metrics..., state...)`: `forward` (the model in one
-    mode: `predict`, or the training forward with its new state) inlined, then the loss
-    and each metric of (y, prediction). For `eval_step` there is no new state."""
+    """`name(..., x..., y...) -> (loss, metrics..., state...)`: `forward` (the model in
+    one mode: `predict`, or the training forward with its new state) inlined, then each
+    output's loss and metrics of (its target, its prediction). The loss is the sum of the
+    outputs' weighted losses, and with several outputs each one's own loss is a metric
+    too (`classes_loss`), as Keras logs it. For `eval_step` there is no new state."""
     from ..passes.inline import empty_like, inline
 
     function = empty_like(forward, name)
     values = forward.group_results(inline(forward, Builder(function, forward.loc),
                                           function.args))
-    (prediction,) = values["output"]
-    y_type = target_type(loss.definition.name, prediction.type)
-    y = function.add_arg(y_type, "y", Loc.of(spans["data"]), role="target")
     ev = Evaluator(Trace(function), lowering.calls)
-    results = []
-    for fn, span, what in [(loss, spans["loss"], "loss")] + [
-            (m, spans["metrics"], "metric") for m in metrics]:
-        value = ev.tensor(lowering.calls.call(ev, fn, [(y, span), (prediction, span)], {},
-                                              span), span)
-        if value.type.shape != () or not value.type.is_float:
-            raise fail("E0404", f"the {what} `{fn.definition.name}` gives `{value.type}`, "
-                       "not a float scalar", span)
-        results.append(value)
+    total, metrics = None, []
+    for goal, prediction in zip(goals, values["output"]):
+        y_type = target_type(goal.loss.definition.name, prediction.type)
+        y = function.add_arg(y_type, f"y_{goal.output}" if goal.output else "y",
+                             Loc.of(spans["data"]), role="target")
+        prefix = f"{goal.output}_" if goal.output else ""
+        loss = scalar(lowering, ev, goal.loss, y, prediction, spans["loss"], "loss")
+        b = ev.trace.builder(spans["loss"])
+        weighted = loss if goal.weight == 1.0 else b.mul(loss, b.const(goal.weight,
+                                                                      loss.type.dtype))
+        total = weighted if total is None else b.add(total, weighted)
+        if len(goals) > 1:
+            metrics.append((f"{prefix}loss", loss))
+        metrics += [(prefix + m.definition.name,
+                     scalar(lowering, ev, m, y, prediction, spans["metrics"], "metric"))
+                    for m in goal.metrics]
     states = values.get("state", [])
     # The loss comes first, as `grad_function` differentiates the first result.
-    function.results = [*results, *states]
-    function.result_names = ["loss", *(m.definition.name for m in metrics),
+    function.results = [total, *(v for _, v in metrics), *states]
+    function.result_names = ["loss", *(n for n, _ in metrics),
                              *(a.name for a in function.args_with("state")[:len(states)])]
     function.result_roles = ["loss"] + ["metric"] * len(metrics) + ["state"] * len(states)
     return function
+
+
+def scalar(lowering, ev, fn, y, prediction, span, what: str):
+    """`fn(y, prediction)`, which must be a float scalar (a loss or a metric)."""
+    value = ev.tensor(lowering.calls.call(ev, fn, [(y, span), (prediction, span)], {}, span),
+                      span)
+    if value.type.shape != () or not value.type.is_float:
+        raise fail("E0404", f"the {what} `{fn.definition.name}` gives `{value.type}`, "
+                   "not a float scalar", span)
+    return value
 
 
 def build_train_step(lowering, train_loss: Function, spec: Spec) -> Function:
