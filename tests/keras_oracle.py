@@ -67,6 +67,10 @@ train M {{
 """
 
 
+def seed_counter(variable) -> bool:
+    return "seed_generator" in variable.path
+
+
 class Oracle:
     """One model in dslc and in Keras with the same variables; see the module docstring."""
 
@@ -86,13 +90,19 @@ class Oracle:
         state = [self.variables[n] for n in program.state_names]
         for kind, ours, theirs in (("trainable", params, self.model.trainable_variables),
                                    ("non-trainable", state,
-                                    self.model.non_trainable_variables)):
+                                    self.keras_state)):
             assert [v.shape for v in ours] == [tuple(v.shape) for v in theirs], (
                 f"{kind} variables differ: {[v.shape for v in ours]} vs "
                 f"{[tuple(v.shape) for v in theirs]}")
             for variable, value in zip(theirs, ours):
                 variable.assign(value)
         self.keras_optimizer = keras_optimizer
+
+    @property
+    def keras_state(self) -> list:
+        """Keras' non-trainable variables that are the model's state: not the seed
+        generators' counters (dslc's draws take the step's seed instead)."""
+        return [v for v in self.model.non_trainable_variables if not seed_counter(v)]
 
     @property
     def program(self):
@@ -123,7 +133,9 @@ class Oracle:
 
         (_, new_state), theirs = jax.value_and_grad(loss, has_aux=True)(trainable)
         return (ours, [np.asarray(g) for g in theirs],
-                [after[n] for n in program.state_names], [np.asarray(s) for s in new_state])
+                [after[n] for n in program.state_names],
+                [np.asarray(s) for v, s in zip(self.model.non_trainable_variables, new_state)
+                 if not seed_counter(v)])
 
     def train(self, x, y, steps: int):
         """(dslc, Keras) variables (parameters, then state) after `steps` full-batch
@@ -134,7 +146,7 @@ class Oracle:
             variables, opt, _, _ = self.program.train_step(variables, opt, x, y, step)
             self.model.train_on_batch(x, y)
         names = self.program.param_names + self.program.state_names
-        theirs = self.model.trainable_variables + self.model.non_trainable_variables
+        theirs = self.model.trainable_variables + self.keras_state
         return [variables[n] for n in names], [np.asarray(v.value) for v in theirs]
 
 

@@ -138,7 +138,7 @@ def match(ev, ann: ast.TypeAnn, value, env: dict, span, param, result=False):
     if actual.dtype != dtype or actual.rank != len(ann.dims):
         raise fail(code, f"{what} should be `{expected_text}`, found `{actual}`", span,
                    f"this is `{actual}`", secondary=declared_here(ann),
-                   help=None if result else rank_help(actual.rank, len(ann.dims)))
+                   help=rank_help(actual.rank, len(ann.dims)))
     # Plain names bind first, so that `f32[2 * N, N]` reads N from the second axis;
     # an expression with one unbound name solves for it (`2 * K` from 8 binds K = 4).
     order = sorted(zip(ann.dims, actual.shape), key=lambda p: isinstance(p[0], ast.DimBinOp))

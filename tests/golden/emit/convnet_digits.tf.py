@@ -101,17 +101,17 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_kernel = _dslc_random_uniform(seed, shape=(3, 3, 1, 16), stream=0, low=-0.19802950859533486, high=0.19802950859533486)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     conv2d_bias = tf.fill((16,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_1_kernel = _dslc_random_uniform(seed, shape=(3, 3, 16, 32), stream=2, low=-0.11785113019775792, high=0.11785113019775792)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     conv2d_1_bias = tf.fill((32,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     dense_kernel = _dslc_random_uniform(seed, shape=(128, 10), stream=4, low=-0.20851441405707477, high=0.20851441405707477)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_bias = tf.fill((10,), tf.constant(0.0, tf.float32))
     return (conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias)
 
@@ -119,25 +119,25 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32)])
 def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y = tf.nn.convolution(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add = tf.add(y, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = tf.nn.relu(add)
-    # <prelude>/layers.nn:134: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(rectified, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y_1 = tf.nn.convolution(max_pool, conv2d_1_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(y_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:170: return flatten(x)
+    # <prelude>/layers.nn:172: return flatten(x)
     reshape = tf.reshape(rectified_1, (B, 128))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_2 = tf.linalg.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(y_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_2, axis=(1,), keepdims=True)
@@ -153,32 +153,32 @@ def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_ke
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
 def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, conv2d_kernel_m, conv2d_kernel_v, conv2d_kernel_t, conv2d_bias_m, conv2d_bias_v, conv2d_bias_t, conv2d_1_kernel_m, conv2d_1_kernel_v, conv2d_1_kernel_t, conv2d_1_bias_m, conv2d_1_bias_v, conv2d_1_bias_t, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = tf.nn.convolution(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add = tf.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:134: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(relu, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = tf.nn.convolution(max_pool, conv2d_1_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:170: return flatten(x)
+    # <prelude>/layers.nn:172: return flatten(x)
     reshape = tf.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:78: return if training { random.dropout(x, rate) } else { x }
+    # <prelude>/layers.nn:80: return if training { random.dropout(x, rate) } else { x }
     random_uniform = _dslc_random_uniform(rng, shape=(B, 128), stream=0, low=0.0, high=1.0)
     constant = tf.constant(0.75, tf.float32)
     lt = tf.less(random_uniform, constant)
     div = tf.math.divide(reshape, constant)
     constant_1 = tf.constant(0.0, tf.float32)
     select = tf.where(lt, div, constant_1)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = tf.linalg.matmul(select, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_2, axis=(1,), keepdims=True)
@@ -254,24 +254,24 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_4 = tf.add(div_6, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_6 = tf.multiply(add_4, exp)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_6 = tf.reduce_sum(mul_6, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose = tf.transpose(dense_kernel, (1, 0))
     matmul_1 = tf.linalg.matmul(mul_6, transpose)
     transpose_1 = tf.transpose(select, (1, 0))
     matmul_2 = tf.linalg.matmul(transpose_1, mul_6)
-    # <prelude>/layers.nn:78 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
+    # <prelude>/layers.nn:80 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
     select_5 = tf.where(lt, matmul_1, constant_5)
     div_7 = tf.math.divide(select_5, constant)
-    # <prelude>/layers.nn:170 (gradient of `reshape`): return flatten(x)
+    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
     reshape_5 = tf.reshape(div_7, (B, 2, 2, 32))
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = tf.greater(add_1, constant_5)
     select_6 = tf.where(gt, reshape_5, constant_5)
-    # <prelude>/layers.nn:106 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_7 = tf.reduce_sum(select_6, axis=(0, 1, 2), keepdims=False)
-    # <prelude>/layers.nn:102 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     reshape_6 = tf.reshape(conv2d_1_kernel, (3, 3, 16, 1, 32))
     transpose_2 = tf.transpose(reshape_6, (0, 1, 4, 3, 2))
     reshape_7 = tf.reshape(transpose_2, (3, 3, 32, 16))
@@ -281,7 +281,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     transpose_4 = tf.transpose(select_6, (1, 2, 0, 3))
     conv_3 = tf.nn.convolution(transpose_3, transpose_4, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_5 = tf.transpose(conv_3, (1, 2, 0, 3))
-    # <prelude>/layers.nn:134 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_1 = relu[:, 0:7:2, 0:7:2, :]
     eq_5 = tf.equal(slice_1, max_pool)
     convert_1 = tf.cast(eq_5, tf.float32)
@@ -324,14 +324,14 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_1 = tf.greater(add, constant_5)
     select_7 = tf.where(gt_1, add_9, constant_5)
-    # <prelude>/layers.nn:106 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_8 = tf.reduce_sum(select_7, axis=(0, 1, 2), keepdims=False)
-    # <prelude>/layers.nn:102 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_6 = tf.transpose(x, (3, 1, 2, 0))
     transpose_7 = tf.transpose(select_7, (1, 2, 0, 3))
     conv_4 = tf.nn.convolution(tf.pad(transpose_6, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), transpose_7, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_8 = tf.transpose(conv_4, (1, 2, 0, 3))
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     add_10 = tf.add(conv2d_kernel_t, constant_4)
     constant_8 = tf.constant(0.9, tf.float32)
     mul_14 = tf.multiply(constant_8, conv2d_kernel_m)
@@ -357,7 +357,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_13 = tf.add(sqrt_1, constant_2)
     div_9 = tf.math.divide(mul_19, add_13)
     sub_6 = tf.subtract(conv2d_kernel, div_9)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     add_14 = tf.add(conv2d_bias_t, constant_4)
     mul_20 = tf.multiply(constant_8, conv2d_bias_m)
     mul_21 = tf.multiply(constant_9, sum_8)
@@ -378,7 +378,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_17 = tf.add(sqrt_3, constant_2)
     div_11 = tf.math.divide(mul_25, add_17)
     sub_9 = tf.subtract(conv2d_bias, div_11)
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     add_18 = tf.add(conv2d_1_kernel_t, constant_4)
     mul_26 = tf.multiply(constant_8, conv2d_1_kernel_m)
     mul_27 = tf.multiply(constant_9, transpose_5)
@@ -399,7 +399,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_21 = tf.add(sqrt_5, constant_2)
     div_13 = tf.math.divide(mul_31, add_21)
     sub_12 = tf.subtract(conv2d_1_kernel, div_13)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     add_22 = tf.add(conv2d_1_bias_t, constant_4)
     mul_32 = tf.multiply(constant_8, conv2d_1_bias_m)
     mul_33 = tf.multiply(constant_9, sum_7)
@@ -420,7 +420,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_25 = tf.add(sqrt_7, constant_2)
     div_15 = tf.math.divide(mul_37, add_25)
     sub_15 = tf.subtract(conv2d_1_bias, div_15)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_26 = tf.add(dense_kernel_t, constant_4)
     mul_38 = tf.multiply(constant_8, dense_kernel_m)
     mul_39 = tf.multiply(constant_9, matmul_2)
@@ -441,7 +441,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_29 = tf.add(sqrt_9, constant_2)
     div_17 = tf.math.divide(mul_43, add_29)
     sub_18 = tf.subtract(dense_kernel, div_17)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_30 = tf.add(dense_bias_t, constant_4)
     mul_44 = tf.multiply(constant_8, dense_bias_m)
     mul_45 = tf.multiply(constant_9, sum_6)
@@ -468,25 +468,25 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
 def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = tf.nn.convolution(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add = tf.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:134: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(relu, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = tf.nn.convolution(max_pool, conv2d_1_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:170: return flatten(x)
+    # <prelude>/layers.nn:172: return flatten(x)
     reshape = tf.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = tf.linalg.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_2, axis=(1,), keepdims=True)

@@ -99,42 +99,42 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 
 def init(seed):
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_kernel = _dslc_random_uniform(seed, shape=(3, 3, 1, 16), stream=0, low=-0.19802950859533486, high=0.19802950859533486)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     conv2d_bias = torch.full((16,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_1_kernel = _dslc_random_uniform(seed, shape=(3, 3, 16, 32), stream=2, low=-0.11785113019775792, high=0.11785113019775792)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     conv2d_1_bias = torch.full((32,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     dense_kernel = _dslc_random_uniform(seed, shape=(128, 10), stream=4, low=-0.20851441405707477, high=0.20851441405707477)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_bias = torch.full((10,), 0.0, dtype=torch.float32)
     return (conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias)
 
 
 def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x):
     B = x.shape[0]
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(x, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add = torch.add(y, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = torch.relu(add)
-    # <prelude>/layers.nn:134: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(rectified, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(max_pool, (0, 3, 1, 2)), torch.permute(conv2d_1_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(y_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:170: return flatten(x)
+    # <prelude>/layers.nn:172: return flatten(x)
     reshape = torch.reshape(rectified_1, (B, 128))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_2 = torch.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(y_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_2, dim=(1,), keepdim=True)
@@ -149,32 +149,32 @@ def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_ke
 
 def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, conv2d_kernel_m, conv2d_kernel_v, conv2d_kernel_t, conv2d_bias_m, conv2d_bias_v, conv2d_bias_t, conv2d_1_kernel_m, conv2d_1_kernel_v, conv2d_1_kernel_t, conv2d_1_bias_m, conv2d_1_bias_v, conv2d_1_bias_t, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(x, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add = torch.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:134: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(max_pool, (0, 3, 1, 2)), torch.permute(conv2d_1_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:170: return flatten(x)
+    # <prelude>/layers.nn:172: return flatten(x)
     reshape = torch.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:78: return if training { random.dropout(x, rate) } else { x }
+    # <prelude>/layers.nn:80: return if training { random.dropout(x, rate) } else { x }
     random_uniform = _dslc_random_uniform(rng, shape=(B, 128), stream=0, low=0.0, high=1.0)
     constant = torch.full((), 0.75, dtype=torch.float32)
     lt = torch.lt(random_uniform, constant)
     div = torch.div(reshape, constant)
     constant_1 = torch.full((), 0.0, dtype=torch.float32)
     select = torch.where(lt, div, constant_1)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = torch.matmul(select, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_2, dim=(1,), keepdim=True)
@@ -250,24 +250,24 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_4 = torch.add(div_6, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_6 = torch.mul(add_4, exp)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_6 = torch.sum(mul_6, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose = torch.permute(dense_kernel, (1, 0))
     matmul_1 = torch.matmul(mul_6, transpose)
     transpose_1 = torch.permute(select, (1, 0))
     matmul_2 = torch.matmul(transpose_1, mul_6)
-    # <prelude>/layers.nn:78 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
+    # <prelude>/layers.nn:80 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
     select_5 = torch.where(lt, matmul_1, constant_5)
     div_7 = torch.div(select_5, constant)
-    # <prelude>/layers.nn:170 (gradient of `reshape`): return flatten(x)
+    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
     reshape_5 = torch.reshape(div_7, (B, 2, 2, 32))
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = torch.gt(add_1, constant_5)
     select_6 = torch.where(gt, reshape_5, constant_5)
-    # <prelude>/layers.nn:106 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_7 = torch.sum(select_6, dim=(0, 1, 2), keepdim=False)
-    # <prelude>/layers.nn:102 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     reshape_6 = torch.reshape(conv2d_1_kernel, (3, 3, 16, 1, 32))
     transpose_2 = torch.permute(reshape_6, (0, 1, 4, 3, 2))
     reshape_7 = torch.reshape(transpose_2, (3, 3, 32, 16))
@@ -277,7 +277,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     transpose_4 = torch.permute(select_6, (1, 2, 0, 3))
     conv_3 = torch.permute(torch.nn.functional.conv2d(torch.permute(transpose_3, (0, 3, 1, 2)), torch.permute(transpose_4, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_5 = torch.permute(conv_3, (1, 2, 0, 3))
-    # <prelude>/layers.nn:134 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_1 = relu[:, 0:7:2, 0:7:2, :]
     eq_5 = torch.eq(slice_1, max_pool)
     convert_1 = eq_5.to(torch.float32)
@@ -320,14 +320,14 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_1 = torch.gt(add, constant_5)
     select_7 = torch.where(gt_1, add_9, constant_5)
-    # <prelude>/layers.nn:106 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_8 = torch.sum(select_7, dim=(0, 1, 2), keepdim=False)
-    # <prelude>/layers.nn:102 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_6 = torch.permute(x, (3, 1, 2, 0))
     transpose_7 = torch.permute(select_7, (1, 2, 0, 3))
     conv_4 = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(transpose_6, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(transpose_7, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_8 = torch.permute(conv_4, (1, 2, 0, 3))
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     add_10 = torch.add(conv2d_kernel_t, constant_4)
     constant_8 = torch.full((), 0.9, dtype=torch.float32)
     mul_14 = torch.mul(constant_8, conv2d_kernel_m)
@@ -353,7 +353,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_13 = torch.add(sqrt_1, constant_2)
     div_9 = torch.div(mul_19, add_13)
     sub_6 = torch.sub(conv2d_kernel, div_9)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     add_14 = torch.add(conv2d_bias_t, constant_4)
     mul_20 = torch.mul(constant_8, conv2d_bias_m)
     mul_21 = torch.mul(constant_9, sum_8)
@@ -374,7 +374,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_17 = torch.add(sqrt_3, constant_2)
     div_11 = torch.div(mul_25, add_17)
     sub_9 = torch.sub(conv2d_bias, div_11)
-    # <prelude>/layers.nn:101: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     add_18 = torch.add(conv2d_1_kernel_t, constant_4)
     mul_26 = torch.mul(constant_8, conv2d_1_kernel_m)
     mul_27 = torch.mul(constant_9, transpose_5)
@@ -395,7 +395,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_21 = torch.add(sqrt_5, constant_2)
     div_13 = torch.div(mul_31, add_21)
     sub_12 = torch.sub(conv2d_1_kernel, div_13)
-    # <prelude>/layers.nn:104: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
     add_22 = torch.add(conv2d_1_bias_t, constant_4)
     mul_32 = torch.mul(constant_8, conv2d_1_bias_m)
     mul_33 = torch.mul(constant_9, sum_7)
@@ -416,7 +416,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_25 = torch.add(sqrt_7, constant_2)
     div_15 = torch.div(mul_37, add_25)
     sub_15 = torch.sub(conv2d_1_bias, div_15)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_26 = torch.add(dense_kernel_t, constant_4)
     mul_38 = torch.mul(constant_8, dense_kernel_m)
     mul_39 = torch.mul(constant_9, matmul_2)
@@ -437,7 +437,7 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     add_29 = torch.add(sqrt_9, constant_2)
     div_17 = torch.div(mul_43, add_29)
     sub_18 = torch.sub(dense_kernel, div_17)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_30 = torch.add(dense_bias_t, constant_4)
     mul_44 = torch.mul(constant_8, dense_bias_m)
     mul_45 = torch.mul(constant_9, sum_6)
@@ -463,25 +463,25 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
 
 def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(x, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add = torch.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:134: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:102: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(max_pool, (0, 3, 1, 2)), torch.permute(conv2d_1_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:106: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:170: return flatten(x)
+    # <prelude>/layers.nn:172: return flatten(x)
     reshape = torch.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = torch.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_2, dim=(1,), keepdim=True)

@@ -133,20 +133,20 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     dense_kernel = _dslc_random_uniform(seed, shape=(2, 32), stream=0, low=-0.42008402520840293, high=0.42008402520840293)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_bias = tf.fill((32,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     residual_block_dense_1_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=2, low=-0.30618621784789724, high=0.30618621784789724)
-    # <prelude>/layers.nn:32: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
     residual_block_batch_normalization_gamma = tf.fill((32,), tf.constant(1.0, tf.float32))
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     residual_block_dense_2_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=5, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_3_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=7, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_4_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=10, low=-0.30618621784789724, high=0.30618621784789724)
     dense_5_kernel = _dslc_random_uniform(seed, shape=(32, 3), stream=12, low=-0.4140393356054125, high=0.4140393356054125)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_5_bias = tf.fill((3,), tf.constant(0.0, tf.float32))
     return (dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_dense_2_kernel, dense_bias, residual_block_1_dense_3_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_1_dense_4_kernel, dense_bias, dense_5_kernel, dense_5_bias, dense_bias, residual_block_batch_normalization_gamma, dense_bias, residual_block_batch_normalization_gamma)
 
@@ -154,78 +154,78 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((None, 2), tf.float32)])
 def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y = tf.linalg.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add = tf.add(y, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = tf.nn.relu(add)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_1 = tf.linalg.matmul(rectified, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m = tf.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v = tf.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     constant = tf.constant(0.001, tf.float32)
     add_1 = tf.add(v, constant)
     root = tf.math.rsqrt(add_1)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape = tf.reshape(residual_block_batch_normalization_gamma, (1, 32))
     inv = tf.multiply(root, reshape)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg = tf.negative(m)
     shift = tf.multiply(neg, inv)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_1 = tf.reshape(residual_block_batch_normalization_beta, (1, 32))
     offset = tf.add(shift, reshape_1)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul = tf.multiply(y_1, inv)
     add_2 = tf.add(mul, offset)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = tf.nn.relu(add_2)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_2 = tf.linalg.matmul(rectified_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     h = tf.add(y_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_3 = tf.add(rectified, h)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_2 = tf.nn.relu(add_3)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_3 = tf.linalg.matmul(rectified_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m_1 = tf.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v_1 = tf.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     add_4 = tf.add(v_1, constant)
     rsqrt = tf.math.rsqrt(add_4)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = tf.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_1 = tf.multiply(rsqrt, reshape_2)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg_1 = tf.negative(m_1)
     mul_2 = tf.multiply(neg_1, mul_1)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = tf.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_5 = tf.add(mul_2, reshape_3)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_3 = tf.multiply(y_3, mul_1)
     add_6 = tf.add(mul_3, add_5)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add_6)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = tf.linalg.matmul(relu, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_7 = tf.add(matmul, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_8 = tf.add(rectified_2, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_8)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_1 = tf.linalg.matmul(relu_1, dense_5_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = tf.add(matmul_1, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_9, axis=(1,), keepdims=True)
@@ -241,104 +241,104 @@ def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_bl
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
 def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, residual_block_dense_1_kernel_m, residual_block_dense_1_kernel_v, residual_block_dense_1_kernel_t, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_gamma_3, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_batch_normalization_beta__2, residual_block_dense_2_kernel_m, residual_block_dense_2_kernel_v, residual_block_dense_2_kernel_t, residual_block_dense_2_bias_m, residual_block_dense_2_bias_v, residual_block_dense_2_bias_t, residual_block_1_dense_3_kernel_m, residual_block_1_dense_3_kernel_v, residual_block_1_dense_3_kernel_t, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_g_3, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_batch_normalization_1_b_3, residual_block_1_dense_4_kernel_m, residual_block_1_dense_4_kernel_v, residual_block_1_dense_4_kernel_t, residual_block_1_dense_4_bias_m, residual_block_1_dense_4_bias_v, residual_block_1_dense_4_bias_t, dense_5_kernel_m, dense_5_kernel_v, dense_5_kernel_t, dense_5_bias_m, dense_5_bias_v, dense_5_bias_t, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = tf.linalg.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_1 = tf.linalg.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = tf.reduce_mean(matmul_1, axis=(0,), keepdims=True)
     sub = tf.subtract(matmul_1, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = tf.square(sub)
     mean_1 = tf.reduce_mean(square, axis=(0,), keepdims=True)
-    # <prelude>/layers.nn:40: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     constant = tf.constant(0.99, tf.float32)
     mul = tf.multiply(residual_block_batch_normalization_movin, constant)
     reshape = tf.reshape(mean, (32,))
     constant_1 = tf.constant(0.010000000000000009, tf.float32)
     mul_1 = tf.multiply(reshape, constant_1)
     add_1 = tf.add(mul, mul_1)
-    # <prelude>/layers.nn:42: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_2 = tf.multiply(residual_block_batch_normalization_movin_1, constant)
     reshape_1 = tf.reshape(mean_1, (32,))
     mul_3 = tf.multiply(reshape_1, constant_1)
     add_2 = tf.add(mul_2, mul_3)
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     constant_2 = tf.constant(0.001, tf.float32)
     add_3 = tf.add(mean_1, constant_2)
     rsqrt = tf.math.rsqrt(add_3)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = tf.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul_4 = tf.multiply(rsqrt, reshape_2)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg = tf.negative(mean)
     mul_5 = tf.multiply(neg, mul_4)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = tf.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_4 = tf.add(mul_5, reshape_3)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_6 = tf.multiply(matmul_1, mul_4)
     add_5 = tf.add(mul_6, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_5)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_2 = tf.linalg.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_6 = tf.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_7 = tf.add(relu, add_6)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = tf.nn.relu(add_7)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = tf.linalg.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = tf.reduce_mean(matmul_3, axis=(0,), keepdims=True)
     sub_1 = tf.subtract(matmul_3, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = tf.square(sub_1)
     mean_3 = tf.reduce_mean(square_1, axis=(0,), keepdims=True)
-    # <prelude>/layers.nn:40: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     mul_7 = tf.multiply(residual_block_1_batch_normalization_1_m, constant)
     reshape_4 = tf.reshape(mean_2, (32,))
     mul_8 = tf.multiply(reshape_4, constant_1)
     add_8 = tf.add(mul_7, mul_8)
-    # <prelude>/layers.nn:42: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_9 = tf.multiply(residual_block_1_batch_normalization_1_m_1, constant)
     reshape_5 = tf.reshape(mean_3, (32,))
     mul_10 = tf.multiply(reshape_5, constant_1)
     add_9 = tf.add(mul_9, mul_10)
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     add_10 = tf.add(mean_3, constant_2)
     rsqrt_1 = tf.math.rsqrt(add_10)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = tf.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_11 = tf.multiply(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg_1 = tf.negative(mean_2)
     mul_12 = tf.multiply(neg_1, mul_11)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = tf.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_11 = tf.add(mul_12, reshape_7)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_13 = tf.multiply(matmul_3, mul_11)
     add_12 = tf.add(mul_13, add_11)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = tf.nn.relu(add_12)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_4 = tf.linalg.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_13 = tf.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_14 = tf.add(relu_2, add_13)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = tf.nn.relu(add_14)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_5 = tf.linalg.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_15 = tf.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_15, axis=(1,), keepdims=True)
@@ -414,9 +414,9 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_17 = tf.add(div_5, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_20 = tf.multiply(add_17, exp)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_6 = tf.reduce_sum(mul_20, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose = tf.transpose(dense_5_kernel, (1, 0))
     matmul_6 = tf.linalg.matmul(mul_20, transpose)
     transpose_1 = tf.transpose(relu_4, (1, 0))
@@ -424,9 +424,9 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = tf.greater(add_14, constant_6)
     select_4 = tf.where(gt, matmul_6, constant_6)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_7 = tf.reduce_sum(select_4, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_2 = tf.transpose(residual_block_1_dense_4_kernel, (1, 0))
     matmul_8 = tf.linalg.matmul(select_4, transpose_2)
     transpose_3 = tf.transpose(relu_3, (1, 0))
@@ -434,30 +434,30 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_1 = tf.greater(add_12, constant_6)
     select_5 = tf.where(gt_1, matmul_8, constant_6)
-    # <prelude>/layers.nn:50 (gradient of `add`): return x * inv + offset
+    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
     sum_8 = tf.reduce_sum(select_5, axis=(0,), keepdims=False)
     reshape_12 = tf.reshape(sum_8, (1, 32))
     mul_21 = tf.multiply(select_5, mul_11)
     mul_22 = tf.multiply(select_5, matmul_3)
     sum_9 = tf.reduce_sum(mul_22, axis=(0,), keepdims=False)
     reshape_13 = tf.reshape(sum_9, (1, 32))
-    # <prelude>/layers.nn:49 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_14 = tf.reshape(reshape_12, (32,))
-    # <prelude>/layers.nn:48 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
     mul_23 = tf.multiply(reshape_12, mul_11)
     mul_24 = tf.multiply(reshape_12, neg_1)
     add_18 = tf.add(reshape_13, mul_24)
     neg_6 = tf.negative(mul_23)
-    # <prelude>/layers.nn:47 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
     mul_25 = tf.multiply(add_18, reshape_6)
     mul_26 = tf.multiply(add_18, rsqrt_1)
     reshape_15 = tf.reshape(mul_26, (32,))
-    # <prelude>/layers.nn:46 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     constant_9 = tf.constant(-0.5, tf.float32)
     div_6 = tf.math.divide(rsqrt_1, add_10)
     mul_27 = tf.multiply(constant_9, div_6)
     mul_28 = tf.multiply(mul_25, mul_27)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     size_1 = tf.cast(tf.shape(square_1)[0], tf.float32)
     div_7 = tf.math.divide(mul_28, size_1)
     broadcast_4 = tf.broadcast_to(div_7, (B, 32))
@@ -468,7 +468,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_8 = tf.math.divide(neg_6, size_2)
     broadcast_5 = tf.broadcast_to(div_8, (B, 32))
     add_19 = tf.add(mul_21, broadcast_5)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_7 = tf.negative(mul_30)
     sum_10 = tf.reduce_sum(neg_7, axis=(0,), keepdims=False)
     reshape_16 = tf.reshape(sum_10, (1, 32))
@@ -476,7 +476,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_9 = tf.math.divide(reshape_16, size_2)
     broadcast_6 = tf.broadcast_to(div_9, (B, 32))
     add_21 = tf.add(add_20, broadcast_6)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_4 = tf.transpose(residual_block_1_dense_3_kernel, (1, 0))
     matmul_10 = tf.linalg.matmul(add_21, transpose_4)
     transpose_5 = tf.transpose(relu_2, (1, 0))
@@ -485,9 +485,9 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_2 = tf.greater(add_7, constant_6)
     select_6 = tf.where(gt_2, add_22, constant_6)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_11 = tf.reduce_sum(select_6, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_6 = tf.transpose(residual_block_dense_2_kernel, (1, 0))
     matmul_12 = tf.linalg.matmul(select_6, transpose_6)
     transpose_7 = tf.transpose(relu_1, (1, 0))
@@ -495,29 +495,29 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_3 = tf.greater(add_5, constant_6)
     select_7 = tf.where(gt_3, matmul_12, constant_6)
-    # <prelude>/layers.nn:50 (gradient of `add`): return x * inv + offset
+    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
     sum_12 = tf.reduce_sum(select_7, axis=(0,), keepdims=False)
     reshape_17 = tf.reshape(sum_12, (1, 32))
     mul_31 = tf.multiply(select_7, mul_4)
     mul_32 = tf.multiply(select_7, matmul_1)
     sum_13 = tf.reduce_sum(mul_32, axis=(0,), keepdims=False)
     reshape_18 = tf.reshape(sum_13, (1, 32))
-    # <prelude>/layers.nn:49 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_19 = tf.reshape(reshape_17, (32,))
-    # <prelude>/layers.nn:48 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
     mul_33 = tf.multiply(reshape_17, mul_4)
     mul_34 = tf.multiply(reshape_17, neg)
     add_23 = tf.add(reshape_18, mul_34)
     neg_8 = tf.negative(mul_33)
-    # <prelude>/layers.nn:47 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
     mul_35 = tf.multiply(add_23, reshape_2)
     mul_36 = tf.multiply(add_23, rsqrt)
     reshape_20 = tf.reshape(mul_36, (32,))
-    # <prelude>/layers.nn:46 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     div_10 = tf.math.divide(rsqrt, add_3)
     mul_37 = tf.multiply(constant_9, div_10)
     mul_38 = tf.multiply(mul_35, mul_37)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     size_3 = tf.cast(tf.shape(square)[0], tf.float32)
     div_11 = tf.math.divide(mul_38, size_3)
     broadcast_7 = tf.broadcast_to(div_11, (B, 32))
@@ -527,7 +527,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_12 = tf.math.divide(neg_8, size_4)
     broadcast_8 = tf.broadcast_to(div_12, (B, 32))
     add_24 = tf.add(mul_31, broadcast_8)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_9 = tf.negative(mul_40)
     sum_14 = tf.reduce_sum(neg_9, axis=(0,), keepdims=False)
     reshape_21 = tf.reshape(sum_14, (1, 32))
@@ -535,7 +535,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_13 = tf.math.divide(reshape_21, size_4)
     broadcast_9 = tf.broadcast_to(div_13, (B, 32))
     add_26 = tf.add(add_25, broadcast_9)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_8 = tf.transpose(residual_block_dense_1_kernel, (1, 0))
     matmul_14 = tf.linalg.matmul(add_26, transpose_8)
     transpose_9 = tf.transpose(relu, (1, 0))
@@ -544,12 +544,12 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_4 = tf.greater(add, constant_6)
     select_8 = tf.where(gt_4, add_27, constant_6)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_15 = tf.reduce_sum(select_8, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_10 = tf.transpose(x, (1, 0))
     matmul_16 = tf.linalg.matmul(transpose_10, select_8)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_28 = tf.add(dense_kernel_t, constant_5)
     constant_11 = tf.constant(0.9, tf.float32)
     mul_41 = tf.multiply(constant_11, dense_kernel_m)
@@ -575,7 +575,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_31 = tf.add(sqrt_1, constant_3)
     div_15 = tf.math.divide(mul_46, add_31)
     sub_5 = tf.subtract(dense_kernel, div_15)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_32 = tf.add(dense_bias_t, constant_5)
     mul_47 = tf.multiply(constant_11, dense_bias_m)
     mul_48 = tf.multiply(constant_12, sum_15)
@@ -596,7 +596,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_35 = tf.add(sqrt_3, constant_3)
     div_17 = tf.math.divide(mul_52, add_35)
     sub_8 = tf.subtract(dense_bias, div_17)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_36 = tf.add(residual_block_dense_1_kernel_t, constant_5)
     mul_53 = tf.multiply(constant_11, residual_block_dense_1_kernel_m)
     mul_54 = tf.multiply(constant_12, matmul_15)
@@ -617,7 +617,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_39 = tf.add(sqrt_5, constant_3)
     div_19 = tf.math.divide(mul_58, add_39)
     sub_11 = tf.subtract(residual_block_dense_1_kernel, div_19)
-    # <prelude>/layers.nn:32: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
     add_40 = tf.add(residual_block_batch_normalization_gamma_3, constant_5)
     mul_59 = tf.multiply(constant_11, residual_block_batch_normalization_gamma_1)
     mul_60 = tf.multiply(constant_12, reshape_20)
@@ -638,7 +638,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_43 = tf.add(sqrt_7, constant_3)
     div_21 = tf.math.divide(mul_64, add_43)
     sub_14 = tf.subtract(residual_block_batch_normalization_gamma, div_21)
-    # <prelude>/layers.nn:35: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
     add_44 = tf.add(residual_block_batch_normalization_beta__2, constant_5)
     mul_65 = tf.multiply(constant_11, residual_block_batch_normalization_beta_)
     mul_66 = tf.multiply(constant_12, reshape_19)
@@ -659,7 +659,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_47 = tf.add(sqrt_9, constant_3)
     div_23 = tf.math.divide(mul_70, add_47)
     sub_17 = tf.subtract(residual_block_batch_normalization_beta, div_23)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_48 = tf.add(residual_block_dense_2_kernel_t, constant_5)
     mul_71 = tf.multiply(constant_11, residual_block_dense_2_kernel_m)
     mul_72 = tf.multiply(constant_12, matmul_13)
@@ -680,7 +680,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_51 = tf.add(sqrt_11, constant_3)
     div_25 = tf.math.divide(mul_76, add_51)
     sub_20 = tf.subtract(residual_block_dense_2_kernel, div_25)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_52 = tf.add(residual_block_dense_2_bias_t, constant_5)
     mul_77 = tf.multiply(constant_11, residual_block_dense_2_bias_m)
     mul_78 = tf.multiply(constant_12, sum_11)
@@ -701,7 +701,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_55 = tf.add(sqrt_13, constant_3)
     div_27 = tf.math.divide(mul_82, add_55)
     sub_23 = tf.subtract(residual_block_dense_2_bias, div_27)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_56 = tf.add(residual_block_1_dense_3_kernel_t, constant_5)
     mul_83 = tf.multiply(constant_11, residual_block_1_dense_3_kernel_m)
     mul_84 = tf.multiply(constant_12, matmul_11)
@@ -722,7 +722,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_59 = tf.add(sqrt_15, constant_3)
     div_29 = tf.math.divide(mul_88, add_59)
     sub_26 = tf.subtract(residual_block_1_dense_3_kernel, div_29)
-    # <prelude>/layers.nn:32: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
     add_60 = tf.add(residual_block_1_batch_normalization_1_g_3, constant_5)
     mul_89 = tf.multiply(constant_11, residual_block_1_batch_normalization_1_g_1)
     mul_90 = tf.multiply(constant_12, reshape_15)
@@ -743,7 +743,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_63 = tf.add(sqrt_17, constant_3)
     div_31 = tf.math.divide(mul_94, add_63)
     sub_29 = tf.subtract(residual_block_1_batch_normalization_1_g, div_31)
-    # <prelude>/layers.nn:35: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
     add_64 = tf.add(residual_block_1_batch_normalization_1_b_3, constant_5)
     mul_95 = tf.multiply(constant_11, residual_block_1_batch_normalization_1_b_1)
     mul_96 = tf.multiply(constant_12, reshape_14)
@@ -764,7 +764,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_67 = tf.add(sqrt_19, constant_3)
     div_33 = tf.math.divide(mul_100, add_67)
     sub_32 = tf.subtract(residual_block_1_batch_normalization_1_b, div_33)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_68 = tf.add(residual_block_1_dense_4_kernel_t, constant_5)
     mul_101 = tf.multiply(constant_11, residual_block_1_dense_4_kernel_m)
     mul_102 = tf.multiply(constant_12, matmul_9)
@@ -785,7 +785,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_71 = tf.add(sqrt_21, constant_3)
     div_35 = tf.math.divide(mul_106, add_71)
     sub_35 = tf.subtract(residual_block_1_dense_4_kernel, div_35)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_72 = tf.add(residual_block_1_dense_4_bias_t, constant_5)
     mul_107 = tf.multiply(constant_11, residual_block_1_dense_4_bias_m)
     mul_108 = tf.multiply(constant_12, sum_7)
@@ -806,7 +806,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_75 = tf.add(sqrt_23, constant_3)
     div_37 = tf.math.divide(mul_112, add_75)
     sub_38 = tf.subtract(residual_block_1_dense_4_bias, div_37)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_76 = tf.add(dense_5_kernel_t, constant_5)
     mul_113 = tf.multiply(constant_11, dense_5_kernel_m)
     mul_114 = tf.multiply(constant_12, matmul_7)
@@ -827,7 +827,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_79 = tf.add(sqrt_25, constant_3)
     div_39 = tf.math.divide(mul_118, add_79)
     sub_41 = tf.subtract(dense_5_kernel, div_39)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_80 = tf.add(dense_5_bias_t, constant_5)
     mul_119 = tf.multiply(constant_11, dense_5_bias_m)
     mul_120 = tf.multiply(constant_12, sum_6)
@@ -854,78 +854,78 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
 def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = tf.linalg.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_1 = tf.linalg.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape = tf.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_1 = tf.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     constant = tf.constant(0.001, tf.float32)
     add_1 = tf.add(reshape_1, constant)
     rsqrt = tf.math.rsqrt(add_1)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = tf.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul = tf.multiply(rsqrt, reshape_2)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg = tf.negative(reshape)
     mul_1 = tf.multiply(neg, mul)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = tf.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_2 = tf.add(mul_1, reshape_3)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_2 = tf.multiply(matmul_1, mul)
     add_3 = tf.add(mul_2, add_2)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_3)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_2 = tf.linalg.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_4 = tf.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_5 = tf.add(relu, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = tf.nn.relu(add_5)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = tf.linalg.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape_4 = tf.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_5 = tf.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     add_6 = tf.add(reshape_5, constant)
     rsqrt_1 = tf.math.rsqrt(add_6)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = tf.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_3 = tf.multiply(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg_1 = tf.negative(reshape_4)
     mul_4 = tf.multiply(neg_1, mul_3)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = tf.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_7 = tf.add(mul_4, reshape_7)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_5 = tf.multiply(matmul_3, mul_3)
     add_8 = tf.add(mul_5, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = tf.nn.relu(add_8)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_4 = tf.linalg.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = tf.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_10 = tf.add(relu_2, add_9)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = tf.nn.relu(add_10)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_5 = tf.linalg.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_11 = tf.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_11, axis=(1,), keepdims=True)

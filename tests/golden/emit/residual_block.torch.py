@@ -131,98 +131,98 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 
 def init(seed):
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     dense_kernel = _dslc_random_uniform(seed, shape=(2, 32), stream=0, low=-0.42008402520840293, high=0.42008402520840293)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_bias = torch.full((32,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     residual_block_dense_1_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=2, low=-0.30618621784789724, high=0.30618621784789724)
-    # <prelude>/layers.nn:32: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
     residual_block_batch_normalization_gamma = torch.full((32,), 1.0, dtype=torch.float32)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     residual_block_dense_2_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=5, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_3_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=7, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_4_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=10, low=-0.30618621784789724, high=0.30618621784789724)
     dense_5_kernel = _dslc_random_uniform(seed, shape=(32, 3), stream=12, low=-0.4140393356054125, high=0.4140393356054125)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_5_bias = torch.full((3,), 0.0, dtype=torch.float32)
     return (dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_dense_2_kernel, dense_bias, residual_block_1_dense_3_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_1_dense_4_kernel, dense_bias, dense_5_kernel, dense_5_bias, dense_bias, residual_block_batch_normalization_gamma, dense_bias, residual_block_batch_normalization_gamma)
 
 
 def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x):
     B = x.shape[0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y = torch.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add = torch.add(y, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = torch.relu(add)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_1 = torch.matmul(rectified, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m = torch.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v = torch.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     constant = torch.full((), 0.001, dtype=torch.float32)
     add_1 = torch.add(v, constant)
     root = torch.rsqrt(add_1)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape = torch.reshape(residual_block_batch_normalization_gamma, (1, 32))
     inv = torch.mul(root, reshape)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg = torch.neg(m)
     shift = torch.mul(neg, inv)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_1 = torch.reshape(residual_block_batch_normalization_beta, (1, 32))
     offset = torch.add(shift, reshape_1)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul = torch.mul(y_1, inv)
     add_2 = torch.add(mul, offset)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = torch.relu(add_2)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_2 = torch.matmul(rectified_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     h = torch.add(y_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_3 = torch.add(rectified, h)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_2 = torch.relu(add_3)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     y_3 = torch.matmul(rectified_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m_1 = torch.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v_1 = torch.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     add_4 = torch.add(v_1, constant)
     rsqrt = torch.rsqrt(add_4)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = torch.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_1 = torch.mul(rsqrt, reshape_2)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg_1 = torch.neg(m_1)
     mul_2 = torch.mul(neg_1, mul_1)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = torch.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_5 = torch.add(mul_2, reshape_3)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_3 = torch.mul(y_3, mul_1)
     add_6 = torch.add(mul_3, add_5)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add_6)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = torch.matmul(relu, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_7 = torch.add(matmul, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_8 = torch.add(rectified_2, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_8)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_1 = torch.matmul(relu_1, dense_5_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = torch.add(matmul_1, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_9, dim=(1,), keepdim=True)
@@ -237,104 +237,104 @@ def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_bl
 
 def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, residual_block_dense_1_kernel_m, residual_block_dense_1_kernel_v, residual_block_dense_1_kernel_t, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_gamma_3, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_batch_normalization_beta__2, residual_block_dense_2_kernel_m, residual_block_dense_2_kernel_v, residual_block_dense_2_kernel_t, residual_block_dense_2_bias_m, residual_block_dense_2_bias_v, residual_block_dense_2_bias_t, residual_block_1_dense_3_kernel_m, residual_block_1_dense_3_kernel_v, residual_block_1_dense_3_kernel_t, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_g_3, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_batch_normalization_1_b_3, residual_block_1_dense_4_kernel_m, residual_block_1_dense_4_kernel_v, residual_block_1_dense_4_kernel_t, residual_block_1_dense_4_bias_m, residual_block_1_dense_4_bias_v, residual_block_1_dense_4_bias_t, dense_5_kernel_m, dense_5_kernel_v, dense_5_kernel_t, dense_5_bias_m, dense_5_bias_v, dense_5_bias_t, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = torch.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_1 = torch.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = torch.mean(matmul_1, dim=(0,), keepdim=True)
     sub = torch.sub(matmul_1, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = torch.square(sub)
     mean_1 = torch.mean(square, dim=(0,), keepdim=True)
-    # <prelude>/layers.nn:40: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     constant = torch.full((), 0.99, dtype=torch.float32)
     mul = torch.mul(residual_block_batch_normalization_movin, constant)
     reshape = torch.reshape(mean, (32,))
     constant_1 = torch.full((), 0.010000000000000009, dtype=torch.float32)
     mul_1 = torch.mul(reshape, constant_1)
     add_1 = torch.add(mul, mul_1)
-    # <prelude>/layers.nn:42: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_2 = torch.mul(residual_block_batch_normalization_movin_1, constant)
     reshape_1 = torch.reshape(mean_1, (32,))
     mul_3 = torch.mul(reshape_1, constant_1)
     add_2 = torch.add(mul_2, mul_3)
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     constant_2 = torch.full((), 0.001, dtype=torch.float32)
     add_3 = torch.add(mean_1, constant_2)
     rsqrt = torch.rsqrt(add_3)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = torch.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul_4 = torch.mul(rsqrt, reshape_2)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg = torch.neg(mean)
     mul_5 = torch.mul(neg, mul_4)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = torch.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_4 = torch.add(mul_5, reshape_3)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_6 = torch.mul(matmul_1, mul_4)
     add_5 = torch.add(mul_6, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_5)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_2 = torch.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_6 = torch.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_7 = torch.add(relu, add_6)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = torch.relu(add_7)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = torch.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = torch.mean(matmul_3, dim=(0,), keepdim=True)
     sub_1 = torch.sub(matmul_3, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = torch.square(sub_1)
     mean_3 = torch.mean(square_1, dim=(0,), keepdim=True)
-    # <prelude>/layers.nn:40: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     mul_7 = torch.mul(residual_block_1_batch_normalization_1_m, constant)
     reshape_4 = torch.reshape(mean_2, (32,))
     mul_8 = torch.mul(reshape_4, constant_1)
     add_8 = torch.add(mul_7, mul_8)
-    # <prelude>/layers.nn:42: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_9 = torch.mul(residual_block_1_batch_normalization_1_m_1, constant)
     reshape_5 = torch.reshape(mean_3, (32,))
     mul_10 = torch.mul(reshape_5, constant_1)
     add_9 = torch.add(mul_9, mul_10)
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     add_10 = torch.add(mean_3, constant_2)
     rsqrt_1 = torch.rsqrt(add_10)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = torch.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_11 = torch.mul(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg_1 = torch.neg(mean_2)
     mul_12 = torch.mul(neg_1, mul_11)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = torch.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_11 = torch.add(mul_12, reshape_7)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_13 = torch.mul(matmul_3, mul_11)
     add_12 = torch.add(mul_13, add_11)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = torch.relu(add_12)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_4 = torch.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_13 = torch.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_14 = torch.add(relu_2, add_13)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = torch.relu(add_14)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_5 = torch.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_15 = torch.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_15, dim=(1,), keepdim=True)
@@ -410,9 +410,9 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_17 = torch.add(div_5, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_20 = torch.mul(add_17, exp)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_6 = torch.sum(mul_20, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose = torch.permute(dense_5_kernel, (1, 0))
     matmul_6 = torch.matmul(mul_20, transpose)
     transpose_1 = torch.permute(relu_4, (1, 0))
@@ -420,9 +420,9 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = torch.gt(add_14, constant_6)
     select_4 = torch.where(gt, matmul_6, constant_6)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_7 = torch.sum(select_4, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_2 = torch.permute(residual_block_1_dense_4_kernel, (1, 0))
     matmul_8 = torch.matmul(select_4, transpose_2)
     transpose_3 = torch.permute(relu_3, (1, 0))
@@ -430,30 +430,30 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_1 = torch.gt(add_12, constant_6)
     select_5 = torch.where(gt_1, matmul_8, constant_6)
-    # <prelude>/layers.nn:50 (gradient of `add`): return x * inv + offset
+    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
     sum_8 = torch.sum(select_5, dim=(0,), keepdim=False)
     reshape_12 = torch.reshape(sum_8, (1, 32))
     mul_21 = torch.mul(select_5, mul_11)
     mul_22 = torch.mul(select_5, matmul_3)
     sum_9 = torch.sum(mul_22, dim=(0,), keepdim=False)
     reshape_13 = torch.reshape(sum_9, (1, 32))
-    # <prelude>/layers.nn:49 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_14 = torch.reshape(reshape_12, (32,))
-    # <prelude>/layers.nn:48 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
     mul_23 = torch.mul(reshape_12, mul_11)
     mul_24 = torch.mul(reshape_12, neg_1)
     add_18 = torch.add(reshape_13, mul_24)
     neg_6 = torch.neg(mul_23)
-    # <prelude>/layers.nn:47 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
     mul_25 = torch.mul(add_18, reshape_6)
     mul_26 = torch.mul(add_18, rsqrt_1)
     reshape_15 = torch.reshape(mul_26, (32,))
-    # <prelude>/layers.nn:46 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     constant_9 = torch.full((), -0.5, dtype=torch.float32)
     div_6 = torch.div(rsqrt_1, add_10)
     mul_27 = torch.mul(constant_9, div_6)
     mul_28 = torch.mul(mul_25, mul_27)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     size_1 = torch.tensor(square_1.shape[0], dtype=torch.float32)
     div_7 = torch.div(mul_28, size_1)
     broadcast_4 = torch.broadcast_to(div_7, (B, 32))
@@ -464,7 +464,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_8 = torch.div(neg_6, size_2)
     broadcast_5 = torch.broadcast_to(div_8, (B, 32))
     add_19 = torch.add(mul_21, broadcast_5)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_7 = torch.neg(mul_30)
     sum_10 = torch.sum(neg_7, dim=(0,), keepdim=False)
     reshape_16 = torch.reshape(sum_10, (1, 32))
@@ -472,7 +472,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_9 = torch.div(reshape_16, size_2)
     broadcast_6 = torch.broadcast_to(div_9, (B, 32))
     add_21 = torch.add(add_20, broadcast_6)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_4 = torch.permute(residual_block_1_dense_3_kernel, (1, 0))
     matmul_10 = torch.matmul(add_21, transpose_4)
     transpose_5 = torch.permute(relu_2, (1, 0))
@@ -481,9 +481,9 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_2 = torch.gt(add_7, constant_6)
     select_6 = torch.where(gt_2, add_22, constant_6)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_11 = torch.sum(select_6, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_6 = torch.permute(residual_block_dense_2_kernel, (1, 0))
     matmul_12 = torch.matmul(select_6, transpose_6)
     transpose_7 = torch.permute(relu_1, (1, 0))
@@ -491,29 +491,29 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_3 = torch.gt(add_5, constant_6)
     select_7 = torch.where(gt_3, matmul_12, constant_6)
-    # <prelude>/layers.nn:50 (gradient of `add`): return x * inv + offset
+    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
     sum_12 = torch.sum(select_7, dim=(0,), keepdim=False)
     reshape_17 = torch.reshape(sum_12, (1, 32))
     mul_31 = torch.mul(select_7, mul_4)
     mul_32 = torch.mul(select_7, matmul_1)
     sum_13 = torch.sum(mul_32, dim=(0,), keepdim=False)
     reshape_18 = torch.reshape(sum_13, (1, 32))
-    # <prelude>/layers.nn:49 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_19 = torch.reshape(reshape_17, (32,))
-    # <prelude>/layers.nn:48 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
     mul_33 = torch.mul(reshape_17, mul_4)
     mul_34 = torch.mul(reshape_17, neg)
     add_23 = torch.add(reshape_18, mul_34)
     neg_8 = torch.neg(mul_33)
-    # <prelude>/layers.nn:47 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
     mul_35 = torch.mul(add_23, reshape_2)
     mul_36 = torch.mul(add_23, rsqrt)
     reshape_20 = torch.reshape(mul_36, (32,))
-    # <prelude>/layers.nn:46 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     div_10 = torch.div(rsqrt, add_3)
     mul_37 = torch.mul(constant_9, div_10)
     mul_38 = torch.mul(mul_35, mul_37)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     size_3 = torch.tensor(square.shape[0], dtype=torch.float32)
     div_11 = torch.div(mul_38, size_3)
     broadcast_7 = torch.broadcast_to(div_11, (B, 32))
@@ -523,7 +523,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_12 = torch.div(neg_8, size_4)
     broadcast_8 = torch.broadcast_to(div_12, (B, 32))
     add_24 = torch.add(mul_31, broadcast_8)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_9 = torch.neg(mul_40)
     sum_14 = torch.sum(neg_9, dim=(0,), keepdim=False)
     reshape_21 = torch.reshape(sum_14, (1, 32))
@@ -531,7 +531,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     div_13 = torch.div(reshape_21, size_4)
     broadcast_9 = torch.broadcast_to(div_13, (B, 32))
     add_26 = torch.add(add_25, broadcast_9)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_8 = torch.permute(residual_block_dense_1_kernel, (1, 0))
     matmul_14 = torch.matmul(add_26, transpose_8)
     transpose_9 = torch.permute(relu, (1, 0))
@@ -540,12 +540,12 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_4 = torch.gt(add, constant_6)
     select_8 = torch.where(gt_4, add_27, constant_6)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_15 = torch.sum(select_8, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_10 = torch.permute(x, (1, 0))
     matmul_16 = torch.matmul(transpose_10, select_8)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_28 = torch.add(dense_kernel_t, constant_5)
     constant_11 = torch.full((), 0.9, dtype=torch.float32)
     mul_41 = torch.mul(constant_11, dense_kernel_m)
@@ -571,7 +571,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_31 = torch.add(sqrt_1, constant_3)
     div_15 = torch.div(mul_46, add_31)
     sub_5 = torch.sub(dense_kernel, div_15)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_32 = torch.add(dense_bias_t, constant_5)
     mul_47 = torch.mul(constant_11, dense_bias_m)
     mul_48 = torch.mul(constant_12, sum_15)
@@ -592,7 +592,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_35 = torch.add(sqrt_3, constant_3)
     div_17 = torch.div(mul_52, add_35)
     sub_8 = torch.sub(dense_bias, div_17)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_36 = torch.add(residual_block_dense_1_kernel_t, constant_5)
     mul_53 = torch.mul(constant_11, residual_block_dense_1_kernel_m)
     mul_54 = torch.mul(constant_12, matmul_15)
@@ -613,7 +613,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_39 = torch.add(sqrt_5, constant_3)
     div_19 = torch.div(mul_58, add_39)
     sub_11 = torch.sub(residual_block_dense_1_kernel, div_19)
-    # <prelude>/layers.nn:32: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
     add_40 = torch.add(residual_block_batch_normalization_gamma_3, constant_5)
     mul_59 = torch.mul(constant_11, residual_block_batch_normalization_gamma_1)
     mul_60 = torch.mul(constant_12, reshape_20)
@@ -634,7 +634,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_43 = torch.add(sqrt_7, constant_3)
     div_21 = torch.div(mul_64, add_43)
     sub_14 = torch.sub(residual_block_batch_normalization_gamma, div_21)
-    # <prelude>/layers.nn:35: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
     add_44 = torch.add(residual_block_batch_normalization_beta__2, constant_5)
     mul_65 = torch.mul(constant_11, residual_block_batch_normalization_beta_)
     mul_66 = torch.mul(constant_12, reshape_19)
@@ -655,7 +655,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_47 = torch.add(sqrt_9, constant_3)
     div_23 = torch.div(mul_70, add_47)
     sub_17 = torch.sub(residual_block_batch_normalization_beta, div_23)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_48 = torch.add(residual_block_dense_2_kernel_t, constant_5)
     mul_71 = torch.mul(constant_11, residual_block_dense_2_kernel_m)
     mul_72 = torch.mul(constant_12, matmul_13)
@@ -676,7 +676,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_51 = torch.add(sqrt_11, constant_3)
     div_25 = torch.div(mul_76, add_51)
     sub_20 = torch.sub(residual_block_dense_2_kernel, div_25)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_52 = torch.add(residual_block_dense_2_bias_t, constant_5)
     mul_77 = torch.mul(constant_11, residual_block_dense_2_bias_m)
     mul_78 = torch.mul(constant_12, sum_11)
@@ -697,7 +697,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_55 = torch.add(sqrt_13, constant_3)
     div_27 = torch.div(mul_82, add_55)
     sub_23 = torch.sub(residual_block_dense_2_bias, div_27)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_56 = torch.add(residual_block_1_dense_3_kernel_t, constant_5)
     mul_83 = torch.mul(constant_11, residual_block_1_dense_3_kernel_m)
     mul_84 = torch.mul(constant_12, matmul_11)
@@ -718,7 +718,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_59 = torch.add(sqrt_15, constant_3)
     div_29 = torch.div(mul_88, add_59)
     sub_26 = torch.sub(residual_block_1_dense_3_kernel, div_29)
-    # <prelude>/layers.nn:32: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
     add_60 = torch.add(residual_block_1_batch_normalization_1_g_3, constant_5)
     mul_89 = torch.mul(constant_11, residual_block_1_batch_normalization_1_g_1)
     mul_90 = torch.mul(constant_12, reshape_15)
@@ -739,7 +739,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_63 = torch.add(sqrt_17, constant_3)
     div_31 = torch.div(mul_94, add_63)
     sub_29 = torch.sub(residual_block_1_batch_normalization_1_g, div_31)
-    # <prelude>/layers.nn:35: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
     add_64 = torch.add(residual_block_1_batch_normalization_1_b_3, constant_5)
     mul_95 = torch.mul(constant_11, residual_block_1_batch_normalization_1_b_1)
     mul_96 = torch.mul(constant_12, reshape_14)
@@ -760,7 +760,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_67 = torch.add(sqrt_19, constant_3)
     div_33 = torch.div(mul_100, add_67)
     sub_32 = torch.sub(residual_block_1_batch_normalization_1_b, div_33)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_68 = torch.add(residual_block_1_dense_4_kernel_t, constant_5)
     mul_101 = torch.mul(constant_11, residual_block_1_dense_4_kernel_m)
     mul_102 = torch.mul(constant_12, matmul_9)
@@ -781,7 +781,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_71 = torch.add(sqrt_21, constant_3)
     div_35 = torch.div(mul_106, add_71)
     sub_35 = torch.sub(residual_block_1_dense_4_kernel, div_35)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_72 = torch.add(residual_block_1_dense_4_bias_t, constant_5)
     mul_107 = torch.mul(constant_11, residual_block_1_dense_4_bias_m)
     mul_108 = torch.mul(constant_12, sum_7)
@@ -802,7 +802,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_75 = torch.add(sqrt_23, constant_3)
     div_37 = torch.div(mul_112, add_75)
     sub_38 = torch.sub(residual_block_1_dense_4_bias, div_37)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_76 = torch.add(dense_5_kernel_t, constant_5)
     mul_113 = torch.mul(constant_11, dense_5_kernel_m)
     mul_114 = torch.mul(constant_12, matmul_7)
@@ -823,7 +823,7 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     add_79 = torch.add(sqrt_25, constant_3)
     div_39 = torch.div(mul_118, add_79)
     sub_41 = torch.sub(dense_5_kernel, div_39)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_80 = torch.add(dense_5_bias_t, constant_5)
     mul_119 = torch.mul(constant_11, dense_5_bias_m)
     mul_120 = torch.mul(constant_12, sum_6)
@@ -849,78 +849,78 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
 
 def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul = torch.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_1 = torch.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape = torch.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_1 = torch.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     constant = torch.full((), 0.001, dtype=torch.float32)
     add_1 = torch.add(reshape_1, constant)
     rsqrt = torch.rsqrt(add_1)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = torch.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul = torch.mul(rsqrt, reshape_2)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg = torch.neg(reshape)
     mul_1 = torch.mul(neg, mul)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = torch.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_2 = torch.add(mul_1, reshape_3)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_2 = torch.mul(matmul_1, mul)
     add_3 = torch.add(mul_2, add_2)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_3)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_2 = torch.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_4 = torch.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_5 = torch.add(relu, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = torch.relu(add_5)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = torch.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:44: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape_4 = torch.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:45: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_5 = torch.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:46: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
     add_6 = torch.add(reshape_5, constant)
     rsqrt_1 = torch.rsqrt(add_6)
-    # <prelude>/layers.nn:47: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = torch.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_3 = torch.mul(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:48: shift = -m * inv
+    # <prelude>/layers.nn:50: shift = -m * inv
     neg_1 = torch.neg(reshape_4)
     mul_4 = torch.mul(neg_1, mul_3)
-    # <prelude>/layers.nn:49: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = torch.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_7 = torch.add(mul_4, reshape_7)
-    # <prelude>/layers.nn:50: return x * inv + offset
+    # <prelude>/layers.nn:52: return x * inv + offset
     mul_5 = torch.mul(matmul_3, mul_3)
     add_8 = torch.add(mul_5, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = torch.relu(add_8)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_4 = torch.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = torch.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_10 = torch.add(relu_2, add_9)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = torch.relu(add_10)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_5 = torch.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_11 = torch.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_11, dim=(1,), keepdim=True)
