@@ -53,6 +53,10 @@ DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
     _source("digits", "scikit-learn's bundled 8x8 handwritten digits as `f32[N, 8, 8, 1]` in "
             "[0, 1], sparse `i32` labels (needs scikit-learn)",
             ("classes", "int", 10)),
+    _source("token_sequences", "token ids `i32[N, length]` holding markers 1 and 2 among "
+            "filler tokens, label 1 when marker 1 comes first (sparse `i32`)",
+            ("vocabulary", "int", 10), ("length", "int", 10), ("per_class", "int", 500),
+            ("seed", "int", 0)),
     _source("npz", "arrays `x` and `y` of a NumPy `.npz` file, relative to the `.nn` file; "
             "a list of names for a model with several inputs or outputs",
             ("path", "str", REQUIRED), ("x", "names", "x"), ("y", "names", "y"),

@@ -106,6 +106,35 @@ def gaussian_classes(classes: int = 4, features: int = 8, per_class: int = 250, 
     return Dataset(x.astype(np.float32), y.astype(np.int32))
 
 
+def token_sequences(vocabulary: int = 10, length: int = 10, per_class: int = 500,
+                    seed: int = 0) -> Dataset:
+    """Token sequences labelled by order: does marker 1 come before marker 2? Each row
+    is `length` token ids (`i32`) holding marker 1 and marker 2 once each at random
+    positions among filler tokens 3..vocabulary-1 (0 is left for padding); label 1 when
+    marker 1 comes first. Rows are shuffled, so `validation_split` sees both classes.
+
+    The filler's token counts say nothing of the label: only the markers' order does,
+    which a bag of tokens cannot see and a recurrent or position-aware model can.
+    """
+    _check_positive("per_class", per_class)
+    _check_at_least("vocabulary", vocabulary, 4, " (two markers, a filler and padding 0)")
+    _check_at_least("length", length, 2, " (room for both markers)")
+    rng = np.random.default_rng(seed)
+    rows = 2 * per_class
+    tokens = rng.integers(3, vocabulary, size=(rows, length))
+    # Two distinct positions per row: the first of a random permutation's pair.
+    positions = np.argsort(rng.random((rows, length)), axis=1)[:, :2]
+    labels = np.repeat([0, 1], per_class)
+    first, second = positions[:, 0], positions[:, 1]
+    # Label 1: marker 1 at the earlier of the two positions, marker 2 at the later.
+    early, late = np.minimum(first, second), np.maximum(first, second)
+    row = np.arange(rows)
+    tokens[row, early] = np.where(labels == 1, 1, 2)
+    tokens[row, late] = np.where(labels == 1, 2, 1)
+    order = rng.permutation(rows)
+    return Dataset(tokens[order].astype(np.int32), labels[order].astype(np.int32))
+
+
 def digits(classes: int = 10) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1,797 images, no download):
     images as `f32[N, 8, 8, 1]` scaled to [0, 1], sparse `i32` labels, in
@@ -205,8 +234,13 @@ def _size(count: int) -> str:
 
 
 def _check_positive(name: str, value) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise DataError(f"`{name}` must be a positive integer, got {value!r}")
+    _check_at_least(name, value, 1)
+
+
+def _check_at_least(name: str, value, least: int, why: str = "") -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
+        wanted = "a positive integer" if least == 1 else f"an integer of at least {least}"
+        raise DataError(f"`{name}` must be {wanted}{why}, got {value!r}")
 
 
 # -- the registry the compiler checks `data = name(...)` against ---------------
@@ -264,6 +298,7 @@ DATA_SOURCES: dict[str, DataSource] = {
         _source(spirals),
         _source(gaussian_classes),
         _source(digits),
+        _source(token_sequences),
         _source(npz, uses_base_dir=True),
     )
 }

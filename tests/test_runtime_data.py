@@ -13,6 +13,7 @@ from dslc.runtime.data import (
     gaussian_classes,
     npz,
     spirals,
+    token_sequences,
     two_blobs,
 )
 
@@ -35,7 +36,7 @@ def test_two_blobs_matches_the_textbook_generator():
     np.testing.assert_array_equal(two_blobs(per_class=5, seed=7).x, expected.astype(np.float32))
 
 
-@pytest.mark.parametrize("source", [two_blobs, spirals, gaussian_classes])
+@pytest.mark.parametrize("source", [two_blobs, spirals, gaussian_classes, token_sequences])
 def test_sources_are_deterministic_per_seed(source):
     first, again, other = source(seed=3), source(seed=3), source(seed=4)
     np.testing.assert_array_equal(first.x, again.x)
@@ -181,3 +182,29 @@ def test_digits_without_scikit_learn_is_a_data_error_naming_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_sklearn)
     with pytest.raises(DataError, match="scikit-learn"):
         digits()
+
+
+def test_token_sequences_label_the_order_of_the_two_markers():
+    data = token_sequences(vocabulary=12, length=9, per_class=300, seed=1)
+    assert data.x.shape == (600, 9) and data.x.dtype == np.int32
+    assert data.y.shape == (600,) and data.y.dtype == np.int32
+    assert np.bincount(data.y).tolist() == [300, 300]
+    # Every row: one marker 1, one marker 2, the rest filler 3..11, never padding 0.
+    assert ((data.x == 1).sum(axis=1) == 1).all() and ((data.x == 2).sum(axis=1) == 1).all()
+    assert data.x.min() >= 1 and data.x.max() <= 11
+    # The label, recomputed row by row from the definition.
+    expected = [int(list(row).index(1) < list(row).index(2)) for row in data.x]
+    assert data.y.tolist() == expected
+    # Shuffled: both classes in the last fifth (the validation split).
+    assert set(data.y[-120:]) == {0, 1}
+    # The filler's counts carry no label: their means per class agree.
+    filler = np.stack([(data.x == t).sum(axis=1) for t in range(3, 12)], axis=1)
+    np.testing.assert_allclose(filler[data.y == 0].mean(0), filler[data.y == 1].mean(0), atol=0.2)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"vocabulary": 3}, "vocabulary"), ({"length": 1}, "length"), ({"per_class": 0}, "per_class"),
+])
+def test_token_sequences_bad_arguments_are_data_errors(arguments, message):
+    with pytest.raises(DataError, match=message):
+        token_sequences(**arguments)
