@@ -94,6 +94,20 @@ def _orthogonal(b, seed, ttype, stream, fan_in, fan_out, gain):
     return q if gain == 1.0 else b.mul(q, b.const(float(gain), ttype.dtype))
 
 
+def _unit_forget_bias(b, seed, ttype, stream, fan_in, fan_out, units):
+    """Keras' LSTM bias with `unit_forget_bias`: gates `i, f, c, o`, the forget gate's
+    `units` ones and the rest zeros."""
+    if ttype.shape != (4 * units,):
+        raise DiagnosticError([Diagnostic(
+            "E0304", f"`lstm_forget_bias({units})` is an LSTM bias `[{4 * units}]`, the "
+            f"parameter is `{ttype}`", b.loc.span,
+            help="`units` is the LSTM's: the bias holds its four gates")])
+    zeros = b.emit("constant", value=0, dtype=ttype.dtype, shape=(units,))
+    ones = b.emit("constant", value=1, dtype=ttype.dtype, shape=(units,))
+    rest = b.emit("constant", value=0, dtype=ttype.dtype, shape=(2 * units,))
+    return b.concat(zeros, ones, rest, axis=0)
+
+
 _glorot_normal, _glorot_uniform = _scaled(1.0, "fan_avg")
 _he_normal, _he_uniform = _scaled(2.0, "fan_in")
 _lecun_normal, _lecun_uniform = _scaled(1.0, "fan_in")
@@ -126,6 +140,9 @@ INITIALIZERS: dict[str, Initializer] = {
     "orthogonal": Initializer({"gain": 1.0, "seed": None}, _orthogonal,
                               "a random orthogonal matrix (rows or columns orthonormal), "
                               "times `gain`; the leading dims are flattened into rows"),
+    "lstm_forget_bias": Initializer({"units": 1}, _unit_forget_bias,
+                                    "an LSTM bias `[4 * units]`: ones for the forget gate, "
+                                    "zeros for the others"),
 }
 ALIASES = {"random_uniform": "uniform", "random_normal": "normal", "Zeros": "zeros",
            "Ones": "ones", "Constant": "constant", "RandomUniform": "uniform",

@@ -49,3 +49,20 @@ def test_orthogonal_of_a_vector_is_a_diagnostic():
     rendered = error.value.render()
     assert "error[E0304]" in rendered and "rank 2 or more" in rendered
     assert "vector.nn:2:" in rendered and "^" in rendered
+
+
+def test_lstm_starts_as_keras_does():
+    """Keras' LSTM defaults: an orthogonal `recurrent_kernel` and, with
+    `unit_forget_bias`, a bias of zeros but ones for the forget gate (`i, f, c, o`)."""
+    source = """
+model M(x: f32[B, 5, 3]) -> f32[B, 4] {
+    a = x |> LSTM(4, name="lstm")
+    b = x |> LSTM(4, unit_forget_bias=false, name="plain")
+    return a + b
+}
+"""
+    drawn = {k: np.asarray(v) for k, v in dslc.compile(source).init(0).items()}
+    np.testing.assert_array_equal(drawn["lstm/bias"], [0] * 4 + [1] * 4 + [0] * 8)
+    np.testing.assert_array_equal(drawn["plain/bias"], np.zeros(16))
+    recurrent = drawn["lstm/recurrent_kernel"].astype(np.float64)
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(4), atol=4e-6)
