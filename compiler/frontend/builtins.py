@@ -24,7 +24,8 @@ from .loops import scan_builtin
 from .op_builtins import op_builtins
 from .random_draws import RANDOM
 from .values import (ALL, REQUIRED, TRAINING, Builtin, Configured, DimSym, Dtype, FnRef,
-                     GradOf, LayerInstance, ModelRef, Signature, Spec, kind_name)
+                     GradOf, LayerInstance, ModelRef, Signature, Spec, kind_name,
+                     snake_case)
 from .window_builtins import WINDOW_FUNCTIONS
 
 
@@ -102,8 +103,6 @@ def renamed_layer(c, layer, prefix, reverse=False) -> LayerInstance:
             raise c.fail("E0304", f"`{layer.definition.name}` has no `go_backwards`", "layer",
                          help="the layer must be a recurrent one: SimpleRNN, LSTM or GRU")
         config["go_backwards"] = not config["go_backwards"]
-    from .layers import snake_case  # layers imports keras_names, which imports us
-
     base = layer.name or snake_case(layer.definition.name)
     return LayerInstance(layer.definition, config, layer.span, f"{prefix}{base}")
 
