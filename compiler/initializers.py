@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..dsl.diagnostics import Diagnostic, DiagnosticError
 from .builder import Builder
 from .ir import TensorType, Value
 
@@ -68,6 +69,45 @@ def _scaled(scale: float, mode: str):
     return normal, uniform
 
 
+def _orthogonal(b, seed, ttype, stream, fan_in, fan_out, gain):
+    """Keras' `Orthogonal`: the shape flattened to `[rows, cols]` (every dim but the last,
+    times; the last), a normal draw of `[max, min]` of them, its QR's `q` times the signs
+    of `r`'s diagonal (which makes `q` unique, Haar-distributed), transposed when wide."""
+    if ttype.rank < 2:
+        raise DiagnosticError([Diagnostic(
+            "E0304", f"`orthogonal` needs a parameter of rank 2 or more, got `{ttype}`",
+            b.loc.span, help="an orthogonal matrix has rows and columns; use e.g. "
+            "`glorot_uniform` for a vector")])
+    rows, cols = math.prod(ttype.shape[:-1]), ttype.shape[-1]
+    tall, short = max(rows, cols), min(rows, cols)
+    normal = b.emit("random_normal", seed, shape=(tall, short), dtype=ttype.dtype, mean=0.0,
+                    stddev=1.0, stream=stream)
+    q, r = b.emit("qr", normal)
+    # r's diagonal, as a sum down each column of r masked to its diagonal: exact.
+    diagonal = b.eq(b.iota(shape=(short, short), axis=0), b.iota(shape=(short, short), axis=1))
+    zeros = b.emit("constant", value=0.0, dtype=ttype.dtype, shape=(short, short))
+    signs = b.sign(b.sum(b.select(diagonal, r, zeros), axes=(0,), keepdims=False))
+    q = b.mul(q, signs)
+    if rows < cols:
+        q = b.transpose(q, perm=(1, 0))
+    q = b.reshape(q, shape=ttype.shape) if ttype.rank > 2 else q
+    return q if gain == 1.0 else b.mul(q, b.const(float(gain), ttype.dtype))
+
+
+def _unit_forget_bias(b, seed, ttype, stream, fan_in, fan_out, units):
+    """Keras' LSTM bias with `unit_forget_bias`: gates `i, f, c, o`, the forget gate's
+    `units` ones and the rest zeros."""
+    if ttype.shape != (4 * units,):
+        raise DiagnosticError([Diagnostic(
+            "E0304", f"`lstm_forget_bias({units})` is an LSTM bias `[{4 * units}]`, the "
+            f"parameter is `{ttype}`", b.loc.span,
+            help="`units` is the LSTM's: the bias holds its four gates")])
+    zeros = b.emit("constant", value=0, dtype=ttype.dtype, shape=(units,))
+    ones = b.emit("constant", value=1, dtype=ttype.dtype, shape=(units,))
+    rest = b.emit("constant", value=0, dtype=ttype.dtype, shape=(2 * units,))
+    return b.concat(zeros, ones, rest, axis=0)
+
+
 _glorot_normal, _glorot_uniform = _scaled(1.0, "fan_avg")
 _he_normal, _he_uniform = _scaled(2.0, "fan_in")
 _lecun_normal, _lecun_uniform = _scaled(1.0, "fan_in")
@@ -97,13 +137,20 @@ INITIALIZERS: dict[str, Initializer] = {
                                  "uniform, limit sqrt(3 / fan_in)"),
     "lecun_normal": Initializer({"seed": None}, _lecun_normal,
                                 "truncated normal, stddev sqrt(1 / fan_in)"),
+    "orthogonal": Initializer({"gain": 1.0, "seed": None}, _orthogonal,
+                              "a random orthogonal matrix (rows or columns orthonormal), "
+                              "times `gain`; the leading dims are flattened into rows"),
+    "lstm_forget_bias": Initializer({"units": 1}, _unit_forget_bias,
+                                    "an LSTM bias `[4 * units]`: ones for the forget gate, "
+                                    "zeros for the others"),
 }
 ALIASES = {"random_uniform": "uniform", "random_normal": "normal", "Zeros": "zeros",
            "Ones": "ones", "Constant": "constant", "RandomUniform": "uniform",
            "RandomNormal": "normal", "TruncatedNormal": "truncated_normal",
            "GlorotUniform": "glorot_uniform", "GlorotNormal": "glorot_normal",
            "HeNormal": "he_normal", "HeUniform": "he_uniform",
-           "LecunNormal": "lecun_normal", "LecunUniform": "lecun_uniform"}
+           "LecunNormal": "lecun_normal", "LecunUniform": "lecun_uniform",
+           "Orthogonal": "orthogonal"}
 # Keras' RandomUniform calls its bounds minval/maxval; `uniform(0, 1)` binds them in order.
 
 

@@ -278,6 +278,11 @@ VALUE_CASES = [
     Case("truncated_normal", [], shape=(1000,), dtypes=I32, domains=(SEED,)),
     Case("truncated_normal", [], shape=(3, 4), mean=-1.0, stddev=0.05, stream=3,
          dtype="f64", dtypes=I32, domains=(SEED,)),
+
+    # QR of tall, wide and batched matrices (nondiff: `init` only).
+    Case("qr", [5, 3]),
+    Case("qr", [3, 5], dtypes=("f32",)),
+    Case("qr", ["N", 4, 4], dtypes=("f32",)),
 ]
 
 CASES = GRADIENT_CASES + VALUE_CASES

@@ -83,15 +83,22 @@ def dslc_layer(expression: str, input_shape):
     return jit(vjp_function(predict)), [a.name for a in predict.args_with("param")]
 
 
-@pytest.mark.parametrize("expression, make, input_shape", LAYERS, ids=[c[0] for c in LAYERS])
-def test_layer_matches_keras(expression, make, input_shape):
+def keras_case(expression: str, make, input_shape, batch: int = BATCH):
+    """A seeded generator, an input, the built Keras layer, random weights for it, and
+    dslc's `run` and parameter names (`dslc_layer`) for the same layer."""
     rng = np.random.default_rng(abs(hash(expression)) % 2**32)
-    x = rng.standard_normal((BATCH, *input_shape)).astype(np.float32)
+    x = rng.standard_normal((batch, *input_shape)).astype(np.float32)
     layer = make()
-    layer.build((BATCH, *input_shape))
+    layer.build((batch, *input_shape))
     weights = [rng.standard_normal(v.shape).astype(np.float32) * 0.5
                for v in layer.trainable_variables]
     run, names = dslc_layer(expression, input_shape)
+    return rng, x, layer, weights, run, names
+
+
+@pytest.mark.parametrize("expression, make, input_shape", LAYERS, ids=[c[0] for c in LAYERS])
+def test_layer_matches_keras(expression, make, input_shape):
+    rng, x, layer, weights, run, names = keras_case(expression, make, input_shape)
     by_name = {v.path.rsplit("/", 1)[-1]: w for v, w in zip(layer.trainable_variables, weights)}
     assert sorted(n.rsplit("/", 1)[-1] for n in names) == sorted(by_name), (names, by_name)
     params = [by_name[n.rsplit("/", 1)[-1]] for n in names]
@@ -101,10 +108,15 @@ def test_layer_matches_keras(expression, make, input_shape):
     check_against_keras(run, names, params, layer, weights, x, rng, modes)
 
 
+def leaf(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
 def check_against_keras(run, names, params, layer, weights, x, rng, modes,
-                        join=lambda out: out, non_trainable=()):
+                        join=lambda out: out, non_trainable=(), key=leaf):
     """dslc's `run` (from `dslc_layer`) against `jax.vjp` of Keras' `layer` in each of
-    `modes`: outputs, input and weight gradients; `join` makes Keras' output one array."""
+    `modes`: outputs, input and weight gradients; `join` makes Keras' output one array;
+    `key` maps a Keras path and a dslc name alike to the name they share."""
     for mode in modes:
         def keras_forward(trainable, inputs):
             return join(layer.stateless_call(trainable, list(non_trainable), inputs,
@@ -118,10 +130,9 @@ def check_against_keras(run, names, params, layer, weights, x, rng, modes,
         assert relative_error(got, want) <= 1e-5, "outputs differ"
         got_params, got_x = grads[:len(params)], grads[len(params)]
         assert relative_error(got_x, want_x) <= 1e-5, "input gradients differ"
-        want_by_name = {v.path.rsplit("/", 1)[-1]: g
-                        for v, g in zip(layer.trainable_variables, want_weights)}
+        want_by_name = {key(v.path): g for v, g in zip(layer.trainable_variables, want_weights)}
         for name, grad in zip(names, got_params):
-            assert relative_error(grad, want_by_name[name.rsplit("/", 1)[-1]]) <= 1e-5, (
+            assert relative_error(grad, want_by_name[key(name)]) <= 1e-5, (
                 f"gradients of `{name}` differ")
 
 

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from test_keras_conv import check_against_keras, dslc_layer
+from test_keras_conv import check_against_keras, keras_case
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -46,13 +46,7 @@ def test_recurrent_layer_matches_keras(expression, make, join):
     if "return_sequences=true, return_state=true" in expression:
         # Keras' sequence output and states have different ranks: test the states alone.
         expression = expression.replace("return_sequences=true, ", "")
-    rng = np.random.default_rng(abs(hash(expression)) % 2**32)
-    x = rng.standard_normal((BATCH, *INPUT_SHAPE)).astype(np.float32)
-    layer = make()
-    layer.build((BATCH, *INPUT_SHAPE))
-    weights = [rng.standard_normal(v.shape).astype(np.float32) * 0.5
-               for v in layer.trainable_variables]
-    run, names = dslc_layer(expression, INPUT_SHAPE)
+    rng, x, layer, weights, run, names = keras_case(expression, make, INPUT_SHAPE, BATCH)
     by_name = {v.path.rsplit("/", 1)[-1]: w for v, w in zip(layer.trainable_variables, weights)}
     assert sorted(n.rsplit("/", 1)[-1] for n in names) == sorted(by_name), (names, by_name)
     params = [by_name[n.rsplit("/", 1)[-1]] for n in names]
@@ -61,6 +55,38 @@ def test_recurrent_layer_matches_keras(expression, make, join):
     seeds = [v.value for v in layer.non_trainable_variables]
     check_against_keras(run, names, params, layer, weights, x, rng,
                         ({"training": True}, {"training": False}), join, seeds)
+
+
+BIDIRECTIONAL = [
+    ('LSTM(3, return_sequences=true)', "concat",
+     lambda: L.Bidirectional(L.LSTM(3, return_sequences=True))),
+    ('GRU(3)', "sum", lambda: L.Bidirectional(L.GRU(3), merge_mode="sum")),
+    ('SimpleRNN(2, return_sequences=true)', "mul",
+     lambda: L.Bidirectional(L.SimpleRNN(2, return_sequences=True), merge_mode="mul")),
+    ('LSTM(2)', "ave", lambda: L.Bidirectional(L.LSTM(2), merge_mode="ave")),
+]
+
+
+def direction_and_leaf(path: str) -> str:
+    """`bidirectional/forward_lstm/lstm_cell/kernel` -> `forward/kernel` (Keras nests
+    the cell; dslc's recurrent layers hold the cell's weights themselves)."""
+    parts = path.split("/")
+    return f"{parts[-3 if 'cell' in parts[-2] else -2].split('_')[0]}/{parts[-1]}"
+
+
+@pytest.mark.parametrize("inner, merge_mode, make", BIDIRECTIONAL,
+                         ids=[f"{c[0]}-{c[1]}" for c in BIDIRECTIONAL])
+def test_bidirectional_matches_keras(inner, merge_mode, make):
+    expression = f'Bidirectional({inner}, merge_mode="{merge_mode}")'
+    rng, x, layer, weights, run, names = keras_case(expression, make, INPUT_SHAPE, BATCH)
+    # Keras' order: the forward layer's weights, then the backward layer's.
+    assert [direction_and_leaf(n) for n in names] == [
+        direction_and_leaf(v.path) for v in layer.trainable_variables]
+    assert all(n.split("/")[1].startswith(("forward_", "backward_")) for n in names)
+    seeds = [v.value for v in layer.non_trainable_variables]
+    check_against_keras(run, names, weights, layer, weights, x, rng,
+                        ({"training": True}, {"training": False}), SINGLE, seeds,
+                        key=direction_and_leaf)
 
 
 def test_lstm_on_a_2d_tensor_is_a_diagnostic_at_the_call(tmp_path):

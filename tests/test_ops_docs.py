@@ -133,7 +133,8 @@ def test_ir_example_is_what_the_op_builds(name):
     assert candidates, (f"no `{name}` node with {len(operands)} operands in the compiled "
                         f"`.nn:` example, to take the `IR:` line's operand types from:\n"
                         f"{program}")
-    node = next((n for n in candidates if str(n.result.type) == printed_type), candidates[0])
+    node = next((n for n in candidates
+                 if ", ".join(str(r.type) for r in n.results) == printed_type), candidates[0])
     text = ir_function(line, [str(v.type) for v in node.operands], printed_type)
     try:
         parsed = parse_function(text)

@@ -46,7 +46,7 @@ def test_op_doc_shows_source_and_ir(name):
     doc = all_ops()[name].doc
     assert re.search(r"^\s*\.nn:\s+\S", doc, re.M), f"`{name}` doc lacks a `.nn:` example"
     # An op with a region prints it inside its attributes, over several lines.
-    ir_line = (rf"^\s*IR:\s+%\d+ = {re.escape(name)}( %\d+(, %\d+)*)?(?s:( \{{.*?\}}))? "
+    ir_line = (rf"^\s*IR:\s+%\d+(, %\d+)* = {re.escape(name)}( %\d+(, %\d+)*)?(?s:( \{{.*?\}}))? "
                rf": \w+\[.*\]$")
     assert re.search(ir_line, doc, re.M), f"`{name}` doc lacks an `IR:` line"
 

@@ -24,7 +24,8 @@ from .loops import scan_builtin
 from .op_builtins import op_builtins
 from .random_draws import RANDOM
 from .values import (ALL, REQUIRED, TRAINING, Builtin, Configured, DimSym, Dtype, FnRef,
-                     GradOf, LayerInstance, ModelRef, Signature, Spec, kind_name)
+                     GradOf, LayerInstance, ModelRef, Signature, Spec, kind_name,
+                     snake_case)
 from .window_builtins import WINDOW_FUNCTIONS
 
 
@@ -89,6 +90,23 @@ def _moveaxis(c: CallSite, x, source, destination):
 
 # Builtin functions that are not one op (the ops' builtins come from the registry,
 # `op_builtins.py`): name, signature, implementation, one-line doc.
+def renamed_layer(c, layer, prefix, reverse=False) -> LayerInstance:
+    """`renamed_layer(LSTM(4), "backward_", reverse=true)`: a new instance of the same
+    layer and configuration (its own weights), named `prefix` + the layer's name (Keras'
+    wrappers name their copies so); `reverse` flips its `go_backwards`."""
+    if not isinstance(layer, LayerInstance):
+        raise c.fail("E0304", f"expected a configured layer, found {kind_name(layer)}",
+                     "layer", help="e.g. `Bidirectional(LSTM(8))`")
+    config = dict(layer.config)
+    if reverse is True:
+        if "go_backwards" not in config:
+            raise c.fail("E0304", f"`{layer.definition.name}` has no `go_backwards`", "layer",
+                         help="the layer must be a recurrent one: SimpleRNN, LSTM or GRU")
+        config["go_backwards"] = not config["go_backwards"]
+    base = layer.name or snake_case(layer.definition.name)
+    return LayerInstance(layer.definition, config, layer.span, f"{prefix}{base}")
+
+
 FUNCTIONS = (
     ("flatten", Signature.of("x"), _flatten, "flattens all but the first dim"),
     ("shape", Signature.of("x"), _shape, "the dims of a tensor, as a list"),
@@ -102,6 +120,9 @@ FUNCTIONS = (
      "the gradient of `f` in argument `argnums`"),
     ("value_and_grad", Signature.of("f", argnums=0, has_aux=False), _grad_of(True),
      "`f`'s value and gradient"),
+    ("renamed_layer", Signature.of("layer", "prefix", reverse=False), renamed_layer,
+     "a copy of a configured layer with its own weights, named `prefix` + its name; "
+     "`reverse` flips its `go_backwards`"),
     ("scan", Signature.of("f", "init", "xs", reverse=False), scan_builtin,
      "a loop: `f(carry, x)` over the first axis of `xs`, giving the final carry and the "
      "stacked outputs"),

@@ -215,6 +215,8 @@ class Evaluator:
             # `x == none` asks at compile time whether an option was left unset, whatever
             # `x` is (a tensor, a number): the layer's configuration chooses a branch.
             return (left is None and right is None) == (op == "==")
+        if op in ("==", "!=") and isinstance(left, str) and isinstance(right, str):
+            return (left == right) == (op == "==")  # a string option: `mode == "sum"`
         if _is_number(left) and _is_number(right):
             return self.fold(op, left, right, node)
         if op == "+" and isinstance(left, list) and isinstance(right, list):

@@ -22,7 +22,7 @@ from .errors import fail
 from .keras_names import ACTIVATION_PARAMS
 from .trace import LayerRecord, ParamSpec, Scope
 from .types import check_kind, element_count, resolve_type
-from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name
+from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name, snake_case
 
 # One segment of a weight's path: Keras refuses a `/` in a layer's name.
 LAYER_NAME = re.compile(r"[^/]+")
@@ -193,9 +193,3 @@ def initializer_spec(ev, expr, scope: Scope) -> Spec:
     if missing:
         raise fail("E0301", f"initializer `{spec.name}` is missing `{missing[0]}`", expr.span)
     return spec
-
-
-def snake_case(name: str) -> str:
-    """Keras' `to_snake_case`: `Conv2D` is `conv2d`, `Conv2DTranspose` `conv2d_transpose`."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

@@ -7,6 +7,7 @@ callable (a builtin, a user `fn`, a `layer` and its configured instances, a `gra
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -231,3 +232,9 @@ def callable_name(func) -> str:
         func = func.target
     definition = getattr(func, "definition", None)
     return getattr(definition, "name", None) or getattr(func, "name", "fn")
+
+
+def snake_case(name: str) -> str:
+    """Keras' `to_snake_case`: `Conv2D` is `conv2d`, `Conv2DTranspose` `conv2d_transpose`."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()

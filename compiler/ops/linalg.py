@@ -1,13 +1,16 @@
-"""Linear algebra: `matmul` with numpy semantics, lowered to one `lax.dot_general`.
+"""Linear algebra: `matmul` with numpy semantics, lowered to one `lax.dot_general`, and
+the reduced QR factorization that the `orthogonal` initializer draws with.
 
 Law: matmul is bilinear, so its VJP is two matmuls with the other operand transposed,
-each summed back over the batch dims that broadcasting added.
+each summed back over the batch dims that broadcasting added. `qr` gives `q` with
+orthonormal columns and upper-triangular `r`, `q @ r == x`; each backend calls its
+framework's Householder QR, so the backends agree to rounding, not bit for bit.
 """
 
 from __future__ import annotations
 
 from ..ir import TensorType, format_shape
-from .common import (broadcast_shapes, require_numeric, require_rank,
+from .common import (broadcast_shapes, require_dtype, require_numeric, require_rank,
                      require_same_dtype, single_cotangent)
 from .registry import ShapeError, Surface, define
 
@@ -98,3 +101,48 @@ def _(b, node, ct):
     grad_y = b.unbroadcast(b.matmul(swap_last_axes(b, x2), ct2), y2.type)
     return (b.reshape(grad_x, shape=x.type.shape) if x.type.rank == 1 else grad_x,
             b.reshape(grad_y, shape=y.type.shape) if y.type.rank == 1 else grad_y)
+
+
+qr = define("qr", ("x",), family=FAMILY,
+            nondiff="only the `orthogonal` initializer uses it, in `init`, which is never "
+                    "differentiated",
+            internal="the `orthogonal` initializer makes it", doc="""
+The reduced QR factorization of the matrices in the last two axes of `x: [.., M, N]`:
+`q: [.., M, K]` with orthonormal columns and upper-triangular `r: [.., K, N]`,
+`K = min(M, N)`, `q @ r == x` (`numpy.linalg.qr`'s `"reduced"` mode). The signs of
+`r`'s diagonal are whatever the framework's Householder reflections give.
+
+    .nn:  param W: f32[6, 4] = orthogonal
+    IR:   %2, %3 = qr %1 : f32[6, 4], f32[4, 4]
+""")
+
+
+@qr.def_infer
+def _(attrs, x):
+    require_dtype("qr", x, {"f32", "f64"}, what="operand")
+    require_rank("qr", x, range(2, 99), what="a matrix operand")
+    rows, cols = x.shape[-2:]
+    if not (isinstance(rows, int) and isinstance(cols, int)):
+        raise ShapeError(f"`qr` needs the matrix dims of `{x}` to be known numbers",
+                         code="E0204", help="the size of `r` is the smaller of the two")
+    k = min(rows, cols)
+    return (TensorType(x.dtype, x.shape[:-2] + (rows, k)),
+            TensorType(x.dtype, x.shape[:-2] + (k, cols)))
+
+
+qr.def_jax(lambda ctx, x: tuple(ctx.lax.linalg.qr(x, full_matrices=False)))
+qr.def_numpy(lambda ctx, x: tuple(ctx.np.linalg.qr(x, mode="reduced")))
+
+
+@qr.def_tf
+def _(ctx, x):
+    factors = ctx.fresh("qr")
+    ctx.emit(f"{factors} = tf.linalg.qr({x}, full_matrices=False)")
+    return [f"{factors}[0]", f"{factors}[1]"]
+
+
+@qr.def_torch
+def _(ctx, x):
+    factors = ctx.fresh("qr")
+    ctx.emit(f"{factors} = torch.linalg.qr({x}, mode=\"reduced\")")
+    return [f"{factors}[0]", f"{factors}[1]"]
