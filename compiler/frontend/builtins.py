@@ -13,6 +13,7 @@ import functools
 import types
 from typing import Any, Mapping
 
+from ...dsl.diagnostics import suggest
 from .. import dims
 from ..data_sources import DATA_SOURCES, REQUIRED as DATA_REQUIRED
 from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
@@ -53,6 +54,19 @@ def _feature_shape(c: CallSite, x, axis):
     x = c.tensor("x", x)
     kept = _axis(c, x, axis)
     return [DimSym.wrap(d) if i == kept else 1 for i, d in enumerate(x.type.shape)]
+
+
+def _choice(c: CallSite, value, options, name="value"):
+    """`value`, when it is one of `options` (compile-time values); a layer's check of a
+    string option such as `merge_mode`, reported at the user's call."""
+    if not isinstance(options, list) or value not in options:
+        shown = ", ".join(f'"{o}"' if isinstance(o, str) else str(o) for o in options) \
+            if isinstance(options, list) else kind_name(options)
+        found = f'"{value}"' if isinstance(value, str) else kind_name(value)
+        raise c.fail("E0304", f"`{name}` should be one of {shown}, found {found}", "value",
+                     help=suggest(value, [o for o in options if isinstance(o, str)])
+                     if isinstance(value, str) and isinstance(options, list) else None)
+    return value
 
 
 def _shape(c: CallSite, x):
@@ -110,6 +124,8 @@ def renamed_layer(c, layer, prefix, reverse=False) -> LayerInstance:
 FUNCTIONS = (
     ("flatten", Signature.of("x"), _flatten, "flattens all but the first dim"),
     ("shape", Signature.of("x"), _shape, "the dims of a tensor, as a list"),
+    ("choice", Signature.of("value", "options", name="value"), _choice,
+     "`value` if it is one of the list `options`, else an error naming `name`"),
     ("axes_except", Signature.of("x", "axis"), _axes_except,
      "every axis of a tensor but `axis`, as a list"),
     ("feature_shape", Signature.of("x", "axis"), _feature_shape,
