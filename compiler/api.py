@@ -44,9 +44,10 @@ def compile(source: str | os.PathLike, target: str = "cpu", *,
     return Program(compilation, target)
 
 
-def _parts(value) -> list:
-    """The arrays of a model's inputs (or targets): one, or a list or tuple of several."""
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _parts(value, count: int) -> list:
+    """The arrays of a model's `count` inputs (or targets): one (an array, or nested
+    lists of numbers), or a list or tuple of `count` of them."""
+    return list(value) if count > 1 else [value]
 
 
 def read_source(source, filename: str | None) -> tuple[str, str]:
@@ -130,7 +131,8 @@ class Program:
         predict = self.module.functions["predict"]
         return self.function("predict")(*predict.order_args(
             param=self._named(variables, self.param_names),
-            state=self._named(variables, self.state_names), input=_parts(x)))
+            state=self._named(variables, self.state_names),
+            input=_parts(x, len(predict.args_with("input")))))
 
     def train_step(self, variables: dict, opt_state: dict, x, y, step: int = 0):
         """One step in training mode: returns (variables, opt_state, loss, metrics dict).
@@ -145,7 +147,9 @@ class Program:
         results = self.function("train_step")(*function.order_args(
             rng=rng, param=self._named(variables, self.param_names),
             state=self._named(variables, self.state_names),
-            optimizer=self._named(opt_state, slots), input=_parts(x), target=_parts(y)))
+            optimizer=self._named(opt_state, slots),
+            input=_parts(x, len(function.args_with("input"))),
+            target=_parts(y, len(function.args_with("target")))))
         named = function.group_results(list(zip(function.result_names, results)))
         return (dict(named.get("param", []) + named.get("state", [])),
                 dict(named.get("optimizer", [])), named["loss"][0][1],

@@ -107,9 +107,13 @@ def test_init_predict_and_eval_agree_with_xla(example, target, programs, modules
     # torch runs `init` eagerly, as `Model` does: compiling the generator's unrolled
     # rounds takes long and proves nothing the eager run does not.
     initial = call(namespace, target, "init", [seed], backend=None)
-    for ours, theirs in zip(initial, variables.values()):
+    factored = qr_dependent(program.module.functions["init"])
+    for ours, theirs, exact in zip(initial, variables.values(), factored):
         assert ours.dtype == theirs.dtype
-        np.testing.assert_array_equal(ours, theirs)  # the same bits
+        if exact:
+            np.testing.assert_array_equal(ours, theirs)  # the same bits
+        else:  # each framework factors with its own QR (see test_initializers.py)
+            np.testing.assert_allclose(ours, theirs, atol=1e-6)
     x, y = batch_for(program)
     predict = program.module.functions["predict"]
     predicted = call(namespace, target, "predict", by_role(program, predict, variables, x))
@@ -120,6 +124,16 @@ def test_init_predict_and_eval_agree_with_xla(example, target, programs, modules
     reference = program.function("eval_step")(*arrays)
     for ours, theirs in zip(evaluated, reference):
         assert relative_deviation(ours, theirs) <= 1e-5
+
+
+def qr_dependent(init) -> list[bool]:
+    """For each result of `init`: whether its bits are every backend's own (False where a
+    `qr` op, an orthogonal initializer, computes it)."""
+    factored: set[int] = set()
+    for node in init.nodes:
+        if node.op == "qr" or any(id(v) in factored for v in node.operands):
+            factored.update(id(r) for r in node.results)
+    return [id(r) not in factored for r in init.results]
 
 
 def by_role(program, function, variables, x, y=None, step=0):

@@ -3,7 +3,7 @@
 Regenerate it instead of editing it: the `.nn` file is the source of truth.
 """
 # source: examples/lstm_sequences.nn
-# sha256: 4cb56625e5bacc29dad8f52fc3d8a09009756a679038ff0916f3deff24a7d751
+# sha256: b6c9fbab043dd840a9d5d55ecc25a63819dc56d25a5b68634dd441f3e6e08b57
 # model: OrderLSTM
 
 
@@ -22,24 +22,12 @@ PARAMS = (
 )
 # (name, dtype, shape, initial value) of each optimizer slot.
 OPTIMIZER_STATE = (
-    ('embedding/embeddings/m', 'f32', (10, 8), 0.0),
-    ('embedding/embeddings/v', 'f32', (10, 8), 0.0),
-    ('embedding/embeddings/t', 'f32', (), 0.0),
-    ('lstm/kernel/m', 'f32', (8, 64), 0.0),
-    ('lstm/kernel/v', 'f32', (8, 64), 0.0),
-    ('lstm/kernel/t', 'f32', (), 0.0),
-    ('lstm/recurrent_kernel/m', 'f32', (16, 64), 0.0),
-    ('lstm/recurrent_kernel/v', 'f32', (16, 64), 0.0),
-    ('lstm/recurrent_kernel/t', 'f32', (), 0.0),
-    ('lstm/bias/m', 'f32', (64,), 0.0),
-    ('lstm/bias/v', 'f32', (64,), 0.0),
-    ('lstm/bias/t', 'f32', (), 0.0),
-    ('dense/kernel/m', 'f32', (16, 2), 0.0),
-    ('dense/kernel/v', 'f32', (16, 2), 0.0),
-    ('dense/kernel/t', 'f32', (), 0.0),
-    ('dense/bias/m', 'f32', (2,), 0.0),
-    ('dense/bias/v', 'f32', (2,), 0.0),
-    ('dense/bias/t', 'f32', (), 0.0),
+    ('embedding/embeddings/momentum', 'f32', (10, 8), 0.0),
+    ('lstm/kernel/momentum', 'f32', (8, 64), 0.0),
+    ('lstm/recurrent_kernel/momentum', 'f32', (16, 64), 0.0),
+    ('lstm/bias/momentum', 'f32', (64,), 0.0),
+    ('dense/kernel/momentum', 'f32', (16, 2), 0.0),
+    ('dense/bias/momentum', 'f32', (2,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -99,19 +87,117 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
     return tf.maximum(low, _dslc_fma_f32(fraction, high - low, low))
 
 
+def _dslc_rounded(p):
+    """`p` itself, as a value that no compiler fuses into the sum it feeds."""
+    return tf.maximum(p, -3.4028234663852886e+38)
+
+
+_dslc_where = tf.where
+
+
+_dslc_sqrt = tf.sqrt
+
+
+def _dslc_bits_of(z):
+    return tf.bitcast(z, tf.int32)
+
+
+def _dslc_float_of(i):
+    return tf.bitcast(i, tf.float32)
+
+
+def _dslc_to_f32(i):
+    return tf.cast(i, tf.float32)
+
+
+def _dslc_log_f32(z):
+    """log(z) for a positive normal float32 z: its exponent e times log(2), plus the log
+    of its mantissa m in [sqrt(1/2), sqrt(2)), 2 atanh(s) = 2s + 2s s^2 P(s^2) with
+    s = (m - 1) / (m + 1)."""
+    bits = _dslc_bits_of(z)
+    exponent = _dslc_to_f32(bits // 0x800000 - 127)
+    mantissa = _dslc_float_of(bits & 0x7FFFFF | 0x3F800000)
+    high = mantissa > 1.4142135381698608
+    exponent = _dslc_where(high, exponent + 1.0, exponent)
+    mantissa = _dslc_where(high, mantissa * 0.5, mantissa)
+    s = (mantissa - 1.0) / (mantissa + 1.0)
+    s2 = _dslc_rounded(s * s)
+    p = _dslc_rounded(s2 * 0.07692307692307693) + 0.09090909090909091
+    for coefficient in (0.1111111111111111, 0.14285714285714285, 0.2, 0.3333333333333333):
+        p = _dslc_rounded(s2 * p) + coefficient
+    twice = s + s
+    log_mantissa = twice + _dslc_rounded(_dslc_rounded(twice * s2) * p)
+    return _dslc_rounded(exponent * 0.693359375) + (
+        log_mantissa + _dslc_rounded(exponent * -0.00021219444005471377))
+
+
+def _dslc_erfinv_f32(x):
+    """erfinv for float32 x in (-1, 1): Giles' polynomial in w = -log(1 - x^2)."""
+    w = -_dslc_log_f32((1.0 - x) * (1.0 + x))
+    central = w < 5.0
+    w = _dslc_where(central, w - 2.5, _dslc_sqrt(w) - 3.0)
+    coefficients = (  # (for w < 5, for w >= 5), highest power first
+        (2.81022636e-08, -0.000200214257),
+        (3.43273939e-07, 0.000100950558),
+        (-3.5233877e-06, 0.00134934322),
+        (-4.39150654e-06, -0.00367342844),
+        (0.00021858087, 0.00573950773),
+        (-0.00125372503, -0.0076224613),
+        (-0.00417768164, 0.00943887047),
+        (0.246640727, 1.00167406),
+        (1.50140941, 2.83297682),
+    )
+    p = _dslc_where(central, *coefficients[0])
+    for inner, outer in coefficients[1:]:
+        p = _dslc_rounded(p * w) + _dslc_where(central, inner, outer)
+    return p * x
+
+
+def _dslc_random_normal(seed, stream, shape, mean, stddev):
+    """Normal float32 samples: sqrt(2) erfinv(u), u uniform in (-1, 1), then
+    `* stddev + mean`."""
+    u = _dslc_random_uniform(seed, stream, shape, -0.9999999403953552, 1.0)
+    sample = _dslc_rounded(_dslc_erfinv_f32(u) * 1.4142135381698608)  # XLA would fold the two factors
+    return _dslc_rounded(sample * stddev) + mean
+
+
+def _dslc_truncated_normal(seed, stream, shape, mean, stddev):
+    """Normal float32 samples within 2 stddev (u uniform between the erf of the
+    bounds), then `* stddev + mean`."""
+    u = _dslc_random_uniform(seed, stream, shape, -0.9544997215270996, 0.9544997215270996)
+    sample = _dslc_erfinv_f32(u) * 1.4142135381698608
+    sample = _dslc_where(sample < -1.9999998807907104, -1.9999998807907104,
+                         _dslc_where(sample > 1.9999998807907104, 1.9999998807907104, sample))
+    return _dslc_rounded(sample * stddev) + mean
+
+
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     embedding_embeddings = _dslc_random_uniform(seed, shape=(10, 8), stream=0, low=-0.05, high=0.05)
-    # <prelude>/layers.nn:248: param kernel: f32[in, 4 * units] = kernel_initializer
+    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
     lstm_kernel = _dslc_random_uniform(seed, shape=(8, 64), stream=1, low=-0.28867513459481287, high=0.28867513459481287)
-    # <prelude>/layers.nn:249: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    lstm_recurrent_kernel = _dslc_random_uniform(seed, shape=(16, 64), stream=2, low=-0.27386127875258304, high=0.27386127875258304)
-    # <prelude>/layers.nn:251: param bias: f32[4 * units] = bias_initializer
-    lstm_bias = tf.fill((64,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    random_normal = _dslc_random_normal(seed, shape=(64, 16), stream=2, mean=0.0, stddev=1.0)
+    qr = tf.linalg.qr(random_normal, full_matrices=False)
+    qr_1, qr_2 = qr[0], qr[1]
+    iota = tf.broadcast_to(tf.reshape(tf.range(16, dtype=tf.int32), (-1, 1)), (16, 16))
+    iota_1 = tf.broadcast_to(tf.reshape(tf.range(16, dtype=tf.int32), (1, -1)), (16, 16))
+    eq = tf.equal(iota, iota_1)
+    constant = tf.fill((16, 16), tf.constant(0.0, tf.float32))
+    select = tf.where(eq, qr_2, constant)
+    sum_1 = tf.reduce_sum(select, axis=(0,), keepdims=False)
+    sign = tf.sign(sum_1)
+    mul = tf.multiply(qr_1, sign)
+    lstm_recurrent_kernel = tf.transpose(mul, (1, 0))
+    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    constant_1 = tf.fill((16,), tf.constant(0.0, tf.float32))
+    constant_2 = tf.fill((16,), tf.constant(1.0, tf.float32))
+    constant_3 = tf.fill((32,), tf.constant(0.0, tf.float32))
+    lstm_bias = tf.concat([constant_1, constant_2, constant_3], 0)
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     dense_kernel = _dslc_random_uniform(seed, shape=(16, 2), stream=4, low=-0.5773502691896257, high=0.5773502691896257)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_bias = tf.fill((2,), tf.constant(0.0, tf.float32))
     return (embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias)
 
@@ -119,40 +205,40 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32)])
 def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:253: projected = x @ kernel
+    # <prelude>/layers.nn:256: projected = x @ kernel
     projected = tf.linalg.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:254: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = tf.add(projected, lstm_bias)
-    # <prelude>/layers.nn:195: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
     steps = tf.transpose(add, (1, 0, 2))
-    # <prelude>/layers.nn:204: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = tf.constant(0.0, tf.float32)
     zero = tf.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:258: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_1 = tf.linalg.matmul(carry0, lstm_recurrent_kernel_1)
         z = tf.add(x0, matmul_1)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = tf.sigmoid(slice_1)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = tf.sigmoid(slice_2)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = tf.tanh(slice_3)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = tf.sigmoid(slice_4)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul = tf.multiply(f, carry1)
         mul_1 = tf.multiply(i, g)
         new_c = tf.add(mul, mul_1)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh = tf.tanh(new_c)
         new_h = tf.multiply(o, tanh)
         return (new_h, new_c, new_h)
@@ -161,9 +247,9 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
         return (tuple(out[:2]), tuple(out[2:]))
     scanned = tf.scan(scan_step, (steps,), initializer=((zero, zero,), (tf.zeros((B, 16), tf.float32),)), reverse=False)
     scan, scan_1, scan_2 = scanned[0][0][-1], scanned[0][1][-1], scanned[1][0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_2 = tf.linalg.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_1, axis=(1,), keepdims=True)
@@ -176,43 +262,43 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
-def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, embedding_embeddings_m, embedding_embeddings_v, embedding_embeddings_t, lstm_kernel_m, lstm_kernel_v, lstm_kernel_t, lstm_recurrent_kernel_m, lstm_recurrent_kernel_v, lstm_recurrent_kernel_t, lstm_bias_m, lstm_bias_v, lstm_bias_t, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, tokens, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
+def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:253: projected = x @ kernel
+    # <prelude>/layers.nn:256: projected = x @ kernel
     matmul_1 = tf.linalg.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:254: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = tf.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:195: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
     transpose = tf.transpose(add, (1, 0, 2))
-    # <prelude>/layers.nn:204: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = tf.constant(0.0, tf.float32)
     broadcast = tf.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:258: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_2 = tf.linalg.matmul(carry0, lstm_recurrent_kernel_1)
         z = tf.add(x0, matmul_2)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = tf.sigmoid(slice_1)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = tf.sigmoid(slice_2)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = tf.tanh(slice_3)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = tf.sigmoid(slice_4)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul = tf.multiply(f, carry1)
         mul_1 = tf.multiply(i, g)
         new_c = tf.add(mul, mul_1)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh = tf.tanh(new_c)
         new_h = tf.multiply(o, tanh)
         return (new_h, new_c, new_h)
@@ -221,9 +307,9 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         return (tuple(out[:2]), tuple(out[2:]))
     scanned = tf.scan(scan_step, (transpose,), initializer=((broadcast, broadcast,), (tf.zeros((B, 16), tf.float32),)), reverse=False)
     scan, scan_1, scan_2 = scanned[0][0][-1], scanned[0][1][-1], scanned[1][0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = tf.linalg.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_1, axis=(1,), keepdims=True)
@@ -299,35 +385,35 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     add_3 = tf.add(div_5, broadcast_4)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_8 = tf.multiply(add_3, exp)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_6 = tf.reduce_sum(mul_8, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_1 = tf.transpose(dense_kernel, (1, 0))
     matmul_4 = tf.linalg.matmul(mul_8, transpose_1)
     transpose_2 = tf.transpose(scan, (1, 0))
     matmul_5 = tf.linalg.matmul(transpose_2, mul_8)
-    # <prelude>/layers.nn:258 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
     def step_1(lstm_recurrent_kernel_2, carry0_1, carry1_1, x0_1):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_6 = tf.linalg.matmul(carry0_1, lstm_recurrent_kernel_2)
         z_1 = tf.add(x0_1, matmul_6)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_5 = z_1[:, 0:16]
         i_1 = tf.sigmoid(slice_5)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_6 = z_1[:, 16:32]
         f_1 = tf.sigmoid(slice_6)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_7 = z_1[:, 32:48]
         g_1 = tf.tanh(slice_7)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_8 = z_1[:, 48:64]
         o_1 = tf.sigmoid(slice_8)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul_9 = tf.multiply(f_1, carry1_1)
         mul_10 = tf.multiply(i_1, g_1)
         new_c_1 = tf.add(mul_9, mul_10)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh_1 = tf.tanh(new_c_1)
         new_h_1 = tf.multiply(o_1, tanh_1)
         return (new_h_1, new_c_1, new_h_1, tanh_1, o_1, g_1, i_1, carry1_1, f_1, carry0_1)
@@ -340,9 +426,9 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     constant_8 = tf.fill((10, B, 16), tf.constant(0.0, tf.float32))
     constant_9 = tf.fill((16, 64), tf.constant(0.0, tf.float32))
     def step_2(lstm_recurrent_kernel_3, ct_carry0, ct_carry1, sum_ct0, ct_y0, x0_2, residual0, residual1, residual2, residual3, residual4, residual5, residual6):
-        # <prelude>/layers.nn:258 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
+        # <prelude>/layers.nn:261 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
         add_4 = tf.add(ct_carry0, ct_y0)
-        # <prelude>/layers.nn:238 (gradient of `mul`): new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239 (gradient of `mul`): new_h = o * activation(new_c)
         mul_11 = tf.multiply(add_4, residual0)
         mul_12 = tf.multiply(add_4, residual1)
         constant_10 = tf.constant(1.0, tf.float32)
@@ -350,40 +436,40 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         sub_1 = tf.subtract(constant_10, square)
         mul_13 = tf.multiply(mul_12, sub_1)
         add_5 = tf.add(ct_carry1, mul_13)
-        # <prelude>/layers.nn:237 (gradient of `mul`): new_c = f * c + i * g
+        # <prelude>/layers.nn:238 (gradient of `mul`): new_c = f * c + i * g
         mul_14 = tf.multiply(add_5, residual2)
         mul_15 = tf.multiply(add_5, residual3)
         mul_16 = tf.multiply(add_5, residual4)
         mul_17 = tf.multiply(add_5, residual5)
-        # <prelude>/layers.nn:236 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
         sub_2 = tf.subtract(constant_10, residual1)
         mul_18 = tf.multiply(residual1, sub_2)
         mul_19 = tf.multiply(mul_11, mul_18)
         pad = tf.pad(mul_19, ((0, 0), (48, 0)))
-        # <prelude>/layers.nn:235 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
         square_1 = tf.square(residual2)
         sub_3 = tf.subtract(constant_10, square_1)
         mul_20 = tf.multiply(mul_15, sub_3)
         pad_1 = tf.pad(mul_20, ((0, 0), (32, 16)))
         add_6 = tf.add(pad, pad_1)
-        # <prelude>/layers.nn:234 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
         sub_4 = tf.subtract(constant_10, residual5)
         mul_21 = tf.multiply(residual5, sub_4)
         mul_22 = tf.multiply(mul_16, mul_21)
         pad_2 = tf.pad(mul_22, ((0, 0), (16, 32)))
         add_7 = tf.add(add_6, pad_2)
-        # <prelude>/layers.nn:233 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
         sub_5 = tf.subtract(constant_10, residual3)
         mul_23 = tf.multiply(residual3, sub_5)
         mul_24 = tf.multiply(mul_14, mul_23)
         pad_3 = tf.pad(mul_24, ((0, 0), (0, 48)))
         add_8 = tf.add(add_7, pad_3)
-        # <prelude>/layers.nn:232 (gradient of `matmul`): z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233 (gradient of `matmul`): z = projected + h @ recurrent_kernel
         transpose_3 = tf.transpose(lstm_recurrent_kernel_3, (1, 0))
         matmul_7 = tf.linalg.matmul(add_8, transpose_3)
         transpose_4 = tf.transpose(residual6, (1, 0))
         matmul_8 = tf.linalg.matmul(transpose_4, add_8)
-        # <prelude>/layers.nn:258 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+        # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
         add_9 = tf.add(sum_ct0, matmul_8)
         return (matmul_7, mul_17, add_9, add_8)
     def scan_step_2(acc_2, x_2):
@@ -391,191 +477,92 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         return (tuple(out_2[:3]), tuple(out_2[3:]))
     scanned_2 = tf.scan(scan_step_2, (constant_8, transpose, scan_6, scan_7, scan_8, scan_9, scan_10, scan_11, scan_12,), initializer=((matmul_4, constant_7, constant_9,), (tf.zeros((B, 64), tf.float32),)), reverse=True)
     scan_13, scan_14, scan_15, scan_16 = scanned_2[0][0][0], scanned_2[0][1][0], scanned_2[0][2][0], scanned_2[1][0]
-    # <prelude>/layers.nn:195 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
     transpose_5 = tf.transpose(scan_16, (1, 0, 2))
-    # <prelude>/layers.nn:254 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     sum_7 = tf.reduce_sum(transpose_5, axis=(0, 1), keepdims=False)
-    # <prelude>/layers.nn:253 (gradient of `matmul`): projected = x @ kernel
+    # <prelude>/layers.nn:256 (gradient of `matmul`): projected = x @ kernel
     transpose_6 = tf.transpose(lstm_kernel, (1, 0))
     matmul_9 = tf.linalg.matmul(transpose_5, transpose_6)
     transpose_7 = tf.transpose(matmul, (0, 2, 1))
     matmul_10 = tf.linalg.matmul(transpose_7, transpose_5)
     sum_8 = tf.reduce_sum(matmul_10, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:185 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
     transpose_8 = tf.transpose(one_hot, (0, 2, 1))
     matmul_11 = tf.linalg.matmul(transpose_8, matmul_9)
     sum_9 = tf.reduce_sum(matmul_11, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
-    add_10 = tf.add(embedding_embeddings_t, constant_3)
-    constant_11 = tf.constant(0.9, tf.float32)
-    mul_25 = tf.multiply(constant_11, embedding_embeddings_m)
-    constant_12 = tf.constant(0.09999999999999998, tf.float32)
-    mul_26 = tf.multiply(constant_12, sum_9)
-    add_11 = tf.add(mul_25, mul_26)
-    constant_13 = tf.constant(0.999, tf.float32)
-    mul_27 = tf.multiply(constant_13, embedding_embeddings_v)
-    constant_14 = tf.constant(0.0010000000000000009, tf.float32)
-    square_2 = tf.square(sum_9)
-    mul_28 = tf.multiply(constant_14, square_2)
-    add_12 = tf.add(mul_27, mul_28)
-    pow_1 = tf.pow(constant_13, add_10)
-    sub_6 = tf.subtract(constant_3, pow_1)
-    sqrt = tf.sqrt(sub_6)
-    pow_2 = tf.pow(constant_11, add_10)
-    sub_7 = tf.subtract(constant_3, pow_2)
-    div_6 = tf.math.divide(sqrt, sub_7)
-    constant_15 = tf.constant(0.02, tf.float32)
-    mul_29 = tf.multiply(constant_15, div_6)
-    mul_30 = tf.multiply(mul_29, add_11)
-    sqrt_1 = tf.sqrt(add_12)
-    add_13 = tf.add(sqrt_1, constant_1)
-    div_7 = tf.math.divide(mul_30, add_13)
-    sub_8 = tf.subtract(embedding_embeddings, div_7)
-    # <prelude>/layers.nn:248: param kernel: f32[in, 4 * units] = kernel_initializer
-    add_14 = tf.add(lstm_kernel_t, constant_3)
-    mul_31 = tf.multiply(constant_11, lstm_kernel_m)
-    mul_32 = tf.multiply(constant_12, sum_8)
-    add_15 = tf.add(mul_31, mul_32)
-    mul_33 = tf.multiply(constant_13, lstm_kernel_v)
-    square_3 = tf.square(sum_8)
-    mul_34 = tf.multiply(constant_14, square_3)
-    add_16 = tf.add(mul_33, mul_34)
-    pow_3 = tf.pow(constant_13, add_14)
-    sub_9 = tf.subtract(constant_3, pow_3)
-    sqrt_2 = tf.sqrt(sub_9)
-    pow_4 = tf.pow(constant_11, add_14)
-    sub_10 = tf.subtract(constant_3, pow_4)
-    div_8 = tf.math.divide(sqrt_2, sub_10)
-    mul_35 = tf.multiply(constant_15, div_8)
-    mul_36 = tf.multiply(mul_35, add_15)
-    sqrt_3 = tf.sqrt(add_16)
-    add_17 = tf.add(sqrt_3, constant_1)
-    div_9 = tf.math.divide(mul_36, add_17)
-    sub_11 = tf.subtract(lstm_kernel, div_9)
-    # <prelude>/layers.nn:249: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    add_18 = tf.add(lstm_recurrent_kernel_t, constant_3)
-    mul_37 = tf.multiply(constant_11, lstm_recurrent_kernel_m)
-    mul_38 = tf.multiply(constant_12, scan_15)
-    add_19 = tf.add(mul_37, mul_38)
-    mul_39 = tf.multiply(constant_13, lstm_recurrent_kernel_v)
-    square_4 = tf.square(scan_15)
-    mul_40 = tf.multiply(constant_14, square_4)
-    add_20 = tf.add(mul_39, mul_40)
-    pow_5 = tf.pow(constant_13, add_18)
-    sub_12 = tf.subtract(constant_3, pow_5)
-    sqrt_4 = tf.sqrt(sub_12)
-    pow_6 = tf.pow(constant_11, add_18)
-    sub_13 = tf.subtract(constant_3, pow_6)
-    div_10 = tf.math.divide(sqrt_4, sub_13)
-    mul_41 = tf.multiply(constant_15, div_10)
-    mul_42 = tf.multiply(mul_41, add_19)
-    sqrt_5 = tf.sqrt(add_20)
-    add_21 = tf.add(sqrt_5, constant_1)
-    div_11 = tf.math.divide(mul_42, add_21)
-    sub_14 = tf.subtract(lstm_recurrent_kernel, div_11)
-    # <prelude>/layers.nn:251: param bias: f32[4 * units] = bias_initializer
-    add_22 = tf.add(lstm_bias_t, constant_3)
-    mul_43 = tf.multiply(constant_11, lstm_bias_m)
-    mul_44 = tf.multiply(constant_12, sum_7)
-    add_23 = tf.add(mul_43, mul_44)
-    mul_45 = tf.multiply(constant_13, lstm_bias_v)
-    square_5 = tf.square(sum_7)
-    mul_46 = tf.multiply(constant_14, square_5)
-    add_24 = tf.add(mul_45, mul_46)
-    pow_7 = tf.pow(constant_13, add_22)
-    sub_15 = tf.subtract(constant_3, pow_7)
-    sqrt_6 = tf.sqrt(sub_15)
-    pow_8 = tf.pow(constant_11, add_22)
-    sub_16 = tf.subtract(constant_3, pow_8)
-    div_12 = tf.math.divide(sqrt_6, sub_16)
-    mul_47 = tf.multiply(constant_15, div_12)
-    mul_48 = tf.multiply(mul_47, add_23)
-    sqrt_7 = tf.sqrt(add_24)
-    add_25 = tf.add(sqrt_7, constant_1)
-    div_13 = tf.math.divide(mul_48, add_25)
-    sub_17 = tf.subtract(lstm_bias, div_13)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
-    add_26 = tf.add(dense_kernel_t, constant_3)
-    mul_49 = tf.multiply(constant_11, dense_kernel_m)
-    mul_50 = tf.multiply(constant_12, matmul_5)
-    add_27 = tf.add(mul_49, mul_50)
-    mul_51 = tf.multiply(constant_13, dense_kernel_v)
-    square_6 = tf.square(matmul_5)
-    mul_52 = tf.multiply(constant_14, square_6)
-    add_28 = tf.add(mul_51, mul_52)
-    pow_9 = tf.pow(constant_13, add_26)
-    sub_18 = tf.subtract(constant_3, pow_9)
-    sqrt_8 = tf.sqrt(sub_18)
-    pow_10 = tf.pow(constant_11, add_26)
-    sub_19 = tf.subtract(constant_3, pow_10)
-    div_14 = tf.math.divide(sqrt_8, sub_19)
-    mul_53 = tf.multiply(constant_15, div_14)
-    mul_54 = tf.multiply(mul_53, add_27)
-    sqrt_9 = tf.sqrt(add_28)
-    add_29 = tf.add(sqrt_9, constant_1)
-    div_15 = tf.math.divide(mul_54, add_29)
-    sub_20 = tf.subtract(dense_kernel, div_15)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
-    add_30 = tf.add(dense_bias_t, constant_3)
-    mul_55 = tf.multiply(constant_11, dense_bias_m)
-    mul_56 = tf.multiply(constant_12, sum_6)
-    add_31 = tf.add(mul_55, mul_56)
-    mul_57 = tf.multiply(constant_13, dense_bias_v)
-    square_7 = tf.square(sum_6)
-    mul_58 = tf.multiply(constant_14, square_7)
-    add_32 = tf.add(mul_57, mul_58)
-    pow_11 = tf.pow(constant_13, add_30)
-    sub_21 = tf.subtract(constant_3, pow_11)
-    sqrt_10 = tf.sqrt(sub_21)
-    pow_12 = tf.pow(constant_11, add_30)
-    sub_22 = tf.subtract(constant_3, pow_12)
-    div_16 = tf.math.divide(sqrt_10, sub_22)
-    mul_59 = tf.multiply(constant_15, div_16)
-    mul_60 = tf.multiply(mul_59, add_31)
-    sqrt_11 = tf.sqrt(add_32)
-    add_33 = tf.add(sqrt_11, constant_1)
-    div_17 = tf.math.divide(mul_60, add_33)
-    sub_23 = tf.subtract(dense_bias, div_17)
-    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_11, add_12, add_10, add_15, add_16, add_14, add_19, add_20, add_18, add_23, add_24, add_22, add_27, add_28, add_26, add_31, add_32, add_30, neg, mean_1)
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    constant_11 = tf.constant(0.2, tf.float32)
+    mul_25 = tf.multiply(constant_11, sum_9)
+    constant_12 = tf.constant(0.9, tf.float32)
+    mul_26 = tf.multiply(constant_12, embedding_embeddings_momentum)
+    sub_6 = tf.subtract(mul_26, mul_25)
+    add_10 = tf.add(embedding_embeddings, sub_6)
+    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
+    mul_27 = tf.multiply(constant_11, sum_8)
+    mul_28 = tf.multiply(constant_12, lstm_kernel_momentum)
+    sub_7 = tf.subtract(mul_28, mul_27)
+    add_11 = tf.add(lstm_kernel, sub_7)
+    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    mul_29 = tf.multiply(constant_11, scan_15)
+    mul_30 = tf.multiply(constant_12, lstm_recurrent_kernel_momentum)
+    sub_8 = tf.subtract(mul_30, mul_29)
+    add_12 = tf.add(lstm_recurrent_kernel, sub_8)
+    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    mul_31 = tf.multiply(constant_11, sum_7)
+    mul_32 = tf.multiply(constant_12, lstm_bias_momentum)
+    sub_9 = tf.subtract(mul_32, mul_31)
+    add_13 = tf.add(lstm_bias, sub_9)
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_33 = tf.multiply(constant_11, matmul_5)
+    mul_34 = tf.multiply(constant_12, dense_kernel_momentum)
+    sub_10 = tf.subtract(mul_34, mul_33)
+    add_14 = tf.add(dense_kernel, sub_10)
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    mul_35 = tf.multiply(constant_11, sum_6)
+    mul_36 = tf.multiply(constant_12, dense_bias_momentum)
+    sub_11 = tf.subtract(mul_36, mul_35)
+    add_15 = tf.add(dense_bias, sub_11)
+    return (add_10, add_11, add_12, add_13, add_14, add_15, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
 
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
 def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens, y):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:253: projected = x @ kernel
+    # <prelude>/layers.nn:256: projected = x @ kernel
     matmul_1 = tf.linalg.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:254: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = tf.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:195: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
     transpose = tf.transpose(add, (1, 0, 2))
-    # <prelude>/layers.nn:204: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = tf.constant(0.0, tf.float32)
     broadcast = tf.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:258: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_2 = tf.linalg.matmul(carry0, lstm_recurrent_kernel_1)
         z = tf.add(x0, matmul_2)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = tf.sigmoid(slice_1)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = tf.sigmoid(slice_2)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = tf.tanh(slice_3)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = tf.sigmoid(slice_4)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul = tf.multiply(f, carry1)
         mul_1 = tf.multiply(i, g)
         new_c = tf.add(mul, mul_1)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh = tf.tanh(new_c)
         new_h = tf.multiply(o, tanh)
         return (new_h, new_c, new_h)
@@ -584,9 +571,9 @@ def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bia
         return (tuple(out[:2]), tuple(out[2:]))
     scanned = tf.scan(scan_step, (transpose,), initializer=((broadcast, broadcast,), (tf.zeros((B, 16), tf.float32),)), reverse=False)
     scan, scan_1, scan_2 = scanned[0][0][-1], scanned[0][1][-1], scanned[1][0]
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = tf.linalg.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_1, axis=(1,), keepdims=True)
@@ -638,24 +625,12 @@ class Model(tf.Module):
             tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
                         trainable=False, name=name)
             for name, dtype, shape, value in (
-                ('embedding_embeddings_m', tf.float32, (10, 8), 0.0),
-                ('embedding_embeddings_v', tf.float32, (10, 8), 0.0),
-                ('embedding_embeddings_t', tf.float32, (), 0.0),
-                ('lstm_kernel_m', tf.float32, (8, 64), 0.0),
-                ('lstm_kernel_v', tf.float32, (8, 64), 0.0),
-                ('lstm_kernel_t', tf.float32, (), 0.0),
-                ('lstm_recurrent_kernel_m', tf.float32, (16, 64), 0.0),
-                ('lstm_recurrent_kernel_v', tf.float32, (16, 64), 0.0),
-                ('lstm_recurrent_kernel_t', tf.float32, (), 0.0),
-                ('lstm_bias_m', tf.float32, (64,), 0.0),
-                ('lstm_bias_v', tf.float32, (64,), 0.0),
-                ('lstm_bias_t', tf.float32, (), 0.0),
-                ('dense_kernel_m', tf.float32, (16, 2), 0.0),
-                ('dense_kernel_v', tf.float32, (16, 2), 0.0),
-                ('dense_kernel_t', tf.float32, (), 0.0),
-                ('dense_bias_m', tf.float32, (2,), 0.0),
-                ('dense_bias_v', tf.float32, (2,), 0.0),
-                ('dense_bias_t', tf.float32, (), 0.0),
+                ('embedding_embeddings_momentum', tf.float32, (10, 8), 0.0),
+                ('lstm_kernel_momentum', tf.float32, (8, 64), 0.0),
+                ('lstm_recurrent_kernel_momentum', tf.float32, (16, 64), 0.0),
+                ('lstm_bias_momentum', tf.float32, (64,), 0.0),
+                ('dense_kernel_momentum', tf.float32, (16, 2), 0.0),
+                ('dense_bias_momentum', tf.float32, (2,), 0.0),
             )]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 10), tf.int32)])

@@ -3,7 +3,7 @@
 Regenerate it instead of editing it: the `.nn` file is the source of truth.
 """
 # source: examples/lstm_sequences.nn
-# sha256: 4cb56625e5bacc29dad8f52fc3d8a09009756a679038ff0916f3deff24a7d751
+# sha256: b6c9fbab043dd840a9d5d55ecc25a63819dc56d25a5b68634dd441f3e6e08b57
 # model: OrderLSTM
 
 
@@ -22,24 +22,12 @@ PARAMS = (
 )
 # (name, dtype, shape, initial value) of each optimizer slot.
 OPTIMIZER_STATE = (
-    ('embedding/embeddings/m', 'f32', (10, 8), 0.0),
-    ('embedding/embeddings/v', 'f32', (10, 8), 0.0),
-    ('embedding/embeddings/t', 'f32', (), 0.0),
-    ('lstm/kernel/m', 'f32', (8, 64), 0.0),
-    ('lstm/kernel/v', 'f32', (8, 64), 0.0),
-    ('lstm/kernel/t', 'f32', (), 0.0),
-    ('lstm/recurrent_kernel/m', 'f32', (16, 64), 0.0),
-    ('lstm/recurrent_kernel/v', 'f32', (16, 64), 0.0),
-    ('lstm/recurrent_kernel/t', 'f32', (), 0.0),
-    ('lstm/bias/m', 'f32', (64,), 0.0),
-    ('lstm/bias/v', 'f32', (64,), 0.0),
-    ('lstm/bias/t', 'f32', (), 0.0),
-    ('dense/kernel/m', 'f32', (16, 2), 0.0),
-    ('dense/kernel/v', 'f32', (16, 2), 0.0),
-    ('dense/kernel/t', 'f32', (), 0.0),
-    ('dense/bias/m', 'f32', (2,), 0.0),
-    ('dense/bias/v', 'f32', (2,), 0.0),
-    ('dense/bias/t', 'f32', (), 0.0),
+    ('embedding/embeddings/momentum', 'f32', (10, 8), 0.0),
+    ('lstm/kernel/momentum', 'f32', (8, 64), 0.0),
+    ('lstm/recurrent_kernel/momentum', 'f32', (16, 64), 0.0),
+    ('lstm/bias/momentum', 'f32', (64,), 0.0),
+    ('dense/kernel/momentum', 'f32', (16, 2), 0.0),
+    ('dense/bias/momentum', 'f32', (2,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -98,58 +86,159 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
     return torch.maximum(low, _dslc_fma_f32(fraction, high - low, low))
 
 
+def _dslc_rounded(p):
+    """`p` itself, as a value that no compiler fuses into the sum it feeds."""
+    return torch.clamp_min(p, -3.4028234663852886e+38)
+
+
+_dslc_where = torch.where
+
+
+def _dslc_sqrt(w):
+    """sqrt rounded correctly, which torch's float32 kernel is not on every CPU (its
+    float64 one is, and a float64 root rounds to the correct float32)."""
+    return torch.sqrt(w.double()).float()
+
+
+def _dslc_bits_of(z):
+    return z.view(torch.int32)
+
+
+def _dslc_float_of(i):
+    return i.view(torch.float32)
+
+
+def _dslc_to_f32(i):
+    return i.to(torch.float32)
+
+
+def _dslc_log_f32(z):
+    """log(z) for a positive normal float32 z: its exponent e times log(2), plus the log
+    of its mantissa m in [sqrt(1/2), sqrt(2)), 2 atanh(s) = 2s + 2s s^2 P(s^2) with
+    s = (m - 1) / (m + 1)."""
+    bits = _dslc_bits_of(z)
+    exponent = _dslc_to_f32(bits // 0x800000 - 127)
+    mantissa = _dslc_float_of(bits & 0x7FFFFF | 0x3F800000)
+    high = mantissa > 1.4142135381698608
+    exponent = _dslc_where(high, exponent + 1.0, exponent)
+    mantissa = _dslc_where(high, mantissa * 0.5, mantissa)
+    s = (mantissa - 1.0) / (mantissa + 1.0)
+    s2 = _dslc_rounded(s * s)
+    p = _dslc_rounded(s2 * 0.07692307692307693) + 0.09090909090909091
+    for coefficient in (0.1111111111111111, 0.14285714285714285, 0.2, 0.3333333333333333):
+        p = _dslc_rounded(s2 * p) + coefficient
+    twice = s + s
+    log_mantissa = twice + _dslc_rounded(_dslc_rounded(twice * s2) * p)
+    return _dslc_rounded(exponent * 0.693359375) + (
+        log_mantissa + _dslc_rounded(exponent * -0.00021219444005471377))
+
+
+def _dslc_erfinv_f32(x):
+    """erfinv for float32 x in (-1, 1): Giles' polynomial in w = -log(1 - x^2)."""
+    w = -_dslc_log_f32((1.0 - x) * (1.0 + x))
+    central = w < 5.0
+    w = _dslc_where(central, w - 2.5, _dslc_sqrt(w) - 3.0)
+    coefficients = (  # (for w < 5, for w >= 5), highest power first
+        (2.81022636e-08, -0.000200214257),
+        (3.43273939e-07, 0.000100950558),
+        (-3.5233877e-06, 0.00134934322),
+        (-4.39150654e-06, -0.00367342844),
+        (0.00021858087, 0.00573950773),
+        (-0.00125372503, -0.0076224613),
+        (-0.00417768164, 0.00943887047),
+        (0.246640727, 1.00167406),
+        (1.50140941, 2.83297682),
+    )
+    p = _dslc_where(central, *coefficients[0])
+    for inner, outer in coefficients[1:]:
+        p = _dslc_rounded(p * w) + _dslc_where(central, inner, outer)
+    return p * x
+
+
+def _dslc_random_normal(seed, stream, shape, mean, stddev):
+    """Normal float32 samples: sqrt(2) erfinv(u), u uniform in (-1, 1), then
+    `* stddev + mean`."""
+    u = _dslc_random_uniform(seed, stream, shape, -0.9999999403953552, 1.0)
+    sample = _dslc_rounded(_dslc_erfinv_f32(u) * 1.4142135381698608)  # XLA would fold the two factors
+    return _dslc_rounded(sample * stddev) + mean
+
+
+def _dslc_truncated_normal(seed, stream, shape, mean, stddev):
+    """Normal float32 samples within 2 stddev (u uniform between the erf of the
+    bounds), then `* stddev + mean`."""
+    u = _dslc_random_uniform(seed, stream, shape, -0.9544997215270996, 0.9544997215270996)
+    sample = _dslc_erfinv_f32(u) * 1.4142135381698608
+    sample = _dslc_where(sample < -1.9999998807907104, -1.9999998807907104,
+                         _dslc_where(sample > 1.9999998807907104, 1.9999998807907104, sample))
+    return _dslc_rounded(sample * stddev) + mean
+
+
 def init(seed):
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     embedding_embeddings = _dslc_random_uniform(seed, shape=(10, 8), stream=0, low=-0.05, high=0.05)
-    # <prelude>/layers.nn:248: param kernel: f32[in, 4 * units] = kernel_initializer
+    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
     lstm_kernel = _dslc_random_uniform(seed, shape=(8, 64), stream=1, low=-0.28867513459481287, high=0.28867513459481287)
-    # <prelude>/layers.nn:249: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    lstm_recurrent_kernel = _dslc_random_uniform(seed, shape=(16, 64), stream=2, low=-0.27386127875258304, high=0.27386127875258304)
-    # <prelude>/layers.nn:251: param bias: f32[4 * units] = bias_initializer
-    lstm_bias = torch.full((64,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    random_normal = _dslc_random_normal(seed, shape=(64, 16), stream=2, mean=0.0, stddev=1.0)
+    qr = torch.linalg.qr(random_normal, mode="reduced")
+    qr_1, qr_2 = qr[0], qr[1]
+    iota = torch.arange(16, dtype=torch.int32).reshape((-1, 1)).expand((16, 16))
+    iota_1 = torch.arange(16, dtype=torch.int32).reshape((1, -1)).expand((16, 16))
+    eq = torch.eq(iota, iota_1)
+    constant = torch.full((16, 16), 0.0, dtype=torch.float32)
+    select = torch.where(eq, qr_2, constant)
+    sum_1 = torch.sum(select, dim=(0,), keepdim=False)
+    sign = torch.sign(sum_1)
+    mul = torch.mul(qr_1, sign)
+    lstm_recurrent_kernel = torch.permute(mul, (1, 0))
+    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    constant_1 = torch.full((16,), 0.0, dtype=torch.float32)
+    constant_2 = torch.full((16,), 1.0, dtype=torch.float32)
+    constant_3 = torch.full((32,), 0.0, dtype=torch.float32)
+    lstm_bias = torch.cat([constant_1, constant_2, constant_3], 0)
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     dense_kernel = _dslc_random_uniform(seed, shape=(16, 2), stream=4, low=-0.5773502691896257, high=0.5773502691896257)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_bias = torch.full((2,), 0.0, dtype=torch.float32)
     return (embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias)
 
 
 def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:253: projected = x @ kernel
+    # <prelude>/layers.nn:256: projected = x @ kernel
     projected = torch.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:254: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = torch.add(projected, lstm_bias)
-    # <prelude>/layers.nn:195: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
     steps = torch.permute(add, (1, 0, 2))
-    # <prelude>/layers.nn:204: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = torch.full((), 0.0, dtype=torch.float32)
     zero = torch.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:258: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_1 = torch.matmul(carry0, lstm_recurrent_kernel_1)
         z = torch.add(x0, matmul_1)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = torch.sigmoid(slice_1)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = torch.sigmoid(slice_2)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = torch.tanh(slice_3)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = torch.sigmoid(slice_4)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul = torch.mul(f, carry1)
         mul_1 = torch.mul(i, g)
         new_c = torch.add(mul, mul_1)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh = torch.tanh(new_c)
         new_h = torch.mul(o, tanh)
         return (new_h, new_c, new_h)
@@ -160,9 +249,9 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
         carry = out[:2]
         outputs.append(out[2:])
     scan, scan_1, scan_2 = carry[0], carry[1], torch.stack([step_out[0] for step_out in outputs])
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_2 = torch.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_1, dim=(1,), keepdim=True)
@@ -175,42 +264,42 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
     return (div,)
 
 
-def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, embedding_embeddings_m, embedding_embeddings_v, embedding_embeddings_t, lstm_kernel_m, lstm_kernel_v, lstm_kernel_t, lstm_recurrent_kernel_m, lstm_recurrent_kernel_v, lstm_recurrent_kernel_t, lstm_bias_m, lstm_bias_v, lstm_bias_t, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, tokens, y):
+def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:253: projected = x @ kernel
+    # <prelude>/layers.nn:256: projected = x @ kernel
     matmul_1 = torch.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:254: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = torch.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:195: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
     transpose = torch.permute(add, (1, 0, 2))
-    # <prelude>/layers.nn:204: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = torch.full((), 0.0, dtype=torch.float32)
     broadcast = torch.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:258: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_2 = torch.matmul(carry0, lstm_recurrent_kernel_1)
         z = torch.add(x0, matmul_2)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = torch.sigmoid(slice_1)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = torch.sigmoid(slice_2)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = torch.tanh(slice_3)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = torch.sigmoid(slice_4)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul = torch.mul(f, carry1)
         mul_1 = torch.mul(i, g)
         new_c = torch.add(mul, mul_1)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh = torch.tanh(new_c)
         new_h = torch.mul(o, tanh)
         return (new_h, new_c, new_h)
@@ -221,9 +310,9 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         carry = out[:2]
         outputs.append(out[2:])
     scan, scan_1, scan_2 = carry[0], carry[1], torch.stack([step_out[0] for step_out in outputs])
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = torch.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_1, dim=(1,), keepdim=True)
@@ -299,35 +388,35 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     add_3 = torch.add(div_5, broadcast_4)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_8 = torch.mul(add_3, exp)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_6 = torch.sum(mul_8, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_1 = torch.permute(dense_kernel, (1, 0))
     matmul_4 = torch.matmul(mul_8, transpose_1)
     transpose_2 = torch.permute(scan, (1, 0))
     matmul_5 = torch.matmul(transpose_2, mul_8)
-    # <prelude>/layers.nn:258 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
     def step_1(lstm_recurrent_kernel_2, carry0_1, carry1_1, x0_1):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_6 = torch.matmul(carry0_1, lstm_recurrent_kernel_2)
         z_1 = torch.add(x0_1, matmul_6)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_5 = z_1[:, 0:16]
         i_1 = torch.sigmoid(slice_5)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_6 = z_1[:, 16:32]
         f_1 = torch.sigmoid(slice_6)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_7 = z_1[:, 32:48]
         g_1 = torch.tanh(slice_7)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_8 = z_1[:, 48:64]
         o_1 = torch.sigmoid(slice_8)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul_9 = torch.mul(f_1, carry1_1)
         mul_10 = torch.mul(i_1, g_1)
         new_c_1 = torch.add(mul_9, mul_10)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh_1 = torch.tanh(new_c_1)
         new_h_1 = torch.mul(o_1, tanh_1)
         return (new_h_1, new_c_1, new_h_1, tanh_1, o_1, g_1, i_1, carry1_1, f_1, carry0_1)
@@ -342,9 +431,9 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     constant_8 = torch.full((10, B, 16), 0.0, dtype=torch.float32)
     constant_9 = torch.full((16, 64), 0.0, dtype=torch.float32)
     def step_2(lstm_recurrent_kernel_3, ct_carry0, ct_carry1, sum_ct0, ct_y0, x0_2, residual0, residual1, residual2, residual3, residual4, residual5, residual6):
-        # <prelude>/layers.nn:258 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
+        # <prelude>/layers.nn:261 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
         add_4 = torch.add(ct_carry0, ct_y0)
-        # <prelude>/layers.nn:238 (gradient of `mul`): new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239 (gradient of `mul`): new_h = o * activation(new_c)
         mul_11 = torch.mul(add_4, residual0)
         mul_12 = torch.mul(add_4, residual1)
         constant_10 = torch.full((), 1.0, dtype=torch.float32)
@@ -352,19 +441,19 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         sub_1 = torch.sub(constant_10, square)
         mul_13 = torch.mul(mul_12, sub_1)
         add_5 = torch.add(ct_carry1, mul_13)
-        # <prelude>/layers.nn:237 (gradient of `mul`): new_c = f * c + i * g
+        # <prelude>/layers.nn:238 (gradient of `mul`): new_c = f * c + i * g
         mul_14 = torch.mul(add_5, residual2)
         mul_15 = torch.mul(add_5, residual3)
         mul_16 = torch.mul(add_5, residual4)
         mul_17 = torch.mul(add_5, residual5)
-        # <prelude>/layers.nn:236 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
         sub_2 = torch.sub(constant_10, residual1)
         mul_18 = torch.mul(residual1, sub_2)
         mul_19 = torch.mul(mul_11, mul_18)
         padded = mul_19.new_zeros((B, 64))
         padded[:, 48:64] = mul_19
         pad = padded
-        # <prelude>/layers.nn:235 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
         square_1 = torch.square(residual2)
         sub_3 = torch.sub(constant_10, square_1)
         mul_20 = torch.mul(mul_15, sub_3)
@@ -372,7 +461,7 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         padded_1[:, 32:48] = mul_20
         pad_1 = padded_1
         add_6 = torch.add(pad, pad_1)
-        # <prelude>/layers.nn:234 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
         sub_4 = torch.sub(constant_10, residual5)
         mul_21 = torch.mul(residual5, sub_4)
         mul_22 = torch.mul(mul_16, mul_21)
@@ -380,7 +469,7 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         padded_2[:, 16:32] = mul_22
         pad_2 = padded_2
         add_7 = torch.add(add_6, pad_2)
-        # <prelude>/layers.nn:233 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
         sub_5 = torch.sub(constant_10, residual3)
         mul_23 = torch.mul(residual3, sub_5)
         mul_24 = torch.mul(mul_14, mul_23)
@@ -388,12 +477,12 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         padded_3[:, 0:16] = mul_24
         pad_3 = padded_3
         add_8 = torch.add(add_7, pad_3)
-        # <prelude>/layers.nn:232 (gradient of `matmul`): z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233 (gradient of `matmul`): z = projected + h @ recurrent_kernel
         transpose_3 = torch.permute(lstm_recurrent_kernel_3, (1, 0))
         matmul_7 = torch.matmul(add_8, transpose_3)
         transpose_4 = torch.permute(residual6, (1, 0))
         matmul_8 = torch.matmul(transpose_4, add_8)
-        # <prelude>/layers.nn:258 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+        # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
         add_9 = torch.add(sum_ct0, matmul_8)
         return (matmul_7, mul_17, add_9, add_8)
     carry_2 = (matmul_4, constant_7, constant_9,)
@@ -404,190 +493,91 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         outputs_2.append(out_2[3:])
     outputs_2.reverse()
     scan_13, scan_14, scan_15, scan_16 = carry_2[0], carry_2[1], carry_2[2], torch.stack([step_out_2[0] for step_out_2 in outputs_2])
-    # <prelude>/layers.nn:195 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
     transpose_5 = torch.permute(scan_16, (1, 0, 2))
-    # <prelude>/layers.nn:254 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     sum_7 = torch.sum(transpose_5, dim=(0, 1), keepdim=False)
-    # <prelude>/layers.nn:253 (gradient of `matmul`): projected = x @ kernel
+    # <prelude>/layers.nn:256 (gradient of `matmul`): projected = x @ kernel
     transpose_6 = torch.permute(lstm_kernel, (1, 0))
     matmul_9 = torch.matmul(transpose_5, transpose_6)
     transpose_7 = torch.permute(matmul, (0, 2, 1))
     matmul_10 = torch.matmul(transpose_7, transpose_5)
     sum_8 = torch.sum(matmul_10, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:185 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
     transpose_8 = torch.permute(one_hot, (0, 2, 1))
     matmul_11 = torch.matmul(transpose_8, matmul_9)
     sum_9 = torch.sum(matmul_11, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
-    add_10 = torch.add(embedding_embeddings_t, constant_3)
-    constant_11 = torch.full((), 0.9, dtype=torch.float32)
-    mul_25 = torch.mul(constant_11, embedding_embeddings_m)
-    constant_12 = torch.full((), 0.09999999999999998, dtype=torch.float32)
-    mul_26 = torch.mul(constant_12, sum_9)
-    add_11 = torch.add(mul_25, mul_26)
-    constant_13 = torch.full((), 0.999, dtype=torch.float32)
-    mul_27 = torch.mul(constant_13, embedding_embeddings_v)
-    constant_14 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
-    square_2 = torch.square(sum_9)
-    mul_28 = torch.mul(constant_14, square_2)
-    add_12 = torch.add(mul_27, mul_28)
-    pow_1 = torch.pow(constant_13, add_10)
-    sub_6 = torch.sub(constant_3, pow_1)
-    sqrt = torch.sqrt(sub_6)
-    pow_2 = torch.pow(constant_11, add_10)
-    sub_7 = torch.sub(constant_3, pow_2)
-    div_6 = torch.div(sqrt, sub_7)
-    constant_15 = torch.full((), 0.02, dtype=torch.float32)
-    mul_29 = torch.mul(constant_15, div_6)
-    mul_30 = torch.mul(mul_29, add_11)
-    sqrt_1 = torch.sqrt(add_12)
-    add_13 = torch.add(sqrt_1, constant_1)
-    div_7 = torch.div(mul_30, add_13)
-    sub_8 = torch.sub(embedding_embeddings, div_7)
-    # <prelude>/layers.nn:248: param kernel: f32[in, 4 * units] = kernel_initializer
-    add_14 = torch.add(lstm_kernel_t, constant_3)
-    mul_31 = torch.mul(constant_11, lstm_kernel_m)
-    mul_32 = torch.mul(constant_12, sum_8)
-    add_15 = torch.add(mul_31, mul_32)
-    mul_33 = torch.mul(constant_13, lstm_kernel_v)
-    square_3 = torch.square(sum_8)
-    mul_34 = torch.mul(constant_14, square_3)
-    add_16 = torch.add(mul_33, mul_34)
-    pow_3 = torch.pow(constant_13, add_14)
-    sub_9 = torch.sub(constant_3, pow_3)
-    sqrt_2 = torch.sqrt(sub_9)
-    pow_4 = torch.pow(constant_11, add_14)
-    sub_10 = torch.sub(constant_3, pow_4)
-    div_8 = torch.div(sqrt_2, sub_10)
-    mul_35 = torch.mul(constant_15, div_8)
-    mul_36 = torch.mul(mul_35, add_15)
-    sqrt_3 = torch.sqrt(add_16)
-    add_17 = torch.add(sqrt_3, constant_1)
-    div_9 = torch.div(mul_36, add_17)
-    sub_11 = torch.sub(lstm_kernel, div_9)
-    # <prelude>/layers.nn:249: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    add_18 = torch.add(lstm_recurrent_kernel_t, constant_3)
-    mul_37 = torch.mul(constant_11, lstm_recurrent_kernel_m)
-    mul_38 = torch.mul(constant_12, scan_15)
-    add_19 = torch.add(mul_37, mul_38)
-    mul_39 = torch.mul(constant_13, lstm_recurrent_kernel_v)
-    square_4 = torch.square(scan_15)
-    mul_40 = torch.mul(constant_14, square_4)
-    add_20 = torch.add(mul_39, mul_40)
-    pow_5 = torch.pow(constant_13, add_18)
-    sub_12 = torch.sub(constant_3, pow_5)
-    sqrt_4 = torch.sqrt(sub_12)
-    pow_6 = torch.pow(constant_11, add_18)
-    sub_13 = torch.sub(constant_3, pow_6)
-    div_10 = torch.div(sqrt_4, sub_13)
-    mul_41 = torch.mul(constant_15, div_10)
-    mul_42 = torch.mul(mul_41, add_19)
-    sqrt_5 = torch.sqrt(add_20)
-    add_21 = torch.add(sqrt_5, constant_1)
-    div_11 = torch.div(mul_42, add_21)
-    sub_14 = torch.sub(lstm_recurrent_kernel, div_11)
-    # <prelude>/layers.nn:251: param bias: f32[4 * units] = bias_initializer
-    add_22 = torch.add(lstm_bias_t, constant_3)
-    mul_43 = torch.mul(constant_11, lstm_bias_m)
-    mul_44 = torch.mul(constant_12, sum_7)
-    add_23 = torch.add(mul_43, mul_44)
-    mul_45 = torch.mul(constant_13, lstm_bias_v)
-    square_5 = torch.square(sum_7)
-    mul_46 = torch.mul(constant_14, square_5)
-    add_24 = torch.add(mul_45, mul_46)
-    pow_7 = torch.pow(constant_13, add_22)
-    sub_15 = torch.sub(constant_3, pow_7)
-    sqrt_6 = torch.sqrt(sub_15)
-    pow_8 = torch.pow(constant_11, add_22)
-    sub_16 = torch.sub(constant_3, pow_8)
-    div_12 = torch.div(sqrt_6, sub_16)
-    mul_47 = torch.mul(constant_15, div_12)
-    mul_48 = torch.mul(mul_47, add_23)
-    sqrt_7 = torch.sqrt(add_24)
-    add_25 = torch.add(sqrt_7, constant_1)
-    div_13 = torch.div(mul_48, add_25)
-    sub_17 = torch.sub(lstm_bias, div_13)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
-    add_26 = torch.add(dense_kernel_t, constant_3)
-    mul_49 = torch.mul(constant_11, dense_kernel_m)
-    mul_50 = torch.mul(constant_12, matmul_5)
-    add_27 = torch.add(mul_49, mul_50)
-    mul_51 = torch.mul(constant_13, dense_kernel_v)
-    square_6 = torch.square(matmul_5)
-    mul_52 = torch.mul(constant_14, square_6)
-    add_28 = torch.add(mul_51, mul_52)
-    pow_9 = torch.pow(constant_13, add_26)
-    sub_18 = torch.sub(constant_3, pow_9)
-    sqrt_8 = torch.sqrt(sub_18)
-    pow_10 = torch.pow(constant_11, add_26)
-    sub_19 = torch.sub(constant_3, pow_10)
-    div_14 = torch.div(sqrt_8, sub_19)
-    mul_53 = torch.mul(constant_15, div_14)
-    mul_54 = torch.mul(mul_53, add_27)
-    sqrt_9 = torch.sqrt(add_28)
-    add_29 = torch.add(sqrt_9, constant_1)
-    div_15 = torch.div(mul_54, add_29)
-    sub_20 = torch.sub(dense_kernel, div_15)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
-    add_30 = torch.add(dense_bias_t, constant_3)
-    mul_55 = torch.mul(constant_11, dense_bias_m)
-    mul_56 = torch.mul(constant_12, sum_6)
-    add_31 = torch.add(mul_55, mul_56)
-    mul_57 = torch.mul(constant_13, dense_bias_v)
-    square_7 = torch.square(sum_6)
-    mul_58 = torch.mul(constant_14, square_7)
-    add_32 = torch.add(mul_57, mul_58)
-    pow_11 = torch.pow(constant_13, add_30)
-    sub_21 = torch.sub(constant_3, pow_11)
-    sqrt_10 = torch.sqrt(sub_21)
-    pow_12 = torch.pow(constant_11, add_30)
-    sub_22 = torch.sub(constant_3, pow_12)
-    div_16 = torch.div(sqrt_10, sub_22)
-    mul_59 = torch.mul(constant_15, div_16)
-    mul_60 = torch.mul(mul_59, add_31)
-    sqrt_11 = torch.sqrt(add_32)
-    add_33 = torch.add(sqrt_11, constant_1)
-    div_17 = torch.div(mul_60, add_33)
-    sub_23 = torch.sub(dense_bias, div_17)
-    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_11, add_12, add_10, add_15, add_16, add_14, add_19, add_20, add_18, add_23, add_24, add_22, add_27, add_28, add_26, add_31, add_32, add_30, neg, mean_1)
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    constant_11 = torch.full((), 0.2, dtype=torch.float32)
+    mul_25 = torch.mul(constant_11, sum_9)
+    constant_12 = torch.full((), 0.9, dtype=torch.float32)
+    mul_26 = torch.mul(constant_12, embedding_embeddings_momentum)
+    sub_6 = torch.sub(mul_26, mul_25)
+    add_10 = torch.add(embedding_embeddings, sub_6)
+    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
+    mul_27 = torch.mul(constant_11, sum_8)
+    mul_28 = torch.mul(constant_12, lstm_kernel_momentum)
+    sub_7 = torch.sub(mul_28, mul_27)
+    add_11 = torch.add(lstm_kernel, sub_7)
+    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    mul_29 = torch.mul(constant_11, scan_15)
+    mul_30 = torch.mul(constant_12, lstm_recurrent_kernel_momentum)
+    sub_8 = torch.sub(mul_30, mul_29)
+    add_12 = torch.add(lstm_recurrent_kernel, sub_8)
+    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    mul_31 = torch.mul(constant_11, sum_7)
+    mul_32 = torch.mul(constant_12, lstm_bias_momentum)
+    sub_9 = torch.sub(mul_32, mul_31)
+    add_13 = torch.add(lstm_bias, sub_9)
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_33 = torch.mul(constant_11, matmul_5)
+    mul_34 = torch.mul(constant_12, dense_kernel_momentum)
+    sub_10 = torch.sub(mul_34, mul_33)
+    add_14 = torch.add(dense_kernel, sub_10)
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    mul_35 = torch.mul(constant_11, sum_6)
+    mul_36 = torch.mul(constant_12, dense_bias_momentum)
+    sub_11 = torch.sub(mul_36, mul_35)
+    add_15 = torch.add(dense_bias, sub_11)
+    return (add_10, add_11, add_12, add_13, add_14, add_15, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
 
 
 def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens, y):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:253: projected = x @ kernel
+    # <prelude>/layers.nn:256: projected = x @ kernel
     matmul_1 = torch.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:254: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = torch.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:195: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
     transpose = torch.permute(add, (1, 0, 2))
-    # <prelude>/layers.nn:204: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = torch.full((), 0.0, dtype=torch.float32)
     broadcast = torch.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:258: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:232: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
         matmul_2 = torch.matmul(carry0, lstm_recurrent_kernel_1)
         z = torch.add(x0, matmul_2)
-        # <prelude>/layers.nn:233: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = torch.sigmoid(slice_1)
-        # <prelude>/layers.nn:234: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = torch.sigmoid(slice_2)
-        # <prelude>/layers.nn:235: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = torch.tanh(slice_3)
-        # <prelude>/layers.nn:236: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = torch.sigmoid(slice_4)
-        # <prelude>/layers.nn:237: new_c = f * c + i * g
+        # <prelude>/layers.nn:238: new_c = f * c + i * g
         mul = torch.mul(f, carry1)
         mul_1 = torch.mul(i, g)
         new_c = torch.add(mul, mul_1)
-        # <prelude>/layers.nn:238: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
         tanh = torch.tanh(new_c)
         new_h = torch.mul(o, tanh)
         return (new_h, new_c, new_h)
@@ -598,9 +588,9 @@ def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bia
         carry = out[:2]
         outputs.append(out[2:])
     scan, scan_1, scan_2 = carry[0], carry[1], torch.stack([step_out[0] for step_out in outputs])
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_3 = torch.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_1, dim=(1,), keepdim=True)
@@ -658,27 +648,15 @@ class Model(torch.nn.Module):
         self.variable_names = ()
         for name, value in zip(self.variable_names, values[6:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ('state_embedding_embeddings_m', 'state_embedding_embeddings_v', 'state_embedding_embeddings_t', 'state_lstm_kernel_m', 'state_lstm_kernel_v', 'state_lstm_kernel_t', 'state_lstm_recurrent_kernel_m', 'state_lstm_recurrent_kernel_v', 'state_lstm_recurrent_kernel_t', 'state_lstm_bias_m', 'state_lstm_bias_v', 'state_lstm_bias_t', 'state_dense_kernel_m', 'state_dense_kernel_v', 'state_dense_kernel_t', 'state_dense_bias_m', 'state_dense_bias_v', 'state_dense_bias_t')
+        self.state_names = ('state_embedding_embeddings_momentum', 'state_lstm_kernel_momentum', 'state_lstm_recurrent_kernel_momentum', 'state_lstm_bias_momentum', 'state_dense_kernel_momentum', 'state_dense_bias_momentum')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
-                ('state_embedding_embeddings_m', torch.float32, (10, 8), 0.0),
-                ('state_embedding_embeddings_v', torch.float32, (10, 8), 0.0),
-                ('state_embedding_embeddings_t', torch.float32, (), 0.0),
-                ('state_lstm_kernel_m', torch.float32, (8, 64), 0.0),
-                ('state_lstm_kernel_v', torch.float32, (8, 64), 0.0),
-                ('state_lstm_kernel_t', torch.float32, (), 0.0),
-                ('state_lstm_recurrent_kernel_m', torch.float32, (16, 64), 0.0),
-                ('state_lstm_recurrent_kernel_v', torch.float32, (16, 64), 0.0),
-                ('state_lstm_recurrent_kernel_t', torch.float32, (), 0.0),
-                ('state_lstm_bias_m', torch.float32, (64,), 0.0),
-                ('state_lstm_bias_v', torch.float32, (64,), 0.0),
-                ('state_lstm_bias_t', torch.float32, (), 0.0),
-                ('state_dense_kernel_m', torch.float32, (16, 2), 0.0),
-                ('state_dense_kernel_v', torch.float32, (16, 2), 0.0),
-                ('state_dense_kernel_t', torch.float32, (), 0.0),
-                ('state_dense_bias_m', torch.float32, (2,), 0.0),
-                ('state_dense_bias_v', torch.float32, (2,), 0.0),
-                ('state_dense_bias_t', torch.float32, (), 0.0),
+                ('state_embedding_embeddings_momentum', torch.float32, (10, 8), 0.0),
+                ('state_lstm_kernel_momentum', torch.float32, (8, 64), 0.0),
+                ('state_lstm_recurrent_kernel_momentum', torch.float32, (16, 64), 0.0),
+                ('state_lstm_bias_momentum', torch.float32, (64,), 0.0),
+                ('state_dense_kernel_momentum', torch.float32, (16, 2), 0.0),
+                ('state_dense_bias_momentum', torch.float32, (2,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
 

@@ -157,31 +157,31 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     embedding_embeddings = _dslc_random_uniform(seed, shape=(10, 16), stream=0, low=-0.05, high=0.05)
     # examples/tiny_transformer.nn:7: param positions: f32[T, D] = initializer       # one row per position, T from the input
     position_embedding_positions = _dslc_random_uniform(seed, shape=(10, 16), stream=1, low=-0.05, high=0.05)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     encoder_block_multi_head_attention_query = _dslc_random_uniform(seed, shape=(16, 2, 8), stream=2, low=-0.19364916731037085, high=0.19364916731037085)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     encoder_block_multi_head_attention_query_1 = tf.fill((2, 8), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     encoder_block_multi_head_attention_key_k = _dslc_random_uniform(seed, shape=(16, 2, 8), stream=4, low=-0.19364916731037085, high=0.19364916731037085)
     encoder_block_multi_head_attention_value = _dslc_random_uniform(seed, shape=(16, 2, 8), stream=6, low=-0.19364916731037085, high=0.19364916731037085)
-    # <prelude>/layers.nn:359: param kernel: f32[heads, size, units] = kernel_initializer
+    # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
     encoder_block_multi_head_attention_atten = _dslc_random_uniform(seed, shape=(2, 8, 16), stream=8, low=-0.3535533905932738, high=0.3535533905932738)
-    # <prelude>/layers.nn:361: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
     encoder_block_multi_head_attention_atten_1 = tf.fill((16,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:60: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
     encoder_block_layer_normalization_gamma = tf.fill((16,), tf.constant(1.0, tf.float32))
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     encoder_block_dense_kernel = _dslc_random_uniform(seed, shape=(16, 32), stream=12, low=-0.3535533905932738, high=0.3535533905932738)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     encoder_block_dense_bias = tf.fill((32,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     encoder_block_dense_1_kernel = _dslc_random_uniform(seed, shape=(32, 16), stream=14, low=-0.3535533905932738, high=0.3535533905932738)
     dense_2_kernel = _dslc_random_uniform(seed, shape=(16, 2), stream=18, low=-0.5773502691896257, high=0.5773502691896257)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_2_bias = tf.fill((2,), tf.constant(0.0, tf.float32))
     return (embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_multi_head_attention_atten_1, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_multi_head_attention_atten_1, dense_2_kernel, dense_2_bias)
 
@@ -189,30 +189,30 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32)])
 def predict(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, tokens):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
     # examples/tiny_transformer.nn:8: return x + positions                           # broadcast over the batch
     add = tf.add(matmul, position_embedding_positions)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape = tf.reshape(encoder_block_multi_head_attention_query, (16, 16))
     matmul_1 = tf.linalg.matmul(add, reshape)
     y = tf.reshape(matmul_1, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     q = tf.add(y, encoder_block_multi_head_attention_query_1)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_1 = tf.reshape(encoder_block_multi_head_attention_key_k, (16, 16))
     matmul_2 = tf.linalg.matmul(add, reshape_1)
     y_1 = tf.reshape(matmul_2, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     k = tf.add(y_1, encoder_block_multi_head_attention_key_b)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_2 = tf.reshape(encoder_block_multi_head_attention_value, (16, 16))
     matmul_3 = tf.linalg.matmul(add, reshape_2)
     y_2 = tf.reshape(matmul_3, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     v = tf.add(y_2, encoder_block_multi_head_attention_value_1)
-    # <prelude>/layers.nn:392: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     constant = tf.constant(0.3535533905932738, tf.float32)
     mul = tf.multiply(q, constant)
     transpose = tf.transpose(mul, (0, 2, 1, 3))
@@ -226,81 +226,81 @@ def predict(embedding_embeddings, position_embedding_positions, encoder_block_mu
     # <prelude>/activations.nn:47: return e / sum(e, axis=axis, keepdims=true)
     sum_1 = tf.reduce_sum(e, axis=(3,), keepdims=True)
     probs = tf.math.divide(e, sum_1)
-    # <prelude>/layers.nn:401: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_2 = tf.transpose(v, (0, 2, 1, 3))
     matmul_4 = tf.linalg.matmul(probs, transpose_2)
     context = tf.transpose(matmul_4, (0, 2, 1, 3))
-    # <prelude>/layers.nn:363: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     reshape_3 = tf.reshape(context, (B, 10, 16))
     reshape_4 = tf.reshape(encoder_block_multi_head_attention_atten, (16, 16))
     y_3 = tf.linalg.matmul(reshape_3, reshape_4)
-    # <prelude>/layers.nn:364: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367: return if use_bias { y + bias } else { y }
     attended = tf.add(y_3, encoder_block_multi_head_attention_atten_1)
     # examples/tiny_transformer.nn:17: h = LayerNormalization()(x + attended)                   # residual, then normalize each position
     add_1 = tf.add(add, attended)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = tf.reduce_mean(add_1, axis=(2,), keepdims=True)
     centered = tf.subtract(add_1, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = tf.square(centered)
     mean_1 = tf.reduce_mean(square, axis=(2,), keepdims=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     constant_1 = tf.constant(0.001, tf.float32)
     add_2 = tf.add(mean_1, constant_1)
     root = tf.math.rsqrt(add_2)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_5 = tf.reshape(encoder_block_layer_normalization_gamma, (1, 1, 16))
     inv = tf.multiply(root, reshape_5)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg = tf.negative(mean)
     mul_1 = tf.multiply(neg, inv)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_6 = tf.reshape(encoder_block_layer_normalization_beta, (1, 1, 16))
     add_3 = tf.add(mul_1, reshape_6)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_2 = tf.multiply(add_1, inv)
     add_4 = tf.add(mul_2, add_3)
     # examples/tiny_transformer.nn:20: rows = reshape(h, [B * T, D])
     reshape_7 = tf.reshape(add_4, ((10 * B), 16))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_5 = tf.linalg.matmul(reshape_7, encoder_block_dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_5 = tf.add(matmul_5, encoder_block_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add_5)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_6 = tf.linalg.matmul(relu, encoder_block_dense_1_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_6 = tf.add(matmul_6, encoder_block_dense_1_bias)
     # examples/tiny_transformer.nn:23: return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_8 = tf.reshape(add_6, (B, 10, 16))
     add_7 = tf.add(add_4, reshape_8)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = tf.reduce_mean(add_7, axis=(2,), keepdims=True)
     sub_1 = tf.subtract(add_7, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = tf.square(sub_1)
     mean_3 = tf.reduce_mean(square_1, axis=(2,), keepdims=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     add_8 = tf.add(mean_3, constant_1)
     rsqrt = tf.math.rsqrt(add_8)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_9 = tf.reshape(encoder_block_layer_normalization_1_gamm, (1, 1, 16))
     mul_3 = tf.multiply(rsqrt, reshape_9)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg_1 = tf.negative(mean_2)
     mul_4 = tf.multiply(neg_1, mul_3)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_10 = tf.reshape(encoder_block_layer_normalization_1_beta, (1, 1, 16))
     add_9 = tf.add(mul_4, reshape_10)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_5 = tf.multiply(add_7, mul_3)
     add_10 = tf.add(mul_5, add_9)
-    # <prelude>/layers.nn:149: return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151: return mean(x, axis=1, keepdims=keepdims)
     mean_4 = tf.reduce_mean(add_10, axis=(1,), keepdims=False)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_7 = tf.linalg.matmul(mean_4, dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_11 = tf.add(matmul_7, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_2 = tf.reduce_max(add_11, axis=(1,), keepdims=True)
@@ -316,30 +316,30 @@ def predict(embedding_embeddings, position_embedding_positions, encoder_block_mu
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
 def train_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, embedding_embeddings_m, embedding_embeddings_v, embedding_embeddings_t, position_embedding_positions_m, position_embedding_positions_v, position_embedding_positions_t, encoder_block_multi_head_attention_query_2, encoder_block_multi_head_attention_query_3, encoder_block_multi_head_attention_query_4, encoder_block_multi_head_attention_query_5, encoder_block_multi_head_attention_query_6, encoder_block_multi_head_attention_query_7, encoder_block_multi_head_attention_key_k_1, encoder_block_multi_head_attention_key_k_2, encoder_block_multi_head_attention_key_k_3, encoder_block_multi_head_attention_key_b_1, encoder_block_multi_head_attention_key_b_2, encoder_block_multi_head_attention_key_b_3, encoder_block_multi_head_attention_value_2, encoder_block_multi_head_attention_value_3, encoder_block_multi_head_attention_value_4, encoder_block_multi_head_attention_value_5, encoder_block_multi_head_attention_value_6, encoder_block_multi_head_attention_value_7, encoder_block_multi_head_attention_atten_2, encoder_block_multi_head_attention_atten_3, encoder_block_multi_head_attention_atten_4, encoder_block_multi_head_attention_atten_5, encoder_block_multi_head_attention_atten_6, encoder_block_multi_head_attention_atten_7, encoder_block_layer_normalization_gamma_, encoder_block_layer_normalization_gamma__1, encoder_block_layer_normalization_gamma__2, encoder_block_layer_normalization_beta_m, encoder_block_layer_normalization_beta_v, encoder_block_layer_normalization_beta_t, encoder_block_dense_kernel_m, encoder_block_dense_kernel_v, encoder_block_dense_kernel_t, encoder_block_dense_bias_m, encoder_block_dense_bias_v, encoder_block_dense_bias_t, encoder_block_dense_1_kernel_m, encoder_block_dense_1_kernel_v, encoder_block_dense_1_kernel_t, encoder_block_dense_1_bias_m, encoder_block_dense_1_bias_v, encoder_block_dense_1_bias_t, encoder_block_layer_normalization_1_gamm_1, encoder_block_layer_normalization_1_gamm_2, encoder_block_layer_normalization_1_gamm_3, encoder_block_layer_normalization_1_beta_1, encoder_block_layer_normalization_1_beta_2, encoder_block_layer_normalization_1_beta_3, dense_2_kernel_m, dense_2_kernel_v, dense_2_kernel_t, dense_2_bias_m, dense_2_bias_v, dense_2_bias_t, tokens, y):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
     # examples/tiny_transformer.nn:8: return x + positions                           # broadcast over the batch
     add = tf.add(matmul, position_embedding_positions)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape = tf.reshape(encoder_block_multi_head_attention_query, (16, 16))
     matmul_1 = tf.linalg.matmul(add, reshape)
     reshape_1 = tf.reshape(matmul_1, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_1 = tf.add(reshape_1, encoder_block_multi_head_attention_query_1)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_2 = tf.reshape(encoder_block_multi_head_attention_key_k, (16, 16))
     matmul_2 = tf.linalg.matmul(add, reshape_2)
     reshape_3 = tf.reshape(matmul_2, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_2 = tf.add(reshape_3, encoder_block_multi_head_attention_key_b)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_4 = tf.reshape(encoder_block_multi_head_attention_value, (16, 16))
     matmul_3 = tf.linalg.matmul(add, reshape_4)
     reshape_5 = tf.reshape(matmul_3, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_3 = tf.add(reshape_5, encoder_block_multi_head_attention_value_1)
-    # <prelude>/layers.nn:392: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     constant = tf.constant(0.3535533905932738, tf.float32)
     mul = tf.multiply(add_1, constant)
     transpose = tf.transpose(mul, (0, 2, 1, 3))
@@ -353,81 +353,81 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     # <prelude>/activations.nn:47: return e / sum(e, axis=axis, keepdims=true)
     sum_1 = tf.reduce_sum(exp, axis=(3,), keepdims=True)
     div = tf.math.divide(exp, sum_1)
-    # <prelude>/layers.nn:401: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_2 = tf.transpose(add_3, (0, 2, 1, 3))
     matmul_5 = tf.linalg.matmul(div, transpose_2)
     transpose_3 = tf.transpose(matmul_5, (0, 2, 1, 3))
-    # <prelude>/layers.nn:363: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     reshape_6 = tf.reshape(transpose_3, (B, 10, 16))
     reshape_7 = tf.reshape(encoder_block_multi_head_attention_atten, (16, 16))
     matmul_6 = tf.linalg.matmul(reshape_6, reshape_7)
-    # <prelude>/layers.nn:364: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367: return if use_bias { y + bias } else { y }
     add_4 = tf.add(matmul_6, encoder_block_multi_head_attention_atten_1)
     # examples/tiny_transformer.nn:17: h = LayerNormalization()(x + attended)                   # residual, then normalize each position
     add_5 = tf.add(add, add_4)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = tf.reduce_mean(add_5, axis=(2,), keepdims=True)
     sub_1 = tf.subtract(add_5, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = tf.square(sub_1)
     mean_1 = tf.reduce_mean(square, axis=(2,), keepdims=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     constant_1 = tf.constant(0.001, tf.float32)
     add_6 = tf.add(mean_1, constant_1)
     rsqrt = tf.math.rsqrt(add_6)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_8 = tf.reshape(encoder_block_layer_normalization_gamma, (1, 1, 16))
     mul_1 = tf.multiply(rsqrt, reshape_8)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg = tf.negative(mean)
     mul_2 = tf.multiply(neg, mul_1)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_9 = tf.reshape(encoder_block_layer_normalization_beta, (1, 1, 16))
     add_7 = tf.add(mul_2, reshape_9)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_3 = tf.multiply(add_5, mul_1)
     add_8 = tf.add(mul_3, add_7)
     # examples/tiny_transformer.nn:20: rows = reshape(h, [B * T, D])
     reshape_10 = tf.reshape(add_8, ((10 * B), 16))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_7 = tf.linalg.matmul(reshape_10, encoder_block_dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = tf.add(matmul_7, encoder_block_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add_9)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_8 = tf.linalg.matmul(relu, encoder_block_dense_1_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_10 = tf.add(matmul_8, encoder_block_dense_1_bias)
     # examples/tiny_transformer.nn:23: return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_11 = tf.reshape(add_10, (B, 10, 16))
     add_11 = tf.add(add_8, reshape_11)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = tf.reduce_mean(add_11, axis=(2,), keepdims=True)
     sub_2 = tf.subtract(add_11, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = tf.square(sub_2)
     mean_3 = tf.reduce_mean(square_1, axis=(2,), keepdims=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     add_12 = tf.add(mean_3, constant_1)
     rsqrt_1 = tf.math.rsqrt(add_12)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_12 = tf.reshape(encoder_block_layer_normalization_1_gamm, (1, 1, 16))
     mul_4 = tf.multiply(rsqrt_1, reshape_12)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg_1 = tf.negative(mean_2)
     mul_5 = tf.multiply(neg_1, mul_4)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_13 = tf.reshape(encoder_block_layer_normalization_1_beta, (1, 1, 16))
     add_13 = tf.add(mul_5, reshape_13)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_6 = tf.multiply(add_11, mul_4)
     add_14 = tf.add(mul_6, add_13)
-    # <prelude>/layers.nn:149: return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151: return mean(x, axis=1, keepdims=keepdims)
     mean_4 = tf.reduce_mean(add_14, axis=(1,), keepdims=False)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_9 = tf.linalg.matmul(mean_4, dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_15 = tf.add(matmul_9, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_2 = tf.reduce_max(add_15, axis=(1,), keepdims=True)
@@ -503,32 +503,32 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_17 = tf.add(div_6, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_13 = tf.multiply(add_17, exp_1)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_7 = tf.reduce_sum(mul_13, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_4 = tf.transpose(dense_2_kernel, (1, 0))
     matmul_10 = tf.linalg.matmul(mul_13, transpose_4)
     transpose_5 = tf.transpose(mean_4, (1, 0))
     matmul_11 = tf.linalg.matmul(transpose_5, mul_13)
-    # <prelude>/layers.nn:149 (gradient of `mean`): return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151 (gradient of `mean`): return mean(x, axis=1, keepdims=keepdims)
     constant_8 = tf.constant(10.0, tf.float32)
     div_7 = tf.math.divide(matmul_10, constant_8)
     reshape_18 = tf.reshape(div_7, (B, 1, 16))
     broadcast_4 = tf.broadcast_to(reshape_18, (B, 10, 16))
-    # <prelude>/layers.nn:71 (gradient of `mul`): return x * inv + offset
+    # <prelude>/layers.nn:73 (gradient of `mul`): return x * inv + offset
     mul_14 = tf.multiply(broadcast_4, mul_4)
     mul_15 = tf.multiply(broadcast_4, add_11)
-    # <prelude>/layers.nn:70 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
     sum_8 = tf.reduce_sum(broadcast_4, axis=(0, 1), keepdims=False)
     reshape_19 = tf.reshape(sum_8, (1, 1, 16))
     reshape_20 = tf.reshape(reshape_19, (16,))
-    # <prelude>/layers.nn:69 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:71 (gradient of `mul`): shift = -m * inv
     sum_9 = tf.reduce_sum(mul_14, axis=(2,), keepdims=False)
     reshape_21 = tf.reshape(sum_9, (B, 10, 1))
     mul_16 = tf.multiply(broadcast_4, neg_1)
     add_18 = tf.add(mul_15, mul_16)
     neg_6 = tf.negative(reshape_21)
-    # <prelude>/layers.nn:68 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
     mul_17 = tf.multiply(add_18, reshape_12)
     sum_10 = tf.reduce_sum(mul_17, axis=(2,), keepdims=False)
     reshape_22 = tf.reshape(sum_10, (B, 10, 1))
@@ -536,12 +536,12 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_11 = tf.reduce_sum(mul_18, axis=(0, 1), keepdims=False)
     reshape_23 = tf.reshape(sum_11, (1, 1, 16))
     reshape_24 = tf.reshape(reshape_23, (16,))
-    # <prelude>/layers.nn:67 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     constant_9 = tf.constant(-0.5, tf.float32)
     div_8 = tf.math.divide(rsqrt_1, add_12)
     mul_19 = tf.multiply(constant_9, div_8)
     mul_20 = tf.multiply(reshape_22, mul_19)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     constant_10 = tf.constant(16.0, tf.float32)
     div_9 = tf.math.divide(mul_20, constant_10)
     broadcast_5 = tf.broadcast_to(div_9, (B, 10, 16))
@@ -551,7 +551,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     div_10 = tf.math.divide(neg_6, constant_10)
     broadcast_6 = tf.broadcast_to(div_10, (B, 10, 16))
     add_19 = tf.add(mul_14, broadcast_6)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_7 = tf.negative(mul_22)
     sum_12 = tf.reduce_sum(neg_7, axis=(2,), keepdims=False)
     reshape_25 = tf.reshape(sum_12, (B, 10, 1))
@@ -561,9 +561,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_21 = tf.add(add_20, broadcast_7)
     # examples/tiny_transformer.nn:23 (gradient of `reshape`): return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_26 = tf.reshape(add_21, ((10 * B), 16))
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_13 = tf.reduce_sum(reshape_26, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_6 = tf.transpose(encoder_block_dense_1_kernel, (1, 0))
     matmul_12 = tf.linalg.matmul(reshape_26, transpose_6)
     transpose_7 = tf.transpose(relu, (1, 0))
@@ -571,9 +571,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = tf.greater(add_9, constant_5)
     select_4 = tf.where(gt, matmul_12, constant_5)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_14 = tf.reduce_sum(select_4, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_8 = tf.transpose(encoder_block_dense_kernel, (1, 0))
     matmul_14 = tf.linalg.matmul(select_4, transpose_8)
     transpose_9 = tf.transpose(reshape_10, (1, 0))
@@ -581,20 +581,20 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     # examples/tiny_transformer.nn:20 (gradient of `reshape`): rows = reshape(h, [B * T, D])
     reshape_27 = tf.reshape(matmul_14, (B, 10, 16))
     add_22 = tf.add(add_21, reshape_27)
-    # <prelude>/layers.nn:71 (gradient of `mul`): return x * inv + offset
+    # <prelude>/layers.nn:73 (gradient of `mul`): return x * inv + offset
     mul_23 = tf.multiply(add_22, mul_1)
     mul_24 = tf.multiply(add_22, add_5)
-    # <prelude>/layers.nn:70 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
     sum_15 = tf.reduce_sum(add_22, axis=(0, 1), keepdims=False)
     reshape_28 = tf.reshape(sum_15, (1, 1, 16))
     reshape_29 = tf.reshape(reshape_28, (16,))
-    # <prelude>/layers.nn:69 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:71 (gradient of `mul`): shift = -m * inv
     sum_16 = tf.reduce_sum(mul_23, axis=(2,), keepdims=False)
     reshape_30 = tf.reshape(sum_16, (B, 10, 1))
     mul_25 = tf.multiply(add_22, neg)
     add_23 = tf.add(mul_24, mul_25)
     neg_8 = tf.negative(reshape_30)
-    # <prelude>/layers.nn:68 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
     mul_26 = tf.multiply(add_23, reshape_8)
     sum_17 = tf.reduce_sum(mul_26, axis=(2,), keepdims=False)
     reshape_31 = tf.reshape(sum_17, (B, 10, 1))
@@ -602,11 +602,11 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_18 = tf.reduce_sum(mul_27, axis=(0, 1), keepdims=False)
     reshape_32 = tf.reshape(sum_18, (1, 1, 16))
     reshape_33 = tf.reshape(reshape_32, (16,))
-    # <prelude>/layers.nn:67 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     div_12 = tf.math.divide(rsqrt, add_6)
     mul_28 = tf.multiply(constant_9, div_12)
     mul_29 = tf.multiply(reshape_31, mul_28)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     div_13 = tf.math.divide(mul_29, constant_10)
     broadcast_8 = tf.broadcast_to(div_13, (B, 10, 16))
     mul_30 = tf.multiply(sub_1, constant_11)
@@ -614,7 +614,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     div_14 = tf.math.divide(neg_8, constant_10)
     broadcast_9 = tf.broadcast_to(div_14, (B, 10, 16))
     add_24 = tf.add(mul_23, broadcast_9)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_9 = tf.negative(mul_31)
     sum_19 = tf.reduce_sum(neg_9, axis=(2,), keepdims=False)
     reshape_34 = tf.reshape(sum_19, (B, 10, 1))
@@ -622,9 +622,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     div_15 = tf.math.divide(reshape_34, constant_10)
     broadcast_10 = tf.broadcast_to(div_15, (B, 10, 16))
     add_26 = tf.add(add_25, broadcast_10)
-    # <prelude>/layers.nn:364 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_20 = tf.reduce_sum(add_26, axis=(0, 1), keepdims=False)
-    # <prelude>/layers.nn:363 (gradient of `matmul`): y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366 (gradient of `matmul`): y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     transpose_10 = tf.transpose(reshape_7, (1, 0))
     matmul_16 = tf.linalg.matmul(add_26, transpose_10)
     transpose_11 = tf.transpose(reshape_6, (0, 2, 1))
@@ -632,7 +632,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_21 = tf.reduce_sum(matmul_17, axis=(0,), keepdims=False)
     reshape_35 = tf.reshape(sum_21, (2, 8, 16))
     reshape_36 = tf.reshape(matmul_16, (B, 10, 2, 8))
-    # <prelude>/layers.nn:401 (gradient of `transpose`): context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404 (gradient of `transpose`): context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_12 = tf.transpose(reshape_36, (0, 2, 1, 3))
     transpose_13 = tf.transpose(transpose_2, (0, 1, 3, 2))
     matmul_18 = tf.linalg.matmul(transpose_12, transpose_13)
@@ -649,7 +649,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_27 = tf.add(div_16, broadcast_11)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_33 = tf.multiply(add_27, exp)
-    # <prelude>/layers.nn:392 (gradient of `matmul`): scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395 (gradient of `matmul`): scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     transpose_16 = tf.transpose(transpose_1, (0, 1, 3, 2))
     matmul_20 = tf.linalg.matmul(mul_33, transpose_16)
     transpose_17 = tf.transpose(transpose, (0, 1, 3, 2))
@@ -657,9 +657,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     transpose_18 = tf.transpose(matmul_21, (0, 3, 1, 2))
     transpose_19 = tf.transpose(matmul_20, (0, 2, 1, 3))
     mul_34 = tf.multiply(transpose_19, constant)
-    # <prelude>/layers.nn:353 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_23 = tf.reduce_sum(transpose_15, axis=(0, 1), keepdims=False)
-    # <prelude>/layers.nn:352 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_38 = tf.reshape(transpose_15, (B, 10, 16))
     transpose_20 = tf.transpose(reshape_4, (1, 0))
     matmul_22 = tf.linalg.matmul(reshape_38, transpose_20)
@@ -668,9 +668,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_24 = tf.reduce_sum(matmul_23, axis=(0,), keepdims=False)
     add_28 = tf.add(add_26, matmul_22)
     reshape_39 = tf.reshape(sum_24, (16, 2, 8))
-    # <prelude>/layers.nn:353 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_25 = tf.reduce_sum(transpose_18, axis=(0, 1), keepdims=False)
-    # <prelude>/layers.nn:352 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_40 = tf.reshape(transpose_18, (B, 10, 16))
     transpose_22 = tf.transpose(reshape_2, (1, 0))
     matmul_24 = tf.linalg.matmul(reshape_40, transpose_22)
@@ -678,9 +678,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_26 = tf.reduce_sum(matmul_25, axis=(0,), keepdims=False)
     add_29 = tf.add(add_28, matmul_24)
     reshape_41 = tf.reshape(sum_26, (16, 2, 8))
-    # <prelude>/layers.nn:353 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_27 = tf.reduce_sum(mul_34, axis=(0, 1), keepdims=False)
-    # <prelude>/layers.nn:352 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_42 = tf.reshape(mul_34, (B, 10, 16))
     transpose_23 = tf.transpose(reshape, (1, 0))
     matmul_26 = tf.linalg.matmul(reshape_42, transpose_23)
@@ -690,11 +690,11 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     reshape_43 = tf.reshape(sum_28, (16, 2, 8))
     # examples/tiny_transformer.nn:8 (gradient of `add`): return x + positions                           # broadcast over the batch
     sum_29 = tf.reduce_sum(add_30, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:185 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
     transpose_24 = tf.transpose(one_hot, (0, 2, 1))
     matmul_28 = tf.linalg.matmul(transpose_24, add_30)
     sum_30 = tf.reduce_sum(matmul_28, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     add_31 = tf.add(embedding_embeddings_t, constant_4)
     constant_12 = tf.constant(0.9, tf.float32)
     mul_35 = tf.multiply(constant_12, embedding_embeddings_m)
@@ -741,7 +741,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_38 = tf.add(sqrt_3, constant_2)
     div_20 = tf.math.divide(mul_46, add_38)
     sub_9 = tf.subtract(position_embedding_positions, div_20)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     add_39 = tf.add(encoder_block_multi_head_attention_query_4, constant_4)
     mul_47 = tf.multiply(constant_12, encoder_block_multi_head_attention_query_2)
     mul_48 = tf.multiply(constant_13, reshape_43)
@@ -762,7 +762,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_42 = tf.add(sqrt_5, constant_2)
     div_22 = tf.math.divide(mul_52, add_42)
     sub_12 = tf.subtract(encoder_block_multi_head_attention_query, div_22)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     add_43 = tf.add(encoder_block_multi_head_attention_query_7, constant_4)
     mul_53 = tf.multiply(constant_12, encoder_block_multi_head_attention_query_5)
     mul_54 = tf.multiply(constant_13, sum_27)
@@ -783,7 +783,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_46 = tf.add(sqrt_7, constant_2)
     div_24 = tf.math.divide(mul_58, add_46)
     sub_15 = tf.subtract(encoder_block_multi_head_attention_query_1, div_24)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     add_47 = tf.add(encoder_block_multi_head_attention_key_k_3, constant_4)
     mul_59 = tf.multiply(constant_12, encoder_block_multi_head_attention_key_k_1)
     mul_60 = tf.multiply(constant_13, reshape_41)
@@ -804,7 +804,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_50 = tf.add(sqrt_9, constant_2)
     div_26 = tf.math.divide(mul_64, add_50)
     sub_18 = tf.subtract(encoder_block_multi_head_attention_key_k, div_26)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     add_51 = tf.add(encoder_block_multi_head_attention_key_b_3, constant_4)
     mul_65 = tf.multiply(constant_12, encoder_block_multi_head_attention_key_b_1)
     mul_66 = tf.multiply(constant_13, sum_25)
@@ -825,7 +825,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_54 = tf.add(sqrt_11, constant_2)
     div_28 = tf.math.divide(mul_70, add_54)
     sub_21 = tf.subtract(encoder_block_multi_head_attention_key_b, div_28)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     add_55 = tf.add(encoder_block_multi_head_attention_value_4, constant_4)
     mul_71 = tf.multiply(constant_12, encoder_block_multi_head_attention_value_2)
     mul_72 = tf.multiply(constant_13, reshape_39)
@@ -846,7 +846,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_58 = tf.add(sqrt_13, constant_2)
     div_30 = tf.math.divide(mul_76, add_58)
     sub_24 = tf.subtract(encoder_block_multi_head_attention_value, div_30)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     add_59 = tf.add(encoder_block_multi_head_attention_value_7, constant_4)
     mul_77 = tf.multiply(constant_12, encoder_block_multi_head_attention_value_5)
     mul_78 = tf.multiply(constant_13, sum_23)
@@ -867,7 +867,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_62 = tf.add(sqrt_15, constant_2)
     div_32 = tf.math.divide(mul_82, add_62)
     sub_27 = tf.subtract(encoder_block_multi_head_attention_value_1, div_32)
-    # <prelude>/layers.nn:359: param kernel: f32[heads, size, units] = kernel_initializer
+    # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
     add_63 = tf.add(encoder_block_multi_head_attention_atten_4, constant_4)
     mul_83 = tf.multiply(constant_12, encoder_block_multi_head_attention_atten_2)
     mul_84 = tf.multiply(constant_13, reshape_35)
@@ -888,7 +888,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_66 = tf.add(sqrt_17, constant_2)
     div_34 = tf.math.divide(mul_88, add_66)
     sub_30 = tf.subtract(encoder_block_multi_head_attention_atten, div_34)
-    # <prelude>/layers.nn:361: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
     add_67 = tf.add(encoder_block_multi_head_attention_atten_7, constant_4)
     mul_89 = tf.multiply(constant_12, encoder_block_multi_head_attention_atten_5)
     mul_90 = tf.multiply(constant_13, sum_20)
@@ -909,7 +909,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_70 = tf.add(sqrt_19, constant_2)
     div_36 = tf.math.divide(mul_94, add_70)
     sub_33 = tf.subtract(encoder_block_multi_head_attention_atten_1, div_36)
-    # <prelude>/layers.nn:60: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
     add_71 = tf.add(encoder_block_layer_normalization_gamma__2, constant_4)
     mul_95 = tf.multiply(constant_12, encoder_block_layer_normalization_gamma_)
     mul_96 = tf.multiply(constant_13, reshape_33)
@@ -930,7 +930,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_74 = tf.add(sqrt_21, constant_2)
     div_38 = tf.math.divide(mul_100, add_74)
     sub_36 = tf.subtract(encoder_block_layer_normalization_gamma, div_38)
-    # <prelude>/layers.nn:63: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
     add_75 = tf.add(encoder_block_layer_normalization_beta_t, constant_4)
     mul_101 = tf.multiply(constant_12, encoder_block_layer_normalization_beta_m)
     mul_102 = tf.multiply(constant_13, reshape_29)
@@ -951,7 +951,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_78 = tf.add(sqrt_23, constant_2)
     div_40 = tf.math.divide(mul_106, add_78)
     sub_39 = tf.subtract(encoder_block_layer_normalization_beta, div_40)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_79 = tf.add(encoder_block_dense_kernel_t, constant_4)
     mul_107 = tf.multiply(constant_12, encoder_block_dense_kernel_m)
     mul_108 = tf.multiply(constant_13, matmul_15)
@@ -972,7 +972,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_82 = tf.add(sqrt_25, constant_2)
     div_42 = tf.math.divide(mul_112, add_82)
     sub_42 = tf.subtract(encoder_block_dense_kernel, div_42)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_83 = tf.add(encoder_block_dense_bias_t, constant_4)
     mul_113 = tf.multiply(constant_12, encoder_block_dense_bias_m)
     mul_114 = tf.multiply(constant_13, sum_14)
@@ -993,7 +993,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_86 = tf.add(sqrt_27, constant_2)
     div_44 = tf.math.divide(mul_118, add_86)
     sub_45 = tf.subtract(encoder_block_dense_bias, div_44)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_87 = tf.add(encoder_block_dense_1_kernel_t, constant_4)
     mul_119 = tf.multiply(constant_12, encoder_block_dense_1_kernel_m)
     mul_120 = tf.multiply(constant_13, matmul_13)
@@ -1014,7 +1014,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_90 = tf.add(sqrt_29, constant_2)
     div_46 = tf.math.divide(mul_124, add_90)
     sub_48 = tf.subtract(encoder_block_dense_1_kernel, div_46)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_91 = tf.add(encoder_block_dense_1_bias_t, constant_4)
     mul_125 = tf.multiply(constant_12, encoder_block_dense_1_bias_m)
     mul_126 = tf.multiply(constant_13, sum_13)
@@ -1035,7 +1035,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_94 = tf.add(sqrt_31, constant_2)
     div_48 = tf.math.divide(mul_130, add_94)
     sub_51 = tf.subtract(encoder_block_dense_1_bias, div_48)
-    # <prelude>/layers.nn:60: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
     add_95 = tf.add(encoder_block_layer_normalization_1_gamm_3, constant_4)
     mul_131 = tf.multiply(constant_12, encoder_block_layer_normalization_1_gamm_1)
     mul_132 = tf.multiply(constant_13, reshape_24)
@@ -1056,7 +1056,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_98 = tf.add(sqrt_33, constant_2)
     div_50 = tf.math.divide(mul_136, add_98)
     sub_54 = tf.subtract(encoder_block_layer_normalization_1_gamm, div_50)
-    # <prelude>/layers.nn:63: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
     add_99 = tf.add(encoder_block_layer_normalization_1_beta_3, constant_4)
     mul_137 = tf.multiply(constant_12, encoder_block_layer_normalization_1_beta_1)
     mul_138 = tf.multiply(constant_13, reshape_20)
@@ -1077,7 +1077,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_102 = tf.add(sqrt_35, constant_2)
     div_52 = tf.math.divide(mul_142, add_102)
     sub_57 = tf.subtract(encoder_block_layer_normalization_1_beta, div_52)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_103 = tf.add(dense_2_kernel_t, constant_4)
     mul_143 = tf.multiply(constant_12, dense_2_kernel_m)
     mul_144 = tf.multiply(constant_13, matmul_11)
@@ -1098,7 +1098,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_106 = tf.add(sqrt_37, constant_2)
     div_54 = tf.math.divide(mul_148, add_106)
     sub_60 = tf.subtract(dense_2_kernel, div_54)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_107 = tf.add(dense_2_bias_t, constant_4)
     mul_149 = tf.multiply(constant_12, dense_2_bias_m)
     mul_150 = tf.multiply(constant_13, sum_7)
@@ -1125,30 +1125,30 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
 def eval_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, tokens, y):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
     # examples/tiny_transformer.nn:8: return x + positions                           # broadcast over the batch
     add = tf.add(matmul, position_embedding_positions)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape = tf.reshape(encoder_block_multi_head_attention_query, (16, 16))
     matmul_1 = tf.linalg.matmul(add, reshape)
     reshape_1 = tf.reshape(matmul_1, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_1 = tf.add(reshape_1, encoder_block_multi_head_attention_query_1)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_2 = tf.reshape(encoder_block_multi_head_attention_key_k, (16, 16))
     matmul_2 = tf.linalg.matmul(add, reshape_2)
     reshape_3 = tf.reshape(matmul_2, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_2 = tf.add(reshape_3, encoder_block_multi_head_attention_key_b)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_4 = tf.reshape(encoder_block_multi_head_attention_value, (16, 16))
     matmul_3 = tf.linalg.matmul(add, reshape_4)
     reshape_5 = tf.reshape(matmul_3, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_3 = tf.add(reshape_5, encoder_block_multi_head_attention_value_1)
-    # <prelude>/layers.nn:392: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     constant = tf.constant(0.3535533905932738, tf.float32)
     mul = tf.multiply(add_1, constant)
     transpose = tf.transpose(mul, (0, 2, 1, 3))
@@ -1162,81 +1162,81 @@ def eval_step(embedding_embeddings, position_embedding_positions, encoder_block_
     # <prelude>/activations.nn:47: return e / sum(e, axis=axis, keepdims=true)
     sum_1 = tf.reduce_sum(exp, axis=(3,), keepdims=True)
     div = tf.math.divide(exp, sum_1)
-    # <prelude>/layers.nn:401: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_2 = tf.transpose(add_3, (0, 2, 1, 3))
     matmul_5 = tf.linalg.matmul(div, transpose_2)
     transpose_3 = tf.transpose(matmul_5, (0, 2, 1, 3))
-    # <prelude>/layers.nn:363: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     reshape_6 = tf.reshape(transpose_3, (B, 10, 16))
     reshape_7 = tf.reshape(encoder_block_multi_head_attention_atten, (16, 16))
     matmul_6 = tf.linalg.matmul(reshape_6, reshape_7)
-    # <prelude>/layers.nn:364: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367: return if use_bias { y + bias } else { y }
     add_4 = tf.add(matmul_6, encoder_block_multi_head_attention_atten_1)
     # examples/tiny_transformer.nn:17: h = LayerNormalization()(x + attended)                   # residual, then normalize each position
     add_5 = tf.add(add, add_4)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = tf.reduce_mean(add_5, axis=(2,), keepdims=True)
     sub_1 = tf.subtract(add_5, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = tf.square(sub_1)
     mean_1 = tf.reduce_mean(square, axis=(2,), keepdims=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     constant_1 = tf.constant(0.001, tf.float32)
     add_6 = tf.add(mean_1, constant_1)
     rsqrt = tf.math.rsqrt(add_6)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_8 = tf.reshape(encoder_block_layer_normalization_gamma, (1, 1, 16))
     mul_1 = tf.multiply(rsqrt, reshape_8)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg = tf.negative(mean)
     mul_2 = tf.multiply(neg, mul_1)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_9 = tf.reshape(encoder_block_layer_normalization_beta, (1, 1, 16))
     add_7 = tf.add(mul_2, reshape_9)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_3 = tf.multiply(add_5, mul_1)
     add_8 = tf.add(mul_3, add_7)
     # examples/tiny_transformer.nn:20: rows = reshape(h, [B * T, D])
     reshape_10 = tf.reshape(add_8, ((10 * B), 16))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_7 = tf.linalg.matmul(reshape_10, encoder_block_dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = tf.add(matmul_7, encoder_block_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add_9)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_8 = tf.linalg.matmul(relu, encoder_block_dense_1_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_10 = tf.add(matmul_8, encoder_block_dense_1_bias)
     # examples/tiny_transformer.nn:23: return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_11 = tf.reshape(add_10, (B, 10, 16))
     add_11 = tf.add(add_8, reshape_11)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = tf.reduce_mean(add_11, axis=(2,), keepdims=True)
     sub_2 = tf.subtract(add_11, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = tf.square(sub_2)
     mean_3 = tf.reduce_mean(square_1, axis=(2,), keepdims=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     add_12 = tf.add(mean_3, constant_1)
     rsqrt_1 = tf.math.rsqrt(add_12)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_12 = tf.reshape(encoder_block_layer_normalization_1_gamm, (1, 1, 16))
     mul_4 = tf.multiply(rsqrt_1, reshape_12)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg_1 = tf.negative(mean_2)
     mul_5 = tf.multiply(neg_1, mul_4)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_13 = tf.reshape(encoder_block_layer_normalization_1_beta, (1, 1, 16))
     add_13 = tf.add(mul_5, reshape_13)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_6 = tf.multiply(add_11, mul_4)
     add_14 = tf.add(mul_6, add_13)
-    # <prelude>/layers.nn:149: return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151: return mean(x, axis=1, keepdims=keepdims)
     mean_4 = tf.reduce_mean(add_14, axis=(1,), keepdims=False)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_9 = tf.linalg.matmul(mean_4, dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_15 = tf.add(matmul_9, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_2 = tf.reduce_max(add_15, axis=(1,), keepdims=True)

@@ -155,61 +155,61 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 
 def init(seed):
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     embedding_embeddings = _dslc_random_uniform(seed, shape=(10, 16), stream=0, low=-0.05, high=0.05)
     # examples/tiny_transformer.nn:7: param positions: f32[T, D] = initializer       # one row per position, T from the input
     position_embedding_positions = _dslc_random_uniform(seed, shape=(10, 16), stream=1, low=-0.05, high=0.05)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     encoder_block_multi_head_attention_query = _dslc_random_uniform(seed, shape=(16, 2, 8), stream=2, low=-0.19364916731037085, high=0.19364916731037085)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     encoder_block_multi_head_attention_query_1 = torch.full((2, 8), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     encoder_block_multi_head_attention_key_k = _dslc_random_uniform(seed, shape=(16, 2, 8), stream=4, low=-0.19364916731037085, high=0.19364916731037085)
     encoder_block_multi_head_attention_value = _dslc_random_uniform(seed, shape=(16, 2, 8), stream=6, low=-0.19364916731037085, high=0.19364916731037085)
-    # <prelude>/layers.nn:359: param kernel: f32[heads, size, units] = kernel_initializer
+    # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
     encoder_block_multi_head_attention_atten = _dslc_random_uniform(seed, shape=(2, 8, 16), stream=8, low=-0.3535533905932738, high=0.3535533905932738)
-    # <prelude>/layers.nn:361: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
     encoder_block_multi_head_attention_atten_1 = torch.full((16,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:60: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
     encoder_block_layer_normalization_gamma = torch.full((16,), 1.0, dtype=torch.float32)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     encoder_block_dense_kernel = _dslc_random_uniform(seed, shape=(16, 32), stream=12, low=-0.3535533905932738, high=0.3535533905932738)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     encoder_block_dense_bias = torch.full((32,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     encoder_block_dense_1_kernel = _dslc_random_uniform(seed, shape=(32, 16), stream=14, low=-0.3535533905932738, high=0.3535533905932738)
     dense_2_kernel = _dslc_random_uniform(seed, shape=(16, 2), stream=18, low=-0.5773502691896257, high=0.5773502691896257)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     dense_2_bias = torch.full((2,), 0.0, dtype=torch.float32)
     return (embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_multi_head_attention_atten_1, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_multi_head_attention_atten_1, dense_2_kernel, dense_2_bias)
 
 
 def predict(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, tokens):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
     # examples/tiny_transformer.nn:8: return x + positions                           # broadcast over the batch
     add = torch.add(matmul, position_embedding_positions)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape = torch.reshape(encoder_block_multi_head_attention_query, (16, 16))
     matmul_1 = torch.matmul(add, reshape)
     y = torch.reshape(matmul_1, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     q = torch.add(y, encoder_block_multi_head_attention_query_1)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_1 = torch.reshape(encoder_block_multi_head_attention_key_k, (16, 16))
     matmul_2 = torch.matmul(add, reshape_1)
     y_1 = torch.reshape(matmul_2, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     k = torch.add(y_1, encoder_block_multi_head_attention_key_b)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_2 = torch.reshape(encoder_block_multi_head_attention_value, (16, 16))
     matmul_3 = torch.matmul(add, reshape_2)
     y_2 = torch.reshape(matmul_3, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     v = torch.add(y_2, encoder_block_multi_head_attention_value_1)
-    # <prelude>/layers.nn:392: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     constant = torch.full((), 0.3535533905932738, dtype=torch.float32)
     mul = torch.mul(q, constant)
     transpose = torch.permute(mul, (0, 2, 1, 3))
@@ -223,81 +223,81 @@ def predict(embedding_embeddings, position_embedding_positions, encoder_block_mu
     # <prelude>/activations.nn:47: return e / sum(e, axis=axis, keepdims=true)
     sum_1 = torch.sum(e, dim=(3,), keepdim=True)
     probs = torch.div(e, sum_1)
-    # <prelude>/layers.nn:401: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_2 = torch.permute(v, (0, 2, 1, 3))
     matmul_4 = torch.matmul(probs, transpose_2)
     context = torch.permute(matmul_4, (0, 2, 1, 3))
-    # <prelude>/layers.nn:363: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     reshape_3 = torch.reshape(context, (B, 10, 16))
     reshape_4 = torch.reshape(encoder_block_multi_head_attention_atten, (16, 16))
     y_3 = torch.matmul(reshape_3, reshape_4)
-    # <prelude>/layers.nn:364: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367: return if use_bias { y + bias } else { y }
     attended = torch.add(y_3, encoder_block_multi_head_attention_atten_1)
     # examples/tiny_transformer.nn:17: h = LayerNormalization()(x + attended)                   # residual, then normalize each position
     add_1 = torch.add(add, attended)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = torch.mean(add_1, dim=(2,), keepdim=True)
     centered = torch.sub(add_1, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = torch.square(centered)
     mean_1 = torch.mean(square, dim=(2,), keepdim=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     constant_1 = torch.full((), 0.001, dtype=torch.float32)
     add_2 = torch.add(mean_1, constant_1)
     root = torch.rsqrt(add_2)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_5 = torch.reshape(encoder_block_layer_normalization_gamma, (1, 1, 16))
     inv = torch.mul(root, reshape_5)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg = torch.neg(mean)
     mul_1 = torch.mul(neg, inv)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_6 = torch.reshape(encoder_block_layer_normalization_beta, (1, 1, 16))
     add_3 = torch.add(mul_1, reshape_6)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_2 = torch.mul(add_1, inv)
     add_4 = torch.add(mul_2, add_3)
     # examples/tiny_transformer.nn:20: rows = reshape(h, [B * T, D])
     reshape_7 = torch.reshape(add_4, ((10 * B), 16))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_5 = torch.matmul(reshape_7, encoder_block_dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_5 = torch.add(matmul_5, encoder_block_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add_5)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_6 = torch.matmul(relu, encoder_block_dense_1_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_6 = torch.add(matmul_6, encoder_block_dense_1_bias)
     # examples/tiny_transformer.nn:23: return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_8 = torch.reshape(add_6, (B, 10, 16))
     add_7 = torch.add(add_4, reshape_8)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = torch.mean(add_7, dim=(2,), keepdim=True)
     sub_1 = torch.sub(add_7, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = torch.square(sub_1)
     mean_3 = torch.mean(square_1, dim=(2,), keepdim=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     add_8 = torch.add(mean_3, constant_1)
     rsqrt = torch.rsqrt(add_8)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_9 = torch.reshape(encoder_block_layer_normalization_1_gamm, (1, 1, 16))
     mul_3 = torch.mul(rsqrt, reshape_9)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg_1 = torch.neg(mean_2)
     mul_4 = torch.mul(neg_1, mul_3)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_10 = torch.reshape(encoder_block_layer_normalization_1_beta, (1, 1, 16))
     add_9 = torch.add(mul_4, reshape_10)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_5 = torch.mul(add_7, mul_3)
     add_10 = torch.add(mul_5, add_9)
-    # <prelude>/layers.nn:149: return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151: return mean(x, axis=1, keepdims=keepdims)
     mean_4 = torch.mean(add_10, dim=(1,), keepdim=False)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_7 = torch.matmul(mean_4, dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_11 = torch.add(matmul_7, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_2 = torch.amax(add_11, dim=(1,), keepdim=True)
@@ -312,30 +312,30 @@ def predict(embedding_embeddings, position_embedding_positions, encoder_block_mu
 
 def train_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, embedding_embeddings_m, embedding_embeddings_v, embedding_embeddings_t, position_embedding_positions_m, position_embedding_positions_v, position_embedding_positions_t, encoder_block_multi_head_attention_query_2, encoder_block_multi_head_attention_query_3, encoder_block_multi_head_attention_query_4, encoder_block_multi_head_attention_query_5, encoder_block_multi_head_attention_query_6, encoder_block_multi_head_attention_query_7, encoder_block_multi_head_attention_key_k_1, encoder_block_multi_head_attention_key_k_2, encoder_block_multi_head_attention_key_k_3, encoder_block_multi_head_attention_key_b_1, encoder_block_multi_head_attention_key_b_2, encoder_block_multi_head_attention_key_b_3, encoder_block_multi_head_attention_value_2, encoder_block_multi_head_attention_value_3, encoder_block_multi_head_attention_value_4, encoder_block_multi_head_attention_value_5, encoder_block_multi_head_attention_value_6, encoder_block_multi_head_attention_value_7, encoder_block_multi_head_attention_atten_2, encoder_block_multi_head_attention_atten_3, encoder_block_multi_head_attention_atten_4, encoder_block_multi_head_attention_atten_5, encoder_block_multi_head_attention_atten_6, encoder_block_multi_head_attention_atten_7, encoder_block_layer_normalization_gamma_, encoder_block_layer_normalization_gamma__1, encoder_block_layer_normalization_gamma__2, encoder_block_layer_normalization_beta_m, encoder_block_layer_normalization_beta_v, encoder_block_layer_normalization_beta_t, encoder_block_dense_kernel_m, encoder_block_dense_kernel_v, encoder_block_dense_kernel_t, encoder_block_dense_bias_m, encoder_block_dense_bias_v, encoder_block_dense_bias_t, encoder_block_dense_1_kernel_m, encoder_block_dense_1_kernel_v, encoder_block_dense_1_kernel_t, encoder_block_dense_1_bias_m, encoder_block_dense_1_bias_v, encoder_block_dense_1_bias_t, encoder_block_layer_normalization_1_gamm_1, encoder_block_layer_normalization_1_gamm_2, encoder_block_layer_normalization_1_gamm_3, encoder_block_layer_normalization_1_beta_1, encoder_block_layer_normalization_1_beta_2, encoder_block_layer_normalization_1_beta_3, dense_2_kernel_m, dense_2_kernel_v, dense_2_kernel_t, dense_2_bias_m, dense_2_bias_v, dense_2_bias_t, tokens, y):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
     # examples/tiny_transformer.nn:8: return x + positions                           # broadcast over the batch
     add = torch.add(matmul, position_embedding_positions)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape = torch.reshape(encoder_block_multi_head_attention_query, (16, 16))
     matmul_1 = torch.matmul(add, reshape)
     reshape_1 = torch.reshape(matmul_1, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_1 = torch.add(reshape_1, encoder_block_multi_head_attention_query_1)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_2 = torch.reshape(encoder_block_multi_head_attention_key_k, (16, 16))
     matmul_2 = torch.matmul(add, reshape_2)
     reshape_3 = torch.reshape(matmul_2, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_2 = torch.add(reshape_3, encoder_block_multi_head_attention_key_b)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_4 = torch.reshape(encoder_block_multi_head_attention_value, (16, 16))
     matmul_3 = torch.matmul(add, reshape_4)
     reshape_5 = torch.reshape(matmul_3, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_3 = torch.add(reshape_5, encoder_block_multi_head_attention_value_1)
-    # <prelude>/layers.nn:392: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     constant = torch.full((), 0.3535533905932738, dtype=torch.float32)
     mul = torch.mul(add_1, constant)
     transpose = torch.permute(mul, (0, 2, 1, 3))
@@ -349,81 +349,81 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     # <prelude>/activations.nn:47: return e / sum(e, axis=axis, keepdims=true)
     sum_1 = torch.sum(exp, dim=(3,), keepdim=True)
     div = torch.div(exp, sum_1)
-    # <prelude>/layers.nn:401: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_2 = torch.permute(add_3, (0, 2, 1, 3))
     matmul_5 = torch.matmul(div, transpose_2)
     transpose_3 = torch.permute(matmul_5, (0, 2, 1, 3))
-    # <prelude>/layers.nn:363: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     reshape_6 = torch.reshape(transpose_3, (B, 10, 16))
     reshape_7 = torch.reshape(encoder_block_multi_head_attention_atten, (16, 16))
     matmul_6 = torch.matmul(reshape_6, reshape_7)
-    # <prelude>/layers.nn:364: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367: return if use_bias { y + bias } else { y }
     add_4 = torch.add(matmul_6, encoder_block_multi_head_attention_atten_1)
     # examples/tiny_transformer.nn:17: h = LayerNormalization()(x + attended)                   # residual, then normalize each position
     add_5 = torch.add(add, add_4)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = torch.mean(add_5, dim=(2,), keepdim=True)
     sub_1 = torch.sub(add_5, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = torch.square(sub_1)
     mean_1 = torch.mean(square, dim=(2,), keepdim=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     constant_1 = torch.full((), 0.001, dtype=torch.float32)
     add_6 = torch.add(mean_1, constant_1)
     rsqrt = torch.rsqrt(add_6)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_8 = torch.reshape(encoder_block_layer_normalization_gamma, (1, 1, 16))
     mul_1 = torch.mul(rsqrt, reshape_8)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg = torch.neg(mean)
     mul_2 = torch.mul(neg, mul_1)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_9 = torch.reshape(encoder_block_layer_normalization_beta, (1, 1, 16))
     add_7 = torch.add(mul_2, reshape_9)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_3 = torch.mul(add_5, mul_1)
     add_8 = torch.add(mul_3, add_7)
     # examples/tiny_transformer.nn:20: rows = reshape(h, [B * T, D])
     reshape_10 = torch.reshape(add_8, ((10 * B), 16))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_7 = torch.matmul(reshape_10, encoder_block_dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = torch.add(matmul_7, encoder_block_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add_9)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_8 = torch.matmul(relu, encoder_block_dense_1_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_10 = torch.add(matmul_8, encoder_block_dense_1_bias)
     # examples/tiny_transformer.nn:23: return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_11 = torch.reshape(add_10, (B, 10, 16))
     add_11 = torch.add(add_8, reshape_11)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = torch.mean(add_11, dim=(2,), keepdim=True)
     sub_2 = torch.sub(add_11, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = torch.square(sub_2)
     mean_3 = torch.mean(square_1, dim=(2,), keepdim=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     add_12 = torch.add(mean_3, constant_1)
     rsqrt_1 = torch.rsqrt(add_12)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_12 = torch.reshape(encoder_block_layer_normalization_1_gamm, (1, 1, 16))
     mul_4 = torch.mul(rsqrt_1, reshape_12)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg_1 = torch.neg(mean_2)
     mul_5 = torch.mul(neg_1, mul_4)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_13 = torch.reshape(encoder_block_layer_normalization_1_beta, (1, 1, 16))
     add_13 = torch.add(mul_5, reshape_13)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_6 = torch.mul(add_11, mul_4)
     add_14 = torch.add(mul_6, add_13)
-    # <prelude>/layers.nn:149: return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151: return mean(x, axis=1, keepdims=keepdims)
     mean_4 = torch.mean(add_14, dim=(1,), keepdim=False)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_9 = torch.matmul(mean_4, dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_15 = torch.add(matmul_9, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_2 = torch.amax(add_15, dim=(1,), keepdim=True)
@@ -499,32 +499,32 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_17 = torch.add(div_6, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_13 = torch.mul(add_17, exp_1)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_7 = torch.sum(mul_13, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_4 = torch.permute(dense_2_kernel, (1, 0))
     matmul_10 = torch.matmul(mul_13, transpose_4)
     transpose_5 = torch.permute(mean_4, (1, 0))
     matmul_11 = torch.matmul(transpose_5, mul_13)
-    # <prelude>/layers.nn:149 (gradient of `mean`): return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151 (gradient of `mean`): return mean(x, axis=1, keepdims=keepdims)
     constant_8 = torch.full((), 10.0, dtype=torch.float32)
     div_7 = torch.div(matmul_10, constant_8)
     reshape_18 = torch.reshape(div_7, (B, 1, 16))
     broadcast_4 = torch.broadcast_to(reshape_18, (B, 10, 16))
-    # <prelude>/layers.nn:71 (gradient of `mul`): return x * inv + offset
+    # <prelude>/layers.nn:73 (gradient of `mul`): return x * inv + offset
     mul_14 = torch.mul(broadcast_4, mul_4)
     mul_15 = torch.mul(broadcast_4, add_11)
-    # <prelude>/layers.nn:70 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
     sum_8 = torch.sum(broadcast_4, dim=(0, 1), keepdim=False)
     reshape_19 = torch.reshape(sum_8, (1, 1, 16))
     reshape_20 = torch.reshape(reshape_19, (16,))
-    # <prelude>/layers.nn:69 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:71 (gradient of `mul`): shift = -m * inv
     sum_9 = torch.sum(mul_14, dim=(2,), keepdim=False)
     reshape_21 = torch.reshape(sum_9, (B, 10, 1))
     mul_16 = torch.mul(broadcast_4, neg_1)
     add_18 = torch.add(mul_15, mul_16)
     neg_6 = torch.neg(reshape_21)
-    # <prelude>/layers.nn:68 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
     mul_17 = torch.mul(add_18, reshape_12)
     sum_10 = torch.sum(mul_17, dim=(2,), keepdim=False)
     reshape_22 = torch.reshape(sum_10, (B, 10, 1))
@@ -532,12 +532,12 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_11 = torch.sum(mul_18, dim=(0, 1), keepdim=False)
     reshape_23 = torch.reshape(sum_11, (1, 1, 16))
     reshape_24 = torch.reshape(reshape_23, (16,))
-    # <prelude>/layers.nn:67 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     constant_9 = torch.full((), -0.5, dtype=torch.float32)
     div_8 = torch.div(rsqrt_1, add_12)
     mul_19 = torch.mul(constant_9, div_8)
     mul_20 = torch.mul(reshape_22, mul_19)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     constant_10 = torch.full((), 16.0, dtype=torch.float32)
     div_9 = torch.div(mul_20, constant_10)
     broadcast_5 = torch.broadcast_to(div_9, (B, 10, 16))
@@ -547,7 +547,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     div_10 = torch.div(neg_6, constant_10)
     broadcast_6 = torch.broadcast_to(div_10, (B, 10, 16))
     add_19 = torch.add(mul_14, broadcast_6)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_7 = torch.neg(mul_22)
     sum_12 = torch.sum(neg_7, dim=(2,), keepdim=False)
     reshape_25 = torch.reshape(sum_12, (B, 10, 1))
@@ -557,9 +557,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_21 = torch.add(add_20, broadcast_7)
     # examples/tiny_transformer.nn:23 (gradient of `reshape`): return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_26 = torch.reshape(add_21, ((10 * B), 16))
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_13 = torch.sum(reshape_26, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_6 = torch.permute(encoder_block_dense_1_kernel, (1, 0))
     matmul_12 = torch.matmul(reshape_26, transpose_6)
     transpose_7 = torch.permute(relu, (1, 0))
@@ -567,9 +567,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = torch.gt(add_9, constant_5)
     select_4 = torch.where(gt, matmul_12, constant_5)
-    # <prelude>/layers.nn:13 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
     sum_14 = torch.sum(select_4, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:12 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_8 = torch.permute(encoder_block_dense_kernel, (1, 0))
     matmul_14 = torch.matmul(select_4, transpose_8)
     transpose_9 = torch.permute(reshape_10, (1, 0))
@@ -577,20 +577,20 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     # examples/tiny_transformer.nn:20 (gradient of `reshape`): rows = reshape(h, [B * T, D])
     reshape_27 = torch.reshape(matmul_14, (B, 10, 16))
     add_22 = torch.add(add_21, reshape_27)
-    # <prelude>/layers.nn:71 (gradient of `mul`): return x * inv + offset
+    # <prelude>/layers.nn:73 (gradient of `mul`): return x * inv + offset
     mul_23 = torch.mul(add_22, mul_1)
     mul_24 = torch.mul(add_22, add_5)
-    # <prelude>/layers.nn:70 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72 (gradient of `add`): offset = if center { shift + reshape(beta, along) } else { shift }
     sum_15 = torch.sum(add_22, dim=(0, 1), keepdim=False)
     reshape_28 = torch.reshape(sum_15, (1, 1, 16))
     reshape_29 = torch.reshape(reshape_28, (16,))
-    # <prelude>/layers.nn:69 (gradient of `mul`): shift = -m * inv
+    # <prelude>/layers.nn:71 (gradient of `mul`): shift = -m * inv
     sum_16 = torch.sum(mul_23, dim=(2,), keepdim=False)
     reshape_30 = torch.reshape(sum_16, (B, 10, 1))
     mul_25 = torch.mul(add_22, neg)
     add_23 = torch.add(mul_24, mul_25)
     neg_8 = torch.neg(reshape_30)
-    # <prelude>/layers.nn:68 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70 (gradient of `mul`): inv = if scale { root * reshape(gamma, along) } else { root }
     mul_26 = torch.mul(add_23, reshape_8)
     sum_17 = torch.sum(mul_26, dim=(2,), keepdim=False)
     reshape_31 = torch.reshape(sum_17, (B, 10, 1))
@@ -598,11 +598,11 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_18 = torch.sum(mul_27, dim=(0, 1), keepdim=False)
     reshape_32 = torch.reshape(sum_18, (1, 1, 16))
     reshape_33 = torch.reshape(reshape_32, (16,))
-    # <prelude>/layers.nn:67 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
     div_12 = torch.div(rsqrt, add_6)
     mul_28 = torch.mul(constant_9, div_12)
     mul_29 = torch.mul(reshape_31, mul_28)
-    # <prelude>/layers.nn:19 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     div_13 = torch.div(mul_29, constant_10)
     broadcast_8 = torch.broadcast_to(div_13, (B, 10, 16))
     mul_30 = torch.mul(sub_1, constant_11)
@@ -610,7 +610,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     div_14 = torch.div(neg_8, constant_10)
     broadcast_9 = torch.broadcast_to(div_14, (B, 10, 16))
     add_24 = torch.add(mul_23, broadcast_9)
-    # <prelude>/layers.nn:18 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
     neg_9 = torch.neg(mul_31)
     sum_19 = torch.sum(neg_9, dim=(2,), keepdim=False)
     reshape_34 = torch.reshape(sum_19, (B, 10, 1))
@@ -618,9 +618,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     div_15 = torch.div(reshape_34, constant_10)
     broadcast_10 = torch.broadcast_to(div_15, (B, 10, 16))
     add_26 = torch.add(add_25, broadcast_10)
-    # <prelude>/layers.nn:364 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_20 = torch.sum(add_26, dim=(0, 1), keepdim=False)
-    # <prelude>/layers.nn:363 (gradient of `matmul`): y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366 (gradient of `matmul`): y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     transpose_10 = torch.permute(reshape_7, (1, 0))
     matmul_16 = torch.matmul(add_26, transpose_10)
     transpose_11 = torch.permute(reshape_6, (0, 2, 1))
@@ -628,7 +628,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_21 = torch.sum(matmul_17, dim=(0,), keepdim=False)
     reshape_35 = torch.reshape(sum_21, (2, 8, 16))
     reshape_36 = torch.reshape(matmul_16, (B, 10, 2, 8))
-    # <prelude>/layers.nn:401 (gradient of `transpose`): context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404 (gradient of `transpose`): context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_12 = torch.permute(reshape_36, (0, 2, 1, 3))
     transpose_13 = torch.permute(transpose_2, (0, 1, 3, 2))
     matmul_18 = torch.matmul(transpose_12, transpose_13)
@@ -645,7 +645,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_27 = torch.add(div_16, broadcast_11)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     mul_33 = torch.mul(add_27, exp)
-    # <prelude>/layers.nn:392 (gradient of `matmul`): scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395 (gradient of `matmul`): scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     transpose_16 = torch.permute(transpose_1, (0, 1, 3, 2))
     matmul_20 = torch.matmul(mul_33, transpose_16)
     transpose_17 = torch.permute(transpose, (0, 1, 3, 2))
@@ -653,9 +653,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     transpose_18 = torch.permute(matmul_21, (0, 3, 1, 2))
     transpose_19 = torch.permute(matmul_20, (0, 2, 1, 3))
     mul_34 = torch.mul(transpose_19, constant)
-    # <prelude>/layers.nn:353 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_23 = torch.sum(transpose_15, dim=(0, 1), keepdim=False)
-    # <prelude>/layers.nn:352 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_38 = torch.reshape(transpose_15, (B, 10, 16))
     transpose_20 = torch.permute(reshape_4, (1, 0))
     matmul_22 = torch.matmul(reshape_38, transpose_20)
@@ -664,9 +664,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_24 = torch.sum(matmul_23, dim=(0,), keepdim=False)
     add_28 = torch.add(add_26, matmul_22)
     reshape_39 = torch.reshape(sum_24, (16, 2, 8))
-    # <prelude>/layers.nn:353 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_25 = torch.sum(transpose_18, dim=(0, 1), keepdim=False)
-    # <prelude>/layers.nn:352 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_40 = torch.reshape(transpose_18, (B, 10, 16))
     transpose_22 = torch.permute(reshape_2, (1, 0))
     matmul_24 = torch.matmul(reshape_40, transpose_22)
@@ -674,9 +674,9 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     sum_26 = torch.sum(matmul_25, dim=(0,), keepdim=False)
     add_29 = torch.add(add_28, matmul_24)
     reshape_41 = torch.reshape(sum_26, (16, 2, 8))
-    # <prelude>/layers.nn:353 (gradient of `add`): return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356 (gradient of `add`): return if use_bias { y + bias } else { y }
     sum_27 = torch.sum(mul_34, dim=(0, 1), keepdim=False)
-    # <prelude>/layers.nn:352 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355 (gradient of `reshape`): y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_42 = torch.reshape(mul_34, (B, 10, 16))
     transpose_23 = torch.permute(reshape, (1, 0))
     matmul_26 = torch.matmul(reshape_42, transpose_23)
@@ -686,11 +686,11 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     reshape_43 = torch.reshape(sum_28, (16, 2, 8))
     # examples/tiny_transformer.nn:8 (gradient of `add`): return x + positions                           # broadcast over the batch
     sum_29 = torch.sum(add_30, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:185 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
     transpose_24 = torch.permute(one_hot, (0, 2, 1))
     matmul_28 = torch.matmul(transpose_24, add_30)
     sum_30 = torch.sum(matmul_28, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:184: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     add_31 = torch.add(embedding_embeddings_t, constant_4)
     constant_12 = torch.full((), 0.9, dtype=torch.float32)
     mul_35 = torch.mul(constant_12, embedding_embeddings_m)
@@ -737,7 +737,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_38 = torch.add(sqrt_3, constant_2)
     div_20 = torch.div(mul_46, add_38)
     sub_9 = torch.sub(position_embedding_positions, div_20)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     add_39 = torch.add(encoder_block_multi_head_attention_query_4, constant_4)
     mul_47 = torch.mul(constant_12, encoder_block_multi_head_attention_query_2)
     mul_48 = torch.mul(constant_13, reshape_43)
@@ -758,7 +758,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_42 = torch.add(sqrt_5, constant_2)
     div_22 = torch.div(mul_52, add_42)
     sub_12 = torch.sub(encoder_block_multi_head_attention_query, div_22)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     add_43 = torch.add(encoder_block_multi_head_attention_query_7, constant_4)
     mul_53 = torch.mul(constant_12, encoder_block_multi_head_attention_query_5)
     mul_54 = torch.mul(constant_13, sum_27)
@@ -779,7 +779,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_46 = torch.add(sqrt_7, constant_2)
     div_24 = torch.div(mul_58, add_46)
     sub_15 = torch.sub(encoder_block_multi_head_attention_query_1, div_24)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     add_47 = torch.add(encoder_block_multi_head_attention_key_k_3, constant_4)
     mul_59 = torch.mul(constant_12, encoder_block_multi_head_attention_key_k_1)
     mul_60 = torch.mul(constant_13, reshape_41)
@@ -800,7 +800,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_50 = torch.add(sqrt_9, constant_2)
     div_26 = torch.div(mul_64, add_50)
     sub_18 = torch.sub(encoder_block_multi_head_attention_key_k, div_26)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     add_51 = torch.add(encoder_block_multi_head_attention_key_b_3, constant_4)
     mul_65 = torch.mul(constant_12, encoder_block_multi_head_attention_key_b_1)
     mul_66 = torch.mul(constant_13, sum_25)
@@ -821,7 +821,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_54 = torch.add(sqrt_11, constant_2)
     div_28 = torch.div(mul_70, add_54)
     sub_21 = torch.sub(encoder_block_multi_head_attention_key_b, div_28)
-    # <prelude>/layers.nn:348: param kernel: f32[in, heads, size] = kernel_initializer
+    # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
     add_55 = torch.add(encoder_block_multi_head_attention_value_4, constant_4)
     mul_71 = torch.mul(constant_12, encoder_block_multi_head_attention_value_2)
     mul_72 = torch.mul(constant_13, reshape_39)
@@ -842,7 +842,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_58 = torch.add(sqrt_13, constant_2)
     div_30 = torch.div(mul_76, add_58)
     sub_24 = torch.sub(encoder_block_multi_head_attention_value, div_30)
-    # <prelude>/layers.nn:350: param bias: f32[heads, size] = bias_initializer
+    # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
     add_59 = torch.add(encoder_block_multi_head_attention_value_7, constant_4)
     mul_77 = torch.mul(constant_12, encoder_block_multi_head_attention_value_5)
     mul_78 = torch.mul(constant_13, sum_23)
@@ -863,7 +863,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_62 = torch.add(sqrt_15, constant_2)
     div_32 = torch.div(mul_82, add_62)
     sub_27 = torch.sub(encoder_block_multi_head_attention_value_1, div_32)
-    # <prelude>/layers.nn:359: param kernel: f32[heads, size, units] = kernel_initializer
+    # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
     add_63 = torch.add(encoder_block_multi_head_attention_atten_4, constant_4)
     mul_83 = torch.mul(constant_12, encoder_block_multi_head_attention_atten_2)
     mul_84 = torch.mul(constant_13, reshape_35)
@@ -884,7 +884,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_66 = torch.add(sqrt_17, constant_2)
     div_34 = torch.div(mul_88, add_66)
     sub_30 = torch.sub(encoder_block_multi_head_attention_atten, div_34)
-    # <prelude>/layers.nn:361: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
     add_67 = torch.add(encoder_block_multi_head_attention_atten_7, constant_4)
     mul_89 = torch.mul(constant_12, encoder_block_multi_head_attention_atten_5)
     mul_90 = torch.mul(constant_13, sum_20)
@@ -905,7 +905,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_70 = torch.add(sqrt_19, constant_2)
     div_36 = torch.div(mul_94, add_70)
     sub_33 = torch.sub(encoder_block_multi_head_attention_atten_1, div_36)
-    # <prelude>/layers.nn:60: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
     add_71 = torch.add(encoder_block_layer_normalization_gamma__2, constant_4)
     mul_95 = torch.mul(constant_12, encoder_block_layer_normalization_gamma_)
     mul_96 = torch.mul(constant_13, reshape_33)
@@ -926,7 +926,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_74 = torch.add(sqrt_21, constant_2)
     div_38 = torch.div(mul_100, add_74)
     sub_36 = torch.sub(encoder_block_layer_normalization_gamma, div_38)
-    # <prelude>/layers.nn:63: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
     add_75 = torch.add(encoder_block_layer_normalization_beta_t, constant_4)
     mul_101 = torch.mul(constant_12, encoder_block_layer_normalization_beta_m)
     mul_102 = torch.mul(constant_13, reshape_29)
@@ -947,7 +947,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_78 = torch.add(sqrt_23, constant_2)
     div_40 = torch.div(mul_106, add_78)
     sub_39 = torch.sub(encoder_block_layer_normalization_beta, div_40)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_79 = torch.add(encoder_block_dense_kernel_t, constant_4)
     mul_107 = torch.mul(constant_12, encoder_block_dense_kernel_m)
     mul_108 = torch.mul(constant_13, matmul_15)
@@ -968,7 +968,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_82 = torch.add(sqrt_25, constant_2)
     div_42 = torch.div(mul_112, add_82)
     sub_42 = torch.sub(encoder_block_dense_kernel, div_42)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_83 = torch.add(encoder_block_dense_bias_t, constant_4)
     mul_113 = torch.mul(constant_12, encoder_block_dense_bias_m)
     mul_114 = torch.mul(constant_13, sum_14)
@@ -989,7 +989,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_86 = torch.add(sqrt_27, constant_2)
     div_44 = torch.div(mul_118, add_86)
     sub_45 = torch.sub(encoder_block_dense_bias, div_44)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_87 = torch.add(encoder_block_dense_1_kernel_t, constant_4)
     mul_119 = torch.mul(constant_12, encoder_block_dense_1_kernel_m)
     mul_120 = torch.mul(constant_13, matmul_13)
@@ -1010,7 +1010,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_90 = torch.add(sqrt_29, constant_2)
     div_46 = torch.div(mul_124, add_90)
     sub_48 = torch.sub(encoder_block_dense_1_kernel, div_46)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_91 = torch.add(encoder_block_dense_1_bias_t, constant_4)
     mul_125 = torch.mul(constant_12, encoder_block_dense_1_bias_m)
     mul_126 = torch.mul(constant_13, sum_13)
@@ -1031,7 +1031,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_94 = torch.add(sqrt_31, constant_2)
     div_48 = torch.div(mul_130, add_94)
     sub_51 = torch.sub(encoder_block_dense_1_bias, div_48)
-    # <prelude>/layers.nn:60: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
     add_95 = torch.add(encoder_block_layer_normalization_1_gamm_3, constant_4)
     mul_131 = torch.mul(constant_12, encoder_block_layer_normalization_1_gamm_1)
     mul_132 = torch.mul(constant_13, reshape_24)
@@ -1052,7 +1052,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_98 = torch.add(sqrt_33, constant_2)
     div_50 = torch.div(mul_136, add_98)
     sub_54 = torch.sub(encoder_block_layer_normalization_1_gamm, div_50)
-    # <prelude>/layers.nn:63: param beta: f32[features] = beta_initializer
+    # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
     add_99 = torch.add(encoder_block_layer_normalization_1_beta_3, constant_4)
     mul_137 = torch.mul(constant_12, encoder_block_layer_normalization_1_beta_1)
     mul_138 = torch.mul(constant_13, reshape_20)
@@ -1073,7 +1073,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_102 = torch.add(sqrt_35, constant_2)
     div_52 = torch.div(mul_142, add_102)
     sub_57 = torch.sub(encoder_block_layer_normalization_1_beta, div_52)
-    # <prelude>/layers.nn:8: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
     add_103 = torch.add(dense_2_kernel_t, constant_4)
     mul_143 = torch.mul(constant_12, dense_2_kernel_m)
     mul_144 = torch.mul(constant_13, matmul_11)
@@ -1094,7 +1094,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_106 = torch.add(sqrt_37, constant_2)
     div_54 = torch.div(mul_148, add_106)
     sub_60 = torch.sub(dense_2_kernel, div_54)
-    # <prelude>/layers.nn:10: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
     add_107 = torch.add(dense_2_bias_t, constant_4)
     mul_149 = torch.mul(constant_12, dense_2_bias_m)
     mul_150 = torch.mul(constant_13, sum_7)
@@ -1120,30 +1120,30 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
 
 def eval_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, tokens, y):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:185: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
     # examples/tiny_transformer.nn:8: return x + positions                           # broadcast over the batch
     add = torch.add(matmul, position_embedding_positions)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape = torch.reshape(encoder_block_multi_head_attention_query, (16, 16))
     matmul_1 = torch.matmul(add, reshape)
     reshape_1 = torch.reshape(matmul_1, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_1 = torch.add(reshape_1, encoder_block_multi_head_attention_query_1)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_2 = torch.reshape(encoder_block_multi_head_attention_key_k, (16, 16))
     matmul_2 = torch.matmul(add, reshape_2)
     reshape_3 = torch.reshape(matmul_2, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_2 = torch.add(reshape_3, encoder_block_multi_head_attention_key_b)
-    # <prelude>/layers.nn:352: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
+    # <prelude>/layers.nn:355: y = reshape(x @ reshape(kernel, [in, heads * size]), [B, L, heads, size])
     reshape_4 = torch.reshape(encoder_block_multi_head_attention_value, (16, 16))
     matmul_3 = torch.matmul(add, reshape_4)
     reshape_5 = torch.reshape(matmul_3, (B, 10, 2, 8))
-    # <prelude>/layers.nn:353: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:356: return if use_bias { y + bias } else { y }
     add_3 = torch.add(reshape_5, encoder_block_multi_head_attention_value_1)
-    # <prelude>/layers.nn:392: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
+    # <prelude>/layers.nn:395: scores = moveaxis(q * key_dim ** -0.5, 2, 1) @ transpose(k, [0, 2, 3, 1])
     constant = torch.full((), 0.3535533905932738, dtype=torch.float32)
     mul = torch.mul(add_1, constant)
     transpose = torch.permute(mul, (0, 2, 1, 3))
@@ -1157,81 +1157,81 @@ def eval_step(embedding_embeddings, position_embedding_positions, encoder_block_
     # <prelude>/activations.nn:47: return e / sum(e, axis=axis, keepdims=true)
     sum_1 = torch.sum(exp, dim=(3,), keepdim=True)
     div = torch.div(exp, sum_1)
-    # <prelude>/layers.nn:401: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
+    # <prelude>/layers.nn:404: context = moveaxis(kept @ moveaxis(v, 2, 1), 1, 2)
     transpose_2 = torch.permute(add_3, (0, 2, 1, 3))
     matmul_5 = torch.matmul(div, transpose_2)
     transpose_3 = torch.permute(matmul_5, (0, 2, 1, 3))
-    # <prelude>/layers.nn:363: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
+    # <prelude>/layers.nn:366: y = reshape(x, [B, L, heads * size]) @ reshape(kernel, [heads * size, units])
     reshape_6 = torch.reshape(transpose_3, (B, 10, 16))
     reshape_7 = torch.reshape(encoder_block_multi_head_attention_atten, (16, 16))
     matmul_6 = torch.matmul(reshape_6, reshape_7)
-    # <prelude>/layers.nn:364: return if use_bias { y + bias } else { y }
+    # <prelude>/layers.nn:367: return if use_bias { y + bias } else { y }
     add_4 = torch.add(matmul_6, encoder_block_multi_head_attention_atten_1)
     # examples/tiny_transformer.nn:17: h = LayerNormalization()(x + attended)                   # residual, then normalize each position
     add_5 = torch.add(add, add_4)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean = torch.mean(add_5, dim=(2,), keepdim=True)
     sub_1 = torch.sub(add_5, mean)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = torch.square(sub_1)
     mean_1 = torch.mean(square, dim=(2,), keepdim=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     constant_1 = torch.full((), 0.001, dtype=torch.float32)
     add_6 = torch.add(mean_1, constant_1)
     rsqrt = torch.rsqrt(add_6)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_8 = torch.reshape(encoder_block_layer_normalization_gamma, (1, 1, 16))
     mul_1 = torch.mul(rsqrt, reshape_8)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg = torch.neg(mean)
     mul_2 = torch.mul(neg, mul_1)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_9 = torch.reshape(encoder_block_layer_normalization_beta, (1, 1, 16))
     add_7 = torch.add(mul_2, reshape_9)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_3 = torch.mul(add_5, mul_1)
     add_8 = torch.add(mul_3, add_7)
     # examples/tiny_transformer.nn:20: rows = reshape(h, [B * T, D])
     reshape_10 = torch.reshape(add_8, ((10 * B), 16))
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_7 = torch.matmul(reshape_10, encoder_block_dense_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_9 = torch.add(matmul_7, encoder_block_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add_9)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_8 = torch.matmul(relu, encoder_block_dense_1_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_10 = torch.add(matmul_8, encoder_block_dense_1_bias)
     # examples/tiny_transformer.nn:23: return LayerNormalization()(h + reshape(fed, [B, T, D])) # residual, then normalize again
     reshape_11 = torch.reshape(add_10, (B, 10, 16))
     add_11 = torch.add(add_8, reshape_11)
-    # <prelude>/layers.nn:18: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = torch.mean(add_11, dim=(2,), keepdim=True)
     sub_2 = torch.sub(add_11, mean_2)
-    # <prelude>/layers.nn:19: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = torch.square(sub_2)
     mean_3 = torch.mean(square_1, dim=(2,), keepdim=True)
-    # <prelude>/layers.nn:67: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:69: root = rsqrt(v + epsilon)
     add_12 = torch.add(mean_3, constant_1)
     rsqrt_1 = torch.rsqrt(add_12)
-    # <prelude>/layers.nn:68: inv = if scale { root * reshape(gamma, along) } else { root }
+    # <prelude>/layers.nn:70: inv = if scale { root * reshape(gamma, along) } else { root }
     reshape_12 = torch.reshape(encoder_block_layer_normalization_1_gamm, (1, 1, 16))
     mul_4 = torch.mul(rsqrt_1, reshape_12)
-    # <prelude>/layers.nn:69: shift = -m * inv
+    # <prelude>/layers.nn:71: shift = -m * inv
     neg_1 = torch.neg(mean_2)
     mul_5 = torch.mul(neg_1, mul_4)
-    # <prelude>/layers.nn:70: offset = if center { shift + reshape(beta, along) } else { shift }
+    # <prelude>/layers.nn:72: offset = if center { shift + reshape(beta, along) } else { shift }
     reshape_13 = torch.reshape(encoder_block_layer_normalization_1_beta, (1, 1, 16))
     add_13 = torch.add(mul_5, reshape_13)
-    # <prelude>/layers.nn:71: return x * inv + offset
+    # <prelude>/layers.nn:73: return x * inv + offset
     mul_6 = torch.mul(add_11, mul_4)
     add_14 = torch.add(mul_6, add_13)
-    # <prelude>/layers.nn:149: return mean(x, axis=1, keepdims=keepdims)
+    # <prelude>/layers.nn:151: return mean(x, axis=1, keepdims=keepdims)
     mean_4 = torch.mean(add_14, dim=(1,), keepdim=False)
-    # <prelude>/layers.nn:12: y = x @ kernel
+    # <prelude>/layers.nn:14: y = x @ kernel
     matmul_9 = torch.matmul(mean_4, dense_2_kernel)
-    # <prelude>/layers.nn:13: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
     add_15 = torch.add(matmul_9, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_2 = torch.amax(add_15, dim=(1,), keepdim=True)
