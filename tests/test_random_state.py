@@ -151,3 +151,14 @@ model M(x: f32[B, 2]) -> f32[B, 3] {
     assert program.param_names == ["biased/kernel", "biased/bias", "biased_1/kernel"]
     out = program.predict(program.init(0), np.ones((1, 2), np.float32))
     np.testing.assert_array_equal(out, np.full((1, 3), 9.0, np.float32))
+
+
+def test_artifact_records_state_and_modes(program, tmp_path):
+    import json
+
+    program.export(tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["state"]] == program.state_names
+    assert manifest["modes"]["train_step"] == "training"
+    roles = [entry["role"] for entry in manifest["functions"]["train_step"]["inputs"]]
+    assert roles[0] == "rng" and roles.count("state") == 2

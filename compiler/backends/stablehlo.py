@@ -101,7 +101,10 @@ def artifact(module: Module, target: str, source_path: str, source_text: str,
         "platforms": [PLATFORMS[target]],
         "functions": functions,
         "params": module.meta.get("params", []),
+        "state": module.meta.get("state", []),
         "optimizer_state": module.meta.get("optimizer_state", []),
+        # Each function's mode (training or inference), fixed when it was compiled.
+        "modes": module.meta.get("modes", {}),
     }
     if "train" in module.meta:
         manifest["train"] = module.meta["train"]

@@ -59,13 +59,15 @@ def _feature_shape(c: CallSite, x, axis):
 def _choice(c: CallSite, value, options, name="value"):
     """`value`, when it is one of `options` (compile-time values); a layer's check of a
     string option such as `merge_mode`, reported at the user's call."""
-    if not isinstance(options, list) or value not in options:
-        shown = ", ".join(f'"{o}"' if isinstance(o, str) else str(o) for o in options) \
-            if isinstance(options, list) else kind_name(options)
+    if not isinstance(options, list) or not options:
+        raise c.fail("E0304", f"`choice` takes a non-empty list of options, found "
+                     f"{kind_name(options)}", "options")
+    if value not in options:
+        shown = ", ".join(f'"{o}"' if isinstance(o, str) else str(o) for o in options)
         found = f'"{value}"' if isinstance(value, str) else kind_name(value)
+        strings = [o for o in options if isinstance(o, str)]
         raise c.fail("E0304", f"`{name}` should be one of {shown}, found {found}", "value",
-                     help=suggest(value, [o for o in options if isinstance(o, str)])
-                     if isinstance(value, str) and isinstance(options, list) else None)
+                     help=suggest(value, strings) if isinstance(value, str) else None)
     return value
 
 

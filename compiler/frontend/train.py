@@ -181,8 +181,8 @@ def objectives(lowering, model: ast.ModelDef, values, spans, outputs: int) -> li
             metrics = given = [[] for _ in range(outputs)]
         if given is not None and (not isinstance(given, list) or len(given) != outputs or (
                 setting == "metrics" and not all(isinstance(m, list) for m in given))):
-            raise fail("E0404", f"`{model.name}` has {outputs} outputs, so `{setting}` needs "
-                       f"{what}", spans.get(setting, spans["loss"]), help=(
+            count = f"{outputs} output" + ("s" if outputs > 1 else "")
+            raise fail("E0404", f"`{model.name}` has {count}, so `{setting}` needs {what}", spans.get(setting, spans["loss"]), help=(
                            "e.g. `loss = [sparse_categorical_crossentropy, mse]`, "
                            "`loss_weights = [1.0, 0.5]`, `metrics = [[accuracy], []]`"))
     names = output_names(model, outputs)
