@@ -251,6 +251,7 @@ def train_command(session) -> int:
         return EXIT_DIAGNOSTICS
     if args.history and (problem := output_refusal(args.history, compilation, folder=False)):
         return refuse_output("--history", args.history, problem)
+    from ..runtime.progress import keras_logs
     from .api import Program
     from .training import TrainError, final_metrics, nonfinite_loss
 
@@ -258,14 +259,13 @@ def train_command(session) -> int:
     overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
                                    ("batch_size", args.batch_size),
                                    ("devices", args.devices)) if v is not None}
-    log = (lambda line: None) if args.quiet else print
     try:
-        result = program.fit(log=log, verbose=1, **overrides)
+        result = program.fit(verbose=args.verbose, **overrides)
     except TrainError as error:
         print_diagnostics(session, error.diagnostics)
         return EXIT_DIAGNOSTICS
     final = final_metrics(program, result.params)
-    print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))
+    print("final:" + keras_logs(final).replace(" -", "", 1))
     if args.history:
         try:
             result.history.to_json(args.history)

@@ -65,7 +65,12 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=positive_int, help="override the batch size")
     train.add_argument("--devices", type=device_count, metavar="N|all",
                        help="train data-parallel over N of this host's devices (or all)")
-    train.add_argument("--quiet", action="store_true", help="print only the final result")
+    verbosity = train.add_mutually_exclusive_group()
+    verbosity.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                           help="as Keras' fit: 0 only the final result, 1 a progress bar "
+                           "(one line per epoch when not a terminal), 2 one line per epoch")
+    verbosity.add_argument("--quiet", dest="verbose", action="store_const", const=0,
+                           help="the same as --verbose 0")
     add_emit(train)
 
     check = commands.add_parser("check", help="report diagnostics only")

@@ -13,7 +13,6 @@ import functools
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from .data import Dataset, batches_for_epoch, rows_of
 from .files import write_atomically
+from .progress import progress_logger
 
 MAX_STEPS_PER_CALL = 1000
 """Default cap on steps (or evaluation batches) per XLA call; bounds the index
@@ -317,7 +317,9 @@ def fit(
     successive shuffled epochs, so all are full. `steps_per_call` (0 = automatic: an
     epoch or all steps, capped) sets how many steps one XLA call runs. `validation`
     needs `evaluate`; it runs after every epoch, or once at the end in steps mode.
-    `verbose`: 0 silent, 1 log lines (and a progress bar on a terminal), 2 lines only.
+    `verbose` as Keras' (`runtime/progress.py`): 0 silent, 1 a progress bar redrawn
+    inside each epoch when `log` is `print` to a terminal, else (and with 2) one line
+    per epoch handed to `log`. Steps mode shows as one epoch of `steps` steps.
     `callbacks` (e.g. `EarlyStopping`) run after every epoch, in epochs mode only.
     `devices` (> 1) trains data-parallel over that many of this host's devices
     (`DataParallel`); the batch size must be a multiple of it.
@@ -364,31 +366,38 @@ class _FitLoop:
         self.evaluator = evaluator
         self.metric_names = metric_names
         self.steps_per_call = steps_per_call
-        self.log = log if verbose else (lambda line: None)
-        self.progress = verbose == 1 and log is print and sys.stdout.isatty()
+        self.progress = progress_logger(verbose, log)
+        self.dynamic = self.progress is not None and self.progress.dynamic
         self.history = History()
         self.nonfinite: tuple[int, float] | None = None
 
     def run_steps(self, params, opt_state, steps, shuffle, rng) -> FitResult:
-        chunk_size = self.steps_per_call or min(steps, MAX_STEPS_PER_CALL)
+        chunk_size = self.steps_per_call or self._chunk_size(steps)
         stream = None if self.trainer.full_batch else _IndexStream(self.trainer.size, shuffle, rng)
-        done = 0
+        means, done = _WeightedMeans(), 0
+        self._report("epoch_begin", 0, 1, steps)
         while done < steps:
             count = min(chunk_size, steps - done)
             work = count if stream is None else stream.take(count, self.trainer.batch_size)
             params, opt_state, losses, metrics = self.trainer.run(params, opt_state, work)
             self._watch(done, losses)
             for i in range(count):
-                logs = self._named(losses[i], tuple(m[i] for m in metrics))
-                self.history.record(logs)
-                self.log(_format(f"step {done + i + 1}/{steps}", logs))
+                self.history.record(self._named(losses[i], tuple(m[i] for m in metrics)))
+            means.add(losses, metrics, weight=self.trainer.batch_size)
             done += count
+            self._report("batch_end", done, self._named(*means.result()))
         self.history.steps = steps
+        logs = self._named(*means.result())
         if self.evaluator is not None:
             val_logs = self._named(*self.evaluator(params), prefix="val_")
             self.history.record(val_logs)
-            self.log(_format("validation", val_logs))
+            logs.update(val_logs)
+        self._report("epoch_end", logs)
         return FitResult(params, opt_state, self.history, self.nonfinite)
+
+    def _report(self, event: str, *args) -> None:
+        if self.progress is not None:
+            getattr(self.progress, event)(*args)
 
     def run_epochs(self, params, opt_state, epochs, shuffle, rng, callbacks) -> FitResult:
         for callback in callbacks:
@@ -400,7 +409,7 @@ class _FitLoop:
                 logs.update(self._named(*self.evaluator(params), prefix="val_"))
             self.history.record(logs)
             self.history.epochs = epoch + 1
-            self.log(_format(f"Epoch {epoch + 1}/{epochs}", logs))
+            self._report("epoch_end", logs)
             stop = [callback.on_epoch_end(epoch, dict(logs)) for callback in callbacks]
             if any(stop):
                 break
@@ -415,7 +424,9 @@ class _FitLoop:
 
     def _run_epoch(self, params, opt_state, epoch, epochs, shuffle, rng):
         trainer, means = self.trainer, _WeightedMeans()
-        bar = _ProgressBar(f"Epoch {epoch + 1}/{epochs}", trainer.size) if self.progress else None
+        steps_per_epoch = 1 if trainer.full_batch else math.ceil(trainer.size / trainer.batch_size)
+        self._report("epoch_begin", epoch, epochs, steps_per_epoch)
+        done = 0
         if trainer.full_batch:
             chunks = [1]
         else:
@@ -427,19 +438,22 @@ class _FitLoop:
             batch = trainer.batch_size if trainer.full_batch else work.shape[1]
             means.add(losses, metrics, weight=batch)
             self.history.steps += len(losses)
-            if bar is not None:
-                bar.advance(batch * len(losses))
-        if bar is not None:
-            bar.clear()
+            done += len(losses)
+            if done < steps_per_epoch:
+                self._report("batch_end", done, self._named(*means.result()))
         return params, opt_state, self._named(*means.result())
 
     def _epoch_chunk_size(self) -> int:
         if self.steps_per_call:
             return self.steps_per_call
-        batches_per_epoch = self.trainer.size // self.trainer.batch_size
-        if self.progress:
-            return max(1, math.ceil(batches_per_epoch / PROGRESS_UPDATES_PER_EPOCH))
-        return max(1, min(batches_per_epoch, MAX_STEPS_PER_CALL))
+        return self._chunk_size(self.trainer.size // self.trainer.batch_size)
+
+    def _chunk_size(self, steps: int) -> int:
+        """Steps per XLA call for a run of `steps`: all of them (capped), or a tenth
+        of them when a bar is redrawn, so that it moves."""
+        if self.dynamic:
+            return max(1, math.ceil(steps / PROGRESS_UPDATES_PER_EPOCH))
+        return max(1, min(steps, MAX_STEPS_PER_CALL))
 
     def _named(self, loss, metrics, prefix: str = "") -> dict[str, float]:
         if len(metrics) != len(self.metric_names):
@@ -469,34 +483,6 @@ class _IndexStream:
         stream = np.concatenate(passes)
         self.pending = stream[needed:]
         return stream[:needed].reshape(steps, batch_size)
-
-
-def _format(prefix: str, logs: dict[str, float]) -> str:
-    return " - ".join([prefix] + [f"{key}: {value:.4f}" for key, value in logs.items()])
-
-
-class _ProgressBar:
-    """A one-line bar redrawn in place on a terminal, erased before the epoch's line."""
-
-    WIDTH = 30
-
-    def __init__(self, label: str, total: int):
-        self.label, self.total, self.done = label, total, 0
-        self._draw()
-
-    def advance(self, count: int) -> None:
-        self.done = min(self.total, self.done + count)
-        self._draw()
-
-    def clear(self) -> None:
-        sys.stdout.write("\r\033[K")
-        sys.stdout.flush()
-
-    def _draw(self) -> None:
-        filled = self.WIDTH * self.done // self.total
-        bar = "=" * filled + (">" if filled < self.WIDTH else "") + "." * (self.WIDTH - filled - 1)
-        sys.stdout.write(f"\r{self.label} [{bar}] {self.done}/{self.total}")
-        sys.stdout.flush()
 
 
 # -- evaluate and predict -------------------------------------------------------
