@@ -10,7 +10,8 @@ import os
 import sys
 
 from .. import __version__
-from ..dsl import dump, explain, render_all
+from ..dsl import Diagnostic, dump, explain, render_all
+from ..dsl.encoding import decode_source
 from ..dsl.diagnostics import supports_color, visible
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
@@ -26,21 +27,21 @@ def run_command(session) -> int:
     return handler(session)
 
 
-def read(path: str) -> tuple[str | None, str | None]:
-    """The file's text, or an error message."""
+def read(path: str):
+    """The file's text, or why it cannot be had: a message, or E0006 at the first byte
+    that is not UTF-8."""
     if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):
         return None, f"{path} is not a regular file"
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return handle.read(), None
+        with open(path, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError:
         return None, f"no such file: {path}"
     except IsADirectoryError:
         return None, f"{path} is a directory, not a .nn file"
-    except UnicodeDecodeError as error:
-        return None, f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
     except OSError as error:
         return None, f"cannot read {path}: {error.strerror}"
+    return decode_source(path, data)
 
 
 def print_diagnostics(session, diagnostics) -> None:
@@ -60,6 +61,9 @@ def compile_file(session, path: str):
     from .pipeline import compile_text
 
     text, problem = read(path)
+    if isinstance(problem, Diagnostic):
+        print_diagnostics(session, [problem])
+        return EXIT_DIAGNOSTICS
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_DIAGNOSTICS
@@ -139,6 +143,8 @@ def output_refusal(path: str, compilation, *, folder: bool, force: bool = False)
         return "it is an input of this run"
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         return "its folder does not exist"
+    if not writable_folder(os.path.dirname(os.path.abspath(path))):
+        return "its folder is not writable"
     if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
         return "it is not a regular file (a device, pipe or socket)"
     if folder and os.path.exists(path) and not os.path.isdir(path):
@@ -151,8 +157,23 @@ def output_refusal(path: str, compilation, *, folder: bool, force: bool = False)
     return None
 
 
+def writable_folder(folder: str) -> bool:
+    """Whether a file can be created in `folder`, found by creating one (permission bits
+    say nothing of a read-only file system, nor of what root may do)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".dslc-probe-"):
+            return True
+    except OSError:
+        return False
+
+
 def refuse_output(option: str, path: str, problem: str) -> int:
-    return usage_error(f"will not write {option} {visible(path)}: {problem}")
+    """One line on stderr and exit 1: an output dslc will not write, checked before any
+    work starts."""
+    print(f"dslc: error: will not write {option} {visible(path)}: {problem}", file=sys.stderr)
+    return EXIT_DIAGNOSTICS
 
 
 def emit_python(session, compilation) -> int:
@@ -194,12 +215,12 @@ def compile_command(session) -> int:
     from ..runtime.artifact import write_artifact
     from .backends.stablehlo import artifact
 
-    if args.emit:
-        emit(session, compilation)
     stem = os.path.splitext(os.path.basename(args.file))[0]
     output = args.output or f"{stem}.{args.target}"
     if problem := output_refusal(output, compilation, folder=True, force=args.force):
         return refuse_output("-o", output, problem)
+    if args.emit:
+        emit(session, compilation)
     manifest, blobs = artifact(compilation.module, args.target, args.file, compilation.text,
                                __version__)
     try:

@@ -136,11 +136,25 @@ def main(argv: list[str] | None = None, *, commands: Sequence[Command] = (),
         return EXIT_USAGE
     session = Session(args, {command.name: command for command in commands}, highlight)
     try:
-        return session.run()
+        status = session.run()
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        return closed_pipe()
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # noqa: BLE001 - every escape is reported as a compiler bug
         return session.internal_error(error)
+
+
+def closed_pipe() -> int:
+    """Output went to a reader that stopped reading (`dslc ... | head -1`): what it
+    wanted has been written, so dslc ends quietly, as `cat` does. Standard output is
+    pointed at /dev/null so that the exit's own flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
 
 
 class Session:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import stat
 
+from ..dsl.encoding import decode_source
+
 MAX_SOURCE_BYTES = 1 << 20
 SUFFIX = ".nn"
 
@@ -81,7 +83,8 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> str:
         os.close(fd)
     if len(data) > limit:
         raise SourceRefused(f"it is larger than {limit // 1024} KiB")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SourceRefused("it is not UTF-8 text") from None
+    text, problem = decode_source(path, data)
+    if problem is not None:
+        raise SourceRefused(f"it is not UTF-8 text (line {problem.span.line}, column "
+                            f"{problem.span.col})")
+    return text

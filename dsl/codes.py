@@ -50,6 +50,14 @@ CODES: dict[str, tuple[str, str]] = {
         'import "layers\\q.nn"',
         'import "layers.nn"',
     ),
+    "E0006": _entry(
+        "source is not UTF-8",
+        "A `.nn` file is UTF-8 text. The file holds a byte that UTF-8 does not allow where it\n"
+        "stands, often because an editor saved it as Latin-1 or Windows-1252; the diagnostic\n"
+        "points at the first one, with undecodable bytes shown as U+FFFD. Convert the file.",
+        "# caf\\xe9 (Latin-1 bytes)\nfn f(x) = x",
+        "# café (UTF-8 bytes)\nfn f(x) = x",
+    ),
     "E0101": _entry(
         "undefined name",
         "A name is used that is not defined in this scope: not a parameter, input, dim symbol,\n"
