@@ -53,6 +53,12 @@ DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
     _source("digits", "scikit-learn's bundled 8x8 handwritten digits as `f32[N, 8, 8, 1]` in "
             "[0, 1], sparse `i32` labels (needs scikit-learn)",
             ("classes", "int", 10)),
+    _source("iris", "scikit-learn's bundled iris flowers: `f32[N, 4]` measurements, species as "
+            "sparse `i32` labels 0..2, rows shuffled by `seed` (needs scikit-learn)",
+            ("standardize", "bool", True), ("seed", "int", 0)),
+    _source("breast_cancer", "scikit-learn's bundled breast cancer set: `f32[N, 30]` features, "
+            "labels 0 and 1 as `f32[N, 1]`, rows shuffled by `seed` (needs scikit-learn)",
+            ("standardize", "bool", True), ("seed", "int", 0)),
     _source("token_sequences", "token ids `i32[N, length]` holding markers 1 and 2 among "
             "filler tokens, label 1 when marker 1 comes first (sparse `i32`)",
             ("vocabulary", "int", 10), ("length", "int", 10), ("per_class", "int", 500),
@@ -60,5 +66,12 @@ DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
     _source("npz", "arrays `x` and `y` of a NumPy `.npz` file, relative to the `.nn` file; "
             "a list of names for a model with several inputs or outputs",
             ("path", "str", REQUIRED), ("x", "names", "x"), ("y", "names", "y"),
+            reads_files=True),
+    _source("npy", "inputs and targets from NumPy `.npy` files, relative to the `.nn` file; "
+            "a list of files for a model with several inputs or outputs",
+            ("x", "names", REQUIRED), ("y", "names", REQUIRED), reads_files=True),
+    _source("csv", "columns of a `.csv` file with a header row, relative to the `.nn` file: "
+            "a list of names gives `[N, k]`, one name `[N]`",
+            ("path", "str", REQUIRED), ("x", "names", REQUIRED), ("y", "names", REQUIRED),
             reads_files=True),
 )}

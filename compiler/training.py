@@ -31,16 +31,18 @@ class TrainError(Exception):
         super().__init__("\n".join(d.message for d in self.diagnostics))
 
 
-def load_data(program) -> Dataset:
-    """The train block's data, checked against the model: one array per input and per
-    target (a tuple where there are several), of the shapes the types ask, labels in
-    range for the sparse losses."""
+def load_data(program, setting: str = "data") -> Dataset:
+    """The train block's data (or another data source `setting`, `validation_data`),
+    checked against the model: one array per input and per target (a tuple where there
+    are several), of the shapes the types ask, labels in range for the sparse losses.
+    Problems are E0406 at the setting's line."""
     config = program.compilation.train
-    source = DATA_SOURCES[config.data.name]
+    spec = getattr(config, setting)
+    source = DATA_SOURCES[spec.name]
     base_dir = os.path.dirname(os.path.abspath(program.compilation.path))
-    span = config.spans["data"]
+    span = config.spans[setting]
     try:
-        data = source.load(base_dir=base_dir, **config.data.args)
+        data = source.load(base_dir=base_dir, **spec.args)
     except DataError as error:
         raise TrainError([Diagnostic("E0406", str(error), span, "data loaded here")]) from None
     eval_step = program.module.functions["eval_step"]
@@ -244,7 +246,7 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
     if overrides.get("epochs") is not None:
         settings["steps"] = None
     data = load_data(program)
-    validation = None
+    validation = None if config.validation_data is None else load_data(program, "validation_data")
     if settings["validation_split"]:
         try:
             data, validation = data.split(settings["validation_split"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Collection, Iterable
 
 from . import ast
-from .diagnostics import Diagnostic, Label, suggest
+from .diagnostics import Diagnostic, Label, closest, suggest
 from .source import Span
 
 KIND_NAMES = {ast.ModelDef: "model", ast.LayerDef: "layer", ast.FnDef: "function"}
@@ -102,7 +102,8 @@ class _Resolver:
                 )
             )
         for setting in train.settings:
-            if setting.name == "data" and self._unknown_data_source(setting.value):
+            if setting.name in ("data", "validation_data") \
+                    and self._unknown_data_source(setting.value):
                 continue
             _BodyScope(self, {}, ()).check_expr(setting.value)
 
@@ -112,13 +113,14 @@ class _Resolver:
         func = value.func if isinstance(value, ast.Call) else value
         if not isinstance(func, ast.Name) or func.id in self.global_names:
             return False
-        close = suggest(func.id, self.data_sources, kind="data source")
+        close = closest(func.id, self.data_sources)
         sources = ", ".join(f"`{name}`" for name in self.data_sources)
         self.diagnostics.append(Diagnostic(
             "E0101", f"no data source named `{func.id}`", func.span,
-            label="not a data source", notes=(f"data sources are {sources}",) if sources else (),
-            help=(close + "; " if close else "") + "for your own arrays, save them with "
-            '`np.savez("data.npz", x=..., y=...)` and write `data = npz("data.npz")`'))
+            label="not a data source" + (f"; did you mean `{close}`?" if close else ""),
+            help=f"the data sources are {sources}; for your own data write "
+            '`npz("data.npz")`, `npy(x="x.npy", y="y.npy")` or '
+            '`csv("data.csv", x=["a", "b"], y="label")`'))
         return True
 
     def _check_definition(self, definition: ast.Definition) -> None:

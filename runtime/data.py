@@ -144,17 +144,56 @@ def digits(classes: int = 10) -> Dataset:
     """
     if not isinstance(classes, (int, np.integer)) or isinstance(classes, bool) or not 1 <= classes <= 10:
         raise DataError(f"`classes` must be an integer from 1 to 10, got {classes!r}")
-    try:
-        # Imported here so the runtime itself needs only NumPy (and JAX).
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise DataError("digits() needs the `scikit-learn` package, which bundles the digits "
-                        "(pip install scikit-learn)") from None
-    bunch = load_digits(n_class=int(classes))
+    bunch = _bundled("digits")(n_class=int(classes))
     # The pixels are counts 0..16 (4x4 blocks of a 32x32 bitmap); a trailing channel
     # axis makes them Conv2D's channels-last images.
     images = (bunch.images / 16.0).astype(np.float32)[..., None]
     return Dataset(images, bunch.target.astype(np.int32))
+
+
+def iris(standardize: bool = True, seed: int = 0) -> Dataset:
+    """scikit-learn's bundled iris flowers (150 rows, no download): 4 measurements in cm
+    as `f32[N, 4]`, the species as sparse `i32` labels 0..2.
+
+    Rows come in an order shuffled by `seed` (scikit-learn's file is sorted by species,
+    and `validation_split` takes the last rows); `standardize` scales each feature to
+    mean 0 and variance 1, as a Keras user would before training.
+    """
+    return _bundled_table("iris", standardize, seed)
+
+
+def breast_cancer(standardize: bool = True, seed: int = 0) -> Dataset:
+    """scikit-learn's bundled Wisconsin breast cancer set (569 rows, no download): 30
+    features as `f32[N, 30]`, labels 0 (malignant) and 1 (benign) as `f32[N, 1]`, for
+    binary cross-entropy.
+
+    Rows shuffled by `seed`; `standardize` scales each feature to mean 0, variance 1
+    (the raw features range from 0.001 to 4,254).
+    """
+    data = _bundled_table("breast_cancer", standardize, seed)
+    return Dataset(data.x, data.y.astype(np.float32)[:, None])
+
+
+def _bundled(name: str):
+    """scikit-learn's loader of its bundled data set `name`."""
+    try:
+        # Imported here so the runtime itself needs only NumPy (and JAX).
+        from sklearn import datasets
+    except ImportError:
+        raise DataError(f"{name}() needs the `scikit-learn` package, which bundles the data "
+                        "(pip install scikit-learn)") from None
+    return getattr(datasets, f"load_{name}")
+
+
+def _bundled_table(name: str, standardize: bool, seed: int) -> Dataset:
+    """A bundled table of features and class ids, its rows shuffled by `seed`."""
+    _check_at_least("seed", seed, 0)
+    bunch = _bundled(name)()
+    x = bunch.data.astype(np.float64)
+    if standardize:
+        x = (x - x.mean(axis=0)) / x.std(axis=0)
+    order = np.random.default_rng(seed).permutation(len(x))
+    return Dataset(x[order].astype(np.float32), bunch.target[order].astype(np.int32))
 
 
 def npz(path: str, x: str | list[str] = "x", y: str | list[str] = "y", *,
@@ -162,11 +201,7 @@ def npz(path: str, x: str | list[str] = "x", y: str | list[str] = "y", *,
     """Arrays `x` and `y` from a NumPy `.npz` file; a relative `path` is taken from
     `base_dir` (the `.nn` file's folder). A list of names gives a tuple of arrays, for a
     model with several inputs (`x`) or outputs (`y`)."""
-    full_path = os.path.join(base_dir, path) if base_dir is not None else path
-    if not os.path.exists(full_path):
-        raise DataError(f"data file not found: {full_path}")
-    if not os.path.isfile(full_path):
-        raise DataError(f"{full_path} is not a regular file")
+    full_path = _data_file(path, base_dir, whole_file_limit=False)
     try:
         loaded = np.load(full_path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
@@ -197,11 +232,7 @@ def npz(path: str, x: str | list[str] = "x", y: str | list[str] = "y", *,
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"cannot read {full_path} as an .npz file: {error}") from None
     for key, array in loaded_arrays.items():
-        if array.ndim == 0:
-            raise DataError(f"{full_path}: `{key}` is a single number; it needs one row per example")
-        if array.dtype.kind not in "biuf":
-            raise DataError(f"{full_path}: `{key}` holds {array.dtype} values; "
-                            "data arrays hold numbers (bool, int, uint or float)")
+        _check_data_array(full_path, array, key)
     rows = {key: len(array) for key, array in loaded_arrays.items()}
     if len(set(rows.values())) != 1:
         raise DataError(f"{full_path}: " + ", ".join(f"`{k}` has {n} rows" for k, n in rows.items())
@@ -212,6 +243,114 @@ def npz(path: str, x: str | list[str] = "x", y: str | list[str] = "y", *,
         return picked[0] if isinstance(given, str) else picked
 
     return Dataset(part(x_keys, x), part(y_keys, y))
+
+
+def npy(x: str | list[str], y: str | list[str], *,
+        base_dir: str | os.PathLike | None = None) -> Dataset:
+    """Inputs and targets from NumPy `.npy` files (`np.save`), relative to the `.nn`
+    file; a list of files gives a tuple of arrays, for a model with several inputs (`x`)
+    or outputs (`y`)."""
+
+    def part(paths):
+        loaded = tuple(_npy_array(p, base_dir) for p in ([paths] if isinstance(paths, str) else paths))
+        return loaded[0] if isinstance(paths, str) else loaded
+
+    return Dataset(part(x), part(y))
+
+
+def _npy_array(path: str, base_dir) -> np.ndarray:
+    full_path = _data_file(path, base_dir)
+    try:
+        array = np.load(full_path, allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as error:
+        raise DataError(f"cannot read {full_path} as an .npy file: {error}") from None
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{full_path} is an .npz archive; read it with npz(\"{path}\")")
+    _check_data_array(full_path, array)
+    return np.array(array)
+
+
+def csv(path: str, x: str | list[str], y: str | list[str], *,
+        base_dir: str | os.PathLike | None = None) -> Dataset:
+    """Columns of a `.csv` file with a header row, relative to the `.nn` file: `x` and `y`
+    name columns; a list of names gives `[N, k]` (one row of k features per line), a
+    single name `[N]` (class ids, say). Every cell of those columns must be a number."""
+    import csv as csv_module
+
+    full_path = _data_file(path, base_dir)
+    try:
+        with open(full_path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv_module.reader(handle))
+    except (OSError, UnicodeDecodeError, csv_module.Error) as error:
+        raise DataError(f"cannot read {full_path} as a .csv file: {error}") from None
+    if not rows:
+        raise DataError(f"{path} is empty; it needs a header row naming its columns")
+    header = [name.strip() for name in rows[0]]
+    if all(_is_number(name) for name in header):
+        raise DataError(f"{path} has no header row: its first line holds numbers, "
+                        "where `csv` needs the names of the columns")
+    wanted = [x] if isinstance(x, str) else list(x)
+    wanted += [y] if isinstance(y, str) else list(y)
+    for name in wanted:
+        if name not in header:
+            raise DataError(f"{path} has no column `{name}`; its header names "
+                            + ", ".join(f"`{h}`" for h in header))
+    body = [(line, row) for line, row in enumerate(rows[1:], start=2) if any(c.strip() for c in row)]
+    if not body:
+        raise DataError(f"{path} has a header but no rows of data")
+    columns = {name: _csv_column(path, header.index(name), name, body) for name in wanted}
+
+    def part(names):
+        if isinstance(names, str):
+            return columns[names]
+        return np.stack([columns[n] for n in names], axis=1).astype(np.float32)
+
+    return Dataset(part(x), part(y))
+
+
+def _csv_column(path: str, index: int, name: str, body) -> np.ndarray:
+    """The numbers in column `index` of the rows `body` ((line, cells) pairs) of the file
+    `path`: `i32` when all are whole numbers written without a point, else `f32`."""
+    cells = []
+    for line, row in body:
+        cell = row[index].strip() if index < len(row) else ""
+        if not _is_number(cell):
+            raise DataError(f"{path}:{line}: column `{name}` holds "
+                            f"{repr(cell) if cell else 'nothing'}, not a number")
+        cells.append(float(cell))
+    whole = all(c.lstrip("+-").isdigit() for _, row in body for c in [row[index].strip()])
+    return np.asarray(cells, np.int32 if whole else np.float32)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _data_file(path: str, base_dir, *, whole_file_limit: bool = True) -> str:
+    """The data file `path` (relative to `base_dir`), checked to be a regular file and,
+    with `whole_file_limit`, within the data limit (an `.npz` is checked per array)."""
+    full_path = os.path.join(base_dir, path) if base_dir is not None else path
+    if not os.path.exists(full_path):
+        raise DataError(f"data file not found: {full_path}")
+    if not os.path.isfile(full_path):
+        raise DataError(f"{full_path} is not a regular file")
+    if whole_file_limit and os.path.getsize(full_path) > (limit := data_limit()):
+        raise DataError(f"{full_path} takes {_size(os.path.getsize(full_path))}, more than "
+                        f"the limit of {_size(limit)} (DSLC_MAX_DATA_BYTES raises it)")
+    return full_path
+
+
+def _check_data_array(full_path: str, array: np.ndarray, key: str = "") -> None:
+    what = f"{full_path}: `{key}`" if key else full_path
+    if array.ndim == 0:
+        raise DataError(f"{what} is a single number; it needs one row per example")
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{what} holds {array.dtype} values; "
+                        "data arrays hold numbers (bool, int, uint or float)")
 
 
 DEFAULT_MAX_DATA_BYTES = 8 << 30
@@ -299,7 +438,11 @@ DATA_SOURCES: dict[str, DataSource] = {
         _source(gaussian_classes),
         _source(digits),
         _source(token_sequences),
+        _source(iris),
+        _source(breast_cancer),
         _source(npz, uses_base_dir=True),
+        _source(npy, uses_base_dir=True),
+        _source(csv, uses_base_dir=True),
     )
 }
 

@@ -27,6 +27,8 @@ def diagnose(path: Path) -> str:
         program = Program(compilation)
         try:
             load_data(program)
+            if compilation.train.validation_data is not None:
+                load_data(program, "validation_data")
             if path.stem.startswith("E0407"):
                 diagnostics.append(nonfinite_loss(program, program.fit(log=None, verbose=0)))
         except TrainError as error:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...dsl import ast
-from ...dsl.diagnostics import suggest
+from ...dsl.diagnostics import Label, suggest
 from ..builder import Builder
 from ..ir import Function, Loc, TensorType
 from .errors import fail
@@ -37,10 +37,12 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
              and 0 <= v < 2**31 else "an integer from 0 to 2**31 - 1"),
     "validation_split": (0.0, lambda v: None if isinstance(v, (int, float)) and 0 <= v < 1
                          else "a fraction in [0, 1)"),
+    # A data source evaluated on after each epoch, instead of a split of `data`.
+    "validation_data": (None, None),
     # Data parallel over this many of the host's devices, or `all` of them.
     "devices": (1, lambda v: None if v is ALL else _positive_int(v)),
 }
-UNSUPPORTED_SETTINGS = ("validation_data", "checkpoint", "callbacks")
+UNSUPPORTED_SETTINGS = ("checkpoint", "callbacks")
 
 
 def _describe(value) -> str:
@@ -74,6 +76,7 @@ class TrainConfig:
     spans: dict[str, Any] = field(default_factory=dict)
     losses: list[str] = field(default_factory=list)  # one per output
     loss_weights: list[float] = field(default_factory=list)
+    validation_data: Spec | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "data": {"source": self.data.name, "args": self.data.args},
@@ -81,7 +84,9 @@ class TrainConfig:
                 "optimizer": {"name": self.optimizer.name, "args": self.optimizer.args},
                 "metrics": self.metrics, "epochs": self.epochs, "steps": self.steps,
                 "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed,
-                "validation_split": self.validation_split, "devices": self.devices}
+                "validation_split": self.validation_split, "devices": self.devices,
+                "validation_data": None if self.validation_data is None else {
+                    "source": self.validation_data.name, "args": self.validation_data.args}}
 
 
 def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -113,6 +118,12 @@ def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[s
         raise fail("E0404", "give `epochs` or `steps`, not both", spans["steps"])
     if values["epochs"] is None and values["steps"] is None:
         values["epochs"] = 1
+    if values["validation_split"] and values["validation_data"] is not None:
+        raise fail("E0404", "give `validation_split` or `validation_data`, not both",
+                   spans["validation_data"], "validation data given here",
+                   secondary=[Label(spans["validation_split"], "and a split here")],
+                   help="`validation_data` is evaluated instead of a split of `data`; "
+                   "remove one of them")
     return values, spans
 
 
@@ -207,6 +218,8 @@ def output_names(model: ast.ModelDef, outputs: int) -> list[str]:
 def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainConfig:
     values, spans = read_settings(lowering, train)
     data = component(values["data"], "data", spans["data"], lowering)
+    validation_data = None if values["validation_data"] is None else component(
+        values["validation_data"], "data", spans["validation_data"], lowering)
     optimizer = component(values["optimizer"], "optimizer", spans.get("optimizer", train.span),
                           lowering)
     predict = lowering.module.functions["predict"]
@@ -224,7 +237,8 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
         None if values["batch_size"] is ALL else values["batch_size"], values["shuffle"],
         values["seed"], float(values["validation_split"]),
         "all" if values["devices"] is ALL else values["devices"], spans=spans,
-        losses=losses, loss_weights=[goal.weight for goal in goals])
+        losses=losses, loss_weights=[goal.weight for goal in goals],
+        validation_data=validation_data)
     lowering.module.meta["train"] = config.to_json()
     return config
 
