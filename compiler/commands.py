@@ -12,6 +12,7 @@ import sys
 from .. import __version__
 from ..dsl import Diagnostic, dump, explain, render_all
 from ..dsl.encoding import decode_source
+from .outputs import output_refusal, refuse_output
 from ..dsl.diagnostics import supports_color, visible
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
@@ -23,7 +24,7 @@ PYTHON_TARGETS = ("tf", "torch")
 def run_command(session) -> int:
     handler = {"compile": compile_command, "train": train_command,
                "check": check_command, "explain": explain_command,
-               "verify": verify_command}[session.args.command]
+               "verify": verify_command, "plot": plot_command}[session.args.command]
     return handler(session)
 
 
@@ -129,53 +130,6 @@ def python_module(session, compilation) -> str:
                        compilation.text, __version__)
 
 
-def output_refusal(path: str, compilation, *, folder: bool, force: bool = False) -> str | None:
-    """Why dslc will not write `path`, or None: it is an input of this run, a link, a
-    folder where a file goes (or the reverse), a folder that is not a dslc artifact
-    (unless `force`), or in a folder that does not exist."""
-    from ..runtime.artifact import is_artifact
-
-    if os.path.islink(path):
-        return "it is a symbolic link"
-    inputs = [compilation.path, *compilation.imported]
-    if os.path.exists(path) and any(
-            os.path.exists(i) and os.path.samefile(path, i) for i in inputs):
-        return "it is an input of this run"
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        return "its folder does not exist"
-    if not writable_folder(os.path.dirname(os.path.abspath(path))):
-        return "its folder is not writable"
-    if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
-        return "it is not a regular file (a device, pipe or socket)"
-    if folder and os.path.exists(path) and not os.path.isdir(path):
-        return "it exists and is not a folder"
-    if not folder and os.path.isdir(path):
-        return "it is a folder"
-    if folder and os.path.isdir(path) and os.listdir(path) and not is_artifact(path) \
-            and not force:
-        return "it is a folder that is not a dslc artifact (--force replaces it)"
-    return None
-
-
-def writable_folder(folder: str) -> bool:
-    """Whether a file can be created in `folder`, found by creating one (permission bits
-    say nothing of a read-only file system, nor of what root may do)."""
-    import tempfile
-
-    try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".dslc-probe-"):
-            return True
-    except OSError:
-        return False
-
-
-def refuse_output(option: str, path: str, problem: str) -> int:
-    """One line on stderr and exit 1: an output dslc will not write, checked before any
-    work starts."""
-    print(f"dslc: error: will not write {option} {visible(path)}: {problem}", file=sys.stderr)
-    return EXIT_DIAGNOSTICS
-
-
 def emit_python(session, compilation) -> int:
     """`--emit tf|torch`: the module on stdout, or written (atomically) to `-o FILE`."""
     output = session.args.output
@@ -272,6 +226,8 @@ def train_command(session) -> int:
         return EXIT_DIAGNOSTICS
     if args.history and (problem := output_refusal(args.history, compilation, folder=False)):
         return refuse_output("--history", args.history, problem)
+    if args.plot and (status := plot_refusal(args.plot, compilation)) is not None:
+        return status
     from ..runtime.progress import keras_logs
     from .api import Program
     from .training import TrainError, final_metrics, nonfinite_loss
@@ -295,9 +251,61 @@ def train_command(session) -> int:
                   f"{error.strerror or error}", file=sys.stderr)
             return EXIT_DIAGNOSTICS
         print(f"wrote history to {args.history}")
+    if args.plot:
+        from .plots import write_training_plots
+        from .training import load_data
+
+        for path in write_training_plots(program, result, load_data(program), args.plot):
+            print(f"wrote {path}")
     if diagnostic := nonfinite_loss(program, result):
         print_diagnostics(session, [diagnostic])
         return EXIT_DIAGNOSTICS
+    return EXIT_OK
+
+
+def plot_refusal(path: str, compilation=None, inputs: tuple[str, ...] = ()) -> int | None:
+    """Exit 1 with one line when a plot cannot be made: matplotlib is missing, or the
+    image (or, after training, the decision boundary's beside it) cannot be written."""
+    from .plots import PlotUnavailable, boundary_path, require_matplotlib
+
+    try:
+        require_matplotlib()
+    except PlotUnavailable as error:
+        print(f"dslc: error: {error}", file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    targets = (path,) if compilation is None else (path, boundary_path(path))
+    for target in targets:
+        if problem := output_refusal(target, compilation, folder=False, inputs=inputs):
+            return refuse_output("--plot" if compilation else "-o", target, problem)
+    return None
+
+
+def plot_command(session) -> int:
+    """`dslc plot HISTORY`: the curves of a `--history` file as a PNG image."""
+    import json
+
+    args = session.args
+    output = args.output or os.path.splitext(args.history)[0] + ".png"
+    if (status := plot_refusal(output, inputs=(args.history,))) is not None:
+        return status
+    try:
+        with open(args.history, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        print(f"dslc: error: cannot read {visible(args.history)} as a history: "
+              f"{getattr(error, 'strerror', None) or error}", file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    from .plots import curves_figure, png_bytes
+    from ..runtime.files import write_atomically
+
+    try:
+        figure = curves_figure(document)
+    except (ValueError, TypeError, AttributeError) as error:
+        print(f"dslc: error: {visible(args.history)} is not a dslc history: {error}",
+              file=sys.stderr)
+        return EXIT_DIAGNOSTICS
+    write_atomically(output, png_bytes(figure))
+    print(f"wrote {output}")
     return EXIT_OK
 
 

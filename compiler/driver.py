@@ -19,7 +19,7 @@ from .. import __version__
 from . import limits
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-COMMANDS = ("compile", "train", "check", "explain", "verify")
+COMMANDS = ("compile", "train", "check", "explain", "verify", "plot")
 TARGETS = ("cpu", "gpu", "tpu")
 EMIT_HELP = ("ast | ir | ir-after=STAGE | stablehlo | summary | tf | torch (a standalone "
              "TensorFlow or PyTorch module; -o FILE writes it); STAGE is one of: "
@@ -59,6 +59,9 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="compile and run the file's train block")
     train.add_argument("file")
     train.add_argument("--history", metavar="PATH", help="write the History as JSON")
+    train.add_argument("--plot", metavar="PNG", help="draw the loss and metric curves as a "
+                       "PNG image (a classifier of 2-D points also gets PNG's stem + "
+                       "_boundary.png, its decision boundary); needs matplotlib")
     budget = train.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=positive_int, help="override the number of steps")
     budget.add_argument("--epochs", type=positive_int, help="override the number of epochs")
@@ -86,6 +89,11 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
                         help="how many training steps to compare (default 40)")
     verify.add_argument("--torch-backend", default="inductor", metavar="NAME",
                         help="torch.compile backend for the PyTorch side (default inductor)")
+
+    plot = commands.add_parser("plot", help="draw a --history file's curves as a PNG image")
+    plot.add_argument("history", metavar="HISTORY")
+    plot.add_argument("-o", "--output", metavar="PNG",
+                      help="the image to write (default: HISTORY's stem + .png)")
 
     for command in extra_commands:
         command.add_arguments(commands.add_parser(command.name, help=command.help))

@@ -51,12 +51,16 @@ class History:
             self.history.setdefault(key, []).append(float(value))
 
     def to_json(self, path: str | os.PathLike) -> None:
-        """Write `{"loss": [...], ..., "epochs": ..., "steps": ...}` atomically;
-        non-finite values are written as null to keep the file strict JSON."""
+        """Write `to_json_text()` atomically."""
+        write_atomically(path, self.to_json_text().encode("utf-8"))
+
+    def to_json_text(self) -> str:
+        """`{"loss": [...], ..., "epochs": ..., "steps": ...}`; non-finite values are
+        written as null to keep the document strict JSON."""
         document = {key: [_json_number(v) for v in values] for key, values in self.history.items()}
         document["epochs"] = self.epochs
         document["steps"] = self.steps
-        write_atomically(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+        return json.dumps(document, indent=2) + "\n"
 
 
 @dataclass(frozen=True)
