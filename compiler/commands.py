@@ -12,7 +12,7 @@ import sys
 from .. import __version__
 from ..dsl import Diagnostic, dump, explain, render_all
 from ..dsl.encoding import decode_source
-from .outputs import output_refusal, refuse_output
+from .outputs import cannot_write, output_refusal, refuse_output
 from ..dsl.diagnostics import supports_color, visible
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
@@ -251,12 +251,8 @@ def train_command(session) -> int:
                   f"{error.strerror or error}", file=sys.stderr)
             return EXIT_DIAGNOSTICS
         print(f"wrote history to {args.history}")
-    if args.plot:
-        from .plots import write_training_plots
-        from .training import load_data
-
-        for path in write_training_plots(program, result, load_data(program), args.plot):
-            print(f"wrote {path}")
+    if args.plot and (status := plot_training(program, result, args.plot)) is not None:
+        return status
     if diagnostic := nonfinite_loss(program, result):
         print_diagnostics(session, [diagnostic])
         return EXIT_DIAGNOSTICS
@@ -277,6 +273,19 @@ def plot_refusal(path: str, compilation=None, inputs: tuple[str, ...] = ()) -> i
     for target in targets:
         if problem := output_refusal(target, compilation, folder=False, inputs=inputs):
             return refuse_output("--plot" if compilation else "-o", target, problem)
+    return None
+
+
+def plot_training(program, result, path: str) -> int | None:
+    """`--plot`: the run's curves, and a 2-D classifier's decision boundary beside them."""
+    from .plots import write_training_plots
+    from .training import load_data
+
+    try:
+        written = write_training_plots(program, result, load_data(program), path)
+    except OSError as error:
+        return cannot_write(path, error)
+    print("".join(f"wrote {written_path}\n" for written_path in written), end="")
     return None
 
 
@@ -304,7 +313,10 @@ def plot_command(session) -> int:
         print(f"dslc: error: {visible(args.history)} is not a dslc history: {error}",
               file=sys.stderr)
         return EXIT_DIAGNOSTICS
-    write_atomically(output, png_bytes(figure))
+    try:
+        write_atomically(output, png_bytes(figure))
+    except OSError as error:
+        return cannot_write(output, error)
     print(f"wrote {output}")
     return EXIT_OK
 

@@ -62,3 +62,11 @@ def refuse_output(option: str, path: str, problem: str) -> int:
     work starts."""
     print(f"dslc: error: will not write {option} {visible(path)}: {problem}", file=sys.stderr)
     return EXIT_DIAGNOSTICS
+
+
+def cannot_write(path: str, error: OSError) -> int:
+    """One line on stderr and exit 1: writing `path` failed after the checks passed (the
+    disk filled, the folder changed)."""
+    print(f"dslc: error: cannot write {visible(path)}: {error.strerror or error}",
+          file=sys.stderr)
+    return EXIT_DIAGNOSTICS

@@ -135,3 +135,19 @@ def test_verbose_0_and_quiet_print_only_the_final_line():
         assert result.stdout.startswith("final: binary_accuracy: ")
         assert result.stdout.count("\n") == 1
     assert run_dslc("train", "examples/mlp.nn", "--verbose", "3").returncode == 2
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_the_api_fit_logs_one_line_per_epoch_to_a_log_function(verbose):
+    from dslc.compiler.api import compile as compile_program
+
+    lines = []
+    program = compile_program(ROOT / "examples" / "mlp.nn")
+    result = program.fit(log=lines.append, verbose=verbose, epochs=2)
+    assert [line for line in lines if line.startswith("Epoch")] == ["Epoch 1/2", "Epoch 2/2"]
+    epoch_lines = [line for line in lines if not line.startswith("Epoch")]
+    history = result.history.history
+    assert [TIMING.sub("T", line) for line in epoch_lines] == [
+        f"15/15 - T - T - loss: {loss:.4f} - sparse_categorical_accuracy: {accuracy:.4f}"
+        for loss, accuracy in zip(history["loss"], history["sparse_categorical_accuracy"])]
+    assert program.fit(log=lines.append, verbose=0, epochs=1) and len(lines) == 4
