@@ -111,12 +111,20 @@ class _Resolver:
         """E0101 for `data = name(...)` with an unknown `name`, naming the data sources
         (not whatever other name is close) and how to bring one's own arrays."""
         func = value.func if isinstance(value, ast.Call) else value
-        if not isinstance(func, ast.Name) or func.id in self.global_names:
+        if not isinstance(func, ast.Name):
             return False
-        close = closest(func.id, self.data_sources)
+        definition = self.definitions.get(func.id)
+        if isinstance(definition, (ast.ModelDef, ast.LayerDef)):
+            kind = "model" if isinstance(definition, ast.ModelDef) else "layer"
+            message, close = f"`{func.id}` is a {kind}, not a data source", None
+        elif func.id in self.global_names:
+            return False
+        else:
+            message = f"no data source named `{func.id}`"
+            close = closest(func.id, self.data_sources)
         sources = ", ".join(f"`{name}`" for name in self.data_sources)
         self.diagnostics.append(Diagnostic(
-            "E0101", f"no data source named `{func.id}`", func.span,
+            "E0101", message, func.span,
             label="not a data source" + (f"; did you mean `{close}`?" if close else ""),
             help=f"the data sources are {sources}; for your own data write "
             '`npz("data.npz")`, `npy(x="x.npy", y="y.npy")` or '

@@ -63,8 +63,7 @@ def test_readme_snippets_run_as_written(tmp_path):
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "NO_COLOR": "1",
-           "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
-           "PYTHONPATH": os.pathsep.join([str(ROOT.parent), str(tmp_path)])}
+           "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])}
     if not (bin_dir / "dslc").exists():  # a checkout without the console script installed
         shim = tmp_path / "bin" / "dslc"
         shim.parent.mkdir()

@@ -103,6 +103,11 @@ def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[s
                        or f"settings are {', '.join(SETTINGS)}")
         if setting.name in values:
             raise fail("E0401", f"`{setting.name}` is set twice", setting.name_span)
+        if setting.name in ("data", "validation_data") and (
+                definition := _definition_called(setting.value, lowering)) is not None:
+            # Name resolution reports it in full (E0101 at the same span), with the sources.
+            raise fail("E0101", f"`{definition.name}` is not a data source",
+                       _callee(setting.value).span)
         values[setting.name] = ev.expr(setting.value, scope)
         spans[setting.name] = setting.value.span
     for name, (default, check) in SETTINGS.items():
@@ -125,6 +130,18 @@ def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[s
                    help="`validation_data` is evaluated instead of a split of `data`; "
                    "remove one of them")
     return values, spans
+
+
+def _callee(value: ast.Expr) -> ast.Expr:
+    return value.func if isinstance(value, ast.Call) else value
+
+
+def _definition_called(value: ast.Expr, lowering) -> ast.ModelDef | ast.LayerDef | None:
+    """The model or layer that a `data = M(...)` setting calls instead of a data source."""
+    callee = _callee(value)
+    found = lowering.globals.get(callee.id) if isinstance(callee, ast.Name) else None
+    definition = getattr(found, "definition", found)
+    return definition if isinstance(definition, (ast.ModelDef, ast.LayerDef)) else None
 
 
 def component(value, kind: str, span, lowering) -> Spec:
