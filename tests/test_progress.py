@@ -12,6 +12,7 @@ import subprocess
 import sys
 import types
 
+import numpy as np
 import pytest
 
 from dslc.runtime.progress import ProgressLogger, keras_number, progress_logger
@@ -151,3 +152,47 @@ def test_the_api_fit_logs_one_line_per_epoch_to_a_log_function(verbose):
         f"15/15 - T - T - loss: {loss:.4f} - sparse_categorical_accuracy: {accuracy:.4f}"
         for loss, accuracy in zip(history["loss"], history["sparse_categorical_accuracy"])]
     assert program.fit(log=lines.append, verbose=0, epochs=1) and len(lines) == 4
+
+
+ORACLE = """
+model M(x: f32[N, 3]) -> f32[N, 1] {
+    return x |> Dense(1, activation=sigmoid)
+}
+
+train M {
+    data             = npz("data.npz")
+    loss             = binary_crossentropy
+    optimizer        = SGD(learning_rate=0.5)
+    metrics          = [binary_accuracy]
+    batch_size       = 16
+    epochs           = 3
+    shuffle          = false
+    validation_split = 0.25
+}
+"""
+
+
+def test_fit_prints_what_keras_fit_prints_for_the_same_training(tmp_path, capsys):
+    """The same model, weights, data and batches in dslc and in Keras 3: with the
+    timings masked, the lines printed with `verbose=2` are identical, numbers included."""
+    import keras
+
+    from dslc.compiler.api import compile as compile_program
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5]) > 0).astype("float32")[:, None]
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    (tmp_path / "m.nn").write_text(ORACLE)
+    program = compile_program(tmp_path / "m.nn")
+    variables = program.init(seed=0)
+    ours = []
+    program.fit(log=ours.append, verbose=2)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.set_weights([np.asarray(variables[name]) for name in ("dense/kernel", "dense/bias")])
+    model.compile(keras.optimizers.SGD(0.5), "binary_crossentropy", metrics=["binary_accuracy"])
+    capsys.readouterr()
+    model.fit(x, y, batch_size=16, epochs=3, shuffle=False, validation_split=0.25, verbose=2)
+    theirs = capsys.readouterr().out.splitlines()
+    assert [TIMING.sub("T", line) for line in ours] == [TIMING.sub("T", line) for line in theirs]
+    assert len(ours) == 6 and " - val_loss: " in ours[-1]
