@@ -109,8 +109,8 @@ class EarlyStopping(_Monitor):
 class ModelCheckpoint(_Monitor):
     """Saves a checkpoint to the folder `filepath` at each epoch end (`save_freq`
     "epoch") or every `save_freq` steps; with `save_best_only`, only when `monitor`
-    improved (a missing monitor saves, as in Keras). `{epoch}` and `{step}` in the path
-    are filled in, counted from 1 like Keras' `{epoch}`."""
+    improved (a missing monitor saves, as in Keras). The path is formatted as Keras'
+    is: `{epoch}` (from 1), `{step}` (steps run) and the logs (`{val_loss:.3f}`)."""
 
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss",
                  save_best_only: bool = False, mode: str = "auto",
@@ -138,7 +138,7 @@ class ModelCheckpoint(_Monitor):
                 if not self._is_improvement(current, self.best):
                     return
                 self.best = current
-        run.save(self.filepath.format(epoch=run.epoch + 1, step=run.step))
+        run.save(self.filepath.format(**logs, epoch=run.epoch + 1, step=run.step))
         self.saved.append((run.epoch, run.step))
 
 

