@@ -166,27 +166,18 @@ def test_a_fit_stops_and_restores_where_keras_would_on_its_history(tmp_path):
     import dslc
     from safetensors.numpy import load_file
 
-    (tmp_path / "net.nn").write_text("""\
-model Net(x: f32[B, 2]) -> f32[B, 1] {
-    return x |> Dense(4, activation=relu) |> Dense(1, activation=sigmoid)
-}
-train Net {
-    data       = two_blobs(per_class=40, seed=1)
-    loss       = binary_crossentropy
-    optimizer  = SGD(learning_rate=0.5)
-    batch_size = 16
-    epochs     = 30
-    validation_split = 0.25
-    callbacks  = [EarlyStopping(patience=2, min_delta=0.002, restore_best_weights=true),
-                  ModelCheckpoint("epoch_{epoch}")]
-}
-""")
+    from test_checkpoints import write_model
+
+    write_model(tmp_path, "epochs = 30\n    validation_split = 0.25\n    callbacks = ["
+                "EarlyStopping(\"val_binary_accuracy\", patience=2, restore_best_weights=true), "
+                'ModelCheckpoint("epoch_{epoch}")]')
     program = dslc.compile(str(tmp_path / "net.nn"))
     result = program.fit(log=None, verbose=0)
     history = result.history.history
     logs = [{key: values[i] for key, values in history.items()} for i in range(result.history.epochs)]
-    keras_stopper = keras.callbacks.EarlyStopping(patience=2, min_delta=0.002, restore_best_weights=True)
-    ran, _ = drive_keras(keras_stopper, logs + [{"val_loss": 1e9}] * 30)
+    keras_stopper = keras.callbacks.EarlyStopping(
+        "val_binary_accuracy", patience=2, mode="max", restore_best_weights=True)
+    ran, _ = drive_keras(keras_stopper, logs + [{"val_binary_accuracy": 0.0}] * 30)
     assert ran == result.history.epochs < 30
     best = load_file(tmp_path / f"epoch_{keras_stopper.best_epoch + 1}" / "arrays.safetensors")
     for name, value in result.params.items():
