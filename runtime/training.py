@@ -96,40 +96,47 @@ def _json_number(value: float) -> float | None:
 # -- the jitted kernels ---------------------------------------------------------
 
 
-def _halting(step, halt: bool):
-    """A scan body running `step` on a batch; with `halt`, once a loss is NaN or
-    infinite the later steps of the call leave the carry as that step left it."""
+def _guarded(step, halt: bool, active):
+    """A scan body running `step` on a batch, whose steps from the `active`-th on
+    leave the carry as it was, and with `halt` also those after a NaN or infinite
+    loss. (Padding is how a single step runs as a loop of two: XLA compiles a loop of
+    one differently, and its rounding would make a resumed run differ from one that
+    was never interrupted.)"""
 
     def body(state, batch):
-        carry, halted = state
+        carry, stopped, index = state
         params, opt_state, loss, metrics = step(*carry, *batch)
-        new = (params, opt_state)
+        keep = stopped | (index >= active)
+        new = jax.tree.map(lambda n, o: jnp.where(keep, o, n), (params, opt_state), carry)
         if halt:
-            new = jax.tree.map(lambda n, o: jnp.where(halted, o, n), new, carry)
-            halted = halted | ~jnp.isfinite(loss)
-        return (new, halted), (loss, tuple(metrics))
+            stopped = stopped | ~jnp.isfinite(loss)
+        return (new, stopped, index + 1), (loss, tuple(metrics))
 
     return body
 
 
-def _scan_gathered(step, shard, halt, carry, x, y, index_chunk):
+def _start(carry):
+    return carry, jnp.array(False), jnp.array(0, jnp.int32)
+
+
+def _scan_gathered(step, shard, halt, carry, x, y, index_chunk, active):
     """Run `step` once per row of `index_chunk` ([steps, batch]), gathering each
     batch from the device-resident `x` and `y`; `shard` places a batch (over a device
     mesh, or not at all)."""
-    body = _halting(step, halt)
+    body = _guarded(step, halt, active)
 
     def gathered(state, indices):
         return body(state, (shard(rows_of(x, indices)), shard(rows_of(y, indices))))
 
-    (carry, _), (losses, metrics) = jax.lax.scan(gathered, (carry, jnp.array(False)), index_chunk)
+    (carry, _, _), (losses, metrics) = jax.lax.scan(gathered, _start(carry), index_chunk)
     return carry, losses, metrics
 
 
-def _scan_full_batch(step, shard, halt, carry, x, y, length):
+def _scan_full_batch(step, shard, halt, carry, x, y, active, length):
     """Run `step` `length` times on the whole of `x` and `y` (no gather needed)."""
-    body = _halting(step, halt)
-    (carry, _), (losses, metrics) = jax.lax.scan(
-        lambda state, _: body(state, (shard(x), shard(y))), (carry, jnp.array(False)), None, length=length)
+    body = _guarded(step, halt, active)
+    (carry, _, _), (losses, metrics) = jax.lax.scan(
+        lambda state, _: body(state, (shard(x), shard(y))), _start(carry), None, length=length)
     return carry, losses, metrics
 
 
@@ -187,18 +194,19 @@ class _Trainer:
         self.batch_size = self.size if self.full_batch else batch_size
         shard = mesh.shard_batch if mesh else _unsharded
         self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard, halt), donate_argnums=(0,))
-        self._full = jax.jit(functools.partial(_scan_full_batch, step, shard, halt), donate_argnums=(0,), static_argnums=(3,))
+        self._full = jax.jit(functools.partial(_scan_full_batch, step, shard, halt), donate_argnums=(0,), static_argnums=(4,))
 
     def run(self, carry, work):
         """`work` is a step count (full batch) or an index chunk [steps, batch];
         `carry` is (params, opt_state). Returns the new carry, losses [steps] and
         metrics (tuple of [steps])."""
+        count = work if self.full_batch else len(work)
         if self.full_batch:
-            carry, losses, metrics = self._full(carry, self.x, self.y, work)
+            carry, losses, metrics = self._full(carry, self.x, self.y, count, max(count, 2))
         else:
-            indices = jnp.asarray(work, dtype=jnp.int32)
-            carry, losses, metrics = self._gathered(carry, self.x, self.y, indices)
-        losses, metrics = jax.device_get((losses, metrics))
+            indices = jnp.asarray(np.concatenate([work, work]) if count == 1 else work, dtype=jnp.int32)
+            carry, losses, metrics = self._gathered(carry, self.x, self.y, indices, count)
+        losses, metrics = jax.tree.map(lambda a: a[:count], jax.device_get((losses, metrics)))
         if np.ndim(losses) != 1:
             raise ValueError(f"the step function must return a scalar loss, got shape {np.shape(losses)[1:]}")
         return carry, np.asarray(losses), tuple(np.asarray(m) for m in metrics)

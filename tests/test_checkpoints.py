@@ -106,3 +106,39 @@ def test_resuming_repeats_the_uninterrupted_run_bit_for_bit(tmp_path, mode):
         assert json.loads((tmp_path / "mid_7" / ckpt.MANIFEST).read_text())["epoch"] == 1
         train("--resume", "mid_7", "--save", "from_mid", cwd=tmp_path)
         assert_same_checkpoint(tmp_path / "whole", tmp_path / "from_mid")
+
+
+def dslc_command() -> list[str]:
+    script = Path(sys.executable).parent / "dslc"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dslc.compiler.cli"]
+
+
+def test_a_kill_at_any_moment_leaves_a_whole_checkpoint(tmp_path):
+    """`--save-every 1` rewrites the folder after every step; killed at random moments,
+    what is on disk always loads (its arrays match the manifest's sha256, the step in
+    the manifest is the one in the arrays) and resumes to the uninterrupted result."""
+    write_model(tmp_path, "steps = 4000")
+    env = {**os.environ, "NO_COLOR": "1"}
+    rng = random.Random(1)
+    steps_seen = []
+    for trial in range(3):
+        folder = tmp_path / f"trial{trial}"
+        process = subprocess.Popen(
+            [*dslc_command(), "train", "net.nn", "--quiet", "--save", folder.name,
+             "--save-every", "1"], cwd=tmp_path, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not (folder / ckpt.MANIFEST).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 1.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        loaded = ckpt.load(folder)
+        assert int(loaded.arrays["loop/step"]) == loaded.info["step"] >= 1
+        assert len(loaded.arrays["history/loss"]) == loaded.info["step"]
+        steps_seen.append(loaded.info["step"])
+    write_model(tmp_path, f"steps = {max(steps_seen) + 3}")
+    train("--save", "whole", cwd=tmp_path)
+    for trial in range(3):
+        train("--resume", f"trial{trial}", "--save", f"trial{trial}", cwd=tmp_path)
+        assert_same_checkpoint(tmp_path / "whole", tmp_path / f"trial{trial}")
