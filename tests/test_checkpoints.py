@@ -142,3 +142,65 @@ def test_a_kill_at_any_moment_leaves_a_whole_checkpoint(tmp_path):
     for trial in range(3):
         train("--resume", f"trial{trial}", "--save", f"trial{trial}", cwd=tmp_path)
         assert_same_checkpoint(tmp_path / "whole", tmp_path / f"trial{trial}")
+
+
+def numpy_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The dropout model in inference mode, from the safetensors arrays alone."""
+    hidden = np.maximum(x @ weights["params/dense/kernel"] + weights["params/dense/bias"], 0)
+    logits = hidden @ weights["params/dense_1/kernel"] + weights["params/dense_1/bias"]
+    return 1 / (1 + np.exp(-logits))
+
+
+def binary_crossentropy(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-7, 1 - 1e-7)  # Keras' epsilon
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def test_evaluate_predict_and_load_use_the_saved_weights(tmp_path):
+    write_model(tmp_path, "steps = 30")
+    train("--save", "run", cwd=tmp_path)
+    weights = load_file(tmp_path / "run" / ckpt.ARRAYS)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(9, 2)).astype(np.float32)
+    y = (rng.random((9, 1)) < 0.5).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    expected = numpy_forward(weights, x)
+
+    result = run_dslc("predict", "net.nn", "--weights", "run", "--input", "x.npy", "-o", "y.npy",
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5)
+    result = run_dslc("evaluate", "net.nn", "--weights", "run", "--data", "data.npz", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    loss = float(result.stdout.split("loss: ")[1].split()[0])
+    assert loss == pytest.approx(binary_crossentropy(y, expected), abs=1e-4)
+
+    program = dslc.load(tmp_path / "run")
+    np.testing.assert_allclose(program.predict(program.trained, x), expected, rtol=1e-5)
+    evaluated = program.evaluate(program.trained, x, y)
+    assert evaluated["loss"] == pytest.approx(binary_crossentropy(y, expected), rel=1e-5)
+    assert program.trained.history.history["loss"] == list(weights["history/loss"])
+    program.save(program.trained, tmp_path / "copy")
+    assert_same_checkpoint(tmp_path / "run", tmp_path / "copy")
+
+
+def test_a_changed_source_warns_and_other_weights_are_refused(tmp_path):
+    write_model(tmp_path, "steps = 3")
+    train("--save", "run", cwd=tmp_path)
+    with open(tmp_path / "net.nn", "a") as source:
+        source.write("# edited after training\n")
+    with pytest.warns(UserWarning, match="text differed"):
+        dslc.load(tmp_path / "run")
+    result = run_dslc("evaluate", "net.nn", "--weights", "run", cwd=tmp_path)
+    assert result.returncode == 0 and "warning: the checkpoint was written from" in result.stderr
+    (tmp_path / "net.nn").write_text(DROPOUT_MODEL.replace("Dense(8,", "Dense(5,")
+                                     .replace("SETTING", "steps = 3"))
+    result = run_dslc("predict", "net.nn", "--weights", "run", "--input", "run", "-o", "y.npy",
+                      cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "`params/dense/kernel` is [2, 8] in the checkpoint, [2, 5] in the program" in result.stderr
+    result = run_dslc("train", "net.nn", "--resume", "run", cwd=tmp_path)
+    assert result.returncode == 1 and "does not fit" in result.stderr
+    result = run_dslc("train", "net.nn", "--save", "net.nn", cwd=tmp_path)
+    assert result.returncode == 2 and "will not write --save" in result.stderr
