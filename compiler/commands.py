@@ -169,9 +169,10 @@ def save_refusal(path: str, compilation) -> str | None:
     """Why `--save` cannot write the folder `path` (checked before training starts)."""
     from ..runtime.checkpoint import is_checkpoint
 
-    existing = os.path.isdir(path) and not os.path.islink(path) and is_checkpoint(path)
-    if not existing and (problem := output_refusal(path, compilation, folder=True)):
-        return problem.replace("a dslc artifact (--force replaces it)", "a dslc checkpoint")
+    if os.path.isdir(path) and os.listdir(path) and not is_checkpoint(path):
+        return "it is a folder that is not a dslc checkpoint"
+    if problem := output_refusal(path, compilation, folder=True, force=True):
+        return problem
     parent = os.path.dirname(os.path.abspath(path))
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"its folder {visible(parent)} is not writable"
@@ -311,9 +312,8 @@ def train_command(session) -> int:
     except TrainError as error:
         print_diagnostics(session, error.diagnostics)
         return EXIT_DIAGNOSTICS
-    except CheckpointError as error:
-        print(f"error: --resume {visible(args.resume)} does not fit {args.file}: {error}",
-              file=sys.stderr)
+    except (CheckpointError, OSError) as error:
+        print(f"error: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
         return EXIT_DIAGNOSTICS
     final = final_metrics(program, result.params)
     print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))

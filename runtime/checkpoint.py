@@ -103,8 +103,14 @@ def read_safetensors(data: bytes) -> dict[str, np.ndarray]:
 
 
 def save(directory: str | os.PathLike, checkpoint: Checkpoint) -> None:
-    """Writes `checkpoint` to the folder `directory`, replacing it atomically."""
+    """Writes `checkpoint` to the folder `directory`, replacing it atomically; a folder
+    there that holds something other than a checkpoint is refused, never replaced."""
     directory = os.fspath(directory)
+    if os.path.lexists(directory) and not (
+            os.path.isdir(directory) and not os.path.islink(directory)
+            and (is_checkpoint(directory) or not os.listdir(directory))):
+        raise CheckpointError(f"will not replace {directory}: it is not a dslc checkpoint "
+                              "folder")
     arrays = safetensors_bytes(checkpoint.arrays, {"format": FORMAT})
     manifest = {"format": FORMAT, "version": VERSION, **checkpoint.info,
                 "arrays_sha256": hashlib.sha256(arrays).hexdigest()}

@@ -432,11 +432,12 @@ class _FitLoop:
         """Puts the run where `checkpoint` left it; `CheckpointError` if its arrays do
         not fit this run's."""
         if missing := [n for n in self.names if n not in checkpoint.arrays]:
-            raise CheckpointError(f"the checkpoint has no {', '.join(missing)}")
+            raise CheckpointError(f"the checkpoint does not fit this run: it has no "
+                                  f"{', '.join(missing)}")
         try:
             self.assign({name: checkpoint.arrays[name] for name in self.names})
         except ValueError as error:
-            raise CheckpointError(str(error)) from None
+            raise CheckpointError(f"the checkpoint does not fit this run: {error}") from None
         info = checkpoint.info
         self.step, self.epochs_done = int(info["step"]), int(info["epoch"])
         self.epoch = self.epochs_done

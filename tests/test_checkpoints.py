@@ -90,6 +90,15 @@ def test_a_damaged_checkpoint_is_refused(tmp_path):
         ckpt.load(tmp_path / "run")
 
 
+def test_a_folder_that_is_not_a_checkpoint_is_never_replaced(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(ckpt.CheckpointError, match="not a dslc checkpoint"):
+        ckpt.save(tmp_path / "photos", ckpt.Checkpoint({"params/W": np.ones(2, np.float32)}))
+    assert (tmp_path / "photos" / "cat.jpg").read_bytes() == b"meow"
+    assert sorted(os.listdir(tmp_path)) == ["photos"]
+
+
 @pytest.mark.parametrize("mode", ["steps", "epochs"])
 def test_resuming_repeats_the_uninterrupted_run_bit_for_bit(tmp_path, mode):
     """Halfway through, and in epochs mode also inside an epoch: 80 rows make 5 batches
