@@ -182,3 +182,21 @@ def test_a_fit_stops_and_restores_where_keras_would_on_its_history(tmp_path):
     best = load_file(tmp_path / f"epoch_{keras_stopper.best_epoch + 1}" / "arrays.safetensors")
     for name, value in result.params.items():
         np.testing.assert_array_equal(value, best[f"params/{name}"])
+
+
+def test_the_front_end_declares_each_runtime_callback_with_its_signature():
+    import inspect
+
+    from dslc.compiler.callbacks import CALLBACKS as DECLARED
+    from dslc.compiler.data_sources import REQUIRED
+    from dslc.runtime.callbacks import CALLBACKS as IMPLEMENTED
+
+    assert sorted(DECLARED) == sorted(IMPLEMENTED)
+    for name, record in DECLARED.items():
+        parameters = list(inspect.signature(IMPLEMENTED[name]).parameters.values())
+        assert [p.name for p in parameters] == list(record.params), name
+        for parameter in parameters:
+            declared = record.params[parameter.name]
+            assert (parameter.default is inspect.Parameter.empty) == (declared is REQUIRED)
+            if declared is not REQUIRED:
+                assert parameter.default == declared, (name, parameter.name)
