@@ -23,7 +23,7 @@ import numpy as np
 
 from .callbacks import Callback, TerminateOnNaN
 from .checkpoint import Checkpoint, CheckpointError, save as save_checkpoint
-from .data import Dataset, arrays, batches_for_epoch, rows_of
+from .data import DataOrder, Dataset, arrays, batches_for_epoch, rows_of
 from .files import write_atomically
 
 MAX_STEPS_PER_CALL = 1000
@@ -380,7 +380,7 @@ class _FitLoop:
         self.log = log if verbose else (lambda line: None)
         self.progress = verbose == 1 and log is print and sys.stdout.isatty()
         self.carry, self.names = carry, list(jax.tree.leaves(names))
-        self.order = _DataOrder(trainer.size, shuffle, rng)
+        self.order = DataOrder(trainer.size, shuffle, rng)
         self.callbacks, self.info = list(callbacks), info
         self.periods = [c.every_steps for c in callbacks if c.every_steps]
         self.history = History()
@@ -562,44 +562,6 @@ class _FitLoop:
         logs = {prefix + "loss": float(loss)}
         logs.update((prefix + name, float(value)) for name, value in zip(self.metric_names, metrics))
         return logs
-
-
-class _DataOrder:
-    """The order rows are visited in: successive passes over 0..size-1, each shuffled
-    by `rng` when `shuffle`. `pending` is what the current pass has left; with the
-    generator's state it is all a checkpoint needs to go on in the same order."""
-
-    def __init__(self, size: int, shuffle: bool, rng: np.random.Generator):
-        self.size, self.shuffle, self.rng = size, shuffle, rng
-        self.pending = np.empty(0, dtype=np.int64)
-
-    def new_pass(self) -> None:
-        self.pending = self._one_pass()
-
-    def _one_pass(self) -> np.ndarray:
-        return self.rng.permutation(self.size) if self.shuffle else np.arange(self.size)
-
-    def take(self, steps: int, batch_size: int) -> np.ndarray:
-        """[steps, batch_size] indices cut across passes (steps mode: all full)."""
-        needed = steps * batch_size
-        passes = [self.pending]
-        available = len(self.pending)
-        while available < needed:
-            passes.append(self._one_pass())
-            available += self.size
-        stream = np.concatenate(passes)
-        self.pending = stream[needed:]
-        return stream[:needed].reshape(steps, batch_size)
-
-    def next_batches(self, steps: int, batch_size: int) -> np.ndarray | None:
-        """Up to `steps` full batches [steps, batch_size] of this pass, or its smaller
-        last batch alone [1, rest]; None when the pass is done (epochs mode)."""
-        if not len(self.pending):
-            return None
-        full = min(steps, len(self.pending) // batch_size)
-        taken = full * batch_size if full else len(self.pending)
-        chunk, self.pending = self.pending[:taken], self.pending[taken:]
-        return chunk.reshape(max(full, 1), -1)
 
 
 def _format(prefix: str, logs: dict[str, float]) -> str:
