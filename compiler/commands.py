@@ -297,6 +297,8 @@ def train_command(session) -> int:
 
     program = Program(compilation)
     save = save_folder(args.save, compilation)
+    if args.save_every and not save:
+        return usage_error("--save-every needs --save DIR (or `checkpoint` in the train block)")
     if save and (problem := save_refusal(save, compilation)):
         return refuse_output("--save", save, problem)
     resume = read_checkpoint("--resume", args.resume, program) if args.resume else None
