@@ -213,3 +213,38 @@ def test_a_changed_source_warns_and_other_weights_are_refused(tmp_path):
     assert result.returncode == 1 and "does not fit" in result.stderr
     result = run_dslc("train", "net.nn", "--save", "net.nn", cwd=tmp_path)
     assert result.returncode == 2 and "will not write --save" in result.stderr
+
+
+TWO_INPUTS = """\
+model Pair(a: f32[B, 2], b: f32[B, 3]) -> f32[B, 1] {
+    return (a |> Dense(1)) + (b |> Dense(1))
+}
+
+train Pair {
+    data  = npz("pair.npz", x=["a", "b"], y="y")
+    loss  = mse
+    steps = 2
+}
+"""
+
+
+def test_predict_takes_several_inputs_as_files_or_one_npz(tmp_path):
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(6, 2)).astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32)
+    np.savez(tmp_path / "pair.npz", a=a, b=b, y=np.zeros((6, 1), np.float32))
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", b)
+    (tmp_path / "pair.nn").write_text(TWO_INPUTS)
+    assert run_dslc("train", "pair.nn", "--save", "run", cwd=tmp_path).returncode == 0
+    for inputs, output in ((["--input", "a.npy", "--input", "b.npy"], "files.npy"),
+                           (["--input", "pair.npz"], "archive.npy")):
+        result = run_dslc("predict", "pair.nn", "--weights", "run", *inputs, "-o", output,
+                          cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    program = dslc.load(tmp_path / "run")
+    expected = program.predict(program.trained, [a, b])
+    np.testing.assert_array_equal(np.load(tmp_path / "files.npy"), np.load(tmp_path / "archive.npy"))
+    np.testing.assert_allclose(np.load(tmp_path / "files.npy"), expected, rtol=1e-6)
+    result = run_dslc("predict", "pair.nn", "--weights", "run", "--input", "a.npy", "-o", "y.npy",
+                      cwd=tmp_path)
+    assert result.returncode == 1 and "the model takes 2 input(s), 1 given" in result.stderr
