@@ -7,7 +7,7 @@ is loaded lazily so that `import dslc.runtime` pulls in only JAX and NumPy.
 
 __version__ = "0.1.0"
 
-_API = {"compile", "CompileError", "Program"}
+_API = {"compile", "CompileError", "Program", "load"}
 
 
 def __getattr__(name):

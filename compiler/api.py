@@ -1,5 +1,6 @@
 """The embedding API: `dslc.compile(...)` returns a `Program` whose functions take and
-return NumPy arrays, run through XLA on the current device.
+return NumPy arrays, run through XLA on the current device; `Program.fit` trains it,
+and `dslc.load(DIR)` gives back a trained program from its checkpoint.
 
 Sits on top of the pipeline (`compiler/pipeline.py`), the StableHLO backend and the
 runtime's training loop; invalid input raises `CompileError` with the diagnostics.
@@ -44,10 +45,48 @@ def compile(source: str | os.PathLike, target: str = "cpu", *,
     return Program(compilation, target)
 
 
+def load(directory: str | os.PathLike, target: str = "cpu") -> Program:
+    """The program a checkpoint folder was trained from, compiled again from the `.nn`
+    path it records, with `trained` set to its weights, optimizer state and history.
+    Warns (`UserWarning`) when the file's text has changed since; raises
+    `CheckpointError` for a folder that is not a checkpoint, `ValueError` when its
+    arrays do not fit the program."""
+    from ..runtime.checkpoint import CheckpointError, load as load_checkpoint
+
+    checkpoint = load_checkpoint(directory)
+    path = checkpoint.info.get("source", {}).get("path")
+    if not isinstance(path, str) or not os.path.isfile(path):
+        raise CheckpointError(f"the program the checkpoint was trained from, {path}, is gone")
+    program = compile(path, target)
+    _warn_if_changed(program, checkpoint)
+    program.trained = program.restored(checkpoint)
+    return program
+
+
+def _warn_if_changed(program: Program, checkpoint) -> None:
+    import warnings
+
+    from .training import source_mismatch
+
+    if problem := source_mismatch(program, checkpoint):
+        warnings.warn(problem, stacklevel=3)
+
+
 def _parts(value, count: int) -> list:
     """The arrays of a model's `count` inputs (or targets): one (an array, or nested
     lists of numbers), or a list or tuple of `count` of them."""
     return list(value) if count > 1 else [value]
+
+
+def _arrays(value, count: int):
+    """The data of `count` inputs (or targets) as one array or a tuple of them."""
+    parts = [np.asarray(part) for part in _parts(value, count)]
+    return parts[0] if count == 1 else tuple(parts)
+
+
+def _variables(variables) -> dict:
+    """The model's variables by name, from a dict or from a `FitResult`."""
+    return variables.params if hasattr(variables, "history") else variables
 
 
 def read_source(source, filename: str | None) -> tuple[str, str]:
@@ -69,6 +108,7 @@ class Program:
         self.target = target
         self.meta = self.module.meta
         self._compiled: dict[str, Any] = {}
+        self.trained = None  # a `FitResult`, for a program from `dslc.load`
 
     @property
     def functions(self) -> list[str]:
@@ -125,9 +165,11 @@ class Program:
         return {s["name"]: np.full(s["shape"], s["value"], numpy_dtype(s["dtype"]))
                 for s in self.meta.get("optimizer_state", [])}
 
-    def predict(self, variables: dict, x) -> np.ndarray:
-        """The model in inference mode (its state read, not updated); `x` is a list of
-        arrays for a model with several inputs."""
+    def predict(self, variables, x) -> np.ndarray:
+        """The model in inference mode (its state read, not updated); `variables` is a
+        dict (`init`'s) or what `fit` returned; `x` is a list of arrays for a model with
+        several inputs."""
+        variables = _variables(variables)
         predict = self.module.functions["predict"]
         return self.function("predict")(*predict.order_args(
             param=self._named(variables, self.param_names),
@@ -190,9 +232,59 @@ class Program:
         write_artifact(directory, manifest, blobs)
         return os.fspath(directory)
 
-    def fit(self, *, log=print, verbose: int = 1, **overrides):
+    def fit(self, *, log=print, verbose: int = 1, resume=None, **overrides):
         """Runs the program's `train` block; `overrides` replace its settings (epochs,
-        steps, batch_size, ...). Returns the runtime's `FitResult`."""
+        steps, batch_size, ...), and `save=DIR` (with `save_every=N`) checkpoints it.
+        `resume` (a checkpoint folder, or an earlier result) goes on from there;
+        epochs and steps stay totals. Returns the runtime's `FitResult`, whose `params`
+        are the model's variables by name and which `save(DIR)` writes."""
+        from ..runtime.checkpoint import load as load_checkpoint
         from .training import run_training
 
-        return run_training(self, log=log, verbose=verbose, **overrides)
+        if isinstance(resume, (str, os.PathLike)):
+            resume = load_checkpoint(resume)
+        elif resume is not None and hasattr(resume, "checkpoint"):
+            resume = resume.checkpoint
+        if resume is not None:
+            _warn_if_changed(self, resume)
+        return run_training(self, log=log, verbose=verbose, resume=resume, **overrides)
+
+    def evaluate(self, variables, x=None, y=None, batch_size: int | None = None) -> dict:
+        """Loss and metrics (name -> float) of `variables` (a dict, or what `fit`
+        returned) in inference mode over `x` and `y`, or over the train block's data."""
+        from ..runtime.data import Dataset
+        from ..runtime.training import evaluate_dataset
+        from .backends.jax_lower import precision
+        from .training import checked_data, load_data, split_variables, step_functions
+
+        if x is None:
+            data = load_data(self)
+        else:
+            def fail(message, label=None, help=None):
+                raise ValueError(message)
+
+            eval_step = self.module.functions["eval_step"]
+            data = checked_data(self, Dataset(
+                _arrays(x, len(eval_step.args_with("input"))),
+                _arrays(y, len(eval_step.args_with("target")))), fail)
+        _, evaluate = step_functions(self)
+        with precision(self.module):
+            loss, metrics = evaluate_dataset(evaluate, split_variables(self, _variables(variables)),
+                                             data, batch_size)
+        return dict(zip(["loss"] + self.compilation.train.metrics,
+                        [float(loss)] + [float(m) for m in metrics]))
+
+    def save(self, result, directory: str | os.PathLike) -> str:
+        """Writes what `fit` returned as a checkpoint folder that `dslc.load` reads."""
+        result.save(directory)
+        return os.fspath(directory)
+
+    def restored(self, checkpoint):
+        """A `FitResult` holding a checkpoint's weights, optimizer state and history."""
+        from ..runtime.training import FitResult, History
+        from .training import weights_of
+
+        return FitResult(weights_of(self, checkpoint), checkpoint.group("optimizer"),
+                         History.from_arrays(checkpoint.group("history"),
+                                             checkpoint.info["history"], checkpoint.info["step"]),
+                         checkpoint=checkpoint)

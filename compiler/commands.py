@@ -1,7 +1,8 @@
 """What each `dslc` command does, once the driver has parsed the command line.
 
 Reads the `.nn` file, runs the pipeline, prints diagnostics or the requested stage,
-writes artifacts, and runs training through the runtime.
+writes artifacts, and runs training through the runtime (saving and resuming its
+checkpoints).
 """
 
 from __future__ import annotations
@@ -130,6 +131,45 @@ def python_module(session, compilation) -> str:
                        compilation.text, __version__)
 
 
+def save_folder(option: str | None, compilation) -> str | None:
+    """Where `dslc train` saves: `--save`, else the train block's `checkpoint` (relative
+    to the `.nn` file's folder), else nowhere."""
+    if option:
+        return option
+    setting = compilation.train.checkpoint if compilation.train else None
+    return setting and os.path.join(os.path.dirname(compilation.path) or ".", setting)
+
+
+def save_refusal(path: str, compilation) -> str | None:
+    """Why `--save` cannot write the folder `path` (checked before training starts)."""
+    from ..runtime.checkpoint import is_checkpoint
+
+    if os.path.isdir(path) and os.listdir(path) and not is_checkpoint(path):
+        return "it is a folder that is not a dslc checkpoint"
+    if problem := output_refusal(path, compilation, folder=True, force=True):
+        return problem
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"its folder {visible(parent)} is not writable"
+    return None
+
+
+def read_checkpoint(option: str, directory: str, program):
+    """The checkpoint in `directory` (named by `option`), warning on stderr when the
+    program's text changed since; or None after printing why it cannot be read."""
+    from ..runtime.checkpoint import CheckpointError, load
+    from .training import source_mismatch
+
+    try:
+        checkpoint = load(directory)
+    except CheckpointError as error:
+        print(f"error: {option} {visible(directory)}: {error}", file=sys.stderr)
+        return None
+    if warning := source_mismatch(program, checkpoint):
+        print(f"warning: {warning}", file=sys.stderr)
+    return checkpoint
+
+
 def emit_python(session, compilation) -> int:
     """`--emit tf|torch`: the module on stdout, or written (atomically) to `-o FILE`."""
     output = session.args.output
@@ -230,16 +270,29 @@ def train_command(session) -> int:
         return status
     from ..runtime.progress import keras_logs
     from .api import Program
-    from .training import TrainError, final_metrics, nonfinite_loss
+    from ..runtime.checkpoint import CheckpointError
+    from .training import TrainError, final_metrics, nonfinite_loss, run_training
 
     program = Program(compilation)
+    save = save_folder(args.save, compilation)
+    if args.save_every and not save:
+        return usage_error("--save-every needs --save DIR (or `checkpoint` in the train block)")
+    if save and (problem := save_refusal(save, compilation)):
+        return refuse_output("--save", save, problem)
+    resume = read_checkpoint("--resume", args.resume, program) if args.resume else None
+    if args.resume and resume is None:
+        return EXIT_DIAGNOSTICS
     overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
                                    ("batch_size", args.batch_size),
                                    ("devices", args.devices)) if v is not None}
     try:
-        result = program.fit(verbose=args.verbose, **overrides)
+        result = run_training(program, verbose=args.verbose, save=save,
+                              save_every=args.save_every, resume=resume, **overrides)
     except TrainError as error:
         print_diagnostics(session, error.diagnostics)
+        return EXIT_DIAGNOSTICS
+    except (CheckpointError, OSError) as error:
+        print(f"error: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
         return EXIT_DIAGNOSTICS
     final = final_metrics(program, result.params)
     print("final:" + keras_logs(final).replace(" -", "", 1))
@@ -251,6 +304,8 @@ def train_command(session) -> int:
                   f"{error.strerror or error}", file=sys.stderr)
             return EXIT_DIAGNOSTICS
         print(f"wrote history to {args.history}")
+    if save:
+        print(f"saved the checkpoint in {visible(save)} (step {result.checkpoint.info['step']})")
     if args.plot and (status := plot_training(program, result, args.plot)) is not None:
         return status
     if diagnostic := nonfinite_loss(program, result):

@@ -1,4 +1,5 @@
-"""The `dslc` command line: compile to an artifact, train, check, explain, and `--emit`
+"""The `dslc` command line: compile to an artifact, train (saving and resuming
+checkpoints), evaluate and predict with saved weights, check, explain, and `--emit`
 any stage (ast, ir, ir-after=STAGE, stablehlo, summary). Layers above it add their own
 `Command`s and a source highlighter through `main` (the console script, `compiler/cli.py`).
 
@@ -19,7 +20,7 @@ from .. import __version__
 from . import limits
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-COMMANDS = ("compile", "train", "check", "explain", "verify", "plot")
+COMMANDS = ("compile", "train", "evaluate", "predict", "check", "explain", "verify", "plot")
 TARGETS = ("cpu", "gpu", "tpu")
 EMIT_HELP = ("ast | ir | ir-after=STAGE | stablehlo | summary | tf | torch (a standalone "
              "TensorFlow or PyTorch module; -o FILE writes it); STAGE is one of: "
@@ -74,7 +75,29 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
                            "(one line per epoch when not a terminal), 2 one line per epoch")
     verbosity.add_argument("--quiet", dest="verbose", action="store_const", const=0,
                            help="the same as --verbose 0")
+    train.add_argument("--save", metavar="DIR", help="save the run's checkpoint in DIR at every "
+                       "epoch end and at the end (default: the train block's `checkpoint`)")
+    train.add_argument("--save-every", type=positive_int, metavar="N",
+                       help="also save every N steps")
+    train.add_argument("--resume", metavar="DIR", help="go on from the checkpoint in DIR; "
+                       "--steps/--epochs stay totals")
     add_emit(train)
+
+    evaluate = commands.add_parser("evaluate", help="loss and metrics of saved weights")
+    evaluate.add_argument("file")
+    evaluate.add_argument("--weights", metavar="DIR", required=True, help="a checkpoint folder")
+    evaluate.add_argument("--data", metavar="FILE.npz", help="arrays `x` and `y` (default: "
+                          "the train block's data)")
+    evaluate.add_argument("--batch-size", type=positive_int, help="rows per batch")
+
+    predict = commands.add_parser("predict", help="run the model on inputs with saved weights")
+    predict.add_argument("file")
+    predict.add_argument("--weights", metavar="DIR", required=True, help="a checkpoint folder")
+    predict.add_argument("--input", metavar="FILE", action="append", required=True,
+                         help="a .npy per input (repeat for several), or one .npz of them")
+    predict.add_argument("-o", "--output", metavar="FILE", required=True,
+                         help="where to write the predictions (.npy; .npz for several outputs)")
+    predict.add_argument("--batch-size", type=positive_int, help="rows per batch")
 
     check = commands.add_parser("check", help="report diagnostics only")
     check.add_argument("files", nargs="+", metavar="FILE")
@@ -179,6 +202,10 @@ class Session:
     def run(self) -> int:
         if self.args.command in self.extra_commands:
             return self.extra_commands[self.args.command].run(self)
+        if self.args.command in ("evaluate", "predict"):
+            from .checkpoints import run_weights_command
+
+            return run_weights_command(self)
         from .commands import run_command
 
         return run_command(self)

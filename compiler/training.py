@@ -8,12 +8,15 @@ become diagnostics pointing at the `data` setting (E0406).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 
 import numpy as np
 
 from ..dsl import Diagnostic
+from ..runtime.callbacks import CALLBACKS, SaveCheckpoints
+from ..runtime.checkpoint import Checkpoint
 from ..runtime.data import DATA_SOURCES, DataError, Dataset, arrays
 from ..runtime.training import evaluate_dataset, fit, step_seed
 from . import dims, limits
@@ -31,44 +34,73 @@ class TrainError(Exception):
         super().__init__("\n".join(d.message for d in self.diagnostics))
 
 
+class DataFileError(ValueError):
+    """A data file given on the command line or to the API does not fit the model."""
+
+
 def load_data(program, setting: str = "data") -> Dataset:
     """The train block's data (or another data source `setting`, `validation_data`),
-    checked against the model: one array per input and per target (a tuple where there
-    are several), of the shapes the types ask, labels in range for the sparse losses.
-    Problems are E0406 at the setting's line."""
+    checked against the model (`checked_data`); problems are E0406 diagnostics at the
+    setting's line."""
     config = program.compilation.train
     spec = getattr(config, setting)
     source = DATA_SOURCES[spec.name]
     base_dir = os.path.dirname(os.path.abspath(program.compilation.path))
     span = config.spans[setting]
+
+    def fail(message, label="data loaded here", help=None):
+        raise TrainError([Diagnostic("E0406", message, span, label, help=help)])
+
     try:
         data = source.load(base_dir=base_dir, **spec.args)
     except DataError as error:
-        raise TrainError([Diagnostic("E0406", str(error), span, "data loaded here")]) from None
+        fail(str(error))
+    return checked_data(program, data, fail)
+
+
+def load_data_file(program, path: str) -> Dataset:
+    """The `.npz` file `path` as data for the model: arrays `x` and `y`, or for several
+    inputs (targets) one per input (target), named as the model names them."""
+    eval_step = program.module.functions["eval_step"]
+    names = {part: (part if len(args) == 1 else [a.name for a in args])
+             for part, args in (("x", eval_step.args_with("input")),
+                                ("y", eval_step.args_with("target")))}
+
+    def fail(message, label=None, help=None):
+        raise DataFileError(f"{path}: {message}" + (f" ({help})" if help else ""))
+
+    try:
+        data = DATA_SOURCES["npz"].load(base_dir=os.getcwd(), path=path, **names)
+    except DataError as error:
+        fail(str(error))
+    return checked_data(program, data, fail)
+
+
+def checked_data(program, data: Dataset, fail) -> Dataset:
+    """`data` with one array per input and per target (a tuple where there are several),
+    of the shapes and dtypes the model's types ask, labels in range for the sparse
+    losses; otherwise `fail(message, label, help)` raises."""
     eval_step = program.module.functions["eval_step"]
     parts = {}
     for part, role in (("x", "input"), ("y", "target")):
         args, given = eval_step.args_with(role), arrays(getattr(data, part))
         if len(given) != len(args):
-            raise TrainError([Diagnostic(
-                "E0406", f"the data gives {len(given)} array(s) as `{part}`, but the model "
-                f"takes {len(args)} {'inputs' if role == 'input' else 'targets'}", span,
-                "data loaded here", help=f"name one array per {role}, e.g. "
-                f"`{part}=[{', '.join(repr(a.name) for a in args)}]`".replace("'", '"'))])
+            fail(f"the data gives {len(given)} array(s) as `{part}`, but the model "
+                 f"takes {len(args)} {'inputs' if role == 'input' else 'targets'}",
+                 help=f"name one array per {role}, e.g. "
+                 f"`{part}=[{', '.join(repr(a.name) for a in args)}]`".replace("'", '"'))
         checked = []
         for index, (array, arg) in enumerate(zip(given, args)):
             name = part if len(args) == 1 else f"{part}[{index}]"
             if problem := shape_problem(array.shape, arg.type.shape):
-                raise TrainError([Diagnostic(
-                    "E0406", f"the data's `{name}` has shape `{list(array.shape)}`, but the "
-                    f"model needs `{arg.type}`", span, problem,
-                    help="check the model's input type and the loss (sparse losses take "
-                    "class ids)")])
+                fail(f"the data's `{name}` has shape `{list(array.shape)}`, but the model "
+                     f"needs `{arg.type}`", problem,
+                     help="check the model's input type and the loss (sparse losses take "
+                     "class ids)")
             checked.append(np.asarray(array, numpy_dtype(arg.type.dtype)))
         parts[part] = checked[0] if len(args) == 1 else tuple(checked)
     if problem := label_problem(program, arrays(parts["y"])):
-        raise TrainError([Diagnostic("E0406", problem, span, "data loaded here",
-                                     help="class ids run from 0 to the model's output width - 1")])
+        fail(problem, help="class ids run from 0 to the model's output width - 1")
     return Dataset(parts["x"], parts["y"])
 
 
@@ -153,6 +185,55 @@ def step_functions(program, seed: int = 0):
     return step, evaluate
 
 
+def carry_names(program):
+    """The names checkpoints and callbacks give the arrays of `initial_carry`, shaped
+    like it: "params/W", "state/...", "optimizer/..." (one group per `meta` list) and
+    the step counter "loop/step"."""
+    def group(kind: str, prefix: str) -> tuple[str, ...]:
+        return tuple(f"{prefix}/{m['name']}" for m in program.meta.get(kind, []))
+
+    return ((group("params", "params"), group("state", "state")),
+            (group("optimizer_state", "optimizer"), "loop/step"))
+
+
+def source_info(program) -> dict:
+    """What a checkpoint records of the program: its `.nn` path and the sha256 of its
+    text."""
+    compilation = program.compilation
+    return {"source": {"path": os.path.abspath(compilation.path),
+                       "sha256": hashlib.sha256(compilation.text.encode("utf-8")).hexdigest()}}
+
+
+def source_mismatch(program, checkpoint: Checkpoint) -> str | None:
+    """A warning when `checkpoint` was written by a program whose text differs from
+    `program`'s (the arrays may still fit: an edited comment or `epochs` changes it)."""
+    recorded = checkpoint.info.get("source", {})
+    if recorded.get("sha256") == source_info(program)["source"]["sha256"]:
+        return None
+    return (f"the checkpoint was written from {recorded.get('path', 'another program')}, "
+            f"whose text differed from {program.compilation.path} (sha256 "
+            f"{str(recorded.get('sha256'))[:12]}...); its arrays are used where their names "
+            "and shapes match the program")
+
+
+def weights_of(program, checkpoint: Checkpoint) -> dict[str, np.ndarray]:
+    """The model's variables (params and state by name) stored in `checkpoint`;
+    `ValueError` names what is missing or differs in shape."""
+    expected = {m["name"]: (tuple(m["shape"]), group)
+                for group, kind in (("params", "params"), ("state", "state"))
+                for m in program.meta.get(kind, [])}
+    variables = {}
+    for name, (shape, group) in expected.items():
+        array = checkpoint.arrays.get(f"{group}/{name}")
+        if array is None:
+            raise ValueError(f"the checkpoint has no `{group}/{name}`")
+        if tuple(array.shape) != shape:
+            raise ValueError(f"`{group}/{name}` is {list(array.shape)} in the checkpoint, "
+                             f"{list(shape)} in the program")
+        variables[name] = array
+    return variables
+
+
 def initial_carry(program, seed: int):
     """What `step_functions`' step starts from: ((params, state) drawn from `seed`,
     (the optimizer's initial slots, step 0))."""
@@ -229,7 +310,27 @@ def devices_problem(program, devices: int | None, rows: int) -> Diagnostic | Non
     return None
 
 
-def run_training(program, *, log=print, verbose: int = 1, **overrides):
+def callbacks_of(program) -> list:
+    """The runtime callbacks the train block's `callbacks` names; paths are relative to
+    the `.nn` file's folder, as data paths are."""
+    config = program.compilation.train
+    base_dir = os.path.dirname(os.path.abspath(program.compilation.path))
+    made = []
+    for spec in config.callbacks:
+        args = dict(spec.args)
+        if "filepath" in args:
+            args["filepath"] = os.path.join(base_dir, args["filepath"])
+        made.append(CALLBACKS[spec.name](**args))
+    return made
+
+
+def run_training(program, *, log=print, verbose: int = 1, save: str | None = None,
+                 save_every: int | None = None, resume: Checkpoint | None = None,
+                 callbacks=(), **overrides):
+    """Runs the train block, `overrides` replacing its settings. `save` names a folder
+    the run's checkpoint is written to at every epoch end, every `save_every` steps and
+    at the end; `resume` continues from a checkpoint (epochs and steps stay totals);
+    `callbacks` run after the train block's own."""
     config = program.compilation.train
     if config is None:
         raise ValueError("the program has no `train` block")
@@ -265,6 +366,9 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
         raise TrainError([problem])
     step, evaluate = step_functions(program, settings["seed"])
     variables, carry = initial_carry(program, settings["seed"])
+    callbacks = [*callbacks_of(program), *callbacks]
+    if save is not None:
+        callbacks.append(SaveCheckpoints(save, save_every))
     with precision(program.module):
         result = fit(step, variables, carry, data,
                    batch_size=settings["batch_size"], epochs=settings["epochs"],
@@ -272,7 +376,8 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                    validation=validation,
                    evaluate=evaluate if validation is not None else None,
                    metric_names=config.metrics, log=log, verbose=verbose,
-                   devices=settings["devices"])
+                   devices=settings["devices"], callbacks=callbacks,
+                   names=carry_names(program), resume=resume, info=source_info(program))
     (params, state), (slots, _) = result.params, result.opt_state
     names = [m["name"] for kind in ("params", "state") for m in program.meta.get(kind, [])]
     return dataclasses.replace(

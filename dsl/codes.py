@@ -195,8 +195,9 @@ CODES: dict[str, tuple[str, str]] = {
         "train M {\n    data = two_blobs()\n    loss = mean_squared_error\n    optimizer = sgd\n}",
     ),
     "E0403": _entry(
-        "unknown loss, optimizer, metric or data source",
-        "A `train` setting names a loss, optimizer, metric or data source that does not exist.",
+        "unknown loss, optimizer, metric, data source or callback",
+        "A `train` setting names a loss, optimizer, metric, data source or callback that does\n"
+        "not exist, or something of another kind where one of them belongs.",
         "train M {\n    data = two_blobs()\n    loss = mean_square_error\n    optimizer = sgd\n}",
         "train M {\n    data = two_blobs()\n    loss = mean_squared_error\n    optimizer = sgd\n}",
     ),
@@ -225,8 +226,9 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "E0407": _entry(
         "the loss is not finite",
-        "A training step's loss was NaN or infinite: training diverged. The run finishes\n"
-        "(its history is written), and dslc exits with status 1, naming the first such step.",
+        "A training step's loss was NaN or infinite: training diverged. Training stops after\n"
+        "that step, as Keras' TerminateOnNaN does (its history so far is written; a `--save`\n"
+        "checkpoint keeps the last finite state), and dslc exits with status 1, naming the step.",
         "train M {\n    data = two_blobs()\n    loss = mse\n"
         "    optimizer = SGD(learning_rate=1e6)\n}",
         "train M {\n    data = two_blobs()\n    loss = mse\n"

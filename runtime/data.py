@@ -2,7 +2,8 @@
 
 A `train` block's `data = two_blobs(...)` names an entry of `DATA_SOURCES`; the
 runtime calls it and gets a `Dataset` of NumPy arrays, which `batches_for_epoch`
-cuts into index batches. Only NumPy is needed here.
+cuts into index batches; `DataOrder` is the order a training run visits rows in, kept
+in checkpoints. Only NumPy is needed here.
 """
 
 from __future__ import annotations
@@ -460,3 +461,41 @@ def batches_for_epoch(
     if size < 1:
         raise DataError(f"batch size must be positive, got {size}")
     return [order[start : start + size] for start in range(0, n, size)]
+
+
+class DataOrder:
+    """The order rows are visited in: successive passes over 0..size-1, each shuffled
+    by `rng` when `shuffle`. `pending` is what the current pass has left; with the
+    generator's state it is all a checkpoint needs to go on in the same order."""
+
+    def __init__(self, size: int, shuffle: bool, rng: np.random.Generator):
+        self.size, self.shuffle, self.rng = size, shuffle, rng
+        self.pending = np.empty(0, dtype=np.int64)
+
+    def new_pass(self) -> None:
+        self.pending = self._one_pass()
+
+    def _one_pass(self) -> np.ndarray:
+        return self.rng.permutation(self.size) if self.shuffle else np.arange(self.size)
+
+    def take(self, steps: int, batch_size: int) -> np.ndarray:
+        """[steps, batch_size] indices cut across passes (steps mode: all full)."""
+        needed = steps * batch_size
+        passes = [self.pending]
+        available = len(self.pending)
+        while available < needed:
+            passes.append(self._one_pass())
+            available += self.size
+        stream = np.concatenate(passes)
+        self.pending = stream[needed:]
+        return stream[:needed].reshape(steps, batch_size)
+
+    def next_batches(self, steps: int, batch_size: int) -> np.ndarray | None:
+        """Up to `steps` full batches [steps, batch_size] of this pass, or its smaller
+        last batch alone [1, rest]; None when the pass is done (epochs mode)."""
+        if not len(self.pending):
+            return None
+        full = min(steps, len(self.pending) // batch_size)
+        taken = full * batch_size if full else len(self.pending)
+        chunk, self.pending = self.pending[:taken], self.pending[taken:]
+        return chunk.reshape(max(full, 1), -1)

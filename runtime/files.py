@@ -99,7 +99,7 @@ def read_regular(path: str, limit: int) -> bytes:
         if info.st_size > limit:
             raise ValueError(f"larger than {limit} bytes")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
+            data = handle.read(info.st_size + 1)  # not `limit`: read() allocates what it is asked
     finally:
         os.close(fd)
     if len(data) > limit:

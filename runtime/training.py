@@ -20,7 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import Dataset, batches_for_epoch, rows_of
+from .callbacks import Callback, TerminateOnNaN
+from .checkpoint import Checkpoint, CheckpointError, save as save_checkpoint
+from .data import DataOrder, Dataset, arrays, batches_for_epoch, rows_of
 from .files import write_atomically
 from .progress import progress_logger
 
@@ -62,6 +64,19 @@ class History:
         document["steps"] = self.steps
         return json.dumps(document, indent=2) + "\n"
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The recorded values as float64 arrays named "history/<key>" (exact, and
+        non-finite values kept), for checkpoints."""
+        return {f"history/{key}": np.asarray(values, np.float64)
+                for key, values in self.history.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], info: dict, steps: int) -> History:
+        """The History a checkpoint recorded: `arrays` by key, `info` its key order
+        and epoch count."""
+        return cls({key: [float(v) for v in arrays[key]] for key in info["keys"]},
+                   info["epochs"], steps)
+
 
 @dataclass(frozen=True)
 class FitResult:
@@ -70,84 +85,63 @@ class FitResult:
     history: History
     # (step, loss) of the first step whose loss was NaN or infinite, counted from 1
     first_nonfinite_step: tuple[int, float] | None = None
+    # the run's final state, ready to be saved (`runtime.checkpoint`) and resumed
+    checkpoint: Checkpoint | None = None
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Writes the run's final state as a checkpoint folder (atomically)."""
+        save_checkpoint(directory, self.checkpoint)
 
 
 def _json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-# -- callbacks ----------------------------------------------------------------
-
-
-class Callback:
-    """Called by `fit` in epochs mode; `on_epoch_end` returns True to stop training."""
-
-    def on_train_begin(self) -> None:
-        pass
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
-        return False
-
-
-class EarlyStopping(Callback):
-    """Stop when `monitor` has not improved by more than `min_delta` for `patience`
-    epochs. `mode` "auto" maximizes monitors whose name contains "acc", else minimizes."""
-
-    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0, mode: str = "auto"):
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping mode must be auto, min or max, got {mode!r}")
-        self.monitor = monitor
-        self.patience = patience
-        self.min_delta = abs(min_delta)
-        self.maximize = mode == "max" or (mode == "auto" and "acc" in monitor)
-        self.on_train_begin()
-
-    def on_train_begin(self) -> None:
-        self.best = -math.inf if self.maximize else math.inf
-        self.wait = 0
-        self.stopped_epoch: int | None = None
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
-        if self.monitor not in logs:
-            raise ValueError(f"EarlyStopping monitors `{self.monitor}`, but fit logs only {', '.join(logs)}")
-        value = logs[self.monitor]
-        improvement = value - self.best if self.maximize else self.best - value
-        if improvement > self.min_delta:
-            self.best, self.wait = value, 0
-            return False
-        self.wait += 1
-        if self.wait > self.patience:
-            self.stopped_epoch = epoch
-            return True
-        return False
-
-
 # -- the jitted kernels ---------------------------------------------------------
 
 
-def _scan_gathered(step, shard, params, opt_state, x, y, index_chunk):
+def _guarded(step, halt: bool, active):
+    """A scan body running `step` on a batch, whose steps from the `active`-th on
+    leave the carry as it was, and with `halt` also those after a NaN or infinite
+    loss. (Padding is how a single step runs as a loop of two: XLA compiles a loop of
+    one differently, and its rounding would make a resumed run differ from one that
+    was never interrupted.)"""
+
+    def body(state, batch):
+        carry, stopped, index = state
+        params, opt_state, loss, metrics = step(*carry, *batch)
+        keep = stopped | (index >= active)
+        new = jax.tree.map(lambda n, o: jnp.where(keep, o, n), (params, opt_state), carry)
+        if halt:
+            stopped = stopped | ~jnp.isfinite(loss)
+        return (new, stopped, index + 1), (loss, tuple(metrics))
+
+    return body
+
+
+def _start(carry):
+    return carry, jnp.array(False), jnp.array(0, jnp.int32)
+
+
+def _scan_gathered(step, shard, halt, carry, x, y, index_chunk, active):
     """Run `step` once per row of `index_chunk` ([steps, batch]), gathering each
     batch from the device-resident `x` and `y`; `shard` places a batch (over a device
     mesh, or not at all)."""
+    body = _guarded(step, halt, active)
 
-    def body(carry, indices):
-        params, opt_state, loss, metrics = step(*carry, shard(rows_of(x, indices)),
-                                                shard(rows_of(y, indices)))
-        return (params, opt_state), (loss, tuple(metrics))
+    def gathered(state, indices):
+        return body(state, (shard(rows_of(x, indices)), shard(rows_of(y, indices))))
 
-    (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), index_chunk)
-    return params, opt_state, losses, metrics
+    (carry, _, _), (losses, metrics) = jax.lax.scan(gathered, _start(carry), index_chunk)
+    return carry, losses, metrics
 
 
-def _scan_full_batch(step, shard, params, opt_state, x, y, length):
+def _scan_full_batch(step, shard, halt, carry, x, y, active, length):
     """Run `step` `length` times on the whole of `x` and `y` (no gather needed)."""
-
-    def body(carry, _):
-        params, opt_state, loss, metrics = step(*carry, shard(x), shard(y))
-        return (params, opt_state), (loss, tuple(metrics))
-
-    (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), None, length=length)
-    return params, opt_state, losses, metrics
+    body = _guarded(step, halt, active)
+    (carry, _, _), (losses, metrics) = jax.lax.scan(
+        lambda state, _: body(state, (shard(x), shard(y))), _start(carry), None, length=length)
+    return carry, losses, metrics
 
 
 def _map_gathered(function, params, x, y, index_chunk):
@@ -194,29 +188,32 @@ class _Trainer:
     the full-size chunks of an epoch, the shorter last chunk, and the last partial
     batch, which runs as a chunk of one step of its own size."""
 
-    def __init__(self, step: Callable, train: Dataset, batch_size: int | None, mesh: DataParallel | None = None):
-        self.mesh = mesh
+    def __init__(self, step: Callable, train: Dataset, batch_size: int | None,
+                 mesh: DataParallel | None = None, halt: bool = False):
+        self.mesh, self.halt = mesh, halt
         place = mesh.replicate if mesh else jax.device_put
         self.x, self.y = place(train.x), place(train.y)
         self.size = len(train)
         self.full_batch = batch_size is None or batch_size >= self.size
         self.batch_size = self.size if self.full_batch else batch_size
         shard = mesh.shard_batch if mesh else _unsharded
-        self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard), donate_argnums=(0, 1))
-        self._full = jax.jit(functools.partial(_scan_full_batch, step, shard), donate_argnums=(0, 1), static_argnums=(4,))
+        self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard, halt), donate_argnums=(0,))
+        self._full = jax.jit(functools.partial(_scan_full_batch, step, shard, halt), donate_argnums=(0,), static_argnums=(4,))
 
-    def run(self, params, opt_state, work):
-        """`work` is a step count (full batch) or an index chunk [steps, batch].
-        Returns params, opt_state, losses [steps] and metrics (tuple of [steps])."""
+    def run(self, carry, work):
+        """`work` is a step count (full batch) or an index chunk [steps, batch];
+        `carry` is (params, opt_state). Returns the new carry, losses [steps] and
+        metrics (tuple of [steps])."""
+        count = work if self.full_batch else len(work)
         if self.full_batch:
-            params, opt_state, losses, metrics = self._full(params, opt_state, self.x, self.y, work)
+            carry, losses, metrics = self._full(carry, self.x, self.y, count, max(count, 2))
         else:
-            indices = jnp.asarray(work, dtype=jnp.int32)
-            params, opt_state, losses, metrics = self._gathered(params, opt_state, self.x, self.y, indices)
-        losses, metrics = jax.device_get((losses, metrics))
+            indices = jnp.asarray(np.concatenate([work, work]) if count == 1 else work, dtype=jnp.int32)
+            carry, losses, metrics = self._gathered(carry, self.x, self.y, indices, count)
+        losses, metrics = jax.tree.map(lambda a: a[:count], jax.device_get((losses, metrics)))
         if np.ndim(losses) != 1:
             raise ValueError(f"the step function must return a scalar loss, got shape {np.shape(losses)[1:]}")
-        return params, opt_state, np.asarray(losses), tuple(np.asarray(m) for m in metrics)
+        return carry, np.asarray(losses), tuple(np.asarray(m) for m in metrics)
 
 
 class _Evaluator:
@@ -309,6 +306,10 @@ def fit(
     steps_per_call: int = 0,
     devices: int | None = None,
     callbacks: Sequence[Callback] = (),
+    names=None,
+    resume: Checkpoint | None = None,
+    info: dict | None = None,
+    terminate_on_nan: bool = True,
     log: Callable[[str], Any] = print,
     verbose: int = 1,
 ) -> FitResult:
@@ -324,29 +325,41 @@ def fit(
     `verbose` as Keras' (`runtime/progress.py`): 0 silent, 1 a progress bar redrawn
     inside each epoch when `log` is `print` to a terminal, else (and with 2) one line
     per epoch handed to `log`. Steps mode shows as one epoch of `steps` steps.
-    `callbacks` (e.g. `EarlyStopping`) run after every epoch, in epochs mode only.
+    `callbacks` (`runtime.callbacks`) see the run after each call of steps and each
+    epoch; `terminate_on_nan` stops after the first non-finite loss (Keras'
+    TerminateOnNaN, here the default).
+    `names` is a pytree shaped like `(params, opt_state)` of "group/name" strings that
+    name the carry's arrays in checkpoints and to callbacks (default `carry/0`, ...).
+    `resume` (a `Checkpoint`) continues a run where it stopped: its carry, step, epoch,
+    data order and history; `epochs` and `steps` stay totals, as Keras' initial_epoch.
+    `info` is copied into each checkpoint's manifest.
     `devices` (> 1) trains data-parallel over that many of this host's devices
     (`DataParallel`); the batch size must be a multiple of it.
     The caller's `params` and `opt_state` are copied, never donated."""
-    _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, callbacks, steps_per_call)
+    _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, steps_per_call)
     mesh = None
     if devices is not None and devices > 1:
         if batch_size is not None and batch_size % devices:
             raise ValueError(f"`batch_size` {batch_size} is not a multiple of the {devices} devices")
         mesh = DataParallel(devices)
-    trainer = _Trainer(step, train, batch_size, mesh)
+    callbacks = [*callbacks, *([TerminateOnNaN()] if terminate_on_nan else [])]
+    halt = any(isinstance(callback, TerminateOnNaN) for callback in callbacks)
+    trainer = _Trainer(step, train, batch_size, mesh, halt)
     evaluator = _Evaluator(evaluate, validation, batch_size, steps_per_call) if validation is not None else None
-    loop = _FitLoop(trainer, evaluator, tuple(metric_names), steps_per_call, log, verbose)
-    params, opt_state = jax.tree.map(jnp.array, (params, opt_state))
+    carry = jax.tree.map(jnp.array, (params, opt_state))
+    if names is None:
+        names = jax.tree.unflatten(jax.tree.structure(carry),
+                                   [f"carry/{i}" for i in range(len(jax.tree.leaves(carry)))])
+    loop = _FitLoop(trainer, evaluator, tuple(metric_names), steps_per_call, log, verbose,
+                    carry, names, np.random.default_rng(seed), shuffle, callbacks, info or {})
+    if resume is not None:
+        loop.restore(resume)
     if mesh is not None:
-        params, opt_state = mesh.replicate((params, opt_state))
-    rng = np.random.default_rng(seed)
-    if steps is not None:
-        return loop.run_steps(params, opt_state, steps, shuffle, rng)
-    return loop.run_epochs(params, opt_state, epochs or 1, shuffle, rng, callbacks)
+        loop.carry = mesh.replicate(loop.carry)
+    return loop.run(epochs=None if steps is not None else (epochs or 1), steps=steps)
 
 
-def _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, callbacks, steps_per_call):
+def _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, steps_per_call):
     if len(train) == 0:
         raise ValueError("cannot fit on an empty dataset")
     if epochs is not None and steps is not None:
@@ -358,94 +371,195 @@ def _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate,
         raise ValueError(f"`steps_per_call` must be 0 (automatic) or positive, got {steps_per_call}")
     if validation is not None and evaluate is None:
         raise ValueError("validation data needs an `evaluate` function")
-    if callbacks and steps is not None:
-        raise ValueError("callbacks run at the end of each epoch; they need `epochs`, not `steps`")
 
 
 class _FitLoop:
-    """The host side of `fit`: cuts work into chunks, records history, logs."""
+    """The host side of `fit`: cuts the work into XLA calls, records history, logs,
+    calls the callbacks, and is the `run` handle they see (`runtime.callbacks`)."""
 
-    def __init__(self, trainer, evaluator, metric_names, steps_per_call, log, verbose):
+    def __init__(self, trainer, evaluator, metric_names, steps_per_call, log, verbose,
+                 carry, names, rng, shuffle, callbacks, info):
         self.trainer = trainer
         self.evaluator = evaluator
         self.metric_names = metric_names
         self.steps_per_call = steps_per_call
         self.progress = progress_logger(verbose, log)
         self.dynamic = self.progress is not None and self.progress.dynamic
+        self.carry, self.names = carry, list(jax.tree.leaves(names))
+        self.order = DataOrder(trainer.size, shuffle, rng)
+        self.callbacks, self.info = list(callbacks), info
+        self.periods = [c.every_steps for c in callbacks if c.every_steps]
         self.history = History()
+        self.step = 0  # optimizer steps run
+        self.epoch = 0  # the epoch under way (or ending, for on_epoch_end), from 0
+        self.epochs_done = 0
+        self.epoch_means: _WeightedMeans | None = None  # while an epoch is under way
         self.nonfinite: tuple[int, float] | None = None
+        self.stop_training = False
 
-    def run_steps(self, params, opt_state, steps, shuffle, rng) -> FitResult:
+    # -- the handle callbacks see
+
+    def entries(self, *groups: str) -> dict[str, np.ndarray]:
+        """The carry's arrays (of `groups`, or all) as "group/name" -> NumPy array."""
+        leaves = jax.device_get(jax.tree.leaves(self.carry))
+        return {name: np.array(leaf) for name, leaf in zip(self.names, leaves)
+                if not groups or name.split("/", 1)[0] in groups}
+
+    def assign(self, entries: dict[str, Any]) -> None:
+        """Replaces the named arrays of the carry; each keeps its shape and dtype."""
+        if unknown := sorted(set(entries) - set(self.names)):
+            raise KeyError(f"the run has no array {', '.join(unknown)}")
+        leaves = jax.tree.leaves(self.carry)
+        for index, name in enumerate(self.names):
+            if name in entries:
+                value, old = np.asarray(entries[name]), leaves[index]
+                if value.shape != old.shape or value.dtype != old.dtype:
+                    raise ValueError(f"`{name}` is {old.dtype}{list(old.shape)} in this run, "
+                                     f"{value.dtype}{list(value.shape)} in what was given")
+                leaves[index] = jnp.array(value)
+        self.carry = jax.tree.unflatten(jax.tree.structure(self.carry), leaves)
+
+    def snapshot(self) -> Checkpoint:
+        """Everything a resumed run needs, as host arrays and JSON-able info."""
+        arrays = {**self.entries(), **self.history.arrays(), "loop/pending": self.order.pending}
+        info = {**self.info, "step": self.step, "epoch": self.epochs_done,
+                "data_order": self.order.rng.bit_generator.state,
+                "history": {"keys": list(self.history.history), "epochs": self.history.epochs}}
+        if self.epoch_means is not None:
+            info["epoch_weight"] = self.epoch_means.total_weight
+            if self.epoch_means.sums is not None:
+                arrays["loop/epoch_sums"] = self.epoch_means.sums
+        return Checkpoint(arrays, info)
+
+    def save(self, directory) -> None:
+        save_checkpoint(directory, self.snapshot())
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Puts the run where `checkpoint` left it; `CheckpointError` if its arrays do
+        not fit this run's."""
+        if missing := [n for n in self.names if n not in checkpoint.arrays]:
+            raise CheckpointError(f"the checkpoint does not fit this run: it has no "
+                                  f"{', '.join(missing)}")
+        try:
+            self.assign({name: checkpoint.arrays[name] for name in self.names})
+        except ValueError as error:
+            raise CheckpointError(f"the checkpoint does not fit this run: {error}") from None
+        info = checkpoint.info
+        self.step, self.epochs_done = int(info["step"]), int(info["epoch"])
+        self.epoch = self.epochs_done
+        self.order.rng.bit_generator.state = info["data_order"]
+        self.order.pending = checkpoint.arrays["loop/pending"].astype(np.int64)
+        if "epoch_weight" in info:
+            self.epoch_means = _WeightedMeans()
+            self.epoch_means.total_weight = float(info["epoch_weight"])
+            self.epoch_means.sums = checkpoint.arrays.get("loop/epoch_sums")
+        self.history = History.from_arrays(checkpoint.group("history"), info["history"], self.step)
+
+    # -- the loop
+
+    def run(self, epochs: int | None, steps: int | None) -> FitResult:
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        if steps is not None:
+            self._run_steps(steps)
+        else:
+            self._run_epochs(epochs)
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        params, opt_state = self.carry
+        return FitResult(params, opt_state, self.history, self.nonfinite, self.snapshot())
+
+    def _run_steps(self, steps: int) -> None:
         chunk_size = self.steps_per_call or self._chunk_size(steps)
-        stream = None if self.trainer.full_batch else _IndexStream(self.trainer.size, shuffle, rng)
-        means, done = _WeightedMeans(), 0
+        start, means = self.step, _WeightedMeans()
         self._report("epoch_begin", 0, 1, steps)
-        while done < steps:
-            count = min(chunk_size, steps - done)
-            work = count if stream is None else stream.take(count, self.trainer.batch_size)
-            params, opt_state, losses, metrics = self.trainer.run(params, opt_state, work)
-            self._watch(done, losses)
-            for i in range(count):
-                self.history.record(self._named(losses[i], tuple(m[i] for m in metrics)))
+        while self.step < steps and not self.stop_training:
+            count = self._call_length(min(chunk_size, steps - self.step))
+            work = count if self.trainer.full_batch else self.order.take(count, self.trainer.batch_size)
+            first = self.step
+            losses, metrics = self._advance(work)
+            for i in range(len(losses)):
+                logs = self._named(losses[i], tuple(m[i] for m in metrics))
+                self.history.record(logs)
             means.add(losses, metrics, weight=self.trainer.batch_size)
-            done += count
-            self._report("batch_end", done, self._named(*means.result()))
-        self.history.steps = steps
-        logs = self._named(*means.result())
-        if self.evaluator is not None:
-            val_logs = self._named(*self.evaluator(params), prefix="val_")
+            self.history.steps = self.step
+            self._report("batch_end", self.step, self._named(*means.result()))
+            self._steps_end(logs)
+        logs = self._named(*means.result()) if self.step > start else {}
+        if self.evaluator is not None and self.step > start:
+            val_logs = self._named(*self.evaluator(self.carry[0]), prefix="val_")
             self.history.record(val_logs)
             logs.update(val_logs)
         self._report("epoch_end", logs)
-        return FitResult(params, opt_state, self.history, self.nonfinite)
 
     def _report(self, event: str, *args) -> None:
         if self.progress is not None:
             getattr(self.progress, event)(*args)
 
-    def run_epochs(self, params, opt_state, epochs, shuffle, rng, callbacks) -> FitResult:
-        for callback in callbacks:
-            callback.on_train_begin()
-        self.history.epochs = 0
-        for epoch in range(epochs):
-            params, opt_state, logs = self._run_epoch(params, opt_state, epoch, epochs, shuffle, rng)
+    def _run_epochs(self, epochs: int) -> None:
+        self.history.epochs = self.epochs_done
+        while self.epochs_done < epochs and not self.stop_training:
+            self.epoch = self.epochs_done
+            if self.epoch_means is None:
+                self.epoch_means = _WeightedMeans()
+                if not self.trainer.full_batch:
+                    self.order.new_pass()
+            logs = self._run_epoch(epochs)
             if self.evaluator is not None:
-                logs.update(self._named(*self.evaluator(params), prefix="val_"))
+                logs.update(self._named(*self.evaluator(self.carry[0]), prefix="val_"))
+            self.epoch_means = None
             self.history.record(logs)
-            self.history.epochs = epoch + 1
+            self.epochs_done = self.history.epochs = self.epoch + 1
             self._report("epoch_end", logs)
-            stop = [callback.on_epoch_end(epoch, dict(logs)) for callback in callbacks]
-            if any(stop):
-                break
-        return FitResult(params, opt_state, self.history, self.nonfinite)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, dict(logs))
 
-    def _watch(self, done: int, losses) -> None:
-        """Remembers the first non-finite loss, `done` steps having run before `losses`."""
-        if self.nonfinite is None:
-            bad = np.flatnonzero(~np.isfinite(losses))
-            if bad.size:
-                self.nonfinite = (done + int(bad[0]) + 1, float(losses[bad[0]]))
-
-    def _run_epoch(self, params, opt_state, epoch, epochs, shuffle, rng):
-        trainer, means = self.trainer, _WeightedMeans()
+    def _run_epoch(self, epochs: int) -> dict[str, float]:
+        """The rest of the epoch under way; its logs (means over its batches)."""
+        trainer, means = self.trainer, self.epoch_means
         steps_per_epoch = 1 if trainer.full_batch else math.ceil(trainer.size / trainer.batch_size)
-        self._report("epoch_begin", epoch, epochs, steps_per_epoch)
-        done = 0
-        if trainer.full_batch:
-            chunks = [1]
-        else:
-            batches = batches_for_epoch(trainer.size, trainer.batch_size, shuffle, rng)
-            chunks = _index_chunks(batches, self._epoch_chunk_size())
-        for work in chunks:
-            params, opt_state, losses, metrics = trainer.run(params, opt_state, work)
-            self._watch(self.history.steps, losses)
+        self._report("epoch_begin", self.epoch, epochs, steps_per_epoch)
+        chunk_size = self._epoch_chunk_size()
+        while not self.stop_training:
+            if trainer.full_batch:
+                work = 1 if means.sums is None else None
+            else:
+                work = self.order.next_batches(self._call_length(chunk_size), trainer.batch_size)
+            if work is None:
+                break
+            losses, metrics = self._advance(work)
             batch = trainer.batch_size if trainer.full_batch else work.shape[1]
             means.add(losses, metrics, weight=batch)
-            self.history.steps += len(losses)
-            done += len(losses)
+            self.history.steps = self.step
+            logs = self._named(*means.result())
+            done = steps_per_epoch - math.ceil(len(self.order.pending) / trainer.batch_size) \
+                if not trainer.full_batch else 1
             if done < steps_per_epoch:
-                self._report("batch_end", done, self._named(*means.result()))
-        return params, opt_state, self._named(*means.result())
+                self._report("batch_end", done, logs)
+            self._steps_end(logs)
+        return self._named(*means.result())
+
+    def _advance(self, work):
+        """Runs one XLA call; its losses and metrics, cut after the first non-finite
+        loss when the trainer halts there (the steps after it left the carry alone)."""
+        self.carry, losses, metrics = self.trainer.run(self.carry, work)
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            if self.nonfinite is None:
+                self.nonfinite = (self.step + int(bad[0]) + 1, float(losses[bad[0]]))
+            if self.trainer.halt:
+                losses, metrics = losses[: bad[0] + 1], tuple(m[: bad[0] + 1] for m in metrics)
+        self.step += len(losses)
+        return losses, metrics
+
+    def _steps_end(self, logs: dict[str, float]) -> None:
+        for callback in self.callbacks:
+            callback.on_steps_end(self, logs)
+
+    def _call_length(self, count: int) -> int:
+        """`count`, shortened so that the call ends at the next multiple of each
+        callback's `every_steps`."""
+        return min([count] + [period - self.step % period for period in self.periods])
 
     def _epoch_chunk_size(self) -> int:
         if self.steps_per_call:
@@ -470,25 +584,6 @@ class _FitLoop:
         return logs
 
 
-class _IndexStream:
-    """Batches cut from successive (shuffled) passes over 0..size-1, for steps mode."""
-
-    def __init__(self, size: int, shuffle: bool, rng: np.random.Generator):
-        self.size, self.shuffle, self.rng = size, shuffle, rng
-        self.pending = np.empty(0, dtype=np.int64)
-
-    def take(self, steps: int, batch_size: int) -> np.ndarray:
-        needed = steps * batch_size
-        passes = [self.pending]
-        available = len(self.pending)
-        while available < needed:
-            passes.append(self.rng.permutation(self.size) if self.shuffle else np.arange(self.size))
-            available += self.size
-        stream = np.concatenate(passes)
-        self.pending = stream[needed:]
-        return stream[:needed].reshape(steps, batch_size)
-
-
 # -- evaluate and predict -------------------------------------------------------
 
 
@@ -501,12 +596,13 @@ def evaluate_dataset(
 
 
 def predict_batches(fn: Callable, params, x: np.ndarray, batch_size: int | None = None):
-    """`fn(params, x_batch)` over `x` in batches, concatenated; returns NumPy arrays
-    (a tuple if `fn` returns several). The last partial batch is padded by repeating
+    """`fn(params, x_batch)` over `x` (an array, or a tuple of them for several inputs)
+    in batches, concatenated; returns NumPy arrays (a tuple if `fn` returns several).
+    The last partial batch is padded by repeating
     the final row and the padding's outputs are dropped, so one compiled shape
     serves every batch; this assumes rows are predicted independently, as in
     inference."""
-    size = len(x)
+    size = len(arrays(x)[0])
     if size == 0:
         raise ValueError("cannot predict on an empty array")
     batch = size if batch_size is None else min(batch_size, size)
@@ -523,4 +619,4 @@ def predict_batches(fn: Callable, params, x: np.ndarray, batch_size: int | None 
 
 
 def _map_rows(function, params, x, index_chunk):
-    return jax.lax.map(lambda indices: function(params, x[indices]), index_chunk)
+    return jax.lax.map(lambda indices: function(params, rows_of(x, indices)), index_chunk)

@@ -142,11 +142,12 @@ def test_train_on_npz_contents_that_are_not_data_gives_a_diagnostic(tmp_path, ar
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_diverging_run_finishes_keeps_its_history_and_exits_1(tmp_path):
+def test_a_diverging_run_stops_keeps_its_history_and_exits_1(tmp_path):
     source = ROOT / "tests" / "diagnostics" / "compile" / "E0407_diverges.nn"
     history = tmp_path / "history.json"
     result = run_dslc("train", str(source), "--history", str(history), "--quiet")
     assert result.returncode == 1, result.stderr
     assert "error[E0407]: the loss became inf at step 4" in result.stderr
     assert "E0407_diverges.nn:9:18" in result.stderr and "Traceback" not in result.stderr
-    assert len(json.loads(history.read_text())["loss"]) == 40
+    losses = json.loads(history.read_text())["loss"]
+    assert len(losses) == 4 and losses[-1] is None  # stopped after it, as TerminateOnNaN

@@ -37,12 +37,12 @@ for example in ("examples/linear_classifier.nn", "examples/mlp.nn"):
                      metric_names=config.metrics, devices=devices)
         losses[devices] = np.array(result.history.history["loss"])
     trainer = _Trainer(step, data, config.batch_size, DataParallel(4))
-    params, state = initial_carry(program, 0)
+    carry = initial_carry(program, 0)
     if trainer.full_batch:
-        lowered = trainer._full.lower(params, state, trainer.x, trainer.y, 2)
+        lowered = trainer._full.lower(carry, trainer.x, trainer.y, 2, 2)
     else:
         indices = np.zeros((2, trainer.batch_size), np.int32)
-        lowered = trainer._gathered.lower(params, state, trainer.x, trainer.y, indices)
+        lowered = trainer._gathered.lower(carry, trainer.x, trainer.y, indices, 2)
     report[example] = {
         "deviation": float(np.max(np.abs(losses[4] - losses[None]) / np.abs(losses[None]))),
         "all_reduce": "all-reduce" in lowered.compile().as_text(),

@@ -36,6 +36,7 @@ BUILTIN_SCOPES = {
     "initializer": "support.function.initializer.dslc",
     "optimizer": "support.class.optimizer.dslc",
     "data": "support.function.data.dslc",
+    "callback": "support.class.callback.dslc",
     "dtype": "storage.type.dtype.dslc",
     "constant": "support.constant.dslc",
 }

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from ...dsl.diagnostics import suggest
 from .. import dims
+from ..callbacks import CALLBACKS
 from ..data_sources import DATA_SOURCES, REQUIRED as DATA_REQUIRED
 from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES
@@ -62,11 +63,17 @@ def _choice(c: CallSite, value, options, name="value"):
     if not isinstance(options, list) or not options:
         raise c.fail("E0304", f"`choice` takes a non-empty list of options, found "
                      f"{kind_name(options)}", "options")
+    return one_of(c, "value", value, options, f"`{name}`")
+
+
+def one_of(c: CallSite, arg: str, value, options, what: str):
+    """`value` if it is one of `options`; else E0304 ("`what` should be one of ...")
+    at the argument `arg`, with the nearest option."""
     if value not in options:
         shown = ", ".join(f'"{o}"' if isinstance(o, str) else str(o) for o in options)
         found = f'"{value}"' if isinstance(value, str) else kind_name(value)
         strings = [o for o in options if isinstance(o, str)]
-        raise c.fail("E0304", f"`{name}` should be one of {shown}, found {found}", "value",
+        raise c.fail("E0304", f"{what} should be one of {shown}, found {found}", arg,
                      help=suggest(value, strings) if isinstance(value, str) else None)
     return value
 
@@ -152,7 +159,13 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
         for arg, value in args.items():
             if kinds.get(arg) and arg in c.arg_spans:  # given, not a default
                 check_arg_kind(c, arg, value, kinds[arg], f"`{name}`")
-        return Spec(kind, name, component, args, c.span)
+        for arg, options in getattr(component, "choices", {}).items():
+            one_of(c, arg, args[arg], options, f"`{name}`'s `{arg}`")
+        for arg in getattr(component, "counts", ()):
+            if args[arg] < 0:
+                raise c.fail("E0304", f"`{name}`'s `{arg}` should be 0 or more, found "
+                             f"`{args[arg]}`", arg)
+        return Spec(kind, name, component, args, c.span, dict(c.arg_spans))
     return impl
 
 
@@ -161,7 +174,8 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
 # Python values, so a `relu` or a list there would only fail later, inside JAX.
 ARG_KINDS: dict[str, str] = {"int": "an integer", "float": "a number",
                              "bool": "`true` or `false`", "str": "a string",
-                             "names": "a string or a non-empty list of strings"}
+                             "names": "a string or a non-empty list of strings",
+                             "freq": '`"epoch"` or a positive integer'}
 INT32 = range(-2**31, 2**31)
 SEEDS = range(0, 2**31)
 
@@ -185,7 +199,8 @@ def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> N
     names = isinstance(value, str) or (isinstance(value, list) and bool(value)
                                        and all(isinstance(v, str) for v in value))
     ok = {"int": isinstance(value, int) and number, "float": number,
-          "bool": isinstance(value, bool), "str": isinstance(value, str), "names": names}[kind]
+          "bool": isinstance(value, bool), "str": isinstance(value, str), "names": names,
+          "freq": value == "epoch" or (isinstance(value, int) and number and value > 0)}[kind]
     if not ok:
         raise c.fail("E0304", f"{what}'s `{arg}` should be {ARG_KINDS[kind]}, found "
                      f"{kind_name(value)}", arg, f"not {ARG_KINDS[kind]}")
@@ -232,7 +247,8 @@ def _builtin_table() -> Mapping[str, Any]:
             table[name] = _by_defaults(kind, name, record)
         for alias, name in aliases.items():
             table[alias] = _by_defaults(kind, name, records[name])
-    for name, source in DATA_SOURCES.items():
-        params = {k: (REQUIRED if v is DATA_REQUIRED else v) for k, v in source.params.items()}
-        table[name] = _component("data", name, source, params, source.kinds)
+    for kind, records in (("data", DATA_SOURCES), ("callback", CALLBACKS)):
+        for name, record in records.items():
+            params = {k: (REQUIRED if v is DATA_REQUIRED else v) for k, v in record.params.items()}
+            table[name] = _component(kind, name, record, params, record.kinds)
     return types.MappingProxyType(table)

@@ -11,6 +11,7 @@ from typing import Any
 from ...dsl import ast
 from ...dsl.diagnostics import Label, suggest
 from ..builder import Builder
+from ..callbacks import monitored
 from ..ir import Function, Loc, TensorType
 from .errors import fail
 from .evaluate import Evaluator
@@ -41,8 +42,11 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "validation_data": (None, None),
     # Data parallel over this many of the host's devices, or `all` of them.
     "devices": (1, lambda v: None if v is ALL else _positive_int(v)),
+    "callbacks": ([], lambda v: None if isinstance(v, list) else
+                  "a list such as `[EarlyStopping(patience=3)]`"),
+    # The folder `dslc train` saves the run's checkpoint in (as `--save`).
+    "checkpoint": (None, lambda v: None if isinstance(v, str) and v else "a folder name"),
 }
-UNSUPPORTED_SETTINGS = ("checkpoint", "callbacks")
 
 
 def _describe(value) -> str:
@@ -73,6 +77,8 @@ class TrainConfig:
     seed: int
     validation_split: float
     devices: int | str = 1  # "all": every device of the host
+    callbacks: list[Spec] = field(default_factory=list)
+    checkpoint: str | None = None  # relative to the `.nn` file's folder
     spans: dict[str, Any] = field(default_factory=dict)
     losses: list[str] = field(default_factory=list)  # one per output
     loss_weights: list[float] = field(default_factory=list)
@@ -86,7 +92,9 @@ class TrainConfig:
                 "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed,
                 "validation_split": self.validation_split, "devices": self.devices,
                 "validation_data": None if self.validation_data is None else {
-                    "source": self.validation_data.name, "args": self.validation_data.args}}
+                    "source": self.validation_data.name, "args": self.validation_data.args},
+                "callbacks": [{"name": c.name, "args": c.args} for c in self.callbacks],
+                "checkpoint": self.checkpoint}
 
 
 def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -94,9 +102,6 @@ def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[s
     scope = Scope(lowering.globals)
     values, spans = {}, {}
     for setting in train.settings:
-        if setting.name in UNSUPPORTED_SETTINGS:
-            raise fail("E0601", f"the train setting `{setting.name}` is not supported yet",
-                       setting.name_span)
         if setting.name not in SETTINGS:
             raise fail("E0401", f"unknown train setting `{setting.name}`", setting.name_span,
                        "not a setting", help=suggest(setting.name, SETTINGS)
@@ -110,6 +115,9 @@ def read_settings(lowering, train: ast.TrainDef) -> tuple[dict[str, Any], dict[s
                        _callee(setting.value).span)
         values[setting.name] = ev.expr(setting.value, scope)
         spans[setting.name] = setting.value.span
+        if isinstance(setting.value, ast.ListExpr):
+            spans.update((f"{setting.name}[{i}]", item.span)
+                         for i, item in enumerate(setting.value.items))
     for name, (default, check) in SETTINGS.items():
         if name not in values:
             if default is REQUIRED:
@@ -246,6 +254,12 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
     train_loss = loss_function_of(lowering, lowering.forward, goals, spans, "train_loss")
     lowering.module.add(build_train_step(lowering, train_loss, optimizer))
     lowering.module.meta["modes"].update(eval_step="inference", train_step="training")
+    logs = ["loss"] + [n for n, role in zip(eval_step.result_names, eval_step.result_roles)
+                       if role == "metric"]
+    if values["validation_split"]:
+        logs += ["val_" + name for name in logs]
+    callbacks = [checked_callback(value, spans, i, lowering, logs)
+                 for i, value in enumerate(values["callbacks"])]
     losses = [goal.loss.definition.name for goal in goals]
     config = TrainConfig(
         model.name, data, losses[0], optimizer,
@@ -253,11 +267,32 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
          if role == "metric"], values["epochs"], values["steps"],
         None if values["batch_size"] is ALL else values["batch_size"], values["shuffle"],
         values["seed"], float(values["validation_split"]),
-        "all" if values["devices"] is ALL else values["devices"], spans=spans,
-        losses=losses, loss_weights=[goal.weight for goal in goals],
-        validation_data=validation_data)
+        "all" if values["devices"] is ALL else values["devices"], callbacks=callbacks,
+        checkpoint=values["checkpoint"], spans=spans, losses=losses,
+        loss_weights=[goal.weight for goal in goals], validation_data=validation_data)
     lowering.module.meta["train"] = config.to_json()
     return config
+
+
+def checked_callback(value, spans, index: int, lowering, logs: list[str]) -> Spec:
+    """The `index`-th entry of `callbacks` as a callback `Spec`, its `monitor` one of
+    the `logs` the run records (Keras only warns, and then never stops or saves)."""
+    span = spans.get(f"callbacks[{index}]", spans["callbacks"])
+    spec = component(value, "callback", span, lowering)
+    monitor = monitored(spec.component, spec.args)
+    if monitor is not None and monitor not in logs:
+        given = "monitor" in spec.arg_spans
+        raise fail("E0404", f"`{spec.name}` monitors `{monitor}`, which this run does not "
+                   "log", spec.arg_spans.get("monitor", spec.span or span),
+                   "not logged" if given else "monitors `val_loss` by default",
+                   help=_monitor_help(monitor, logs))
+    return spec
+
+
+def _monitor_help(monitor: str, logs: list[str]) -> str:
+    if monitor.startswith("val_") and monitor[4:] in logs:
+        return f"`{monitor}` needs `validation_split`; or monitor `{monitor[4:]}`"
+    return suggest(monitor, logs, "log") or f"the run logs {', '.join(logs)}"
 
 
 def loss_function_of(lowering, forward: Function, goals: list[Objective], spans,

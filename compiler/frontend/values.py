@@ -140,14 +140,16 @@ class Configured:
 @dataclass(frozen=True)
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
-    `kind` is "initializer", "optimizer" or "data"; `component` is its record (an
-    `Initializer`, `Optimizer` or `DataSource`); `args` are compile-time values."""
+    `kind` is "initializer", "optimizer", "data" or "callback"; `component` is its
+    record (an `Initializer`, `Optimizer`, `DataSource` or `CallbackRecord`); `args`
+    are compile-time values, `arg_spans` where the call gave them."""
 
     kind: str
     name: str
     component: Any = field(compare=False)
     args: dict[str, Any] = field(default_factory=dict)
     span: Any = field(default=None, compare=False)
+    arg_spans: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def as_spec(value: Any, kind: str, span) -> Spec | None:
