@@ -241,6 +241,11 @@ def explain_command(session) -> int:
 
 def train_command(session) -> int:
     args = session.args
+    from . import processes
+
+    distributed = processes.wanted(args)
+    if distributed and (problem := processes.join(args)):
+        return usage_error(problem)
     compilation = compile_with_emit(session)
     if isinstance(compilation, int):
         return compilation
@@ -258,13 +263,22 @@ def train_command(session) -> int:
     overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
                                    ("batch_size", args.batch_size),
                                    ("devices", args.devices)) if v is not None}
-    log = (lambda line: None) if args.quiet else print
+    from ..runtime.mesh import writes_files
+
+    writer = writes_files()
+    log = print if writer and not args.quiet else (lambda line: None)
     try:
         result = program.fit(log=log, verbose=1, **overrides)
+        final = final_metrics(program, result.params)
     except TrainError as error:
         print_diagnostics(session, error.diagnostics)
         return EXIT_DIAGNOSTICS
-    final = final_metrics(program, result.params)
+    except (RuntimeError, ValueError) as error:
+        if distributed:
+            return processes.peer_failed(error)
+        raise
+    if not writer:
+        return EXIT_OK
     print("final: " + " - ".join(f"{k}: {v:.4f}" for k, v in final.items()))
     if args.history:
         try:

@@ -66,6 +66,7 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     train.add_argument("--devices", type=device_count, metavar="N|all",
                        help="train data-parallel over N of this host's devices (or all)")
     train.add_argument("--quiet", action="store_true", help="print only the final result")
+    add_processes(train)
     add_emit(train)
 
     check = commands.add_parser("check", help="report diagnostics only")
@@ -91,6 +92,18 @@ def add_emit(command: argparse.ArgumentParser) -> None:
     command.add_argument("--emit", metavar="STAGE", help=EMIT_HELP)
     command.add_argument("--print-loc", action="store_true",
                          help="print source locations in emitted IR")
+
+
+def add_processes(command: argparse.ArgumentParser) -> None:
+    """Flags of a run over several processes (hosts), for `jax.distributed.initialize`;
+    what is left out comes from JAX's cluster detection (SLURM, Open MPI, ...)."""
+    group = command.add_argument_group(
+        "several processes", "one run over several machines, each starting the same command")
+    group.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="address of process 0, which every process connects to")
+    group.add_argument("--num-processes", type=positive_int, metavar="P",
+                       help="how many processes take part")
+    group.add_argument("--process-id", type=int, metavar="I", help="this process, 0 to P-1")
 
 
 def positive_int(text: str) -> int:

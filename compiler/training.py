@@ -255,9 +255,9 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                              ) from None
     if problem := activation_problem(program, settings["batch_size"] or len(data)):
         raise TrainError([problem])
-    if settings["devices"] == "all":
-        import jax
+    import jax
 
+    if settings["devices"] == "all" or jax.process_count() > 1:
         settings["devices"] = len(jax.devices())
     if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data)):
         raise TrainError([problem])

@@ -23,6 +23,7 @@ import numpy as np
 
 from .data import Dataset, batches_for_epoch, rows_of
 from .files import write_atomically
+from .mesh import DeviceMesh, on_this_process
 
 MAX_STEPS_PER_CALL = 1000
 """Default cap on steps (or evaluation batches) per XLA call; bounds the index
@@ -146,6 +147,18 @@ def _scan_full_batch(step, shard, params, opt_state, x, y, length):
     return params, opt_state, losses, metrics
 
 
+def _scan_batches(step, params, opt_state, xs, ys):
+    """Run `step` once per batch of `xs` and `ys` ([steps, batch, ...], gathered and
+    placed by the caller)."""
+
+    def body(carry, batch):
+        params, opt_state, loss, metrics = step(*carry, *batch)
+        return (params, opt_state), (loss, tuple(metrics))
+
+    (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), (xs, ys))
+    return params, opt_state, losses, metrics
+
+
 def _map_gathered(function, params, x, y, index_chunk):
     """`function(params, x[batch], y[batch])` for each row of `index_chunk`."""
     return jax.lax.map(lambda indices: function(params, rows_of(x, indices), rows_of(y, indices)),
@@ -156,33 +169,6 @@ def _unsharded(batch):
     return batch
 
 
-class DataParallel:
-    """Data parallelism over `devices` of this host: a one-axis mesh ("batch"); params,
-    optimizer state and the data are replicated, each batch is split over the mesh,
-    and XLA reduces the gradients (sharding annotations, no hand-written collectives).
-    A batch the device count does not divide (an epoch's last) runs unsplit."""
-
-    def __init__(self, devices: int):
-        available = jax.devices()
-        if not 1 <= devices <= len(available):
-            raise ValueError(f"{devices} devices asked for, {len(available)} available")
-        self.count = devices
-        self.mesh = jax.sharding.Mesh(np.array(available[:devices]), ("batch",))
-        self.replicated = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
-        self.split = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec("batch"))
-
-    def replicate(self, tree):
-        return jax.device_put(tree, self.replicated)
-
-    def shard_batch(self, batch):
-        """`batch` (an array, or a tuple of them for several inputs) split over the mesh."""
-        if isinstance(batch, tuple):
-            return tuple(self.shard_batch(part) for part in batch)
-        if batch.shape[0] % self.count:
-            return batch
-        return jax.lax.with_sharding_constraint(batch, self.split)
-
-
 class _Trainer:
     """Holds the training data on device and runs chunks of steps on it.
 
@@ -190,26 +176,35 @@ class _Trainer:
     the full-size chunks of an epoch, the shorter last chunk, and the last partial
     batch, which runs as a chunk of one step of its own size."""
 
-    def __init__(self, step: Callable, train: Dataset, batch_size: int | None, mesh: DataParallel | None = None):
+    def __init__(self, step: Callable, train: Dataset, batch_size: int | None, mesh: DeviceMesh | None = None):
         self.mesh = mesh
-        place = mesh.replicate if mesh else jax.device_put
-        self.x, self.y = place(train.x), place(train.y)
         self.size = len(train)
         self.full_batch = batch_size is None or batch_size >= self.size
         self.batch_size = self.size if self.full_batch else batch_size
+        self.local = mesh is not None and mesh.multiprocess
+        if self.local:
+            # across processes each one hands over only its rows of a batch
+            place = mesh.local_rows if self.full_batch else (lambda part: part)
+        else:
+            place = mesh.place if mesh else jax.device_put
+        self.x, self.y = place(train.x), place(train.y)
         shard = mesh.shard_batch if mesh else _unsharded
         self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard), donate_argnums=(0, 1))
         self._full = jax.jit(functools.partial(_scan_full_batch, step, shard), donate_argnums=(0, 1), static_argnums=(4,))
+        self._batches = jax.jit(functools.partial(_scan_batches, step), donate_argnums=(0, 1))
 
     def run(self, params, opt_state, work):
         """`work` is a step count (full batch) or an index chunk [steps, batch].
         Returns params, opt_state, losses [steps] and metrics (tuple of [steps])."""
         if self.full_batch:
             params, opt_state, losses, metrics = self._full(params, opt_state, self.x, self.y, work)
+        elif self.local:
+            xs, ys = self.mesh.local_batches(self.x, work), self.mesh.local_batches(self.y, work)
+            params, opt_state, losses, metrics = self._batches(params, opt_state, xs, ys)
         else:
             indices = jnp.asarray(work, dtype=jnp.int32)
             params, opt_state, losses, metrics = self._gathered(params, opt_state, self.x, self.y, indices)
-        losses, metrics = jax.device_get((losses, metrics))
+        losses, metrics = jax.device_get(on_this_process((losses, metrics)))
         if np.ndim(losses) != 1:
             raise ValueError(f"the step function must return a scalar loss, got shape {np.shape(losses)[1:]}")
         return params, opt_state, np.asarray(losses), tuple(np.asarray(m) for m in metrics)
@@ -226,6 +221,7 @@ class _Evaluator:
         self._mapped = _jitted(evaluate, _map_gathered)
 
     def __call__(self, params) -> tuple[float, tuple[float, ...]]:
+        params = on_this_process(params)
         means = _WeightedMeans()
         batches = batches_for_epoch(self.size, self.batch_size, shuffle=False, rng=None)
         for chunk in _index_chunks(batches, self.steps_per_call):
@@ -304,6 +300,8 @@ def fit(
     metric_names: Sequence[str] = (),
     steps_per_call: int = 0,
     devices: int | None = None,
+    mesh: DeviceMesh | None = None,
+    param_specs=None,
     callbacks: Sequence[Callback] = (),
     log: Callable[[str], Any] = print,
     verbose: int = 1,
@@ -319,21 +317,24 @@ def fit(
     needs `evaluate`; it runs after every epoch, or once at the end in steps mode.
     `verbose`: 0 silent, 1 log lines (and a progress bar on a terminal), 2 lines only.
     `callbacks` (e.g. `EarlyStopping`) run after every epoch, in epochs mode only.
-    `devices` (> 1) trains data-parallel over that many of this host's devices
-    (`DataParallel`); the batch size must be a multiple of it.
+    `devices` (> 1) trains data-parallel over that many of this host's devices; a
+    `mesh` (`DeviceMesh`: several processes, a `model` axis) is given instead of it,
+    with `param_specs`, a `PartitionSpec` per leaf of `params`, for params split over
+    the mesh. The batch size must be a multiple of the mesh's `data` axis. The result
+    holds global arrays (`on_this_process` gives them to one process).
     The caller's `params` and `opt_state` are copied, never donated."""
     _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, callbacks, steps_per_call)
-    mesh = None
-    if devices is not None and devices > 1:
-        if batch_size is not None and batch_size % devices:
-            raise ValueError(f"`batch_size` {batch_size} is not a multiple of the {devices} devices")
-        mesh = DataParallel(devices)
+    if mesh is None and devices is not None and devices > 1:
+        mesh = DeviceMesh(devices)
+    if mesh is not None and batch_size is not None and batch_size % mesh.data:
+        raise ValueError(f"`batch_size` {batch_size} is not a multiple of the {mesh.data} "
+                         "devices of the mesh's `data` axis")
     trainer = _Trainer(step, train, batch_size, mesh)
     evaluator = _Evaluator(evaluate, validation, batch_size, steps_per_call) if validation is not None else None
     loop = _FitLoop(trainer, evaluator, tuple(metric_names), steps_per_call, log, verbose)
     params, opt_state = jax.tree.map(jnp.array, (params, opt_state))
     if mesh is not None:
-        params, opt_state = mesh.replicate((params, opt_state))
+        params, opt_state = mesh.place(params, param_specs), mesh.place(opt_state)
     rng = np.random.default_rng(seed)
     if steps is not None:
         return loop.run_steps(params, opt_state, steps, shuffle, rng)

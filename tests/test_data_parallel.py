@@ -21,7 +21,8 @@ import jax
 import numpy as np
 import dslc
 from dslc.compiler.training import initial_carry, load_data, step_functions
-from dslc.runtime.training import DataParallel, _Trainer, fit
+from dslc.runtime.mesh import DeviceMesh
+from dslc.runtime.training import _Trainer, fit
 
 assert len(jax.devices()) == 4
 report = {}
@@ -36,7 +37,7 @@ for example in ("examples/linear_classifier.nn", "examples/mlp.nn"):
                      batch_size=config.batch_size, steps=40, seed=0, log=None, verbose=0,
                      metric_names=config.metrics, devices=devices)
         losses[devices] = np.array(result.history.history["loss"])
-    trainer = _Trainer(step, data, config.batch_size, DataParallel(4))
+    trainer = _Trainer(step, data, config.batch_size, DeviceMesh(4))
     params, state = initial_carry(program, 0)
     if trainer.full_batch:
         lowered = trainer._full.lower(params, state, trainer.x, trainer.y, 2)
