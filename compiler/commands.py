@@ -201,7 +201,7 @@ def compile_command(session) -> int:
     if problem := output_refusal(output, compilation, folder=True, force=args.force):
         return refuse_output("-o", output, problem)
     manifest, blobs = artifact(compilation.module, args.target, args.file, compilation.text,
-                               __version__)
+                               __version__, args.mesh)
     try:
         write_artifact(output, manifest, blobs)
     except OSError as error:
@@ -262,7 +262,8 @@ def train_command(session) -> int:
     program = Program(compilation)
     overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
                                    ("batch_size", args.batch_size),
-                                   ("devices", args.devices)) if v is not None}
+                                   ("devices", args.devices), ("mesh", args.mesh))
+                 if v is not None}
     from ..runtime.mesh import writes_files
 
     writer = writes_files()

@@ -52,6 +52,9 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", metavar="PATH",
                           help="artifact directory (default: FILE's stem + .TARGET); "
                           "with --emit tf|torch, the Python file to write")
+    compile_.add_argument("--mesh", type=mesh_shape, metavar="DATAxMODEL",
+                          help="compile for a device mesh (e.g. 4x2: 8 devices), params "
+                          "split as their `sharded` annotations say, batches over `data`")
     compile_.add_argument("--force", action="store_true",
                           help="replace an -o folder that is not a dslc artifact")
     add_emit(compile_)
@@ -65,6 +68,9 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=positive_int, help="override the batch size")
     train.add_argument("--devices", type=device_count, metavar="N|all",
                        help="train data-parallel over N of this host's devices (or all)")
+    train.add_argument("--mesh", type=mesh_shape, metavar="DATAxMODEL",
+                       help="train over a data x model device mesh (instead of --devices), "
+                       "params split as their `sharded` annotations say")
     train.add_argument("--quiet", action="store_true", help="print only the final result")
     add_processes(train)
     add_emit(train)
@@ -104,6 +110,15 @@ def add_processes(command: argparse.ArgumentParser) -> None:
     group.add_argument("--num-processes", type=positive_int, metavar="P",
                        help="how many processes take part")
     group.add_argument("--process-id", type=int, metavar="I", help="this process, 0 to P-1")
+
+
+def mesh_shape(text: str) -> tuple[int, int]:
+    """`--mesh`: `4x2` is 4 devices along `data` by 2 along `model`; `4` is `4x1`."""
+    parts = text.lower().split("x")
+    if len(parts) > 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected DATAxMODEL, such as 4x2 or 8, got {text!r}")
+    sizes = [int(p) for p in parts]
+    return sizes[0], sizes[1] if len(sizes) == 2 else 1
 
 
 def positive_int(text: str) -> int:

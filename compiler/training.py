@@ -15,10 +15,11 @@ import numpy as np
 
 from ..dsl import Diagnostic
 from ..runtime.data import DATA_SOURCES, DataError, Dataset, arrays
+from ..runtime.mesh import DeviceMesh
 from ..runtime.training import evaluate_dataset, fit, step_seed
 from . import dims, limits
 from .backends.jax_lower import lower_function, precision
-from .backends.stablehlo import numpy_dtype
+from .backends.stablehlo import argument_shardings, numpy_dtype
 from .frontend.values import PRELUDE_PREFIX
 from .ir import format_bytes, itemsize
 
@@ -151,6 +152,20 @@ def step_functions(program, seed: int = 0):
     return step, evaluate
 
 
+def variable_specs(program):
+    """A `PartitionSpec` per leaf of `initial_carry`'s pair: params (and their optimizer
+    slots) split as their `sharded` annotations say, the rest replicated."""
+    from jax.sharding import PartitionSpec
+
+    train_step = program.module.functions["train_step"]
+    specs = dict(zip((a.name for a in train_step.args),
+                     argument_shardings(program.module, train_step)))
+    params, state, slots = (tuple(PartitionSpec(*specs.get(m["name"], ()))
+                                  for m in program.meta.get(kind, []))
+                            for kind in ("params", "state", "optimizer_state"))
+    return (params, state), (slots, PartitionSpec())
+
+
 def initial_carry(program, seed: int):
     """What `step_functions`' step starts from: ((params, state) drawn from `seed`,
     (the optimizer's initial slots, step 0))."""
@@ -206,9 +221,12 @@ def activation_problem(program, rows: int) -> Diagnostic | None:
                       f"the largest, {format_bytes(largest)}, is made here", help=help)
 
 
-def devices_problem(program, devices: int | None, rows: int) -> Diagnostic | None:
+def devices_problem(program, devices: int | None, rows: int,
+                    data: int | None = None) -> Diagnostic | None:
     """E0404 at the `batch_size` line when the batch does not split evenly over the
-    devices of data-parallel training (or more devices are asked for than exist)."""
+    `data` devices (all of them by default) of data-parallel training (or more devices
+    are asked for than exist)."""
+    data = data or devices
     if devices is None or devices == 1:
         return None
     import jax
@@ -220,10 +238,10 @@ def devices_problem(program, devices: int | None, rows: int) -> Diagnostic | Non
         return Diagnostic("E0404", f"{devices} devices asked for, this machine has {available}",
                           spans.get("devices", span), "devices asked for",
                           help="ask for at most that many, or `all`")
-    if rows % devices:
-        return Diagnostic("E0404", f"a batch of {rows} rows does not split over {devices} "
+    if rows % data:
+        return Diagnostic("E0404", f"a batch of {rows} rows does not split over {data} "
                           "devices", span, "batch size",
-                          help=f"use a batch size that is a multiple of {devices}")
+                          help=f"use a batch size that is a multiple of {data}")
     return None
 
 
@@ -234,7 +252,7 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
     settings = {"epochs": config.epochs, "steps": config.steps,
                 "batch_size": config.batch_size, "shuffle": config.shuffle,
                 "seed": config.seed, "validation_split": config.validation_split,
-                "devices": config.devices}
+                "devices": config.devices, "mesh": None}
     unknown = set(overrides) - set(settings)
     if unknown:
         raise TypeError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
@@ -257,10 +275,15 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
         raise TrainError([problem])
     import jax
 
-    if settings["devices"] == "all" or jax.process_count() > 1:
+    data_axis, model_axis = settings["mesh"] or (None, 1)
+    if settings["mesh"]:
+        settings["devices"] = data_axis * model_axis
+    elif settings["devices"] == "all" or jax.process_count() > 1:
         settings["devices"] = len(jax.devices())
-    if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data)):
+    if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data),
+                                  data_axis):
         raise TrainError([problem])
+    mesh = DeviceMesh(settings["devices"], model_axis) if (settings["devices"] or 1) > 1 else None
     step, evaluate = step_functions(program, settings["seed"])
     variables, carry = initial_carry(program, settings["seed"])
     with precision(program.module):
@@ -270,7 +293,7 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                    validation=validation,
                    evaluate=evaluate if validation is not None else None,
                    metric_names=config.metrics, log=log, verbose=verbose,
-                   devices=settings["devices"])
+                   mesh=mesh, specs=mesh and variable_specs(program))
     (params, state), (slots, _) = result.params, result.opt_state
     names = [m["name"] for kind in ("params", "state") for m in program.meta.get(kind, [])]
     return dataclasses.replace(

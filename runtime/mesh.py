@@ -44,15 +44,6 @@ def writes_files() -> bool:
     return jax.process_index() == 0
 
 
-def parse_mesh(text: str) -> tuple[int, int]:
-    """`"4x2"` -> (4 data, 2 model); `"4"` -> (4, 1)."""
-    parts = text.lower().split("x")
-    if len(parts) > 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"a mesh is DATAxMODEL, such as 4x2 or 8, got {text!r}")
-    sizes = [int(p) for p in parts]
-    return sizes[0], sizes[1] if len(sizes) == 2 else 1
-
-
 def partition_spec(axes: Sequence[str | None] | None) -> PartitionSpec:
     """A param's sharding (one mesh axis or None per dim; None: replicated)."""
     return PartitionSpec(*axes) if axes else PartitionSpec()

@@ -301,7 +301,7 @@ def fit(
     steps_per_call: int = 0,
     devices: int | None = None,
     mesh: DeviceMesh | None = None,
-    param_specs=None,
+    specs=None,
     callbacks: Sequence[Callback] = (),
     log: Callable[[str], Any] = print,
     verbose: int = 1,
@@ -319,8 +319,8 @@ def fit(
     `callbacks` (e.g. `EarlyStopping`) run after every epoch, in epochs mode only.
     `devices` (> 1) trains data-parallel over that many of this host's devices; a
     `mesh` (`DeviceMesh`: several processes, a `model` axis) is given instead of it,
-    with `param_specs`, a `PartitionSpec` per leaf of `params`, for params split over
-    the mesh. The batch size must be a multiple of the mesh's `data` axis. The result
+    with `specs`, a `PartitionSpec` per leaf of `(params, opt_state)`, for what is
+    split over the mesh (the rest is replicated). The batch size must be a multiple of the mesh's `data` axis. The result
     holds global arrays (`on_this_process` gives them to one process).
     The caller's `params` and `opt_state` are copied, never donated."""
     _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, callbacks, steps_per_call)
@@ -334,7 +334,7 @@ def fit(
     loop = _FitLoop(trainer, evaluator, tuple(metric_names), steps_per_call, log, verbose)
     params, opt_state = jax.tree.map(jnp.array, (params, opt_state))
     if mesh is not None:
-        params, opt_state = mesh.place(params, param_specs), mesh.place(opt_state)
+        params, opt_state = mesh.place((params, opt_state), specs)
     rng = np.random.default_rng(seed)
     if steps is not None:
         return loop.run_steps(params, opt_state, steps, shuffle, rng)
