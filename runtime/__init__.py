@@ -1,8 +1,8 @@
 """dslc's runtime: runs compiled programs; knows nothing of the `.nn` syntax.
 
 `data` (data sources, `Dataset`, batching), `training` (`fit`, `History`, evaluate
-and predict in batches) and `artifact` (load and run, or write, exported
-artifacts). It imports only JAX, NumPy and the standard library.
+and predict in batches), `mesh` (device meshes, several processes, `writes_files`)
+and `artifact` (load and run, or write, exported artifacts). It imports only JAX, NumPy and the standard library.
 """
 
 from .artifact import Artifact, ArtifactError, load, platform_ok, write_artifact

@@ -3,7 +3,9 @@ with tensors runs the layer's body under its own name (`dense_1/W`), where each 
 becomes an argument of the traced function with its initializer.
 
 Consumes layer definitions and the evaluator (`ev`), whose `calls` binds and runs the
-body; produces `ParamSpec`s and `LayerRecord`s in the trace.
+body; produces `ParamSpec`s and `LayerRecord`s in the trace. A `param`'s optional
+`sharded [none, "model"]` (one mesh axis of `MESH_AXES` or `none` per dim) is checked
+here and kept on its `ParamSpec`, whence it reaches the signature's metadata.
 """
 
 from __future__ import annotations
