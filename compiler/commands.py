@@ -200,6 +200,9 @@ def compile_command(session) -> int:
     output = args.output or f"{stem}.{args.target}"
     if problem := output_refusal(output, compilation, folder=True, force=args.force):
         return refuse_output("-o", output, problem)
+    if args.mesh and (diagnostic := mesh_problem(compilation.module, args.mesh)):
+        print_diagnostics(session, [diagnostic])
+        return EXIT_DIAGNOSTICS
     manifest, blobs = artifact(compilation.module, args.target, args.file, compilation.text,
                                __version__, args.mesh)
     try:
@@ -212,6 +215,21 @@ def compile_command(session) -> int:
     print(f"wrote {output}/ for {args.target} ({manifest['platforms'][0]}): {names}",
           file=sys.stderr if args.emit else sys.stdout)
     return EXIT_OK
+
+
+def mesh_problem(module, mesh):
+    """E0304 at a value's declaration when `--mesh` splits one of its dims unevenly."""
+    from ..dsl import Diagnostic
+    from .backends.stablehlo import indivisible
+
+    found = indivisible(module, mesh)
+    if found is None:
+        return None
+    arg, index, axis, size = found
+    return Diagnostic("E0304", f"dim {index} of `{arg.name}` ({arg.type}) does not split over "
+                      f"the {size} devices of the mesh's `{axis}` axis", arg.loc.span,
+                      f"split over `{axis}`",
+                      help=f"use a `--mesh` whose `{axis}` size divides {arg.type.shape[index]}")
 
 
 def check_command(session) -> int:
@@ -275,7 +293,7 @@ def train_command(session) -> int:
         print_diagnostics(session, error.diagnostics)
         return EXIT_DIAGNOSTICS
     except (RuntimeError, ValueError) as error:
-        if distributed:
+        if distributed and processes.is_peer_failure(error):
             return processes.peer_failed(error)
         raise
     if not writer:

@@ -66,11 +66,12 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     budget.add_argument("--steps", type=positive_int, help="override the number of steps")
     budget.add_argument("--epochs", type=positive_int, help="override the number of epochs")
     train.add_argument("--batch-size", type=positive_int, help="override the batch size")
-    train.add_argument("--devices", type=device_count, metavar="N|all",
-                       help="train data-parallel over N of this host's devices (or all)")
-    train.add_argument("--mesh", type=mesh_shape, metavar="DATAxMODEL",
-                       help="train over a data x model device mesh (instead of --devices), "
-                       "params split as their `sharded` annotations say")
+    devices = train.add_mutually_exclusive_group()
+    devices.add_argument("--devices", type=device_count, metavar="N|all",
+                         help="train data-parallel over N of this host's devices (or all)")
+    devices.add_argument("--mesh", type=mesh_shape, metavar="DATAxMODEL",
+                         help="train over a data x model device mesh, params split as "
+                         "their `sharded` annotations say")
     train.add_argument("--quiet", action="store_true", help="print only the final result")
     add_processes(train)
     add_emit(train)

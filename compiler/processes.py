@@ -34,6 +34,14 @@ def join(args) -> str | None:
     return None
 
 
+def is_peer_failure(error: BaseException) -> bool:
+    """Whether `error` is a collective or the coordination service giving up on a
+    process (XLA's runtime errors; gloo's surface as ValueError)."""
+    import jax
+
+    return isinstance(error, jax.errors.JaxRuntimeError) or "gloo" in str(error).lower()
+
+
 def peer_failed(error: BaseException) -> int:
     """Reports that a collective with another process failed and leaves at once:
     JAX's exit-time shutdown barrier would wait for the dead process, then abort."""

@@ -234,8 +234,10 @@ def devices_problem(program, devices: int | None, rows: int,
     spans = program.compilation.train.spans
     span = spans.get("batch_size", spans["data"])
     available = len(jax.devices())
-    if devices > available:
-        return Diagnostic("E0404", f"{devices} devices asked for, this machine has {available}",
+    if devices > available or (jax.process_count() > 1 and devices != available):
+        where = "this machine has" if jax.process_count() == 1 else \
+            f"a run of {jax.process_count()} processes trains on all of its"
+        return Diagnostic("E0404", f"{devices} devices asked for, {where} {available}",
                           spans.get("devices", span), "devices asked for",
                           help="ask for at most that many, or `all`")
     if rows % data:

@@ -142,3 +142,14 @@ def test_an_artifact_runs_on_the_devices_of_its_mesh_only(tmp_path):
     assert on_one.returncode == 0, on_one.stderr[-3000:]
     assert ("refused: " + str(tmp_path / "mesh") + ": compiled for a 2x2 device mesh (4 devices), "
             "but this machine has 1; recompile with `--mesh` for its devices") in on_one.stdout
+
+
+def test_a_mesh_that_does_not_divide_a_split_dim_is_a_diagnostic(tmp_path):
+    program = write_program(tmp_path)
+    result = run_dslc(str(program), "--mesh", "2x3", "-o", str(tmp_path / "out"))
+    assert result.returncode == 1, result.stderr
+    assert ("error[E0304]: dim 0 of `scale` (f32[2, 2]) does not split over the 3 "
+            "devices of the mesh's `model` axis") in result.stderr
+    assert "sharded.nn:3:5" in result.stderr
+    assert "help: use a `--mesh` whose `model` size divides 2" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -82,6 +82,19 @@ def argument_shardings(module: Module, function: Function) -> list[tuple[str | N
     return specs
 
 
+def indivisible(module: Module, mesh: tuple[int, int]):
+    """The first argument of a function whose split dim the mesh axis does not divide,
+    as (argument, dim index, axis, axis size), or None."""
+    sizes = dict(zip(MESH_AXES, mesh))
+    for function in module:
+        for arg, spec in zip(function.args, argument_shardings(module, function)):
+            for index, axis in enumerate(spec):
+                dim = arg.type.shape[index]
+                if axis is not None and dims.is_concrete(dim) and dim % sizes[axis]:
+                    return arg, index, axis, sizes[axis]
+    return None
+
+
 def export(function: Function, target: str = "cpu", module: Module | None = None,
            mesh: tuple[int, int] | None = None) -> jax_export.Exported:
     """`function` exported for `target`; with a `mesh` (data, model), for that many
