@@ -57,21 +57,38 @@ def test_two_processes_train_to_the_losses_of_one(example, tmp_path):
     assert "step" not in outputs[1][0] and "final" not in outputs[1][0], "only process 0 logs"
 
 
-def test_a_killed_process_stops_the_other_with_a_clear_error():
-    first, second = start_processes("examples/mlp.nn", "--steps", "1000000")
+def killed_mid_run(victim: int) -> tuple[subprocess.Popen, str, float]:
+    """Two processes; once process 0 logs a step, `victim` is killed. Returns the
+    survivor, its stderr and how long it ran on."""
+    processes = start_processes("examples/mlp.nn", "--steps", "1000000")
     try:
-        line = first.stdout.readline()
+        line = processes[0].stdout.readline()
         while line and not line.startswith("step "):  # gloo's own lines come first
-            line = first.stdout.readline()
-        assert line, first.communicate(timeout=60)[1][-2000:]
-        second.send_signal(signal.SIGKILL)
+            line = processes[0].stdout.readline()
+        assert line, processes[0].communicate(timeout=60)[1][-2000:]
+        processes[victim].send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        _, stderr = first.communicate(timeout=120)
-        assert time.monotonic() - killed_at < 120
+        survivor = processes[1 - victim]
+        _, stderr = survivor.communicate(timeout=120)
+        return survivor, stderr, time.monotonic() - killed_at
     finally:
-        for process in (first, second):
+        for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    assert first.returncode == 1, stderr[-2000:]
+
+
+def test_a_killed_process_stops_the_other_with_a_clear_error():
+    survivor, stderr, seconds = killed_mid_run(victim=1)
+    assert survivor.returncode == 1, stderr[-2000:]
     assert "error: process 0 of 2 stopped: another process of the run failed or left" in stderr
+    assert seconds < 120
+
+
+def test_a_killed_coordinator_stops_the_other():
+    survivor, stderr, seconds = killed_mid_run(victim=0)
+    # whichever notices first, dslc's handler or JAX's coordination client, says so
+    assert survivor.returncode != 0
+    assert ("error: process 1 of 2 stopped: another process of the run failed or left" in stderr
+            or "another task died" in stderr), stderr[-2000:]
+    assert seconds < 120
