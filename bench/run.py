@@ -1,8 +1,8 @@
 """dslc's benchmarks in one process (`make bench`): compiled training steps against
 hand-written JAX, runtime `fit` against a Python loop, a CNN's step and fit against
 hand-written JAX and Keras 3, front-end compile time of
-generated deep models, and the emitted TensorFlow and PyTorch modules' training steps
-against hand-written ones. Prints tables and writes `bench/results.json`.
+generated deep models, the emitted TensorFlow and PyTorch modules' training steps
+against hand-written ones, and data-parallel `fit` on 1, 2 and 4 host devices. Prints tables and writes `bench/results.json`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import jax
 from cnn_steps import cnn_rows
 from emit_steps import emit_rows, threads, tf, torch
 from frontend_scaling import LAYER_COUNTS, frontend_rows, growth
+from mesh_steps import mesh_rows
 from step_timing import fit_rows, step_rows
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -95,6 +96,14 @@ def report_cnn(row: dict) -> None:
     print(f"one step from the same weights agrees: {'yes' if row['agree'] else 'no'}")
 
 
+def report_mesh(rows: list[dict]) -> None:
+    base = rows[0]["steps_per_second"]
+    print_table("data-parallel fit over host CPU devices (forced with XLA_FLAGS), steps per second",
+                ["example", "batch", "devices", "steps/s", "vs 1 device"],
+                [[r["example"], r["batch"], r["devices"], r["steps_per_second"],
+                  r["steps_per_second"] / base] for r in rows])
+
+
 def passes_seconds(row: dict) -> float:
     return sum(s for name, s in row["stages_s"].items() if name not in NON_PASS_STAGES)
 
@@ -112,6 +121,8 @@ def main() -> int:
     report_frontend(results["frontend"])
     results["emit_steps"] = emit_rows()
     report_emit(results["emit_steps"])
+    results["mesh"] = mesh_rows()
+    report_mesh(results["mesh"])
     results["seconds"] = time.perf_counter() - start
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\n{results['seconds']:.0f} s in all; wrote {RESULTS}")

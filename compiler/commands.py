@@ -215,8 +215,11 @@ def compile_command(session) -> int:
         return refuse_output("-o", output, problem)
     if args.emit:
         emit(session, compilation)
+    if args.mesh and (diagnostic := mesh_problem(compilation.module, args.mesh)):
+        print_diagnostics(session, [diagnostic])
+        return EXIT_DIAGNOSTICS
     manifest, blobs = artifact(compilation.module, args.target, args.file, compilation.text,
-                               __version__)
+                               __version__, args.mesh)
     try:
         write_artifact(output, manifest, blobs)
     except OSError as error:
@@ -227,6 +230,21 @@ def compile_command(session) -> int:
     print(f"wrote {output}/ for {args.target} ({manifest['platforms'][0]}): {names}",
           file=sys.stderr if args.emit else sys.stdout)
     return EXIT_OK
+
+
+def mesh_problem(module, mesh):
+    """E0304 at a value's declaration when `--mesh` splits one of its dims unevenly."""
+    from ..dsl import Diagnostic
+    from .backends.stablehlo import indivisible
+
+    found = indivisible(module, mesh)
+    if found is None:
+        return None
+    arg, index, axis, size = found
+    return Diagnostic("E0304", f"dim {index} of `{arg.name}` ({arg.type}) does not split over "
+                      f"the {size} devices of the mesh's `{axis}` axis", arg.loc.span,
+                      f"split over `{axis}`",
+                      help=f"use a `--mesh` whose `{axis}` size divides {arg.type.shape[index]}")
 
 
 def check_command(session) -> int:
@@ -256,6 +274,11 @@ def explain_command(session) -> int:
 
 def train_command(session) -> int:
     args = session.args
+    from . import processes
+
+    distributed = processes.wanted(args)
+    if distributed and (problem := processes.join(args)):
+        return usage_error(problem)
     compilation = compile_with_emit(session)
     if isinstance(compilation, int):
         return compilation
@@ -284,17 +307,30 @@ def train_command(session) -> int:
         return EXIT_DIAGNOSTICS
     overrides = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs),
                                    ("batch_size", args.batch_size),
-                                   ("devices", args.devices)) if v is not None}
+                                   ("devices", args.devices), ("mesh", args.mesh))
+                 if v is not None}
+    from ..runtime.mesh import writes_files
+
+    if distributed and (save or resume):
+        return usage_error("--save, --resume and a train block's `checkpoint` work in "
+                           "single-process runs only, so far")
+    writer = writes_files()
     try:
-        result = run_training(program, verbose=args.verbose, save=save,
+        result = run_training(program, verbose=args.verbose if writer else 0, save=save,
                               save_every=args.save_every, resume=resume, **overrides)
+        final = final_metrics(program, result.params)
     except TrainError as error:
         print_diagnostics(session, error.diagnostics)
         return EXIT_DIAGNOSTICS
     except (CheckpointError, OSError) as error:
         print(f"error: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
         return EXIT_DIAGNOSTICS
-    final = final_metrics(program, result.params)
+    except (RuntimeError, ValueError) as error:
+        if distributed and processes.is_peer_failure(error):
+            return processes.peer_failed(error)
+        raise
+    if not writer:
+        return EXIT_OK
     print("final:" + keras_logs(final).replace(" -", "", 1))
     if args.history:
         try:

@@ -53,6 +53,9 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     compile_.add_argument("-o", "--output", metavar="PATH",
                           help="artifact directory (default: FILE's stem + .TARGET); "
                           "with --emit tf|torch, the Python file to write")
+    compile_.add_argument("--mesh", type=mesh_shape, metavar="DATAxMODEL",
+                          help="compile for a device mesh (e.g. 4x2: 8 devices), params "
+                          "split as their `sharded` annotations say, batches over `data`")
     compile_.add_argument("--force", action="store_true",
                           help="replace an -o folder that is not a dslc artifact")
     add_emit(compile_)
@@ -67,8 +70,12 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     budget.add_argument("--steps", type=positive_int, help="override the number of steps")
     budget.add_argument("--epochs", type=positive_int, help="override the number of epochs")
     train.add_argument("--batch-size", type=positive_int, help="override the batch size")
-    train.add_argument("--devices", type=device_count, metavar="N|all",
-                       help="train data-parallel over N of this host's devices (or all)")
+    devices = train.add_mutually_exclusive_group()
+    devices.add_argument("--devices", type=device_count, metavar="N|all",
+                         help="train data-parallel over N of this host's devices (or all)")
+    devices.add_argument("--mesh", type=mesh_shape, metavar="DATAxMODEL",
+                         help="train over a data x model device mesh, params split as "
+                         "their `sharded` annotations say")
     verbosity = train.add_mutually_exclusive_group()
     verbosity.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                            help="as Keras' fit: 0 only the final result, 1 a progress bar "
@@ -81,6 +88,7 @@ def parser(extra_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
                        help="also save every N steps")
     train.add_argument("--resume", metavar="DIR", help="go on from the checkpoint in DIR; "
                        "--steps/--epochs stay totals")
+    add_processes(train)
     add_emit(train)
 
     evaluate = commands.add_parser("evaluate", help="loss and metrics of saved weights")
@@ -127,6 +135,27 @@ def add_emit(command: argparse.ArgumentParser) -> None:
     command.add_argument("--emit", metavar="STAGE", help=EMIT_HELP)
     command.add_argument("--print-loc", action="store_true",
                          help="print source locations in emitted IR")
+
+
+def add_processes(command: argparse.ArgumentParser) -> None:
+    """Flags of a run over several processes (hosts), for `jax.distributed.initialize`;
+    what is left out comes from JAX's cluster detection (SLURM, Open MPI, ...)."""
+    group = command.add_argument_group(
+        "several processes", "one run over several machines, each starting the same command")
+    group.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="address of process 0, which every process connects to")
+    group.add_argument("--num-processes", type=positive_int, metavar="P",
+                       help="how many processes take part")
+    group.add_argument("--process-id", type=int, metavar="I", help="this process, 0 to P-1")
+
+
+def mesh_shape(text: str) -> tuple[int, int]:
+    """`--mesh`: `4x2` is 4 devices along `data` by 2 along `model`; `4` is `4x1`."""
+    parts = text.lower().split("x")
+    if len(parts) > 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected DATAxMODEL, such as 4x2 or 8, got {text!r}")
+    sizes = [int(p) for p in parts]
+    return sizes[0], sizes[1] if len(sizes) == 2 else 1
 
 
 def positive_int(text: str) -> int:

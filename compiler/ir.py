@@ -15,6 +15,10 @@ from . import dims
 from .dims import Dim
 
 # Element types by their `.nn` spelling, with the NumPy dtype each stands for.
+# The named axes of a device mesh: a batch splits over `data`, a param's `sharded`
+# dims over either (runtime/mesh.py names the same axes).
+MESH_AXES = ("data", "model")
+
 DTYPES: dict[str, str] = {
     "f16": "float16",
     "bf16": "bfloat16",

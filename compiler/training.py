@@ -18,10 +18,11 @@ from ..dsl import Diagnostic
 from ..runtime.callbacks import CALLBACKS, SaveCheckpoints
 from ..runtime.checkpoint import Checkpoint
 from ..runtime.data import DATA_SOURCES, DataError, Dataset, arrays
+from ..runtime.mesh import DeviceMesh
 from ..runtime.training import evaluate_dataset, fit, step_seed
 from . import dims, limits
 from .backends.jax_lower import lower_function, precision
-from .backends.stablehlo import numpy_dtype
+from .backends.stablehlo import argument_shardings, numpy_dtype
 from .frontend.values import PRELUDE_PREFIX
 from .ir import format_bytes, itemsize
 
@@ -232,6 +233,18 @@ def weights_of(program, checkpoint: Checkpoint) -> dict[str, np.ndarray]:
                              f"{list(shape)} in the program")
         variables[name] = array
     return variables
+def variable_specs(program):
+    """A `PartitionSpec` per leaf of `initial_carry`'s pair: params (and their optimizer
+    slots) split as their `sharded` annotations say, the rest replicated."""
+    from jax.sharding import PartitionSpec
+
+    train_step = program.module.functions["train_step"]
+    specs = dict(zip((a.name for a in train_step.args),
+                     argument_shardings(program.module, train_step)))
+    params, state, slots = (tuple(PartitionSpec(*specs.get(m["name"], ()))
+                                  for m in program.meta.get(kind, []))
+                            for kind in ("params", "state", "optimizer_state"))
+    return (params, state), (slots, PartitionSpec())
 
 
 def initial_carry(program, seed: int):
@@ -289,9 +302,12 @@ def activation_problem(program, rows: int) -> Diagnostic | None:
                       f"the largest, {format_bytes(largest)}, is made here", help=help)
 
 
-def devices_problem(program, devices: int | None, rows: int) -> Diagnostic | None:
+def devices_problem(program, devices: int | None, rows: int,
+                    data: int | None = None) -> Diagnostic | None:
     """E0404 at the `batch_size` line when the batch does not split evenly over the
-    devices of data-parallel training (or more devices are asked for than exist)."""
+    `data` devices (all of them by default) of data-parallel training (or more devices
+    are asked for than exist)."""
+    data = data or devices
     if devices is None or devices == 1:
         return None
     import jax
@@ -299,14 +315,16 @@ def devices_problem(program, devices: int | None, rows: int) -> Diagnostic | Non
     spans = program.compilation.train.spans
     span = spans.get("batch_size", spans["data"])
     available = len(jax.devices())
-    if devices > available:
-        return Diagnostic("E0404", f"{devices} devices asked for, this machine has {available}",
+    if devices > available or (jax.process_count() > 1 and devices != available):
+        where = "this machine has" if jax.process_count() == 1 else \
+            f"a run of {jax.process_count()} processes trains on all of its"
+        return Diagnostic("E0404", f"{devices} devices asked for, {where} {available}",
                           spans.get("devices", span), "devices asked for",
                           help="ask for at most that many, or `all`")
-    if rows % devices:
-        return Diagnostic("E0404", f"a batch of {rows} rows does not split over {devices} "
+    if rows % data:
+        return Diagnostic("E0404", f"a batch of {rows} rows does not split over {data} "
                           "devices", span, "batch size",
-                          help=f"use a batch size that is a multiple of {devices}")
+                          help=f"use a batch size that is a multiple of {data}")
     return None
 
 
@@ -337,7 +355,7 @@ def run_training(program, *, log=print, verbose: int = 1, save: str | None = Non
     settings = {"epochs": config.epochs, "steps": config.steps,
                 "batch_size": config.batch_size, "shuffle": config.shuffle,
                 "seed": config.seed, "validation_split": config.validation_split,
-                "devices": config.devices}
+                "devices": config.devices, "mesh": None}
     unknown = set(overrides) - set(settings)
     if unknown:
         raise TypeError(f"unknown training setting(s): {', '.join(sorted(unknown))}")
@@ -358,12 +376,17 @@ def run_training(program, *, log=print, verbose: int = 1, save: str | None = Non
                              ) from None
     if problem := activation_problem(program, settings["batch_size"] or len(data)):
         raise TrainError([problem])
-    if settings["devices"] == "all":
-        import jax
+    import jax
 
+    data_axis, model_axis = settings["mesh"] or (None, 1)
+    if settings["mesh"]:
+        settings["devices"] = data_axis * model_axis
+    elif settings["devices"] == "all" or jax.process_count() > 1:
         settings["devices"] = len(jax.devices())
-    if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data)):
+    if problem := devices_problem(program, settings["devices"], settings["batch_size"] or len(data),
+                                  data_axis):
         raise TrainError([problem])
+    mesh = DeviceMesh(settings["devices"], model_axis) if (settings["devices"] or 1) > 1 else None
     step, evaluate = step_functions(program, settings["seed"])
     variables, carry = initial_carry(program, settings["seed"])
     callbacks = [*callbacks_of(program), *callbacks]
@@ -377,7 +400,8 @@ def run_training(program, *, log=print, verbose: int = 1, save: str | None = Non
                    evaluate=evaluate if validation is not None else None,
                    metric_names=config.metrics, log=log, verbose=verbose,
                    devices=settings["devices"], callbacks=callbacks,
-                   names=carry_names(program), resume=resume, info=source_info(program))
+                   names=carry_names(program), resume=resume, info=source_info(program),
+                   mesh=mesh, specs=mesh and variable_specs(program))
     (params, state), (slots, _) = result.params, result.opt_state
     names = [m["name"] for kind in ("params", "state") for m in program.meta.get(kind, [])]
     return dataclasses.replace(

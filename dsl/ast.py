@@ -178,13 +178,15 @@ Expr = Union[Name, Number, String, Bool, ListExpr, BinOp, Compare, UnaryOp, Call
 
 @node
 class ParamDecl(Node):
-    """`param W: f32[2, 1] = init` inside a model or layer body."""
+    """`param W: f32[2, 1] = init` inside a model or layer body; `sharding` is the
+    expression after `sharded` (a list of mesh axis names and `none`), if any."""
 
     name: str
     type: TypeAnn
     init: Expr | None
     span: Span
     name_span: Span
+    sharding: Expr | None = None
 
 
 @node

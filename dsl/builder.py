@@ -245,7 +245,8 @@ class AstBuilder(Transformer):
     def param_decl(self, children):
         name = children[1]
         return ast.ParamDecl(
-            name.value, children[3], _after(children, "EQUAL"), _join(children[0], children[-1]), _span_of(name)
+            name.value, children[3], _after(children, "EQUAL"), _join(children[0], children[-1]), _span_of(name),
+            _after(children, "SHARDED"),
         )
 
     def state_decl(self, children):

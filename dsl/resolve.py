@@ -188,8 +188,9 @@ class _BodyScope:
         if isinstance(stmt, (ast.ParamDecl, ast.StateDecl)):
             for dim in dim_symbols([stmt.type]):
                 self.check_name(dim.name, dim.span)
-            if stmt.init is not None:
-                self.check_expr(stmt.init)
+            for expr in (stmt.init, stmt.sharding):
+                if expr is not None:
+                    self.check_expr(expr)
             self.bind(stmt.name, stmt.name_span)
         elif isinstance(stmt, ast.Assign):
             self.check_expr(stmt.value)

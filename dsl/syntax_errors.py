@@ -19,7 +19,7 @@ EXPRESSION_START = {"NAME", "INT", "FLOAT", "STRING", "TRUE", "FALSE", "LPAR", "
 OPERATORS = {"PIPE", "EQEQ", "NOTEQ", "LT", "LE", "GT", "GE", "PLUS", "MINUS", "STAR", "SLASH", "AT", "PERCENT", "POW"}
 COMPARISONS = {"EQEQ", "NOTEQ", "LT", "LE", "GT", "GE"}
 POSTFIX = {"LPAR", "LSQB", "DOT"}
-KEYWORDS = {"IMPORT", "MODEL", "LAYER", "FN", "TRAIN", "PARAM", "STATE", "UPDATE", "RETURN", "IF",
+KEYWORDS = {"IMPORT", "MODEL", "LAYER", "FN", "TRAIN", "PARAM", "STATE", "SHARDED", "UPDATE", "RETURN", "IF",
             "ELSE", "TRUE", "FALSE"}
 ITEM_KEYWORDS = {"IMPORT", "MODEL", "LAYER", "FN", "TRAIN"}
 OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
@@ -180,7 +180,10 @@ def _unexpected_token(token: Token, expected: set[str], source: SourceFile, text
     if token.type in CLOSERS:
         return _stray_closer(token, span, unclosed, expected_words, source)
     help_text = expected_words
-    if token.type == "EQUAL" and "EQEQ" in expected:
+    if token.type == "EQUAL" and _after_sharded(before):
+        help_text = ('the initializer comes before the sharding: '
+                     '`param W: f32[4, 8] = glorot_uniform sharded [none, "model"]`')
+    elif token.type == "EQUAL" and "EQEQ" in expected:
         help_text = "use `==` to compare values; `=` only binds a name at the start of a statement"
     elif token.type in COMPARISONS and not COMPARISONS & expected:
         help_text = "comparisons do not chain: compare two values at a time"
@@ -191,6 +194,12 @@ def _unexpected_token(token: Token, expected: set[str], source: SourceFile, text
     return Diagnostic(
         "E0001", f"unexpected {what} `{token.value}`", span, label=f"unexpected {what}", secondary=secondary, help=help_text
     )
+
+
+def _after_sharded(before: list[Token]) -> bool:
+    """Whether the tokens end inside a `param`'s `sharded` clause."""
+    starts = [i for i, t in enumerate(before) if t.type in ("PARAM", "SHARDED")]
+    return bool(starts) and before[starts[-1]].type == "SHARDED"
 
 
 def _stray_closer(token: Token, span: Span, unclosed: list[Token], expected_words: str, source: SourceFile) -> Diagnostic:

@@ -2,8 +2,9 @@
 
 `data` (data sources, `Dataset`, batching), `training` (`fit`, `History`, evaluate
 and predict in batches), `callbacks` (EarlyStopping, ModelCheckpoint, TerminateOnNaN),
-`checkpoint` (a run's state in safetensors, saved and loaded) and `artifact` (load and
-run, or write, exported artifacts). It imports only JAX, NumPy and the standard library.
+`checkpoint` (a run's state in safetensors, saved and loaded), `mesh` (device meshes,
+several processes, `writes_files`) and `artifact` (load and run, or write, exported
+artifacts). It imports only JAX, NumPy and the standard library.
 """
 
 from .artifact import Artifact, ArtifactError, load, platform_ok, write_artifact

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import operator
 import json
+import math
 import os
 import re
 import shutil
@@ -205,6 +206,30 @@ class Artifact:
         entries = self.manifest.get("optimizer_state", [])
         return tuple(TensorSpec.from_manifest(e, "optimizer_state") for e in entries)
 
+    @property
+    def mesh_shape(self) -> tuple[int, ...]:
+        """The device mesh the functions were compiled for, e.g. (4, 2) along
+        ("data", "model"); (1, 1) for one device."""
+        return tuple(self.manifest.get("mesh", {}).get("shape", (1, 1)))
+
+    def device_mesh(self) -> jax.sharding.Mesh | None:
+        """This machine's devices as the artifact's mesh (None for one device). An
+        artifact compiled for N devices runs on exactly N: its collectives and the
+        shapes of its shards are fixed in the export, so other counts are refused
+        rather than re-sharded (recompile the `.nn` file with `--mesh` for those)."""
+        shape = self.mesh_shape
+        count = math.prod(shape)
+        if count == 1:
+            return None
+        available = jax.devices()
+        if len(available) != count:
+            mesh = "x".join(map(str, shape))
+            raise ArtifactError(
+                f"{self.path}: compiled for a {mesh} device mesh ({count} devices), but this "
+                f"machine has {len(available)}; recompile with `--mesh` for its devices")
+        axes = tuple(self.manifest["mesh"].get("axes", ("data", "model")))
+        return jax.sharding.Mesh(np.array(available).reshape(shape), axes)
+
     def function(self, name: str) -> ArtifactFunction:
         if name not in self.manifest["functions"]:
             available = ", ".join(self.function_names) or "(none)"
@@ -236,20 +261,22 @@ class Artifact:
             raise ArtifactError(
                 f"{where}: manifest lists {len(inputs)} inputs but {file_path} takes {len(exported.in_avals)}"
             )
-        return ArtifactFunction(name, exported, inputs, outputs, where)
+        return ArtifactFunction(name, exported, inputs, outputs, where, self.device_mesh())
 
 
 class ArtifactFunction:
     """One exported function: call it with NumPy arrays or Python scalars; returns
     a NumPy array, or a tuple of them when the function has several outputs."""
 
-    def __init__(self, name: str, exported, inputs, outputs, where: str):
+    def __init__(self, name: str, exported, inputs, outputs, where: str,
+                 mesh: jax.sharding.Mesh | None = None):
         self.name = name
         self.exported = exported
         self.inputs: tuple[TensorSpec, ...] = inputs
         self.outputs: tuple[TensorSpec, ...] = outputs
         self._where = where
-        self._call = jax.jit(exported.call)
+        shardings = None if mesh is None else exported.in_shardings_jax(mesh)
+        self._call = jax.jit(exported.call, in_shardings=shardings)
         # JAX computes 64-bit types in 32 bits unless x64 is on, where they are used.
         self._wide = any(np.dtype(spec.dtype).itemsize == 8
                          for spec in (*inputs, *outputs))

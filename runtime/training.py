@@ -24,6 +24,7 @@ from .callbacks import Callback, TerminateOnNaN
 from .checkpoint import Checkpoint, CheckpointError, save as save_checkpoint
 from .data import DataOrder, Dataset, arrays, batches_for_epoch, rows_of
 from .files import write_atomically
+from .mesh import DeviceMesh, on_this_process
 from .progress import progress_logger
 
 MAX_STEPS_PER_CALL = 1000
@@ -144,6 +145,14 @@ def _scan_full_batch(step, shard, halt, carry, x, y, active, length):
     return carry, losses, metrics
 
 
+def _scan_batches(step, halt, carry, xs, ys, active):
+    """Run `step` once per batch of `xs` and `ys` ([steps, batch, ...], gathered and
+    placed by the caller: across processes each hands over its own rows)."""
+    (carry, _, _), (losses, metrics) = jax.lax.scan(
+        _guarded(step, halt, active), _start(carry), (xs, ys))
+    return carry, losses, metrics
+
+
 def _map_gathered(function, params, x, y, index_chunk):
     """`function(params, x[batch], y[batch])` for each row of `index_chunk`."""
     return jax.lax.map(lambda indices: function(params, rows_of(x, indices), rows_of(y, indices)),
@@ -154,33 +163,6 @@ def _unsharded(batch):
     return batch
 
 
-class DataParallel:
-    """Data parallelism over `devices` of this host: a one-axis mesh ("batch"); params,
-    optimizer state and the data are replicated, each batch is split over the mesh,
-    and XLA reduces the gradients (sharding annotations, no hand-written collectives).
-    A batch the device count does not divide (an epoch's last) runs unsplit."""
-
-    def __init__(self, devices: int):
-        available = jax.devices()
-        if not 1 <= devices <= len(available):
-            raise ValueError(f"{devices} devices asked for, {len(available)} available")
-        self.count = devices
-        self.mesh = jax.sharding.Mesh(np.array(available[:devices]), ("batch",))
-        self.replicated = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec())
-        self.split = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec("batch"))
-
-    def replicate(self, tree):
-        return jax.device_put(tree, self.replicated)
-
-    def shard_batch(self, batch):
-        """`batch` (an array, or a tuple of them for several inputs) split over the mesh."""
-        if isinstance(batch, tuple):
-            return tuple(self.shard_batch(part) for part in batch)
-        if batch.shape[0] % self.count:
-            return batch
-        return jax.lax.with_sharding_constraint(batch, self.split)
-
-
 class _Trainer:
     """Holds the training data on device and runs chunks of steps on it.
 
@@ -189,16 +171,22 @@ class _Trainer:
     batch, which runs as a chunk of one step of its own size."""
 
     def __init__(self, step: Callable, train: Dataset, batch_size: int | None,
-                 mesh: DataParallel | None = None, halt: bool = False):
+                 mesh: DeviceMesh | None = None, halt: bool = False):
         self.mesh, self.halt = mesh, halt
-        place = mesh.replicate if mesh else jax.device_put
-        self.x, self.y = place(train.x), place(train.y)
         self.size = len(train)
         self.full_batch = batch_size is None or batch_size >= self.size
         self.batch_size = self.size if self.full_batch else batch_size
+        self.local = mesh is not None and mesh.multiprocess
+        if self.local:
+            # across processes each one hands over only its rows of a batch
+            place = mesh.local_rows if self.full_batch else (lambda part: part)
+        else:
+            place = mesh.place if mesh else jax.device_put
+        self.x, self.y = place(train.x), place(train.y)
         shard = mesh.shard_batch if mesh else _unsharded
         self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard, halt), donate_argnums=(0,))
         self._full = jax.jit(functools.partial(_scan_full_batch, step, shard, halt), donate_argnums=(0,), static_argnums=(4,))
+        self._batches = jax.jit(functools.partial(_scan_batches, step, halt), donate_argnums=(0,))
 
     def run(self, carry, work):
         """`work` is a step count (full batch) or an index chunk [steps, batch];
@@ -208,9 +196,15 @@ class _Trainer:
         if self.full_batch:
             carry, losses, metrics = self._full(carry, self.x, self.y, count, max(count, 2))
         else:
-            indices = jnp.asarray(np.concatenate([work, work]) if count == 1 else work, dtype=jnp.int32)
-            carry, losses, metrics = self._gathered(carry, self.x, self.y, indices, count)
-        losses, metrics = jax.tree.map(lambda a: a[:count], jax.device_get((losses, metrics)))
+            padded = np.concatenate([work, work]) if count == 1 else work
+            if self.local:
+                xs, ys = self.mesh.local_batches(self.x, padded), self.mesh.local_batches(self.y, padded)
+                carry, losses, metrics = self._batches(carry, xs, ys, count)
+            else:
+                indices = jnp.asarray(padded, dtype=jnp.int32)
+                carry, losses, metrics = self._gathered(carry, self.x, self.y, indices, count)
+        losses, metrics = jax.tree.map(lambda a: a[:count],
+                                       jax.device_get(on_this_process((losses, metrics))))
         if np.ndim(losses) != 1:
             raise ValueError(f"the step function must return a scalar loss, got shape {np.shape(losses)[1:]}")
         return carry, np.asarray(losses), tuple(np.asarray(m) for m in metrics)
@@ -227,6 +221,7 @@ class _Evaluator:
         self._mapped = _jitted(evaluate, _map_gathered)
 
     def __call__(self, params) -> tuple[float, tuple[float, ...]]:
+        params = on_this_process(params)
         means = _WeightedMeans()
         batches = batches_for_epoch(self.size, self.batch_size, shuffle=False, rng=None)
         for chunk in _index_chunks(batches, self.steps_per_call):
@@ -305,6 +300,8 @@ def fit(
     metric_names: Sequence[str] = (),
     steps_per_call: int = 0,
     devices: int | None = None,
+    mesh: DeviceMesh | None = None,
+    specs=None,
     callbacks: Sequence[Callback] = (),
     names=None,
     resume: Checkpoint | None = None,
@@ -333,15 +330,19 @@ def fit(
     `resume` (a `Checkpoint`) continues a run where it stopped: its carry, step, epoch,
     data order and history; `epochs` and `steps` stay totals, as Keras' initial_epoch.
     `info` is copied into each checkpoint's manifest.
-    `devices` (> 1) trains data-parallel over that many of this host's devices
-    (`DataParallel`); the batch size must be a multiple of it.
+    `devices` (> 1) trains data-parallel over that many of this host's devices; a
+    `mesh` (`DeviceMesh`: several processes, a `model` axis) is given instead of it,
+    with `specs`, a `PartitionSpec` per leaf of `(params, opt_state)`, for what is
+    split over the mesh (the rest is replicated). The batch size must be a multiple
+    of the mesh's `data` axis. The result holds global arrays (`on_this_process`
+    gives them to one process).
     The caller's `params` and `opt_state` are copied, never donated."""
     _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, steps_per_call)
-    mesh = None
-    if devices is not None and devices > 1:
-        if batch_size is not None and batch_size % devices:
-            raise ValueError(f"`batch_size` {batch_size} is not a multiple of the {devices} devices")
-        mesh = DataParallel(devices)
+    if mesh is None and devices is not None and devices > 1:
+        mesh = DeviceMesh(devices)
+    if mesh is not None and batch_size is not None and batch_size % mesh.data:
+        raise ValueError(f"`batch_size` {batch_size} is not a multiple of the {mesh.data} "
+                         "devices of the mesh's `data` axis")
     callbacks = [*callbacks, *([TerminateOnNaN()] if terminate_on_nan else [])]
     halt = any(isinstance(callback, TerminateOnNaN) for callback in callbacks)
     trainer = _Trainer(step, train, batch_size, mesh, halt)
@@ -355,7 +356,7 @@ def fit(
     if resume is not None:
         loop.restore(resume)
     if mesh is not None:
-        loop.carry = mesh.replicate(loop.carry)
+        loop.carry = mesh.place(loop.carry, specs)
     return loop.run(epochs=None if steps is not None else (epochs or 1), steps=steps)
 
 

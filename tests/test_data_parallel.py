@@ -1,6 +1,6 @@
 """Data-parallel training on one host (`dslc train --devices N`), with 4 host CPU
-devices in a subprocess (JAX fixes its device count at start-up): 40 steps of the
-trained examples give the losses of one device to f32 relative error 1e-5, the step XLA
+devices in a subprocess (JAX fixes its device count at start-up): 40 steps of every
+example with a `train` block give the losses of one device to f32 relative error 1e-5, the step XLA
 compiles reduces gradients across the devices, and a batch that does not split is a
 diagnostic at the `batch_size` line."""
 
@@ -11,21 +11,23 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, run_dslc
+from conftest import EXAMPLES, ROOT, run_dslc
 
 FOUR_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
 
 SCRIPT = """
 import json
+import sys
 import jax
 import numpy as np
 import dslc
 from dslc.compiler.training import initial_carry, load_data, step_functions
-from dslc.runtime.training import DataParallel, _Trainer, fit
+from dslc.runtime.mesh import DeviceMesh
+from dslc.runtime.training import _Trainer, fit
 
 assert len(jax.devices()) == 4
 report = {}
-for example in ("examples/linear_classifier.nn", "examples/mlp.nn"):
+for example in sys.argv[1:]:
     program = dslc.compile(example)
     config = program.compilation.train
     data = load_data(program)
@@ -36,7 +38,7 @@ for example in ("examples/linear_classifier.nn", "examples/mlp.nn"):
                      batch_size=config.batch_size, steps=40, seed=0, log=None, verbose=0,
                      metric_names=config.metrics, devices=devices)
         losses[devices] = np.array(result.history.history["loss"])
-    trainer = _Trainer(step, data, config.batch_size, DataParallel(4))
+    trainer = _Trainer(step, data, config.batch_size, DeviceMesh(4))
     carry = initial_carry(program, 0)
     if trainer.full_batch:
         lowered = trainer._full.lower(carry, trainer.x, trainer.y, 2, 2)
@@ -52,7 +54,9 @@ print(json.dumps(report))
 
 
 def test_four_devices_train_to_the_losses_of_one():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
+    examples = [str(p.relative_to(ROOT)) for p in EXAMPLES if "\ntrain " in p.read_text()]
+    assert len(examples) >= 6
+    result = subprocess.run([sys.executable, "-c", SCRIPT, *examples], cwd=ROOT, capture_output=True,
                             text=True, timeout=600, env={**os.environ, **FOUR_DEVICES})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -72,7 +72,8 @@ def test_builtin_docs_give_signature_and_doc_for_every_builtin():
     assert docs["sgd"][1].endswith("`sgd` is `SGD`")
     signature, doc = docs["Dense"]
     assert signature == ("Dense(units: int, activation = identity, use_bias: bool = true, "
-                         "kernel_initializer = glorot_uniform, bias_initializer = zeros) "
+                         "kernel_initializer = glorot_uniform, bias_initializer = zeros, "
+                         "kernel_sharding = none) "
                          "(x: f32) -> f32")
     assert doc.startswith("layer: ")
     assert docs["softmax"][0] == "softmax(x, axis: int = -1)"

@@ -17,7 +17,7 @@ import numpy as np
 from jax import export as jax_export
 
 from .. import dims
-from ..ir import DTYPES, Function, Module, TensorType
+from ..ir import DTYPES, MESH_AXES, Function, Module, TensorType
 from .jax_lower import lower_function, precision
 
 # `--target` names to the platform names of `jax.export`.
@@ -41,22 +41,74 @@ def export_symbols(function: Function) -> dict[str, str]:
     return names
 
 
-def input_specs(function: Function) -> list[jax.ShapeDtypeStruct]:
+def input_specs(function: Function, batch_multiple: int = 1) -> list[jax.ShapeDtypeStruct]:
     """One abstract value per argument; symbols share one `jax.export` scope, and an
-    expression dim (`H * W`) is computed from them by JAX's own dim arithmetic."""
+    expression dim (`H * W`) is computed from them by JAX's own dim arithmetic. A
+    symbolic batch (the first dim of an input or target) is `batch_multiple` times its
+    symbol, so that it splits over that many devices."""
     names = export_symbols(function)
     values = {}
     if names:
         values = dict(zip(names, jax_export.symbolic_shape(", ".join(names.values()))))
+    batches = {arg.type.shape[0] for arg in function.args
+               if arg.role in ("input", "target") and arg.type.shape}
+    for symbol in batches & values.keys() if batch_multiple > 1 else ():
+        values[symbol] = batch_multiple * values[symbol]
     return [jax.ShapeDtypeStruct(tuple(dims.evaluate(d, values) for d in arg.type.shape),
                                  numpy_dtype(arg.type.dtype))
             for arg in function.args]
 
 
-def export(function: Function, target: str = "cpu") -> jax_export.Exported:
-    jitted = jax.jit(lower_function(function))
+def argument_shardings(module: Module, function: Function) -> list[tuple[str | None, ...]]:
+    """Per argument of `function`, the mesh axis that splits each dim (shorter than the
+    rank, or empty: the rest replicated): a param's from its `sharded` annotation, an
+    optimizer slot's (`kernel/momentum`) from its param's, inputs and targets split
+    over `data` along the batch (first) dim."""
+    declared = {p["name"]: tuple(p["sharding"]) for p in module.meta.get("params", [])
+                if p.get("sharding")}
+    shapes = {p["name"]: list(p["shape"]) for p in module.meta.get("params", [])}
+    specs = []
+    for arg in function.args:
+        spec = ()
+        if arg.role == "param":
+            spec = declared.get(arg.name, ())
+        elif arg.role == "optimizer":
+            owner = arg.name.rsplit("/", 1)[0]
+            if shapes.get(owner) == list(arg.type.shape):
+                spec = declared.get(owner, ())
+        elif arg.role in ("input", "target") and arg.type.shape:
+            spec = ("data",)
+        specs.append(spec)
+    return specs
+
+
+def indivisible(module: Module, mesh: tuple[int, int]):
+    """The first argument of a function whose split dim the mesh axis does not divide,
+    as (argument, dim index, axis, axis size), or None."""
+    sizes = dict(zip(MESH_AXES, mesh))
+    for function in module:
+        for arg, spec in zip(function.args, argument_shardings(module, function)):
+            for index, axis in enumerate(spec):
+                dim = arg.type.shape[index]
+                if axis is not None and dims.is_concrete(dim) and dim % sizes[axis]:
+                    return arg, index, axis, sizes[axis]
+    return None
+
+
+def export(function: Function, target: str = "cpu", module: Module | None = None,
+           mesh: tuple[int, int] | None = None) -> jax_export.Exported:
+    """`function` exported for `target`; with a `mesh` (data, model), for that many
+    devices, its arguments sharded as `argument_shardings` says (`sdy.sharding`
+    annotations in the StableHLO), over an abstract mesh: no device needs to exist."""
+    shardings = None
+    if mesh is not None:
+        grid = jax.sharding.AbstractMesh(tuple(mesh), MESH_AXES)
+        shardings = [jax.sharding.NamedSharding(grid, jax.sharding.PartitionSpec(*spec))
+                     for spec in argument_shardings(module, function)]
+    jitted = jax.jit(lower_function(function), in_shardings=shardings)
     with precision([function]):
-        return jax_export.export(jitted, platforms=[PLATFORMS[target]])(*input_specs(function))
+        return jax_export.export(jitted, platforms=[PLATFORMS[target]])(
+            *input_specs(function, mesh[0] if mesh else 1))
 
 
 def stablehlo_text(function: Function, target: str = "cpu") -> str:
@@ -73,11 +125,12 @@ def tensor_entry(name: str, ttype: TensorType, symbols: dict[str, str],
 
 
 def artifact(module: Module, target: str, source_path: str, source_text: str,
-             version: str) -> tuple[dict, dict[str, bytes | str]]:
-    """The manifest and files of an artifact directory (written by the runtime)."""
+             version: str, mesh: tuple[int, int] | None = None) -> tuple[dict, dict[str, bytes | str]]:
+    """The manifest and files of an artifact directory (written by the runtime), for
+    one device or for a `mesh` of (data, model) devices."""
     functions, blobs = {}, {}
     for function in module:
-        exported = export(function, target)
+        exported = export(function, target, module, mesh)
         symbols = export_symbols(function)
         names = function.result_names or [f"out{i}" for i in range(len(function.results))]
         roles = function.result_roles or [None] * len(function.results)
@@ -105,6 +158,8 @@ def artifact(module: Module, target: str, source_path: str, source_text: str,
         "optimizer_state": module.meta.get("optimizer_state", []),
         # Each function's mode (training or inference), fixed when it was compiled.
         "modes": module.meta.get("modes", {}),
+        # The devices the functions were compiled for; they run on that many only.
+        "mesh": {"axes": list(MESH_AXES), "shape": list(mesh or (1, 1))},
     }
     if "train" in module.meta:
         manifest["train"] = module.meta["train"]

@@ -25,6 +25,7 @@ KEYWORD_ROLES: dict[str, str] = {
     "param": "declaration",
     "state": "declaration",
     "update": "declaration",
+    "sharded": "declaration",
     "import": "import",
     "return": "control",
     "if": "control",

@@ -3,7 +3,9 @@ with tensors runs the layer's body under its own name (`dense_1/W`), where each 
 becomes an argument of the traced function with its initializer.
 
 Consumes layer definitions and the evaluator (`ev`), whose `calls` binds and runs the
-body; produces `ParamSpec`s and `LayerRecord`s in the trace.
+body; produces `ParamSpec`s and `LayerRecord`s in the trace. A `param`'s optional
+`sharded [none, "model"]` (one mesh axis of `MESH_AXES` or `none` per dim) is checked
+here and kept on its `ParamSpec`, whence it reaches the signature's metadata.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ...dsl import ast
 from ...dsl.diagnostics import Label
 from .. import limits
 from ..initializers import INITIALIZERS
-from ..ir import Loc, Value, format_bytes, itemsize
+from ..ir import MESH_AXES, Loc, Value, format_bytes, itemsize
 from .binding import ast_signature, bind_arguments
 from . import keras_names
 from .errors import fail
@@ -129,9 +131,10 @@ def declare_variable(ev, stmt: ast.ParamDecl | ast.StateDecl, scope: Scope) -> V
         return table[path].value
     check_param_memory(trace, ttype, stmt)
     init = initializer_spec(ev, stmt.init, scope) if stmt.init is not None else None
+    sharding = sharding_spec(ev, stmt.sharding, scope, ttype) if stmt.sharding else None
     loc = Loc.of(stmt.span)
     value = trace.function.add_arg(ttype, path, loc, role=role)
-    table[path] = ParamSpec(path, ttype, init, loc, value)
+    table[path] = ParamSpec(path, ttype, init, loc, value, sharding)
     if ev.observer is not None:
         ev.observer.on_param(stmt, table[path])
     return value
@@ -177,6 +180,38 @@ def check_param_memory(trace, ttype, stmt) -> None:
         raise fail("E0207", f"{what}, more than the limit of {format_bytes(limit)}", stmt.span,
                    help="make it smaller, or raise the limit with DSLC_MAX_PARAM_BYTES "
                    "if the machine has the memory")
+
+
+def sharding_spec(ev, expr, scope: Scope, ttype) -> tuple[str | None, ...] | None:
+    """A param's `sharded` list: per dim, the mesh axis that splits it or `none`; the
+    whole list `none` leaves the param replicated. An axis splits one dim at most."""
+    value = ev.expr(expr, scope)
+    if value is None:
+        return None
+    rank = len(ttype.shape)
+    axes = " and ".join(f'"{a}"' for a in MESH_AXES)
+
+    def refuse(message: str, help: str = f"the mesh axes are {axes}; e.g. "
+               f"`{example_sharding(rank)}`"):
+        return fail("E0304", message, expr.span, "sharding", help=help)
+
+    if not isinstance(value, (list, tuple)):
+        raise refuse(f"a sharding is a list of mesh axes or `none`, found {kind_name(value)}")
+    if len(value) != len(ttype.shape):
+        raise refuse(f"`{ttype}` has {rank} dims, but its sharding lists {len(value)}",
+                     help="give one mesh axis or `none` per dim")
+    for entry in value:
+        if entry is not None and entry not in MESH_AXES:
+            shown = f'"{entry}"' if isinstance(entry, str) else kind_name(entry)
+            raise refuse(f"{shown} is not a mesh axis")
+    named = [e for e in value if e is not None]
+    if len(set(named)) < len(named):
+        raise refuse("a mesh axis splits two dims of one param", help="name each axis once")
+    return tuple(value) if named else None
+
+
+def example_sharding(rank: int) -> str:
+    return "sharded [" + ", ".join(["none"] * (rank - 1) + ['"model"'][:rank]) + "]"
 
 
 def initializer_spec(ev, expr, scope: Scope) -> Spec:

@@ -334,7 +334,10 @@ def arg_named(function: Function, name: str):
 
 
 def variable_meta(spec) -> dict:
-    return {"name": spec.path, "dtype": spec.type.dtype, "shape": list(spec.type.shape)}
+    meta = {"name": spec.path, "dtype": spec.type.dtype, "shape": list(spec.type.shape)}
+    if spec.sharding:
+        meta["sharding"] = list(spec.sharding)
+    return meta
 
 
 def order_signature(function: Function, trace: Trace, params: dict, states: dict) -> None:

@@ -17,13 +17,15 @@ from .errors import fail
 @dataclass
 class ParamSpec:
     """A `param` (or `state`) met while tracing: its path (`simple_dense/W`), type,
-    initializer (a `Spec`), and the argument of the traced function that stands for it."""
+    initializer (a `Spec`), the argument of the traced function that stands for it, and
+    its sharding (a mesh axis name or None per dim; None: replicated)."""
 
     path: str
     type: TensorType
     init: Any
     loc: Loc
     value: Value
+    sharding: tuple[str | None, ...] | None = None
 
 
 @dataclass
