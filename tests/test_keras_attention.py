@@ -91,7 +91,7 @@ def test_multi_head_attention_matches_keras_in_inference(case):
         layer.build(query.shape, value.shape, key_shape)
         keras_forward = keras_call(**options)
     run, names = compile_layer(inputs, body)
-    check_against_keras(layer, names, run, arrays, keras_forward, rng, training=False)
+    check_against_keras(layer, names, run, arrays, keras_forward, rng, ({"training": False},))
 
 
 def test_weights_have_keras_names_and_shapes():
