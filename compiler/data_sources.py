@@ -53,6 +53,10 @@ DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
     _source("digits", "scikit-learn's bundled 8x8 handwritten digits as `f32[N, 8, 8, 1]` in "
             "[0, 1], sparse `i32` labels (needs scikit-learn)",
             ("classes", "int", 10)),
+    _source("digit_pairs", "pairs of the 8x8 digits as two inputs `(left, right)`, each "
+            "`f32[N, 8, 8, 1]`, label 1 when the left digit is the greater (sparse `i32`; "
+            "needs scikit-learn)",
+            ("pairs", "int", 1500), ("seed", "int", 0)),
     _source("token_sequences", "token ids `i32[N, length]` holding markers 1 and 2 among "
             "filler tokens, label 1 when marker 1 comes first (sparse `i32`)",
             ("vocabulary", "int", 10), ("length", "int", 10), ("per_class", "int", 500),
