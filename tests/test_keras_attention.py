@@ -2,7 +2,9 @@
 that names its sub-layers: the same weights and inputs give the same output and the
 same gradients of `<output, cotangent>` with respect to every float input and every
 weight (`keras_oracle.check_against_keras`), to a normwise relative error of 1e-5 in
-f32, in inference, with and without masks, in self- and cross-attention."""
+f32, in inference, with and without masks, in self- and cross-attention, with
+`return_attention_scores`; and a model with it in training mode (its gradients, then 10
+momentum SGD steps) beside the same Keras model (`keras_oracle.Oracle`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 
 import dslc
-from keras_oracle import check_against_keras, compile_layer
+from keras_oracle import TOLERANCE, Oracle, check_against_keras, compile_layer, errors
 
 keras = pytest.importorskip("keras")
 assert keras.backend.backend() == "jax", "set KERAS_BACKEND=jax before importing keras"
@@ -92,6 +94,66 @@ def test_multi_head_attention_matches_keras_in_inference(case):
         keras_forward = keras_call(**options)
     run, names = compile_layer(inputs, body)
     check_against_keras(layer, names, run, arrays, keras_forward, rng, ({"training": False},))
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["output", "scores"])
+def test_return_attention_scores_matches_keras(which):
+    """`[output, scores]`: the scores are the masked softmax's probabilities, per head."""
+    rng = np.random.default_rng(11 + which)
+    arrays = [rng.standard_normal((B, T, D)).astype(np.float32),
+              rng.standard_normal((B, S, DV)).astype(np.float32), attention_mask(rng, T, S)]
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=3)
+    layer.build(arrays[0].shape, arrays[1].shape)
+    run, names = compile_layer(MASKED, "MultiHeadAttention(2, 3)(x, y, attention_mask=m, "
+                               f"use_causal_mask=true, return_attention_scores=true)[{which}]")
+
+    def call(layer, trainable, given, mode):
+        query, value, mask = given
+        outputs = layer.stateless_call(trainable, [], query, value, attention_mask=mask,
+                                       use_causal_mask=True, return_attention_scores=True,
+                                       **mode)[0]
+        return outputs[which]
+    check_against_keras(layer, names, run, arrays, call, rng, ({"training": False},))
+
+
+def self_attention(**options):
+    """Keras' MHA called on `x` twice (query and value), as one layer of a Sequential."""
+    class SelfAttention(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.attention = L.MultiHeadAttention(**options)
+
+        def build(self, shape):
+            self.attention.build(shape, shape)
+
+        def call(self, x, training=None):
+            return self.attention(x, x, use_causal_mask=True, training=training)
+    return SelfAttention()
+
+
+def attention_oracle(optimizer: str, keras_optimizer=None) -> Oracle:
+    return Oracle("model M(x: f32[B, 5, 6]) -> f32",
+                  "MultiHeadAttention(2, 3)(x, x, use_causal_mask=true) |> Dense(4)",
+                  [self_attention(num_heads=2, key_dim=3), L.Dense(4)], (5, 6),
+                  optimizer=optimizer, keras_optimizer=keras_optimizer)
+
+
+X = np.random.default_rng(21).standard_normal((8, 5, 6)).astype(np.float32)
+Y = np.random.default_rng(22).standard_normal((8, 5, 4)).astype(np.float32)
+
+
+def test_training_mode_gradients_match_keras():
+    grads, keras_grads, _, _ = attention_oracle("SGD(learning_rate=0.1)").gradients(X, Y)
+    assert max(errors(grads, keras_grads)) <= TOLERANCE
+
+
+def test_ten_momentum_steps_match_keras():
+    # Not Adam: the key bias's gradient is zero in exact arithmetic (it shifts a softmax
+    # row), and Adam's g / (|g| + eps) would make its rounding noise a full-size step.
+    ours, theirs = attention_oracle("SGD(learning_rate=0.05, momentum=0.9)",
+                                    keras.optimizers.SGD(0.05, momentum=0.9)
+                                    ).train(X, Y, steps=10)
+    assert max(errors(ours, theirs)) <= TOLERANCE
 
 
 def test_weights_have_keras_names_and_shapes():
