@@ -43,14 +43,28 @@ def export_symbols(function: Function) -> dict[str, str]:
 
 def input_specs(function: Function) -> list[jax.ShapeDtypeStruct]:
     """One abstract value per argument; symbols share one `jax.export` scope, and an
-    expression dim (`H * W`) is computed from them by JAX's own dim arithmetic."""
+    expression dim (`H * W`) is computed from them by JAX's own dim arithmetic. Each
+    expression dim of a value the function computes (a convolution's `(H - 3) / 2 + 1`)
+    is constrained to be >= 1, as the shape rules require of an integer one, so that
+    JAX's shape checks can decide it."""
     names = export_symbols(function)
     values = {}
     if names:
-        values = dict(zip(names, jax_export.symbolic_shape(", ".join(names.values()))))
+        spelled = ", ".join(names.values())
+        values = dict(zip(names, jax_export.symbolic_shape(spelled)))
+        constraints = sorted({f"{dims.evaluate(d, values)} >= 1"
+                              for d in computed_expressions(function)})
+        values = dict(zip(names, jax_export.symbolic_shape(spelled,
+                                                           constraints=constraints)))
     return [jax.ShapeDtypeStruct(tuple(dims.evaluate(d, values) for d in arg.type.shape),
                                  numpy_dtype(arg.type.dtype))
             for arg in function.args]
+
+
+def computed_expressions(function: Function) -> set:
+    """The expression dims (not ints, not plain symbols) of the function's node results."""
+    return {d for node in function.nodes for value in node.results
+            for d in value.type.shape if isinstance(d, dims.DimExpr)}
 
 
 def export(function: Function, target: str = "cpu") -> jax_export.Exported:
