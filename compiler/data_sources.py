@@ -59,6 +59,10 @@ DATA_SOURCES: dict[str, DataSource] = {source.name: source for source in (
     _source("breast_cancer", "scikit-learn's bundled breast cancer set: `f32[N, 30]` features, "
             "labels 0 and 1 as `f32[N, 1]`, rows shuffled by `seed` (needs scikit-learn)",
             ("standardize", "bool", True), ("seed", "int", 0)),
+    _source("digit_pairs", "pairs of the 8x8 digits as two inputs `(left, right)`, each "
+            "`f32[N, 8, 8, 1]`, label 1 when the left digit is the greater (sparse `i32`; "
+            "needs scikit-learn)",
+            ("pairs", "int", 1500), ("seed", "int", 0)),
     _source("token_sequences", "token ids `i32[N, length]` holding markers 1 and 2 among "
             "filler tokens, label 1 when marker 1 comes first (sparse `i32`)",
             ("vocabulary", "int", 10), ("length", "int", 10), ("per_class", "int", 500),

@@ -195,6 +195,25 @@ def _bundled_table(name: str, standardize: bool, seed: int) -> Dataset:
         x = (x - x.mean(axis=0)) / x.std(axis=0)
     order = np.random.default_rng(seed).permutation(len(x))
     return Dataset(x[order].astype(np.float32), bunch.target[order].astype(np.int32))
+def digit_pairs(pairs: int = 1500, seed: int = 0) -> Dataset:
+    """Pairs of scikit-learn's 8x8 digits, two inputs `(left, right)`, each
+    `f32[N, 8, 8, 1]` in [0, 1], labelled 1 when the left digit is the greater (sparse
+    `i32`): neither image alone tells the label.
+
+    The last 20% of the pairs are drawn from the last 20% of the images only, and the
+    others from the rest, so `validation_split = 0.2` scores digits never trained on.
+    """
+    _check_at_least("pairs", pairs, 5, " (a fifth of them are held-out pairs)")
+    data = digits()
+    images, labels = data.x, data.y
+    rng = np.random.default_rng(seed)
+    held_out = pairs // 5
+    first_unseen = len(images) - len(images) // 5
+    index = np.concatenate([rng.integers(0, first_unseen, size=(pairs - held_out, 2)),
+                            rng.integers(first_unseen, len(images), size=(held_out, 2))])
+    left, right = images[index[:, 0]], images[index[:, 1]]
+    greater = labels[index[:, 0]] > labels[index[:, 1]]
+    return Dataset((left, right), greater.astype(np.int32))
 
 
 def npz(path: str, x: str | list[str] = "x", y: str | list[str] = "y", *,
@@ -438,6 +457,7 @@ DATA_SOURCES: dict[str, DataSource] = {
         _source(spirals),
         _source(gaussian_classes),
         _source(digits),
+        _source(digit_pairs),
         _source(token_sequences),
         _source(iris),
         _source(breast_cancer),

@@ -11,9 +11,10 @@ update `old - new` is then `2**10 * grad` with only the final subtraction rounde
 scaling by a power of two is exact), so `(old - new) / 2**10` recovers the gradient to
 about 2**-34 relative to the variable.
 
-A single layer (several inputs, masks) is checked by `check_against_keras`: dslc's IR
-gradient of `<output, cotangent>` (`vjp_function`) against `jax.vjp` of Keras'
-`stateless_call`, for every float input and every weight.
+A single layer (one input or several, masks, training or inference mode) is checked by
+`check_against_keras`, the one such check of the suite: dslc's IR gradient of
+`<output, cotangent>` (`vjp_function`) against `jax.vjp` of Keras' `stateless_call`,
+for every float input and every weight.
 """
 
 from __future__ import annotations
@@ -158,31 +159,56 @@ def compile_layer(inputs: str, body: str):
     return jit(vjp_function(predict)), [a.name for a in predict.args_with("param")]
 
 
-def check_against_keras(layer, names, run, arrays, call, rng, **mode):
-    """`run(*weights, *arrays, ct)` against `jax.vjp` of `call(layer, trainable, arrays)`;
-    Keras' weights (random, copied into dslc) are matched to `names` in order, by path.
-    `mode` is passed to `call` (`training=False`)."""
+def stacked_layer(expression: str, input_shape):
+    """`compile_layer` for `x |> expression` on `x: f32[N, *input_shape]`."""
+    dims = ", ".join(map(str, input_shape))
+    return compile_layer(f"x: f32[N, {dims}]", f"x |> {expression}")
+
+
+def within_layer(path: str) -> str:
+    """A weight's path below its layer (`lstm/kernel` -> `kernel`, `mha/query/kernel`
+    -> `query/kernel`): the name a dslc weight and its Keras twin share."""
+    return path.split("/", 1)[-1]
+
+
+def stateless(join=lambda out: out, non_trainable=()):
+    """A `call` for `check_against_keras`: Keras' `stateless_call` on the arrays, its
+    output made one array by `join`."""
+    def call(layer, trainable, arrays, mode):
+        return join(layer.stateless_call(trainable, list(non_trainable), *arrays, **mode)[0])
+    return call
+
+
+def check_against_keras(layer, names, run, arrays, call, rng, modes=({},), key=within_layer):
+    """`run(*weights, *arrays, ct)` (from `compile_layer`) against `jax.vjp` of
+    `call(layer, trainable, arrays, mode)` for each `mode` (`{"training": False}`):
+    outputs, then gradients of every weight and every float input. Keras' weights
+    (random, copied into dslc) are matched to dslc's `names` by `key`, which maps a
+    Keras path and a dslc name alike to the name they share."""
     weights = [rng.standard_normal(v.shape).astype(np.float32) * 0.5
                for v in layer.trainable_variables]
-    keras_paths = [v.path.split("/", 1)[-1] for v in layer.trainable_variables]
-    assert [n.split("/", 1)[-1] for n in names] == keras_paths, (names, keras_paths)
+    keras_keys = [key(v.path) for v in layer.trainable_variables]
+    assert sorted(map(key, names)) == sorted(keras_keys), (names, keras_keys)
+    params = [weights[keras_keys.index(key(n))] for n in names]
     floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    for mode in modes:
+        def forward(trainable, float_arrays):
+            given = list(arrays)
+            for i, a in zip(floats, float_arrays):
+                given[i] = a
+            return call(layer, trainable, given, mode)
 
-    def forward(trainable, float_arrays):
-        given = list(arrays)
-        for i, a in zip(floats, float_arrays):
-            given[i] = a
-        return call(layer, trainable, given, mode)
-
-    want, keras_vjp = jax.vjp(forward, weights, [arrays[i] for i in floats])
-    ct = rng.standard_normal(want.shape).astype(np.float32)
-    want_weights, want_inputs = keras_vjp(ct)
-    got, *grads = run(*weights, *arrays, ct)
-    assert got.shape == want.shape
-    assert relative_error(got, want) <= TOLERANCE, "outputs differ"
-    # A weight whose gradient is zero in exact arithmetic (attention's key bias, which
-    # shifts a softmax row) is measured against the weights' joint norm (`errors`).
-    for name, error in zip(names, errors(grads[:len(names)], want_weights)):
-        assert error <= TOLERANCE, f"gradients of `{name}` differ"
-    for i, ours, theirs in zip(floats, grads[len(names):], want_inputs):
-        assert relative_error(ours, theirs) <= TOLERANCE, f"gradients of input {i} differ"
+        want, keras_vjp = jax.vjp(forward, weights, [arrays[i] for i in floats])
+        ct = rng.standard_normal(want.shape).astype(np.float32)
+        want_weights, want_inputs = keras_vjp(ct)
+        got, *grads = run(*params, *arrays, ct)
+        assert got.shape == want.shape
+        assert relative_error(got, want) <= TOLERANCE, f"outputs differ in {mode}"
+        # A weight whose gradient is zero in exact arithmetic (attention's key bias, which
+        # shifts a softmax row) is measured against the weights' joint norm (`errors`).
+        theirs = [want_weights[keras_keys.index(key(n))] for n in names]
+        for name, error in zip(names, errors(grads[:len(names)], theirs)):
+            assert error <= TOLERANCE, f"gradients of `{name}` differ in {mode}"
+        for i, ours, want_input in zip(floats, grads[len(names):], want_inputs):
+            assert relative_error(ours, want_input) <= TOLERANCE, (
+                f"gradients of input {i} differ in {mode}")

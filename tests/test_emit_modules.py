@@ -75,8 +75,8 @@ def batch_for(program, rows=16, seed=1):
     from dslc.compiler.training import load_data
 
     data = load_data(program)
-    index = np.random.default_rng(seed).permutation(len(data))[:rows]
-    return data.x[index], data.y[index]
+    batch = data.take(np.random.default_rng(seed).permutation(len(data))[:rows])
+    return batch.x, batch.y
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -117,7 +117,8 @@ def test_init_predict_and_eval_agree_with_xla(example, target, programs, modules
     x, y = batch_for(program)
     predict = program.module.functions["predict"]
     predicted = call(namespace, target, "predict", by_role(program, predict, variables, x))
-    assert relative_deviation(predicted[0], program.predict(variables, x)) <= 1e-5
+    inputs = list(x) if isinstance(x, tuple) else x
+    assert relative_deviation(predicted[0], program.predict(variables, inputs)) <= 1e-5
     eval_step = program.module.functions["eval_step"]
     arrays = by_role(program, eval_step, variables, x, y)
     evaluated = call(namespace, target, "eval_step", arrays)
@@ -139,6 +140,7 @@ def qr_dependent(init) -> list[bool]:
 def by_role(program, function, variables, x, y=None, step=0):
     """`function`'s arguments from the model's variables (`init`'s dict), the optimizer's
     initial slots, the seed of training step `step`, and the batch, by role."""
+    from dslc.runtime.data import arrays
     from dslc.runtime.training import step_seed
 
     seed = program.compilation.train.seed if program.compilation.train else 0
@@ -147,7 +149,7 @@ def by_role(program, function, variables, x, y=None, step=0):
         param=[variables[n] for n in program.param_names],
         state=[variables[n] for n in program.state_names],
         optimizer=list(program.init_optimizer().values()),
-        input=[x], target=[] if y is None else [y])
+        input=list(arrays(x)), target=[] if y is None else list(arrays(y)))
 
 
 EVERY_DRAW = """

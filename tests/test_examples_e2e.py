@@ -84,6 +84,14 @@ def test_tiny_transformer_learns_which_marker_comes_first(tmp_path):
     assert recorded["val_sparse_categorical_accuracy"][-1] > 0.95
 
 
+def test_siamese_network_compares_two_unseen_digits(tmp_path):
+    recorded, _ = final_and_history("examples/two_inputs.nn", tmp_path)
+    assert recorded["loss"][-1] < 0.3 * recorded["loss"][0]
+    # Held-out pairs of held-out images. One image alone scores at most 0.75 (answer
+    # "greater" when the digit is 5 or more), so this needs both inputs.
+    assert recorded["val_sparse_categorical_accuracy"][-1] > 0.85
+
+
 def run_python(code: str) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter, as a user's script would."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

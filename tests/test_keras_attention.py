@@ -2,7 +2,10 @@
 that names its sub-layers: the same weights and inputs give the same output and the
 same gradients of `<output, cotangent>` with respect to every float input and every
 weight (`keras_oracle.check_against_keras`), to a normwise relative error of 1e-5 in
-f32, in inference, with and without masks, in self- and cross-attention."""
+f32, in inference, with and without masks, in self- and cross-attention, with
+`return_attention_scores` and with `attention_axes` on rank-4 inputs; and a model with
+it in training mode (its gradients, then 10 momentum SGD steps) beside the same Keras
+model (`keras_oracle.Oracle`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import numpy as np
 import pytest
 
 import dslc
-from keras_oracle import check_against_keras, compile_layer
+from keras_oracle import TOLERANCE, Oracle, check_against_keras, compile_layer, errors
 
 keras = pytest.importorskip("keras")
 assert keras.backend.backend() == "jax", "set KERAS_BACKEND=jax before importing keras"
@@ -91,7 +94,67 @@ def test_multi_head_attention_matches_keras_in_inference(case):
         layer.build(query.shape, value.shape, key_shape)
         keras_forward = keras_call(**options)
     run, names = compile_layer(inputs, body)
-    check_against_keras(layer, names, run, arrays, keras_forward, rng, training=False)
+    check_against_keras(layer, names, run, arrays, keras_forward, rng, ({"training": False},))
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["output", "scores"])
+def test_return_attention_scores_matches_keras(which):
+    """`[output, scores]`: the scores are the masked softmax's probabilities, per head."""
+    rng = np.random.default_rng(11 + which)
+    arrays = [rng.standard_normal((B, T, D)).astype(np.float32),
+              rng.standard_normal((B, S, DV)).astype(np.float32), attention_mask(rng, T, S)]
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=3)
+    layer.build(arrays[0].shape, arrays[1].shape)
+    run, names = compile_layer(MASKED, "MultiHeadAttention(2, 3)(x, y, attention_mask=m, "
+                               f"use_causal_mask=true, return_attention_scores=true)[{which}]")
+
+    def call(layer, trainable, given, mode):
+        query, value, mask = given
+        outputs = layer.stateless_call(trainable, [], query, value, attention_mask=mask,
+                                       use_causal_mask=True, return_attention_scores=True,
+                                       **mode)[0]
+        return outputs[which]
+    check_against_keras(layer, names, run, arrays, call, rng, ({"training": False},))
+
+
+def self_attention(**options):
+    """Keras' MHA called on `x` twice (query and value), as one layer of a Sequential."""
+    class SelfAttention(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.attention = L.MultiHeadAttention(**options)
+
+        def build(self, shape):
+            self.attention.build(shape, shape)
+
+        def call(self, x, training=None):
+            return self.attention(x, x, use_causal_mask=True, training=training)
+    return SelfAttention()
+
+
+def attention_oracle(optimizer: str, keras_optimizer=None) -> Oracle:
+    return Oracle("model M(x: f32[B, 5, 6]) -> f32",
+                  "MultiHeadAttention(2, 3)(x, x, use_causal_mask=true) |> Dense(4)",
+                  [self_attention(num_heads=2, key_dim=3), L.Dense(4)], (5, 6),
+                  optimizer=optimizer, keras_optimizer=keras_optimizer)
+
+
+X = np.random.default_rng(21).standard_normal((8, 5, 6)).astype(np.float32)
+Y = np.random.default_rng(22).standard_normal((8, 5, 4)).astype(np.float32)
+
+
+def test_training_mode_gradients_match_keras():
+    grads, keras_grads, _, _ = attention_oracle("SGD(learning_rate=0.1)").gradients(X, Y)
+    assert max(errors(grads, keras_grads)) <= TOLERANCE
+
+
+def test_ten_momentum_steps_match_keras():
+    # Not Adam: the key bias's gradient is zero in exact arithmetic (it shifts a softmax
+    # row), and Adam's g / (|g| + eps) would make its rounding noise a full-size step.
+    ours, theirs = attention_oracle("SGD(learning_rate=0.05, momentum=0.9)",
+                                    keras.optimizers.SGD(0.05, momentum=0.9)
+                                    ).train(X, Y, steps=10)
+    assert max(errors(ours, theirs)) <= TOLERANCE
 
 
 def test_weights_have_keras_names_and_shapes():
@@ -137,3 +200,50 @@ def test_none_compares_at_compile_time():
     program = dslc.compile("fn f(x: f32[3]) -> f32[3] {\n"
                            "    return if x == none { x } else { x + 1 }\n}\n")
     assert any(node.op == "add" for node in program.module.functions["f"].nodes)
+
+
+# (Keras' `attention_axes`, `.nn` spelling): a `[B, 3, 4, 6]` query attends along 4,
+# along 3 (for each of the 4), or over all 12 positions at once.
+AXES = [((2,), "[2]"), ((1,), "1"), ((1, 2), "[1, -2]")]
+
+
+@pytest.mark.parametrize("axes, spelled", AXES, ids=[a[1] for a in AXES])
+@pytest.mark.parametrize("which", [0, 1], ids=["output", "scores"])
+def test_attention_axes_match_keras(axes, spelled, which):
+    rng = np.random.default_rng(len(axes) * 10 + which)
+    query = rng.standard_normal((B, 3, 4, D)).astype(np.float32)
+    value = rng.standard_normal((B, 3, 4, DV)).astype(np.float32)
+    # Keras' mask: the scores' shape without the heads.
+    kept = [3, 4][:2 - len(axes)] if axes != (1,) else [4]
+    attended = [[3, 4][a - 1] for a in axes]
+    mask = (rng.random((B, *kept, *attended, *attended)) < 0.7).astype(np.int32)
+    mask[..., 0] = 1
+    layer = L.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=axes)
+    layer.build(query.shape, value.shape)
+    run, names = compile_layer(
+        "x: f32[N, 3, 4, 6], y: f32[N, 3, 4, 7], m: i32[N, *]".replace(
+            "*", ", ".join(map(str, mask.shape[1:]))),
+        f"MultiHeadAttention(2, 3, attention_axes={spelled})(x, y, attention_mask=m, "
+        f"return_attention_scores=true)[{which}]")
+
+    def call(layer, trainable, given, mode):
+        q, v, m = given
+        return layer.stateless_call(trainable, [], q, v, attention_mask=m,
+                                    return_attention_scores=True, **mode)[0][which]
+    check_against_keras(layer, names, run, [query, value, mask], call, rng,
+                        ({"training": False},))
+
+
+@pytest.mark.parametrize("call, message", [
+    ("attention_axes=[2])(x, x, use_causal_mask=true)",
+     "`use_causal_mask` should be one of false, found true"),
+    ("attention_axes=[3])(x, x)", "`attention_axes` should be axes of `f32[N, 3, 4, 6]` "
+     "between the batch and the features, found a list `[3]`"),
+])
+def test_bad_attention_axes_or_causal_mask_are_refused_at_the_call(call, message):
+    with pytest.raises(dslc.CompileError) as error:
+        dslc.compile("model M(x: f32[N, 3, 4, 6]) -> f32 {\n    return MultiHeadAttention("
+                     f"2, 3, {call}\n}}\n")
+    rendered = error.value.render()
+    assert "error[E0304]" in rendered and message in rendered
+    assert "<source>:2:12" in rendered

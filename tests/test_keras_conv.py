@@ -1,21 +1,18 @@
 """The convolution, pooling and reshaping layers of the prelude against Keras 3 itself
 (on JAX): each layer built in dslc and in Keras with the same weights and input gives
 the same output, and the same gradients of `<output, cotangent>` with respect to the
-input and every weight (dslc's own IR gradient, `vjp_function`, against `jax.vjp` of
-Keras' `layer.stateless_call`), to a relative error of 1e-5 in f32; Keras runs in
-training and in inference mode where its layer's `call` takes a `training` flag."""
+input and every weight (`keras_oracle.check_against_keras`), to a normwise relative
+error of 1e-5 in f32; Keras runs in training and in inference mode where its layer's
+`call` takes a `training` flag."""
 
 from __future__ import annotations
 
 import inspect
 
-import jax
 import numpy as np
 import pytest
 
-import dslc
-from dslc.compiler.backends.jax_lower import jit
-from dslc.compiler.passes.autodiff import vjp_function
+from keras_oracle import check_against_keras, stacked_layer, stateless
 
 keras = pytest.importorskip("keras")
 assert keras.backend.backend() == "jax", "set KERAS_BACKEND=jax before importing keras"
@@ -67,77 +64,32 @@ LAYERS = [
 BATCH = 3
 
 
-def relative_error(got, want) -> float:
-    want = np.asarray(want, np.float64)
-    return float(np.max(np.abs(np.asarray(got, np.float64) - want))
-                 / max(np.max(np.abs(want)), 1e-30))
-
-
-def dslc_layer(expression: str, input_shape):
-    """The layer in a one-layer model: `(params, x, ct) -> (y, grads...)` as one jitted
-    IR function, and the names of its params in argument order."""
-    dims = ", ".join(map(str, input_shape))
-    program = dslc.compile(f"model M(x: f32[N, {dims}]) -> f32 {{\n"
-                           f"    return x |> {expression}\n}}\n")
-    predict = program.module.functions["predict"]
-    return jit(vjp_function(predict)), [a.name for a in predict.args_with("param")]
-
-
-def keras_case(expression: str, make, input_shape, batch: int = BATCH):
-    """A seeded generator, an input, the built Keras layer, random weights for it, and
-    dslc's `run` and parameter names (`dslc_layer`) for the same layer."""
+def layer_case(expression: str, make, input_shape, batch: int = BATCH):
+    """A seeded generator, an input, the built Keras layer, and dslc's `run` and
+    parameter names (`stacked_layer`) for the same layer."""
     rng = np.random.default_rng(abs(hash(expression)) % 2**32)
     x = rng.standard_normal((batch, *input_shape)).astype(np.float32)
     layer = make()
     layer.build((batch, *input_shape))
-    weights = [rng.standard_normal(v.shape).astype(np.float32) * 0.5
-               for v in layer.trainable_variables]
-    run, names = dslc_layer(expression, input_shape)
-    return rng, x, layer, weights, run, names
+    run, names = stacked_layer(expression, input_shape)
+    return rng, x, layer, run, names
+
+
+def training_modes(layer) -> tuple[dict, ...]:
+    """Both modes where the layer's `call` takes a `training` flag, else none."""
+    if "training" in inspect.signature(layer.call).parameters:
+        return {"training": True}, {"training": False}
+    return ({},)
 
 
 @pytest.mark.parametrize("expression, make, input_shape", LAYERS, ids=[c[0] for c in LAYERS])
 def test_layer_matches_keras(expression, make, input_shape):
-    rng, x, layer, weights, run, names = keras_case(expression, make, input_shape)
-    by_name = {v.path.rsplit("/", 1)[-1]: w for v, w in zip(layer.trainable_variables, weights)}
-    assert sorted(n.rsplit("/", 1)[-1] for n in names) == sorted(by_name), (names, by_name)
-    params = [by_name[n.rsplit("/", 1)[-1]] for n in names]
-
-    takes_mode = "training" in inspect.signature(layer.call).parameters
-    modes = ({"training": True}, {"training": False}) if takes_mode else ({},)
-    check_against_keras(run, names, params, layer, weights, x, rng, modes)
-
-
-def leaf(path: str) -> str:
-    return path.rsplit("/", 1)[-1]
-
-
-def check_against_keras(run, names, params, layer, weights, x, rng, modes,
-                        join=lambda out: out, non_trainable=(), key=leaf):
-    """dslc's `run` (from `dslc_layer`) against `jax.vjp` of Keras' `layer` in each of
-    `modes`: outputs, input and weight gradients; `join` makes Keras' output one array;
-    `key` maps a Keras path and a dslc name alike to the name they share."""
-    for mode in modes:
-        def keras_forward(trainable, inputs):
-            return join(layer.stateless_call(trainable, list(non_trainable), inputs,
-                                             **mode)[0])
-
-        want, keras_vjp = jax.vjp(keras_forward, weights, x)
-        ct = rng.standard_normal(want.shape).astype(np.float32)
-        want_weights, want_x = keras_vjp(ct)
-        got, *grads = run(*params, x, ct)
-        assert got.shape == want.shape
-        assert relative_error(got, want) <= 1e-5, "outputs differ"
-        got_params, got_x = grads[:len(params)], grads[len(params)]
-        assert relative_error(got_x, want_x) <= 1e-5, "input gradients differ"
-        want_by_name = {key(v.path): g for v, g in zip(layer.trainable_variables, want_weights)}
-        for name, grad in zip(names, got_params):
-            assert relative_error(grad, want_by_name[key(name)]) <= 1e-5, (
-                f"gradients of `{name}` differ")
+    rng, x, layer, run, names = layer_case(expression, make, input_shape)
+    check_against_keras(layer, names, run, [x], stateless(), rng, training_modes(layer))
 
 
 def test_conv2d_has_keras_weight_names_and_no_bias_without_use_bias():
-    _, names = dslc_layer("Conv2D(4, 3) |> Conv2D(2, 1, use_bias=false)", (5, 5, 3))
+    _, names = stacked_layer("Conv2D(4, 3) |> Conv2D(2, 1, use_bias=false)", (5, 5, 3))
     assert names == ["conv2d/kernel", "conv2d/bias", "conv2d_1/kernel"]
 
 

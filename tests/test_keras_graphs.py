@@ -127,3 +127,40 @@ def test_wrong_number_of_losses_is_a_diagnostic(data):
         dslc.compile(source, filename=str(data[0] / "bad.nn"))
     rendered = error.value.render()
     assert "error[E0404]" in rendered and "needs one loss per output" in rendered
+
+
+SHARED_BLOCK = """
+layer Encoder(units: int) {
+    (x: f32[B, 4]) -> f32[B, units]
+    return x |> Dense(5, activation=relu) |> Dense(units)
+}
+
+model Siamese(a: f32[B, 4], b: f32[B, 4]) -> f32[B, 1] {
+    encode = Encoder(3)
+    return Concatenate()([encode(a), encode(b)]) |> Dense(1)
+}
+"""
+
+
+def test_a_shared_composite_layer_shares_its_sub_layers_like_keras():
+    """A layer whose body configures layers, called twice: the second call reuses the
+    first call's sub-layers (their weights), as a Keras model called on two inputs."""
+    import keras
+
+    program = dslc.compile(SHARED_BLOCK)
+    assert program.param_names == [
+        "encoder/dense/kernel", "encoder/dense/bias", "encoder/dense_1/kernel",
+        "encoder/dense_1/bias", "dense_2/kernel", "dense_2/bias"]
+    variables = program.init(1)
+    encoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"),
+                                keras.layers.Dense(3)])
+    head = keras.layers.Dense(1)
+    a, b = keras.Input((4,)), keras.Input((4,))
+    model = keras.Model([a, b], head(keras.layers.Concatenate()([encoder(a), encoder(b)])))
+    for variable, name in zip(encoder.trainable_variables + head.trainable_variables,
+                              program.param_names):
+        variable.assign(variables[name])
+    rng = np.random.default_rng(5)
+    x = [rng.normal(size=(6, 4)).astype(np.float32) for _ in range(2)]
+    ours = program.predict(variables, x)
+    assert relative_error(ours, np.asarray(model(x, training=False))) <= TOLERANCE

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from test_keras_conv import check_against_keras, keras_case
+from keras_oracle import check_against_keras, stateless
+from test_keras_conv import layer_case
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -39,6 +40,13 @@ LAYERS = [
 ]
 INPUT_SHAPE = (5, 3)
 BATCH = 2
+BOTH_MODES = ({"training": True}, {"training": False})
+
+
+def leaf(path: str) -> str:
+    """`lstm/lstm_cell/kernel` -> `kernel`: Keras nests the cell's weights, dslc's
+    recurrent layers hold them themselves."""
+    return path.rsplit("/", 1)[-1]
 
 
 @pytest.mark.parametrize("expression, make, join", LAYERS, ids=[c[0] for c in LAYERS])
@@ -46,15 +54,11 @@ def test_recurrent_layer_matches_keras(expression, make, join):
     if "return_sequences=true, return_state=true" in expression:
         # Keras' sequence output and states have different ranks: test the states alone.
         expression = expression.replace("return_sequences=true, ", "")
-    rng, x, layer, weights, run, names = keras_case(expression, make, INPUT_SHAPE, BATCH)
-    by_name = {v.path.rsplit("/", 1)[-1]: w for v, w in zip(layer.trainable_variables, weights)}
-    assert sorted(n.rsplit("/", 1)[-1] for n in names) == sorted(by_name), (names, by_name)
-    params = [by_name[n.rsplit("/", 1)[-1]] for n in names]
-
+    rng, x, layer, run, names = layer_case(expression, make, INPUT_SHAPE, BATCH)
     # Keras' recurrent layers hold a dropout seed as their non-trainable variable.
     seeds = [v.value for v in layer.non_trainable_variables]
-    check_against_keras(run, names, params, layer, weights, x, rng,
-                        ({"training": True}, {"training": False}), join, seeds)
+    check_against_keras(layer, names, run, [x], stateless(join, seeds), rng, BOTH_MODES,
+                        key=leaf)
 
 
 BIDIRECTIONAL = [
@@ -78,14 +82,13 @@ def direction_and_leaf(path: str) -> str:
                          ids=[f"{c[0]}-{c[1]}" for c in BIDIRECTIONAL])
 def test_bidirectional_matches_keras(inner, merge_mode, make):
     expression = f'Bidirectional({inner}, merge_mode="{merge_mode}")'
-    rng, x, layer, weights, run, names = keras_case(expression, make, INPUT_SHAPE, BATCH)
+    rng, x, layer, run, names = layer_case(expression, make, INPUT_SHAPE, BATCH)
     # Keras' order: the forward layer's weights, then the backward layer's.
     assert [direction_and_leaf(n) for n in names] == [
         direction_and_leaf(v.path) for v in layer.trainable_variables]
     assert all(n.split("/")[1].startswith(("forward_", "backward_")) for n in names)
     seeds = [v.value for v in layer.non_trainable_variables]
-    check_against_keras(run, names, weights, layer, weights, x, rng,
-                        ({"training": True}, {"training": False}), SINGLE, seeds,
+    check_against_keras(layer, names, run, [x], stateless(SINGLE, seeds), rng, BOTH_MODES,
                         key=direction_and_leaf)
 
 

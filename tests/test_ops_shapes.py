@@ -60,6 +60,8 @@ RESULTS = [
      "f32[N, 3]"),
     ("slice", ["f32[5]"], {"start": (1,), "limit": (5,), "stride": (3,)}, "f32[2]"),
     ("pad", ["f32[3, N]"], {"low": (1, 0), "high": (2, 0), "interior": (1, 0)}, "f32[8, N]"),
+    ("pad", ["f32[N]"], {"low": (1,), "high": ("N",), "interior": (1,)}, "f32[3 * N]"),
+    ("slice", ["f32[N]"], {"start": (1,), "limit": ("N",), "stride": (2,)}, "f32[N / 2]"),
     ("eq", ["f32[N, 1]", "f32[3]"], {}, "bool[N, 3]"),
     ("select", ["bool[N, 1]", "f32[3]", "f32[]"], {}, "f32[N, 3]"),
     ("convert", ["i32[N]"], {"dtype": "f32"}, "f32[N]"),
@@ -132,8 +134,8 @@ ERRORS = [
      "`transpose` permutation `[0, 0]` does not permute the axes of `f32[N, 3]`"),
     ("slice", ["f32[4]"], {"start": (1,), "limit": (5,)}, "E0208", 0,
      "`slice` `1:5:1` is out of range for axis 0 of `f32[4]`"),
-    ("slice", ["f32[N]"], {"start": (1,), "limit": ("N",)}, "E0208", 0,
-     "`slice` `1:N:1` is out of range for axis 0 of `f32[N]`"),
+    ("slice", ["f32[N]"], {"start": (1,), "limit": (3,)}, "E0208", 0,
+     "`slice` `1:3:1` is out of range for axis 0 of `f32[N]`"),
     ("add", ["f32[N]", "i32[N]"], {}, "E0209", 1,
      "`add` operands have different dtypes: `f32` and `i32`"),
     ("select", ["bool[N]", "f32[N]", "f64[N]"], {}, "E0209", 2,
@@ -177,8 +179,8 @@ ERRORS = [
      "`constant` shape `[2, -1]` has an invalid dimension `-1`"),
     ("one_hot", ["i32[N]"], {"depth": 0}, "E0304", None,
      "`one_hot` depth must be a positive integer, got `0`"),
-    ("pad", ["f32[N]"], {"low": (1,), "high": (0,)}, "E0304", 0,
-     "`pad` `(1, 0, 0)` is invalid for axis 0 of `f32[N]`"),
+    ("pad", ["f32[3]"], {"low": (-1,), "high": (0,)}, "E0304", 0,
+     "`pad` `(-1, 0, 0)` is invalid for axis 0 of `f32[3]`"),
 ]
 
 

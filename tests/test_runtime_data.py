@@ -10,6 +10,7 @@ from dslc.runtime.data import (
     Dataset,
     batches_for_epoch,
     digits,
+    digit_pairs,
     gaussian_classes,
     npz,
     spirals,
@@ -182,6 +183,35 @@ def test_digits_without_scikit_learn_is_a_data_error_naming_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_sklearn)
     with pytest.raises(DataError, match="scikit-learn"):
         digits()
+
+
+def test_digit_pairs_label_which_digit_is_greater_and_hold_out_images():
+    pytest.importorskip("sklearn")
+    from sklearn.datasets import load_digits
+
+    data = digit_pairs(pairs=500, seed=2)
+    left, right = data.x
+    assert left.shape == right.shape == (500, 8, 8, 1) and left.dtype == np.float32
+    assert data.y.shape == (500,) and data.y.dtype == np.int32
+    bunch = load_digits()
+    images = (bunch.images / 16.0).astype(np.float32)[..., None]
+    flat = images.reshape(len(images), -1)
+
+    def matches(side):
+        found = (side.reshape(len(side), 1, -1) == flat[None]).all(axis=2)
+        assert found.any(axis=1).all()
+        return found
+
+    left_found, right_found = matches(left), matches(right)
+    np.testing.assert_array_equal(data.y, (bunch.target[left_found.argmax(axis=1)]
+                                           > bunch.target[right_found.argmax(axis=1)]))
+    # The last 100 pairs (20%) come from the last 20% of the images, the rest from the
+    # others (an image is found at any of its copies' rows).
+    first_unseen = len(images) - len(images) // 5
+    for found in (left_found, right_found):
+        assert found[400:, first_unseen:].any(axis=1).all()
+        assert found[:400, :first_unseen].any(axis=1).all()
+    assert 0.3 < data.y.mean() < 0.6
 
 
 def test_token_sequences_label_the_order_of_the_two_markers():

@@ -45,18 +45,36 @@ def input_specs(function: Function, batch_multiple: int = 1) -> list[jax.ShapeDt
     """One abstract value per argument; symbols share one `jax.export` scope, and an
     expression dim (`H * W`) is computed from them by JAX's own dim arithmetic. A
     symbolic batch (the first dim of an input or target) is `batch_multiple` times its
-    symbol, so that it splits over that many devices."""
+    symbol, so that it splits over that many devices. Each expression dim of a value
+    the function computes (a convolution's `(H - 3) / 2 + 1`) is constrained to be
+    >= 1, as the shape rules require of an integer one, so that JAX's shape checks can
+    decide it."""
     names = export_symbols(function)
-    values = {}
-    if names:
-        values = dict(zip(names, jax_export.symbolic_shape(", ".join(names.values()))))
+    if not names:
+        return [jax.ShapeDtypeStruct(tuple(arg.type.shape), numpy_dtype(arg.type.dtype))
+                for arg in function.args]
+    spelled = ", ".join(names.values())
     batches = {arg.type.shape[0] for arg in function.args
                if arg.role in ("input", "target") and arg.type.shape}
-    for symbol in batches & values.keys() if batch_multiple > 1 else ():
-        values[symbol] = batch_multiple * values[symbol]
+
+    def symbols(constraints=()):
+        values = dict(zip(names, jax_export.symbolic_shape(spelled, constraints=constraints)))
+        for symbol in batches & values.keys() if batch_multiple > 1 else ():
+            values[symbol] = batch_multiple * values[symbol]
+        return values
+
+    values = symbols()
+    values = symbols(sorted({f"{dims.evaluate(d, values)} >= 1"
+                             for d in computed_expressions(function)}))
     return [jax.ShapeDtypeStruct(tuple(dims.evaluate(d, values) for d in arg.type.shape),
                                  numpy_dtype(arg.type.dtype))
             for arg in function.args]
+
+
+def computed_expressions(function: Function) -> set:
+    """The expression dims (not ints, not plain symbols) of the function's node results."""
+    return {d for node in function.nodes for value in node.results
+            for d in value.type.shape if isinstance(d, dims.DimExpr)}
 
 
 def argument_shardings(module: Module, function: Function) -> list[tuple[str | None, ...]]:

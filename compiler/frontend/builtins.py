@@ -20,6 +20,7 @@ from ..data_sources import DATA_SOURCES, REQUIRED as DATA_REQUIRED
 from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
+from .attention_builtins import ATTENTION_FUNCTIONS
 from .binding import CallSite
 from .list_builtins import LIST_FUNCTIONS
 from .loops import scan_builtin
@@ -57,6 +58,13 @@ def _feature_shape(c: CallSite, x, axis):
     return [DimSym.wrap(d) if i == kept else 1 for i, d in enumerate(x.type.shape)]
 
 
+def spelled(value) -> str:
+    """A compile-time option as `.nn` writes it: `"concat"`, `false`, `2`."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _choice(c: CallSite, value, options, name="value"):
     """`value`, when it is one of `options` (compile-time values); a layer's check of a
     string option such as `merge_mode`, reported at the user's call."""
@@ -70,8 +78,9 @@ def one_of(c: CallSite, arg: str, value, options, what: str):
     """`value` if it is one of `options`; else E0304 ("`what` should be one of ...")
     at the argument `arg`, with the nearest option."""
     if value not in options:
-        shown = ", ".join(f'"{o}"' if isinstance(o, str) else str(o) for o in options)
-        found = f'"{value}"' if isinstance(value, str) else kind_name(value)
+        shown = ", ".join(map(spelled, options))
+        plain = isinstance(value, (str, bool, int, float))
+        found = spelled(value) if plain else kind_name(value)
         strings = [o for o in options if isinstance(o, str)]
         raise c.fail("E0304", f"{what} should be one of {shown}, found {found}", arg,
                      help=suggest(value, strings) if isinstance(value, str) else None)
@@ -233,7 +242,8 @@ def builtin_globals() -> Mapping[str, Any]:
 @functools.cache
 def _builtin_table() -> Mapping[str, Any]:
     table: dict[str, Any] = dict(op_builtins())
-    for name, signature, impl, doc in FUNCTIONS + WINDOW_FUNCTIONS + LIST_FUNCTIONS:
+    for name, signature, impl, doc in (FUNCTIONS + WINDOW_FUNCTIONS + LIST_FUNCTIONS
+                                       + ATTENTION_FUNCTIONS):
         table[name] = Builtin(name, signature, impl, doc)
     for name in DTYPES:
         table[name] = Dtype(name)

@@ -22,7 +22,7 @@ from .binding import ast_signature, bind_arguments
 from . import keras_names
 from .errors import fail
 from .keras_names import ACTIVATION_PARAMS
-from .trace import LayerRecord, ParamSpec, Scope
+from .trace import LayerRecord, Naming, ParamSpec, Scope
 from .types import check_kind, element_count, resolve_type
 from .values import REQUIRED, LayerInstance, Spec, as_spec, kind_name, snake_case
 
@@ -81,19 +81,21 @@ def call_layer(ev, instance: LayerInstance, args, kwargs, span):
         raise fail("E0601", f"`{layer.name}` has no `(inputs) -> outputs` line",
                    layer.name_span, help="add e.g. `(x: f32[B, in]) -> f32[B, units]`")
     if instance.name is None:
-        base = snake_case(layer.name)
-        count = trace.layer_counts.get(base, 0)
-        trace.layer_counts[base] = count + 1
-        instance.name = base if count == 0 else f"{base}_{count}"
+        instance.name = (trace.naming[-1].next(lambda: fresh_name(trace, layer))
+                         if trace.naming else fresh_name(trace, layer))
     claim_path(trace, instance, span)
     before = len(trace.params)
     trace.prefix.append(instance.name)
+    trace.naming.append(Naming(instance.children))
     try:
         with ev.calls.entering(layer.name, span):
             result = ev.calls.run_signature_body(ev, layer, layer.inputs, layer.outputs,
                                                  dict(instance.config), args, kwargs, span)
     finally:
         trace.prefix.pop()
+        naming = trace.naming.pop()
+    if instance.children is None:
+        instance.children = naming.names
     added = list(trace.params.values())[before:]
     output = result if isinstance(result, Value) else None
     trace.layers.append(LayerRecord(
@@ -104,12 +106,25 @@ def call_layer(ev, instance: LayerInstance, args, kwargs, span):
     return result
 
 
+def fresh_name(trace, layer: ast.LayerDef) -> str:
+    """Keras' automatic name: the snake-case class name, numbered from its second use."""
+    base = snake_case(layer.name)
+    count = trace.layer_counts.get(base, 0)
+    trace.layer_counts[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
 def claim_path(trace, instance: LayerInstance, span) -> None:
     """The instance's path (`multi_head_attention/query`) is its own: another layer of
-    the same name there would share its weights silently, which Keras refuses too."""
+    the same name there would share its weights silently, which Keras refuses too. The
+    one exception is the same layer configured at the same place in a later call of a
+    shared layer (its `Naming` replays): that is the sub-layer being shared."""
     path = "/".join(trace.prefix + [instance.name])
     owner = trace.layer_paths.setdefault(path, instance)
-    if owner is not instance:
+    replaying = bool(trace.naming) and trace.naming[-1].replay is not None
+    if replaying and owner.span == instance.span and owner.definition is instance.definition:
+        instance.children = owner.children
+    elif owner is not instance:
         raise fail("E0103", f"two layers are named `{path}`", span, "named again here",
                    secondary=[Label(owner.span, "first configured here")],
                    help="give each layer its own `name=`, or call the same layer twice "

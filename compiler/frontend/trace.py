@@ -40,6 +40,21 @@ class LayerRecord:
 
 
 @dataclass
+class Naming:
+    """The names of the layers one layer call's body configures, in order: recorded by
+    a layer's first call, replayed (`replay`) by its later ones."""
+
+    replay: list[str] | None
+    names: list[str] = field(default_factory=list)
+
+    def next(self, fresh) -> str:
+        """The replayed name at this point, else `fresh()`; recorded either way."""
+        replayed = self.replay is not None and len(self.names) < len(self.replay)
+        self.names.append(self.replay[len(self.names)] if replayed else fresh())
+        return self.names[-1]
+
+
+@dataclass
 class Trace:
     """The IR function under construction and what tracing it collects: `params` (and
     `states`) are None outside a model (a `fn`, a train setting), where `param` and
@@ -49,7 +64,8 @@ class Trace:
     `training` (`mode_read` says whether it did). `updates` maps a state's path to its
     new value (and the `update` statement's span); `rng` is the function's random seed
     argument, added by the first random draw, and `draws` numbers the draws' streams.
-    `layer_paths` maps each layer's path to the one instance that owns it."""
+    `layer_paths` maps each layer's path to the one instance that owns it; `naming`
+    holds a `Naming` per layer call in progress."""
 
     function: Function
     params: dict[str, ParamSpec] | None = None
@@ -63,6 +79,7 @@ class Trace:
     layer_counts: dict[str, int] = field(default_factory=dict)
     layer_paths: dict[str, Any] = field(default_factory=dict)
     layers: list[LayerRecord] = field(default_factory=list)
+    naming: list[Naming] = field(default_factory=list)
 
     def builder(self, span) -> Builder:
         return Builder(self.function, Loc.of(span))

@@ -9,6 +9,7 @@ value checked against it. Number literals are checked against the dtype they bec
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -138,7 +139,7 @@ def match(ev, ann: ast.TypeAnn, value, env: dict, span, param, result=False):
     if actual.dtype != dtype or actual.rank != len(ann.dims):
         raise fail(code, f"{what} should be `{expected_text}`, found `{actual}`", span,
                    f"this is `{actual}`", secondary=declared_here(ann),
-                   help=rank_help(actual.rank, len(ann.dims)))
+                   help=rank_help(actual, len(ann.dims)))
     # Plain names bind first, so that `f32[2 * N, N]` reads N from the second axis;
     # an expression with one unbound name solves for it (`2 * K` from 8 binds K = 4).
     order = sorted(zip(ann.dims, actual.shape), key=lambda p: isinstance(p[0], ast.DimBinOp))
@@ -155,15 +156,27 @@ def match(ev, ann: ast.TypeAnn, value, env: dict, span, param, result=False):
     return value
 
 
-def rank_help(actual: int, expected: int) -> str | None:
-    """What to do about a tensor of the wrong rank for a layer or fn input."""
-    if actual > expected:
+def rank_help(actual: TensorType, expected: int) -> str | None:
+    """What to do about a tensor of the wrong rank for a layer or fn input, with a
+    `reshape` to the expected rank built from its own dims where axes are missing."""
+    if actual.rank > expected:
         return (f"it takes rank {expected}: flatten the dims after the batch first, e.g. "
                 f"`x |> Flatten() |> ...`, or `reshape` it")
-    if actual < expected:
-        return (f"it takes rank {expected}: add the missing axes with `reshape`, e.g. a "
-                f"channels axis of size 1 for an image, `reshape(x, [B, 28, 28, 1])`")
+    if actual.rank < expected:
+        shape = ", ".join(map(dims.format_dim, added_axes(actual.shape, expected)))
+        return (f"it takes rank {expected}: add the missing axes with `reshape`, e.g. "
+                f"`reshape(x, [{shape}])`")
     return None
+
+
+def added_axes(shape, rank: int) -> tuple:
+    """`shape` grown to `rank` by axes of size 1 at the end; a last dim that is a square
+    (a flat image, 784) is first split into its two sides when two axes are missing."""
+    last = shape[-1] if shape else None
+    side = math.isqrt(last) if dims.is_concrete(last) else 0
+    if rank - len(shape) >= 2 and side > 1 and side * side == last:
+        shape = (*shape[:-1], side, side)
+    return (*shape, *(1,) * (rank - len(shape)))
 
 
 def check_kind(ann: ast.TypeAnn, value, span, param):

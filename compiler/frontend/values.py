@@ -103,12 +103,15 @@ class ModelRef:
 @dataclass(eq=False)
 class LayerInstance:
     """A configured layer: `SimpleDense(512, activation=relu)`; calling it with tensors
-    inlines its body once, with its own parameters."""
+    inlines its body once, with its own parameters. `children` holds the names its
+    first call gave the layers its body configures, which a later call gives them again
+    (so a shared layer shares its sub-layers' weights too)."""
 
     definition: ast.LayerDef
     config: dict[str, Any]
     span: Any
     name: str | None = None
+    children: list[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ a tuple of a given length, Keras' `standardize_tuple`).
 
 from __future__ import annotations
 
+from .. import dims
 from ..ir import Value
 from .binding import CallSite
 from .values import Signature, kind_name
@@ -50,24 +51,31 @@ def windowed_input(c: CallSite, x, what: str) -> Value:
     return x
 
 
-def same_padding(sizes, window, strides, dilation) -> tuple[tuple[int, int], ...]:
-    """TF's "SAME": `ceil(size / stride)` outputs, the extra padding after, not before."""
+def same_padding(c: CallSite, sizes, window, strides, dilation) -> tuple:
+    """TF's "SAME": `ceil(size / stride)` outputs, the extra padding after, not before.
+    A symbolic size gives symbolic pads, as long as they cannot come out negative
+    (TF clips them at 0, which a dim cannot say): the dilated window must span a stride."""
     pads = []
     for size, w, s, d in zip(sizes, window, strides, dilation):
-        out = -(-size // s)
-        total = max((out - 1) * s + (w - 1) * d + 1 - size, 0)
-        pads.append((total // 2, total - total // 2))
+        reach = (w - 1) * d + 1
+        out = dims.floordiv(dims.add(size, s - 1), s)
+        total = dims.sub(dims.add(dims.mul(dims.sub(out, 1), s), reach), size)
+        if dims.is_concrete(total):
+            total = max(total, 0)
+        elif reach < s:
+            raise c.fail("E0207", f"padding=\"same\" with strides {s} and a window that "
+                         f"spans {reach} needs an integer size, found `{size}`", "x",
+                         help="a window that spans at least the stride pads every size "
+                         "alike; or give the input an integer size")
+        low = dims.floordiv(total, 2)
+        pads.append((low, dims.sub(total, low)))
     return tuple(pads)
 
 
 def explicit_padding(c, mode, x: Value, window, strides, dilation):
     if mode == "valid":
         return ((0, 0),) * len(window)
-    sizes = x.type.shape[1:-1]
-    if not all(isinstance(s, int) for s in sizes):
-        raise c.fail("E0207", f"padding=\"same\" needs integer spatial dims, found "
-                     f"`{x.type}`", "x", help="only the batch dim may be symbolic here")
-    return same_padding(sizes, window, strides, dilation)
+    return same_padding(c, x.type.shape[1:-1], window, strides, dilation)
 
 
 def _conv(c: CallSite, x, kernel, strides=1, padding="valid", dilation_rate=1):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 
+from .. import dims
 from ..ir import TensorType, format_shape
 from .common import require_float, require_rank, require_same_dtype, single_cotangent
 from .registry import Attr, ShapeError, define
@@ -22,32 +23,27 @@ FAMILY = "conv"
 SPATIAL_RANKS = (3, 4, 5)  # 1 to 3 spatial dims, between batch and channels
 
 
-def dilated_size(size: int, dilation: int) -> int:
-    """The extent of `size` elements with `dilation - 1` zeros between neighbours."""
-    return 0 if size == 0 else (size - 1) * dilation + 1
+def dilated_size(size, dilation: int):
+    """The extent of `size` elements with `dilation - 1` zeros between neighbours; `size`
+    is a dim (a symbol stands for a size >= 1)."""
+    if dims.is_concrete(size):
+        return 0 if size == 0 else (size - 1) * dilation + 1
+    return dims.add(dims.mul(dims.sub(size, 1), dilation), 1)
 
 
-def window_output_size(size: int, window: int, stride: int, low: int, high: int,
-                       lhs_dilation: int = 1, rhs_dilation: int = 1) -> int:
+def window_output_size(size, window, stride: int, low, high, lhs_dilation: int = 1,
+                       rhs_dilation: int = 1):
     """How many windows of `window` (dilated by `rhs_dilation`) fit, `stride` apart,
     in `size` elements dilated by `lhs_dilation` and padded by `low` and `high`; 0 if
-    none does. The one place output sizes of convolutions and pooling are computed."""
-    extent = dilated_size(size, lhs_dilation) + low + high
+    none does. Sizes, windows and pads are dims: a symbolic size gives a dim such as
+    `(H - 3) / 2 + 1`. The one place output sizes of convolutions and pooling are
+    computed."""
+    extent = dims.add(dims.add(dilated_size(size, lhs_dilation), low), high)
     reach = dilated_size(window, rhs_dilation)
-    return 0 if extent < reach else (extent - reach) // stride + 1
-
-
-def concrete_spatial(op_name: str, x: TensorType, operand: int = 0) -> tuple[int, ...]:
-    """The spatial dims of a channels-last `x`, which must be integers (for now)."""
-    spatial = x.shape[1:-1]
-    for dim in spatial:
-        if not isinstance(dim, int):
-            raise ShapeError(f"`{op_name}` needs integer spatial dims, but `{x}` has the "
-                             f"symbolic dim `{dim}`", code="E0207", operand=operand,
-                             label="a symbolic spatial dim",
-                             help="only the batch dim (the first) may be symbolic in a "
-                                  "convolution or pooling for now")
-    return spatial
+    fits = dims.sub(extent, reach)
+    if dims.is_concrete(fits) and fits < 0:
+        return 0
+    return dims.add(dims.floordiv(fits, stride), 1)
 
 
 def window_attr(op_name: str, attrs: dict, name: str, count: int, default,
@@ -66,7 +62,7 @@ def window_attr(op_name: str, attrs: dict, name: str, count: int, default,
 
 
 def output_spatial(op_name: str, spatial, window, strides, padding, lhs_dilation=None,
-                   rhs_dilation=None) -> tuple[int, ...]:
+                   rhs_dilation=None) -> tuple:
     ones = (1,) * len(spatial)
     sizes = tuple(window_output_size(s, w, st, lo, hi, ld, rd) for s, w, st, (lo, hi), ld, rd
                   in zip(spatial, window, strides, padding, lhs_dilation or ones,
@@ -83,13 +79,14 @@ conv = define("conv", ("x", "kernel"), family=FAMILY,
               internal="`.nn` reaches it through the Keras-style builtins `conv` and "
                        "`conv_transpose`, which compute its padding",
               attrs={"strides": Attr("ints", None, optional=True),
-                     "padding": Attr("pairs", None, optional=True),
+                     "padding": Attr("dim_pairs", None, optional=True),
                      "lhs_dilation": Attr("ints", None, optional=True),
                      "rhs_dilation": Attr("ints", None, optional=True),
                      "feature_group_count": Attr("int", 1)}, doc="""
 N-d convolution (cross-correlation, as Keras), channels last: `x` `[N, *spatial, C_in]`,
 `kernel` `[*window, C_in / feature_group_count, C_out]`. `padding` holds a (low, high)
-pair per spatial dim; a negative one crops. `lhs_dilation` spreads the input (a
+pair of dims per spatial dim; a negative one crops. Spatial dims, and so pads and the
+kernel's window (in a gradient), may be symbolic. `lhs_dilation` spreads the input (a
 transposed convolution), `rhs_dilation` the kernel (atrous). None means 1s and 0s.
 
     .nn:  y = conv(x, k, strides=2, padding="same")  # x: f32[N, 8, 8, 3], k: f32[3, 3, 3, 4]
@@ -107,17 +104,17 @@ def _(attrs, x, kernel):
                          f"`{x}`", code="E0204", operand=1,
                          help="a kernel is `[*window, in_channels, out_channels]`")
     count = x.rank - 2
-    spatial = concrete_spatial("conv", x)
+    spatial = x.shape[1:-1]
     strides = window_attr("conv", attrs, "strides", count, 1)
     padding = window_attr("conv", attrs, "padding", count, (0, 0), minimum=None)
     lhs = window_attr("conv", attrs, "lhs_dilation", count, 1)
     rhs = window_attr("conv", attrs, "rhs_dilation", count, 1)
     groups = attrs["feature_group_count"]
+    if groups < 1:
+        raise ShapeError(f"`conv` feature_group_count `{groups}` is below 1", code="E0304",
+                         operand=1)
     in_channels, (per_group, out_channels) = x.shape[-1], kernel.shape[-2:]
     window = kernel.shape[:-2]
-    if not all(isinstance(d, int) for d in window) or groups < 1:
-        raise ShapeError(f"`conv` kernel `{kernel}` needs an integer window",
-                         code="E0207", operand=1)
     grouped = in_channels == per_group if groups == 1 else (
         isinstance(in_channels, int) and isinstance(per_group, int)
         and in_channels == per_group * groups)
@@ -141,6 +138,14 @@ def layout(rank: int) -> tuple[str, str, str]:
 @conv.def_jax
 def _(ctx, x, kernel, strides, padding, lhs_dilation, rhs_dilation, feature_group_count):
     numbers = ctx.lax.conv_dimension_numbers(x.shape, kernel.shape, layout(x.ndim))
+    padding = tuple((ctx.dim(lo), ctx.dim(hi)) for lo, hi in padding)
+    if not all(map(dims.is_concrete, itertools.chain(*padding))):
+        # Exported with symbolic pads, which `conv_general_dilated` refuses: the
+        # input is dilated and padded (or cropped) by `lax.pad` first.
+        x = ctx.lax.pad(x, ctx.lax.full((), 0, x.dtype),
+                        ((0, 0, 0), *((lo, hi, d - 1) for (lo, hi), d
+                                      in zip(padding, lhs_dilation)), (0, 0, 0)))
+        padding, lhs_dilation = ((0, 0),) * len(padding), (1,) * len(padding)
     return ctx.lax.conv_general_dilated(x, kernel, strides, padding, lhs_dilation,
                                         rhs_dilation, numbers, feature_group_count)
 
@@ -159,6 +164,11 @@ def numpy_spread(np, x, factors, first_axis: int):
         index[axis] = slice(None, None, factor)
     spread[tuple(index)] = x
     return spread
+
+
+def numpy_pairs(ctx, pairs) -> tuple:
+    """(low, high) pairs of dims as ints, for this call's sizes."""
+    return tuple(ctx.shape(pair) for pair in pairs)
 
 
 def numpy_pad_spatial(np, x, padding, value=0):
@@ -187,7 +197,8 @@ def _(ctx, x, kernel, strides, padding, lhs_dilation, rhs_dilation, feature_grou
     """A sum, over the kernel's window offsets, of the strided input slice at that offset
     times the kernel's channel matrix there, group by group."""
     np = ctx.np
-    padded = numpy_pad_spatial(np, numpy_spread(np, x, lhs_dilation, 1), padding)
+    padded = numpy_pad_spatial(np, numpy_spread(np, x, lhs_dilation, 1),
+                               numpy_pairs(ctx, padding))
     out_shape = ctx.result_shape()
     out = np.zeros(out_shape, np.result_type(x, kernel))
     per_group = kernel.shape[-2]
@@ -234,8 +245,29 @@ TORCH_SPREAD = '''def _dslc_torch_spread(x, factors, first_axis):
 '''
 
 
+TF_PAD = '''def _dslc_tf_pad(x, pads, value):
+    """`x` padded by (low, high) on its spatial axes, pads known only when it runs: a
+    positive pad adds `value`s, a negative one crops."""
+    grow = [[0, 0]] + [[tf.maximum(lo, 0), tf.maximum(hi, 0)] for lo, hi in pads] + [[0, 0]]
+    x = tf.pad(x, grow, constant_values=value)
+    begin = tf.stack([0] + [tf.maximum(-lo, 0) for lo, _ in pads] + [0])
+    end = tf.stack([0] + [tf.maximum(-hi, 0) for _, hi in pads] + [0])
+    return tf.slice(x, begin, tf.shape(x) - begin - end)
+'''
+
+
+def pairs_source(ctx, padding) -> str:
+    return "(" + ", ".join(f"({ctx.dim(lo)}, {ctx.dim(hi)})" for lo, hi in padding) + ",)"
+
+
 def tf_pad_spatial(ctx, x: str, shape, padding, value: str = "0") -> str:
-    """Source of `x` (of IR `shape`) padded on its spatial axes, negative pads cropping."""
+    """Source of `x` (of IR `shape`) padded on its spatial axes, negative pads cropping;
+    a symbolic pad, or a crop of a symbolic dim, is left to `_dslc_tf_pad` at run time."""
+    concrete = all(map(dims.is_concrete, itertools.chain(*padding)))
+    if not concrete or (any(min(pair) < 0 for pair in padding)
+                        and not all(map(dims.is_concrete, shape[1:-1]))):
+        return (f"{ctx.helper('_dslc_tf_pad', TF_PAD)}({x}, {pairs_source(ctx, padding)}, "
+                f"{value})")
     grow = ((0, 0),) + tuple((max(lo, 0), max(hi, 0)) for lo, hi in padding) + ((0, 0),)
     if any(lo or hi for lo, hi in grow):
         x = f"tf.pad({x}, {ctx.literal(grow)}, constant_values={value})"
@@ -283,7 +315,9 @@ def torch_pad_spatial(ctx, x: str, padding, value: str = "0.0") -> str:
     if not any(lo or hi for lo, hi in padding):
         return x
     pads = tuple(p for lo_hi in reversed(padding) for p in lo_hi)
-    return f"torch.nn.functional.pad({x}, {ctx.literal(pads)}, value={value})"
+    if all(map(dims.is_concrete, pads)):
+        return f"torch.nn.functional.pad({x}, {ctx.literal(pads)}, value={value})"
+    return f"torch.nn.functional.pad({x}, ({', '.join(map(ctx.dim, pads))}), value={value})"
 
 
 @conv.def_torch
@@ -308,20 +342,21 @@ def lhs_gradient_padding(in_sizes, window, strides, out_sizes, padding, lhs_dila
     pads = []
     for size, w, s, n, (lo, _), ld, rd in zip(in_sizes, window, strides, out_sizes, padding,
                                                lhs_dilation, rhs_dilation):
-        before = dilated_size(w, rd) - lo - 1
-        after = (dilated_size(size, ld) + dilated_size(w, rd) - 1 - dilated_size(n, s)
-                 - before)
+        before = dims.sub(dims.sub(dilated_size(w, rd), lo), 1)
+        reach = dims.add(dilated_size(size, ld), dilated_size(w, rd))
+        after = dims.sub(dims.sub(dims.sub(reach, 1), dilated_size(n, s)), before)
         pads.append((before, after))
     return tuple(pads)
 
 
 def rhs_gradient_padding(in_sizes, window, strides, out_sizes, padding, lhs_dilation,
                          rhs_dilation):
-    return tuple((lo, dilated_size(n, s) - dilated_size(size, ld)
-                  + dilated_size(w, rd) - lo - 1)
-                 for size, w, s, n, (lo, _), ld, rd in zip(
-                     in_sizes, window, strides, out_sizes, padding, lhs_dilation,
-                     rhs_dilation))
+    pads = []
+    for size, w, s, n, (lo, _), ld, rd in zip(in_sizes, window, strides, out_sizes, padding,
+                                               lhs_dilation, rhs_dilation):
+        spare = dims.sub(dilated_size(n, s), dilated_size(size, ld))
+        pads.append((lo, dims.sub(dims.sub(dims.add(spare, dilated_size(w, rd)), lo), 1)))
+    return tuple(pads)
 
 
 def swapped_kernel(b, kernel, groups: int):

@@ -16,15 +16,16 @@ import itertools
 import math
 
 from .common import require_float, require_rank, single_cotangent
-from .conv import (SPATIAL_RANKS, channels_first, channels_last, concrete_spatial,
-                   dilated_size, numpy_pad_spatial, numpy_windows, output_spatial,
-                   tf_pad_spatial, torch_pad_spatial, window_attr)
+from .. import dims
+from .conv import (SPATIAL_RANKS, channels_first, channels_last, dilated_size, numpy_pairs,
+                   numpy_pad_spatial, numpy_windows, output_spatial, tf_pad_spatial,
+                   torch_pad_spatial, window_attr)
 from .registry import Attr, ShapeError, define
 
 FAMILY = "pool"
 
 POOL_ATTRS = {"window": Attr("ints"), "strides": Attr("ints", None, optional=True),
-              "padding": Attr("pairs", None, optional=True)}
+              "padding": Attr("dim_pairs", None, optional=True)}
 
 
 def pool_infer(name: str):
@@ -32,11 +33,11 @@ def pool_infer(name: str):
         require_float(name, x)
         require_rank(name, x, SPATIAL_RANKS, what="an input")
         count = x.rank - 2
-        spatial = concrete_spatial(name, x)
+        spatial = x.shape[1:-1]
         window = window_attr(name, attrs, "window", count, None)
         strides = window_attr(name, attrs, "strides", count, 1)
         padding = window_attr(name, attrs, "padding", count, (0, 0), minimum=None)
-        if any(lo < 0 or hi < 0 for lo, hi in padding):
+        if any(dims.is_concrete(p) and p < 0 for pair in padding for p in pair):
             raise ShapeError(f"`{name}` padding `{list(padding)}` is negative", code="E0304",
                              operand=0)
         sizes = output_spatial(name, spatial, window, strides, padding)
@@ -80,13 +81,17 @@ def _(ctx, x, window, strides, padding):
     # Python scalars as the initial values make JAX see `max` and `add` monoids, whose
     # reductions it can differentiate (the tests' reference `jax.vjp` needs that).
     return ctx.lax.reduce_window(x, -math.inf, ctx.lax.max, full_window(window),
-                                 full_window(strides), full_padding(padding))
+                                 full_window(strides), jax_padding(ctx, padding))
+
+
+def jax_padding(ctx, padding) -> tuple:
+    return full_padding(tuple(ctx.shape(pair) for pair in padding))
 
 
 def jax_window_sum(ctx, x, window, strides, padding):
     return ctx.lax.reduce_window(x, 0.0, ctx.lax.add,
                                  full_window(window), full_window(strides),
-                                 full_padding(padding))
+                                 jax_padding(ctx, padding))
 
 
 @avg_pool.def_jax
@@ -100,7 +105,7 @@ def _(ctx, x, window, strides, padding):
 
 
 def numpy_pool(ctx, x, window, strides, padding, reduce, pad_value):
-    padded = numpy_pad_spatial(ctx.np, x, padding, pad_value)
+    padded = numpy_pad_spatial(ctx.np, x, numpy_pairs(ctx, padding), pad_value)
     slices = [s for _, s in numpy_windows(padded, window, strides, ctx.result_shape()[1:-1])]
     return reduce(ctx.np.stack(slices), axis=0)
 
@@ -125,14 +130,16 @@ def _(ctx, x, window, strides, padding):
     if len(window) < 3:
         return (f"tf.nn.max_pool({padded}, {ctx.literal(window)}, {ctx.literal(strides)}, "
                 f"\"VALID\")")
-    depth, height, width = (s + lo + hi for s, (lo, hi) in zip(shape[1:-1], padding))
+    depth, height, width = (dims.add(dims.add(s, lo), hi)
+                            for s, (lo, hi) in zip(shape[1:-1], padding))
     channels = shape[-1]
     out_depth, out_height = ctx.result_types[0].shape[1:3]
     planes = ctx.fresh("planes")
     ctx.emit(f"{planes} = tf.nn.max_pool(tf.reshape({padded}, "
-             f"{ctx.literal((-1, depth, height, width * channels))}), "
+             f"{ctx.shape((-1, depth, height, dims.mul(width, channels)))}), "
              f"{ctx.literal(window[:2])}, {ctx.literal(strides[:2])}, \"VALID\")")
-    rows = f"tf.reshape({planes}, {ctx.literal((-1, out_depth * out_height, width, channels))})"
+    rows = (f"tf.reshape({planes}, "
+            f"{ctx.shape((-1, dims.mul(out_depth, out_height), width, channels))})")
     return (f"tf.reshape(tf.nn.max_pool({rows}, {ctx.literal((1, window[2]))}, "
             f"{ctx.literal((1, strides[2]))}, \"VALID\"), {ctx.result_shape()})")
 
@@ -149,8 +156,7 @@ def _(ctx, x, window, strides, padding):
                 f"\"VALID\")")
     if not any(lo or hi for lo, hi in padding):
         return mean(x)
-    ones = (f"tf.ones({ctx.literal((1, *shape[1:-1], 1))}, "
-            f"{ctx.dtype(ctx.operand_types[0].dtype)})")
+    ones = f"tf.ones({ctx.shape((1, *shape[1:-1], 1))}, {ctx.dtype(ctx.operand_types[0].dtype)})"
     return f"{mean(x)} / {mean(ones)}"
 
 
@@ -174,7 +180,7 @@ def _(ctx, x, window, strides, padding):
     if not any(lo or hi for lo, hi in padding):
         return mean
     shape = ctx.operand_types[0].shape
-    ones = f"{x}.new_ones({ctx.literal((1, *shape[1:-1], 1))})"
+    ones = f"{x}.new_ones({ctx.shape((1, *shape[1:-1], 1))})"
     return f"{mean} / {torch_pool(ctx, ones, 'avg_pool', window, strides, padding, '0.0')}"
 
 
@@ -192,7 +198,8 @@ def window_slices(b, padded, window, strides, out_sizes):
     element at that offset of every window."""
     shape = padded.type.shape
     for offset in itertools.product(*map(range, window)):
-        limit = tuple(o + dilated_size(n, s) for o, n, s in zip(offset, out_sizes, strides))
+        limit = tuple(dims.add(o, dilated_size(n, s)) for o, n, s in
+                      zip(offset, out_sizes, strides))
         yield offset, b.slice(padded, start=(0, *offset, 0),
                               limit=(shape[0], *limit, shape[-1]), stride=(1, *strides, 1))
 
@@ -203,18 +210,19 @@ def scatter_windows(b, pieces, node):
     x = node.operands[0]
     attrs = node.attrs
     strides, padding = attrs["strides"], attrs["padding"]
-    padded = [s + lo + hi for s, (lo, hi) in zip(x.type.shape[1:-1], padding)]
+    padded = [dims.add(dims.add(s, lo), hi) for s, (lo, hi) in zip(x.type.shape[1:-1], padding)]
     total = None
     for offset, piece in pieces:
         extent = [dilated_size(n, s) for n, s in zip(piece.type.shape[1:-1], strides)]
         spread = b.pad(piece, low=(0, *offset, 0),
-                       high=(0, *(p - o - e for p, o, e in zip(padded, offset, extent)), 0),
+                       high=(0, *(dims.sub(dims.sub(p, o), e)
+                                  for p, o, e in zip(padded, offset, extent)), 0),
                        interior=(0, *(s - 1 for s in strides), 0))
         total = spread if total is None else b.add(total, spread)
     if not any(lo or hi for lo, hi in padding):
         return total
     return b.slice(total, start=(0, *(lo for lo, _ in padding), 0),
-                   limit=x.type.shape[:1] + tuple(lo + s for s, (lo, _) in
+                   limit=x.type.shape[:1] + tuple(dims.add(lo, s) for s, (lo, _) in
                                                   zip(x.type.shape[1:-1], padding))
                    + x.type.shape[-1:])
 

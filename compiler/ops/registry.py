@@ -57,8 +57,12 @@ _is_int = dims.is_concrete
 _is_dim = dims.is_dim
 
 
-def _is_pair(value) -> bool:
-    return isinstance(value, tuple) and len(value) == 2 and all(map(_is_int, value))
+def _is_pair(value, item=_is_int) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and all(map(item, value))
+
+
+def _is_dim_pair(value) -> bool:
+    return _is_pair(value, _is_dim)
 
 
 # Attribute kinds: name -> (check, description); tuples are stored as tuples.
@@ -73,6 +77,8 @@ ATTR_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
              "a list of dims (integers, symbols or arithmetic on them)"),
     "pairs": (lambda v: isinstance(v, tuple) and all(map(_is_pair, v)),
               "a list of `[low, high]` integer pairs"),
+    "dim_pairs": (lambda v: isinstance(v, tuple) and all(map(_is_dim_pair, v)),
+                  "a list of `[low, high]` pairs of dims"),
     "region": (lambda v: isinstance(v, Function), "a function (a region)"),
     "any": (lambda v: True, "any value"),
 }
@@ -101,7 +107,7 @@ class Attr:
             return None
         if isinstance(value, list) and self.kind in ("ints", "dims"):
             value = tuple(value)
-        if isinstance(value, (list, tuple)) and self.kind == "pairs":
+        if isinstance(value, (list, tuple)) and self.kind in ("pairs", "dim_pairs"):
             value = tuple(tuple(p) if isinstance(p, list) else p for p in value)
         check, description = ATTR_KINDS[self.kind]
         if not check(value):

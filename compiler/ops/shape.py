@@ -236,30 +236,33 @@ def _(b, node, ct):
 
 # slice and pad (each other's transpose)
 
-def strided_extent(size: int, interior: int) -> int:
-    """How many elements `size` elements spread with `interior` gaps take."""
-    return size + max(size - 1, 0) * interior
+def strided_extent(size, interior: int):
+    """How many elements `size` elements (a dim) spread with `interior` gaps take."""
+    if dims.is_concrete(size):
+        return size + max(size - 1, 0) * interior
+    return dims.add(size, dims.mul(dims.sub(size, 1), interior))
 
 
-def index_source(ctx, x: str, dims, start, limit, stride) -> str:
-    """Source of `x[start:limit:stride, ...]` for a tensor of IR shape `dims`, with `:`
-    for an axis kept whole (the only way a symbolic dim is sliced)."""
+def index_source(ctx, x: str, shape, start, limit, stride) -> str:
+    """Source of `x[start:limit:stride, ...]` for a tensor of IR `shape`, with `:` for
+    an axis kept whole."""
     parts = []
-    for dim, lo, hi, step in zip(dims, start, limit, stride):
+    for dim, lo, hi, step in zip(shape, start, limit, stride):
         if (lo, hi, step) == (0, dim, 1):
             parts.append(":")
         else:
             step_part = f":{ctx.literal(step)}" if step != 1 else ""
-            parts.append(f"{ctx.literal(lo)}:{ctx.dim(hi)}{step_part}")
+            parts.append(f"{ctx.dim(lo)}:{ctx.dim(hi)}{step_part}")
     return f"{x}[{', '.join(parts)}]" if parts else x
 
 
 slice_ = define("slice", ("x",), family=FAMILY, traits=("shape", "linear"),
                 internal="`.nn` indexing makes it: `x[:, 1:3]`",
-                attrs={"start": Attr("ints"), "limit": Attr("dims"),
+                attrs={"start": Attr("dims"), "limit": Attr("dims"),
                        "stride": Attr("ints", None, optional=True)}, doc="""
 `x[start:limit:stride]` on every axis, static (`stride` None means 1s). A symbolic
-dim can only be kept whole: start 0, limit the symbol, stride 1.
+dim is kept whole (start 0, limit the symbol, stride 1) or sliced by symbolic bounds
+(a gradient's, `H - 1`), never by integer ones.
 
     .nn:  h = x[:, 1:3]  # x: f32[N, 4]
     IR:   %1 = slice %0 {limit = ["N", 3], start = [0, 1], stride = [1, 1]} : f32[N, 2]
@@ -276,10 +279,14 @@ def _(attrs, x):
                          code="E0204", operand=0)
     shape = []
     for axis, (dim, lo, hi, step) in enumerate(zip(x.shape, start, limit, stride)):
+        bounds = (lo, hi)
         if dims.is_symbolic(dim) and (lo, hi, step) == (0, dim, 1):
             shape.append(dim)
-        elif dims.is_concrete(dim) and dims.is_concrete(hi) and step >= 1 and 0 <= lo <= hi <= dim:
+        elif (dims.is_concrete(dim) and all(map(dims.is_concrete, bounds)) and step >= 1
+              and 0 <= lo <= hi <= dim):
             shape.append(-(-(hi - lo) // step))
+        elif dims.is_symbolic(dim) and dims.is_symbolic(hi) and step >= 1:
+            shape.append(dims.floordiv(dims.add(dims.sub(hi, lo), step - 1), step))
         else:
             raise ShapeError(f"`slice` `{lo}:{hi}:{step}` is out of range for axis {axis} "
                              f"of `{x}`", code="E0208", operand=0,
@@ -288,10 +295,19 @@ def _(attrs, x):
     return x.with_shape(shape)
 
 
-slice_.def_jax(lambda ctx, x, start, limit, stride:
-               ctx.lax.slice(x, start, ctx.shape(limit), stride))
+@slice_.def_jax
+def _(ctx, x, start, limit, stride):
+    start, limit = ctx.shape(start), ctx.shape(limit)
+    if all(map(dims.is_concrete, start + limit)):
+        return ctx.lax.slice(x, start, limit, stride)
+    # Exported with symbolic bounds, whose order `lax.slice` cannot decide: a crop by
+    # negative pads, then strides over the whole of what is left.
+    cropped = ctx.lax.pad(x, ctx.lax.full((), 0, x.dtype),
+                          tuple((-lo, hi - size, 0) for lo, hi, size in
+                                zip(start, limit, x.shape)))
+    return ctx.lax.slice(cropped, (0,) * x.ndim, cropped.shape, stride)
 slice_.def_numpy(lambda ctx, x, start, limit, stride:
-                 x[tuple(map(slice, start, ctx.shape(limit), stride))])
+                 x[tuple(map(slice, ctx.shape(start), ctx.shape(limit), stride))])
 slice_.def_tf(lambda ctx, x, start, limit, stride:
               index_source(ctx, x, ctx.operand_types[0].shape, start, limit, stride))
 slice_.def_torch(lambda ctx, x, start, limit, stride:
@@ -303,17 +319,19 @@ slice_.def_torch(lambda ctx, x, start, limit, stride:
 def _(b, node, ct):
     x_type = node.operands[0].type
     start, stride = node.attrs["start"], node.attrs["stride"]
-    high = tuple(0 if dims.is_symbolic(dim) else dim - lo - strided_extent(kept, step - 1)
+    high = tuple(0 if (lo, kept, step) == (0, dim, 1)
+                 else dims.sub(dims.sub(dim, lo), strided_extent(kept, step - 1))
                  for dim, lo, kept, step in zip(x_type.shape, start, ct.type.shape, stride))
     return b.pad(ct, low=start, high=high, interior=tuple(s - 1 for s in stride))
 
 
 pad = define("pad", ("x",), family=FAMILY, traits=("shape", "linear"),
              surface=Surface("pad"),
-             attrs={"low": Attr("ints"), "high": Attr("ints"),
+             attrs={"low": Attr("dims"), "high": Attr("dims"),
                     "interior": Attr("ints", None, optional=True)}, doc="""
 `x` with zeros added: `low` before and `high` after each axis, and `interior`
-between neighbours (None means no interior padding). Symbolic dims get no padding.
+between neighbours (None means no interior padding). Pads are dims: a symbolic dim
+may get integer or symbolic ones (a gradient's, `H - 2`), which must not be negative.
 
     .nn:  p = pad(x, low=[0, 1], high=[0, 1])  # x: f32[N, 3]
     IR:   %1 = pad %0 {high = [0, 1], interior = [0, 0], low = [0, 1]} : f32[N, 5]
@@ -330,30 +348,30 @@ def _(attrs, x):
                          code="E0204", operand=0)
     shape = []
     for axis, (dim, lo, hi, gap) in enumerate(zip(x.shape, low, high, interior)):
-        if min(lo, hi, gap) < 0 or (dims.is_symbolic(dim) and (lo, hi, gap) != (0, 0, 0)):
+        if any(dims.is_concrete(p) and p < 0 for p in (lo, hi, gap)):
             raise ShapeError(f"`pad` `({lo}, {hi}, {gap})` is invalid for axis {axis} of "
-                             f"`{x}`", code="E0304", operand=0,
-                             help="padding is >= 0, and a symbolic dimension gets none")
-        shape.append(dim if dims.is_symbolic(dim) else lo + strided_extent(dim, gap) + hi)
+                             f"`{x}`", code="E0304", operand=0, help="padding is >= 0")
+        shape.append(dims.add(dims.add(lo, strided_extent(dim, gap)), hi))
     attrs.update(low=low, high=high, interior=interior)
     return x.with_shape(shape)
 
 
 def unpadded_slice(shape, low, interior) -> tuple[tuple, tuple, tuple]:
     """The `(start, limit, stride)` of a pad's result that holds its operand of `shape`."""
-    limit = tuple(dim if dims.is_symbolic(dim) else lo + strided_extent(dim, gap)
-                  for dim, lo, gap in zip(shape, low, interior))
+    limit = tuple(dims.add(lo, strided_extent(dim, gap)) for dim, lo, gap in
+                  zip(shape, low, interior))
     return tuple(low), limit, tuple(gap + 1 for gap in interior)
 
 
 pad.def_jax(lambda ctx, x, low, high, interior: ctx.lax.pad(
-    x, ctx.lax.full((), 0, x.dtype), tuple(zip(low, high, interior))))
+    x, ctx.lax.full((), 0, x.dtype), tuple(zip(ctx.shape(low), ctx.shape(high), interior))))
 
 
 @pad.def_numpy
 def _(ctx, x, low, high, interior):
     padded = ctx.np.zeros(ctx.result_shape(), x.dtype)
-    padded[tuple(map(slice, *unpadded_slice(x.shape, low, interior)))] = x
+    start, limit, stride = unpadded_slice(x.shape, ctx.shape(low), interior)
+    padded[tuple(map(slice, start, limit, stride))] = x
     return padded
 
 
@@ -367,14 +385,17 @@ def _(ctx, x, low, high, interior):
         if gap:
             size = shape[axis]
             new_axis = tuple((0, gap if i == axis + 1 else 0) for i in range(len(shape) + 1))
-            merged = ctx.shape(shape[:axis] + [size * (gap + 1)] + shape[axis + 1:])
+            merged = ctx.shape(shape[:axis] + [dims.mul(size, gap + 1)] + shape[axis + 1:])
             spread = ctx.fresh("spread")
             ctx.emit(f"{spread} = tf.reshape(tf.pad(tf.expand_dims({x}, {axis + 1}), "
                      f"{ctx.literal(new_axis)}), {merged})[{':, ' * axis}:{ctx.literal(-gap)}]")
             x, shape[axis] = spread, strided_extent(size, gap)
     if not any(low + high):
         return x
-    return f"tf.pad({x}, {ctx.literal(tuple(zip(low, high)))})"
+    if all(map(dims.is_concrete, low + high)):
+        return f"tf.pad({x}, {ctx.literal(tuple(zip(low, high)))})"
+    pairs = ", ".join(f"({ctx.dim(lo)}, {ctx.dim(hi)})" for lo, hi in zip(low, high))
+    return f"tf.pad({x}, ({pairs}))"
 
 
 @pad.def_torch
