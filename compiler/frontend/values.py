@@ -140,14 +140,20 @@ class Configured:
 @dataclass(frozen=True)
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
-    `kind` is "initializer", "optimizer" or "data"; `component` is its record (an
-    `Initializer`, `Optimizer` or `DataSource`); `args` are compile-time values."""
+    `kind` is "initializer", "optimizer", "schedule" (an optimizer's `learning_rate`) or
+    "data"; `component` is its record (an `Initializer`, `Optimizer`, `Schedule` or
+    `DataSource`); `args` are compile-time values, a schedule among them."""
 
     kind: str
     name: str
     component: Any = field(compare=False)
     args: dict[str, Any] = field(default_factory=dict)
     span: Any = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"name": ..., "args": {...}}`, a `Spec` argument nested the same way."""
+        return {"name": self.name, "args": {k: v.to_json() if isinstance(v, Spec) else v
+                                            for k, v in self.args.items()}}
 
 
 def as_spec(value: Any, kind: str, span) -> Spec | None:
