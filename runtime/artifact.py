@@ -205,6 +205,17 @@ class Artifact:
         entries = self.manifest.get("optimizer_state", [])
         return tuple(TensorSpec.from_manifest(e, "optimizer_state") for e in entries)
 
+    def init_optimizer(self) -> dict[str, np.ndarray]:
+        """The optimizer's state before the first step, by name, for `train_step`'s
+        `optimizer` role: `optimizer/iterations` at 0, `optimizer/learning_rate` (which
+        a caller may rewrite between steps) and each slot at its initial value."""
+        entries = self.manifest.get("optimizer_state", [])
+        try:
+            return {spec.name: np.full(spec.shape, entry["value"], spec.dtype)
+                    for spec, entry in zip(self.optimizer_state, entries)}
+        except (KeyError, TypeError, ValueError) as error:
+            raise ArtifactError(f"{self.path}: malformed optimizer state entry") from error
+
     def function(self, name: str) -> ArtifactFunction:
         if name not in self.manifest["functions"]:
             available = ", ".join(self.function_names) or "(none)"
