@@ -3,7 +3,7 @@
 Regenerate it instead of editing it: the `.nn` file is the source of truth.
 """
 # source: examples/tiny_transformer.nn
-# sha256: c5034515322767114bd49ca6f46e1d08e069929bd18a01f49ad5672eadb78024
+# sha256: ca81f572e13bf145682892bb3b4e13c3d699eaae3224d9e8bb656cd906b4f487
 # model: OrderTransformer
 
 
@@ -676,7 +676,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     transpose_24 = tf.transpose(one_hot, (0, 2, 1))
     matmul_28 = tf.linalg.matmul(transpose_24, add_30)
     sum_30 = tf.reduce_sum(matmul_28, axis=(0,), keepdims=False)
-    # examples/tiny_transformer.nn:37: optimizer        = Adam(learning_rate=0.01)
+    # examples/tiny_transformer.nn:40: optimizer        = Adam(learning_rate=0.01, epsilon=1e-6)
     constant_12 = tf.constant(1, tf.int32)
     add_31 = tf.add(optimizer_iterations, constant_12)
     # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
@@ -701,7 +701,8 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_33 = tf.add(embedding_embeddings_velocity, mul_37)
     mul_38 = tf.multiply(add_32, div_17)
     sqrt_1 = tf.sqrt(add_33)
-    add_34 = tf.add(sqrt_1, constant_2)
+    constant_17 = tf.constant(1e-06, tf.float32)
+    add_34 = tf.add(sqrt_1, constant_17)
     div_18 = tf.math.divide(mul_38, add_34)
     sub_8 = tf.subtract(embedding_embeddings, div_18)
     # examples/tiny_transformer.nn:7: param positions: f32[T, D] = initializer       # one row per position, T from the input
@@ -714,7 +715,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_36 = tf.add(position_embedding_positions_velocity, mul_40)
     mul_41 = tf.multiply(add_35, div_17)
     sqrt_2 = tf.sqrt(add_36)
-    add_37 = tf.add(sqrt_2, constant_2)
+    add_37 = tf.add(sqrt_2, constant_17)
     div_19 = tf.math.divide(mul_41, add_37)
     sub_11 = tf.subtract(position_embedding_positions, div_19)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
@@ -727,7 +728,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_39 = tf.add(encoder_block_multi_head_attention_query_3, mul_43)
     mul_44 = tf.multiply(add_38, div_17)
     sqrt_3 = tf.sqrt(add_39)
-    add_40 = tf.add(sqrt_3, constant_2)
+    add_40 = tf.add(sqrt_3, constant_17)
     div_20 = tf.math.divide(mul_44, add_40)
     sub_14 = tf.subtract(encoder_block_multi_head_attention_query, div_20)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
@@ -740,7 +741,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_42 = tf.add(encoder_block_multi_head_attention_query_5, mul_46)
     mul_47 = tf.multiply(add_41, div_17)
     sqrt_4 = tf.sqrt(add_42)
-    add_43 = tf.add(sqrt_4, constant_2)
+    add_43 = tf.add(sqrt_4, constant_17)
     div_21 = tf.math.divide(mul_47, add_43)
     sub_17 = tf.subtract(encoder_block_multi_head_attention_query_1, div_21)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
@@ -753,7 +754,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_45 = tf.add(encoder_block_multi_head_attention_key_k_2, mul_49)
     mul_50 = tf.multiply(add_44, div_17)
     sqrt_5 = tf.sqrt(add_45)
-    add_46 = tf.add(sqrt_5, constant_2)
+    add_46 = tf.add(sqrt_5, constant_17)
     div_22 = tf.math.divide(mul_50, add_46)
     sub_20 = tf.subtract(encoder_block_multi_head_attention_key_k, div_22)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
@@ -766,7 +767,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_48 = tf.add(encoder_block_multi_head_attention_key_b_2, mul_52)
     mul_53 = tf.multiply(add_47, div_17)
     sqrt_6 = tf.sqrt(add_48)
-    add_49 = tf.add(sqrt_6, constant_2)
+    add_49 = tf.add(sqrt_6, constant_17)
     div_23 = tf.math.divide(mul_53, add_49)
     sub_23 = tf.subtract(encoder_block_multi_head_attention_key_b, div_23)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
@@ -779,7 +780,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_51 = tf.add(encoder_block_multi_head_attention_value_3, mul_55)
     mul_56 = tf.multiply(add_50, div_17)
     sqrt_7 = tf.sqrt(add_51)
-    add_52 = tf.add(sqrt_7, constant_2)
+    add_52 = tf.add(sqrt_7, constant_17)
     div_24 = tf.math.divide(mul_56, add_52)
     sub_26 = tf.subtract(encoder_block_multi_head_attention_value, div_24)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
@@ -792,7 +793,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_54 = tf.add(encoder_block_multi_head_attention_value_5, mul_58)
     mul_59 = tf.multiply(add_53, div_17)
     sqrt_8 = tf.sqrt(add_54)
-    add_55 = tf.add(sqrt_8, constant_2)
+    add_55 = tf.add(sqrt_8, constant_17)
     div_25 = tf.math.divide(mul_59, add_55)
     sub_29 = tf.subtract(encoder_block_multi_head_attention_value_1, div_25)
     # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
@@ -805,7 +806,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_57 = tf.add(encoder_block_multi_head_attention_atten_3, mul_61)
     mul_62 = tf.multiply(add_56, div_17)
     sqrt_9 = tf.sqrt(add_57)
-    add_58 = tf.add(sqrt_9, constant_2)
+    add_58 = tf.add(sqrt_9, constant_17)
     div_26 = tf.math.divide(mul_62, add_58)
     sub_32 = tf.subtract(encoder_block_multi_head_attention_atten, div_26)
     # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
@@ -818,7 +819,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_60 = tf.add(encoder_block_multi_head_attention_atten_5, mul_64)
     mul_65 = tf.multiply(add_59, div_17)
     sqrt_10 = tf.sqrt(add_60)
-    add_61 = tf.add(sqrt_10, constant_2)
+    add_61 = tf.add(sqrt_10, constant_17)
     div_27 = tf.math.divide(mul_65, add_61)
     sub_35 = tf.subtract(encoder_block_multi_head_attention_atten_1, div_27)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
@@ -831,7 +832,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_63 = tf.add(encoder_block_layer_normalization_gamma__1, mul_67)
     mul_68 = tf.multiply(add_62, div_17)
     sqrt_11 = tf.sqrt(add_63)
-    add_64 = tf.add(sqrt_11, constant_2)
+    add_64 = tf.add(sqrt_11, constant_17)
     div_28 = tf.math.divide(mul_68, add_64)
     sub_38 = tf.subtract(encoder_block_layer_normalization_gamma, div_28)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
@@ -844,7 +845,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_66 = tf.add(encoder_block_layer_normalization_beta_v, mul_70)
     mul_71 = tf.multiply(add_65, div_17)
     sqrt_12 = tf.sqrt(add_66)
-    add_67 = tf.add(sqrt_12, constant_2)
+    add_67 = tf.add(sqrt_12, constant_17)
     div_29 = tf.math.divide(mul_71, add_67)
     sub_41 = tf.subtract(encoder_block_layer_normalization_beta, div_29)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
@@ -857,7 +858,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_69 = tf.add(encoder_block_dense_kernel_velocity, mul_73)
     mul_74 = tf.multiply(add_68, div_17)
     sqrt_13 = tf.sqrt(add_69)
-    add_70 = tf.add(sqrt_13, constant_2)
+    add_70 = tf.add(sqrt_13, constant_17)
     div_30 = tf.math.divide(mul_74, add_70)
     sub_44 = tf.subtract(encoder_block_dense_kernel, div_30)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
@@ -870,7 +871,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_72 = tf.add(encoder_block_dense_bias_velocity, mul_76)
     mul_77 = tf.multiply(add_71, div_17)
     sqrt_14 = tf.sqrt(add_72)
-    add_73 = tf.add(sqrt_14, constant_2)
+    add_73 = tf.add(sqrt_14, constant_17)
     div_31 = tf.math.divide(mul_77, add_73)
     sub_47 = tf.subtract(encoder_block_dense_bias, div_31)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
@@ -883,7 +884,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_75 = tf.add(encoder_block_dense_1_kernel_velocity, mul_79)
     mul_80 = tf.multiply(add_74, div_17)
     sqrt_15 = tf.sqrt(add_75)
-    add_76 = tf.add(sqrt_15, constant_2)
+    add_76 = tf.add(sqrt_15, constant_17)
     div_32 = tf.math.divide(mul_80, add_76)
     sub_50 = tf.subtract(encoder_block_dense_1_kernel, div_32)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
@@ -896,7 +897,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_78 = tf.add(encoder_block_dense_1_bias_velocity, mul_82)
     mul_83 = tf.multiply(add_77, div_17)
     sqrt_16 = tf.sqrt(add_78)
-    add_79 = tf.add(sqrt_16, constant_2)
+    add_79 = tf.add(sqrt_16, constant_17)
     div_33 = tf.math.divide(mul_83, add_79)
     sub_53 = tf.subtract(encoder_block_dense_1_bias, div_33)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
@@ -909,7 +910,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_81 = tf.add(encoder_block_layer_normalization_1_gamm_2, mul_85)
     mul_86 = tf.multiply(add_80, div_17)
     sqrt_17 = tf.sqrt(add_81)
-    add_82 = tf.add(sqrt_17, constant_2)
+    add_82 = tf.add(sqrt_17, constant_17)
     div_34 = tf.math.divide(mul_86, add_82)
     sub_56 = tf.subtract(encoder_block_layer_normalization_1_gamm, div_34)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
@@ -922,7 +923,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_84 = tf.add(encoder_block_layer_normalization_1_beta_2, mul_88)
     mul_89 = tf.multiply(add_83, div_17)
     sqrt_18 = tf.sqrt(add_84)
-    add_85 = tf.add(sqrt_18, constant_2)
+    add_85 = tf.add(sqrt_18, constant_17)
     div_35 = tf.math.divide(mul_89, add_85)
     sub_59 = tf.subtract(encoder_block_layer_normalization_1_beta, div_35)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
@@ -935,7 +936,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_87 = tf.add(dense_2_kernel_velocity, mul_91)
     mul_92 = tf.multiply(add_86, div_17)
     sqrt_19 = tf.sqrt(add_87)
-    add_88 = tf.add(sqrt_19, constant_2)
+    add_88 = tf.add(sqrt_19, constant_17)
     div_36 = tf.math.divide(mul_92, add_88)
     sub_62 = tf.subtract(dense_2_kernel, div_36)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
@@ -948,7 +949,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_90 = tf.add(dense_2_bias_velocity, mul_94)
     mul_95 = tf.multiply(add_89, div_17)
     sqrt_20 = tf.sqrt(add_90)
-    add_91 = tf.add(sqrt_20, constant_2)
+    add_91 = tf.add(sqrt_20, constant_17)
     div_37 = tf.math.divide(mul_95, add_91)
     sub_65 = tf.subtract(dense_2_bias, div_37)
     return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, sub_35, sub_38, sub_41, sub_44, sub_47, sub_50, sub_53, sub_56, sub_59, sub_62, sub_65, add_31, optimizer_learning_rate, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, add_71, add_72, add_74, add_75, add_77, add_78, add_80, add_81, add_83, add_84, add_86, add_87, add_89, add_90, neg_2, mean_6)

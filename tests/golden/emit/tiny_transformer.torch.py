@@ -3,7 +3,7 @@
 Regenerate it instead of editing it: the `.nn` file is the source of truth.
 """
 # source: examples/tiny_transformer.nn
-# sha256: c5034515322767114bd49ca6f46e1d08e069929bd18a01f49ad5672eadb78024
+# sha256: ca81f572e13bf145682892bb3b4e13c3d699eaae3224d9e8bb656cd906b4f487
 # model: OrderTransformer
 
 
@@ -672,7 +672,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     transpose_24 = torch.permute(one_hot, (0, 2, 1))
     matmul_28 = torch.matmul(transpose_24, add_30)
     sum_30 = torch.sum(matmul_28, dim=(0,), keepdim=False)
-    # examples/tiny_transformer.nn:37: optimizer        = Adam(learning_rate=0.01)
+    # examples/tiny_transformer.nn:40: optimizer        = Adam(learning_rate=0.01, epsilon=1e-6)
     constant_12 = torch.full((), 1, dtype=torch.int32)
     add_31 = torch.add(optimizer_iterations, constant_12)
     # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
@@ -697,7 +697,8 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_33 = torch.add(embedding_embeddings_velocity, mul_37)
     mul_38 = torch.mul(add_32, div_17)
     sqrt_1 = torch.sqrt(add_33)
-    add_34 = torch.add(sqrt_1, constant_2)
+    constant_17 = torch.full((), 1e-06, dtype=torch.float32)
+    add_34 = torch.add(sqrt_1, constant_17)
     div_18 = torch.div(mul_38, add_34)
     sub_8 = torch.sub(embedding_embeddings, div_18)
     # examples/tiny_transformer.nn:7: param positions: f32[T, D] = initializer       # one row per position, T from the input
@@ -710,7 +711,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_36 = torch.add(position_embedding_positions_velocity, mul_40)
     mul_41 = torch.mul(add_35, div_17)
     sqrt_2 = torch.sqrt(add_36)
-    add_37 = torch.add(sqrt_2, constant_2)
+    add_37 = torch.add(sqrt_2, constant_17)
     div_19 = torch.div(mul_41, add_37)
     sub_11 = torch.sub(position_embedding_positions, div_19)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
@@ -723,7 +724,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_39 = torch.add(encoder_block_multi_head_attention_query_3, mul_43)
     mul_44 = torch.mul(add_38, div_17)
     sqrt_3 = torch.sqrt(add_39)
-    add_40 = torch.add(sqrt_3, constant_2)
+    add_40 = torch.add(sqrt_3, constant_17)
     div_20 = torch.div(mul_44, add_40)
     sub_14 = torch.sub(encoder_block_multi_head_attention_query, div_20)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
@@ -736,7 +737,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_42 = torch.add(encoder_block_multi_head_attention_query_5, mul_46)
     mul_47 = torch.mul(add_41, div_17)
     sqrt_4 = torch.sqrt(add_42)
-    add_43 = torch.add(sqrt_4, constant_2)
+    add_43 = torch.add(sqrt_4, constant_17)
     div_21 = torch.div(mul_47, add_43)
     sub_17 = torch.sub(encoder_block_multi_head_attention_query_1, div_21)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
@@ -749,7 +750,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_45 = torch.add(encoder_block_multi_head_attention_key_k_2, mul_49)
     mul_50 = torch.mul(add_44, div_17)
     sqrt_5 = torch.sqrt(add_45)
-    add_46 = torch.add(sqrt_5, constant_2)
+    add_46 = torch.add(sqrt_5, constant_17)
     div_22 = torch.div(mul_50, add_46)
     sub_20 = torch.sub(encoder_block_multi_head_attention_key_k, div_22)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
@@ -762,7 +763,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_48 = torch.add(encoder_block_multi_head_attention_key_b_2, mul_52)
     mul_53 = torch.mul(add_47, div_17)
     sqrt_6 = torch.sqrt(add_48)
-    add_49 = torch.add(sqrt_6, constant_2)
+    add_49 = torch.add(sqrt_6, constant_17)
     div_23 = torch.div(mul_53, add_49)
     sub_23 = torch.sub(encoder_block_multi_head_attention_key_b, div_23)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
@@ -775,7 +776,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_51 = torch.add(encoder_block_multi_head_attention_value_3, mul_55)
     mul_56 = torch.mul(add_50, div_17)
     sqrt_7 = torch.sqrt(add_51)
-    add_52 = torch.add(sqrt_7, constant_2)
+    add_52 = torch.add(sqrt_7, constant_17)
     div_24 = torch.div(mul_56, add_52)
     sub_26 = torch.sub(encoder_block_multi_head_attention_value, div_24)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
@@ -788,7 +789,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_54 = torch.add(encoder_block_multi_head_attention_value_5, mul_58)
     mul_59 = torch.mul(add_53, div_17)
     sqrt_8 = torch.sqrt(add_54)
-    add_55 = torch.add(sqrt_8, constant_2)
+    add_55 = torch.add(sqrt_8, constant_17)
     div_25 = torch.div(mul_59, add_55)
     sub_29 = torch.sub(encoder_block_multi_head_attention_value_1, div_25)
     # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
@@ -801,7 +802,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_57 = torch.add(encoder_block_multi_head_attention_atten_3, mul_61)
     mul_62 = torch.mul(add_56, div_17)
     sqrt_9 = torch.sqrt(add_57)
-    add_58 = torch.add(sqrt_9, constant_2)
+    add_58 = torch.add(sqrt_9, constant_17)
     div_26 = torch.div(mul_62, add_58)
     sub_32 = torch.sub(encoder_block_multi_head_attention_atten, div_26)
     # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
@@ -814,7 +815,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_60 = torch.add(encoder_block_multi_head_attention_atten_5, mul_64)
     mul_65 = torch.mul(add_59, div_17)
     sqrt_10 = torch.sqrt(add_60)
-    add_61 = torch.add(sqrt_10, constant_2)
+    add_61 = torch.add(sqrt_10, constant_17)
     div_27 = torch.div(mul_65, add_61)
     sub_35 = torch.sub(encoder_block_multi_head_attention_atten_1, div_27)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
@@ -827,7 +828,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_63 = torch.add(encoder_block_layer_normalization_gamma__1, mul_67)
     mul_68 = torch.mul(add_62, div_17)
     sqrt_11 = torch.sqrt(add_63)
-    add_64 = torch.add(sqrt_11, constant_2)
+    add_64 = torch.add(sqrt_11, constant_17)
     div_28 = torch.div(mul_68, add_64)
     sub_38 = torch.sub(encoder_block_layer_normalization_gamma, div_28)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
@@ -840,7 +841,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_66 = torch.add(encoder_block_layer_normalization_beta_v, mul_70)
     mul_71 = torch.mul(add_65, div_17)
     sqrt_12 = torch.sqrt(add_66)
-    add_67 = torch.add(sqrt_12, constant_2)
+    add_67 = torch.add(sqrt_12, constant_17)
     div_29 = torch.div(mul_71, add_67)
     sub_41 = torch.sub(encoder_block_layer_normalization_beta, div_29)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
@@ -853,7 +854,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_69 = torch.add(encoder_block_dense_kernel_velocity, mul_73)
     mul_74 = torch.mul(add_68, div_17)
     sqrt_13 = torch.sqrt(add_69)
-    add_70 = torch.add(sqrt_13, constant_2)
+    add_70 = torch.add(sqrt_13, constant_17)
     div_30 = torch.div(mul_74, add_70)
     sub_44 = torch.sub(encoder_block_dense_kernel, div_30)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
@@ -866,7 +867,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_72 = torch.add(encoder_block_dense_bias_velocity, mul_76)
     mul_77 = torch.mul(add_71, div_17)
     sqrt_14 = torch.sqrt(add_72)
-    add_73 = torch.add(sqrt_14, constant_2)
+    add_73 = torch.add(sqrt_14, constant_17)
     div_31 = torch.div(mul_77, add_73)
     sub_47 = torch.sub(encoder_block_dense_bias, div_31)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
@@ -879,7 +880,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_75 = torch.add(encoder_block_dense_1_kernel_velocity, mul_79)
     mul_80 = torch.mul(add_74, div_17)
     sqrt_15 = torch.sqrt(add_75)
-    add_76 = torch.add(sqrt_15, constant_2)
+    add_76 = torch.add(sqrt_15, constant_17)
     div_32 = torch.div(mul_80, add_76)
     sub_50 = torch.sub(encoder_block_dense_1_kernel, div_32)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
@@ -892,7 +893,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_78 = torch.add(encoder_block_dense_1_bias_velocity, mul_82)
     mul_83 = torch.mul(add_77, div_17)
     sqrt_16 = torch.sqrt(add_78)
-    add_79 = torch.add(sqrt_16, constant_2)
+    add_79 = torch.add(sqrt_16, constant_17)
     div_33 = torch.div(mul_83, add_79)
     sub_53 = torch.sub(encoder_block_dense_1_bias, div_33)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
@@ -905,7 +906,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_81 = torch.add(encoder_block_layer_normalization_1_gamm_2, mul_85)
     mul_86 = torch.mul(add_80, div_17)
     sqrt_17 = torch.sqrt(add_81)
-    add_82 = torch.add(sqrt_17, constant_2)
+    add_82 = torch.add(sqrt_17, constant_17)
     div_34 = torch.div(mul_86, add_82)
     sub_56 = torch.sub(encoder_block_layer_normalization_1_gamm, div_34)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
@@ -918,7 +919,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_84 = torch.add(encoder_block_layer_normalization_1_beta_2, mul_88)
     mul_89 = torch.mul(add_83, div_17)
     sqrt_18 = torch.sqrt(add_84)
-    add_85 = torch.add(sqrt_18, constant_2)
+    add_85 = torch.add(sqrt_18, constant_17)
     div_35 = torch.div(mul_89, add_85)
     sub_59 = torch.sub(encoder_block_layer_normalization_1_beta, div_35)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
@@ -931,7 +932,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_87 = torch.add(dense_2_kernel_velocity, mul_91)
     mul_92 = torch.mul(add_86, div_17)
     sqrt_19 = torch.sqrt(add_87)
-    add_88 = torch.add(sqrt_19, constant_2)
+    add_88 = torch.add(sqrt_19, constant_17)
     div_36 = torch.div(mul_92, add_88)
     sub_62 = torch.sub(dense_2_kernel, div_36)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
@@ -944,7 +945,7 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     add_90 = torch.add(dense_2_bias_velocity, mul_94)
     mul_95 = torch.mul(add_89, div_17)
     sqrt_20 = torch.sqrt(add_90)
-    add_91 = torch.add(sqrt_20, constant_2)
+    add_91 = torch.add(sqrt_20, constant_17)
     div_37 = torch.div(mul_95, add_91)
     sub_65 = torch.sub(dense_2_bias, div_37)
     return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, sub_35, sub_38, sub_41, sub_44, sub_47, sub_50, sub_53, sub_56, sub_59, sub_62, sub_65, add_31, optimizer_learning_rate, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, add_71, add_72, add_74, add_75, add_77, add_78, add_80, add_81, add_83, add_84, add_86, add_87, add_89, add_90, neg_2, mean_6)
