@@ -217,10 +217,6 @@ def _lion(b: Builder, hyper, step, param, grad, slots):
     return param, [b.add(b.mul(m, beta_2), b.mul(grad, b.sub(one, beta_2)))]
 
 
-def _one(name: str, initial: float = 0.0):
-    return lambda hyper: [(name, initial)]
-
-
 _ADAM = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}
 
 OPTIMIZERS: dict[str, Optimizer] = {
@@ -244,7 +240,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
                        lambda hyper: [("momentum", 0.0), ("velocity", 0.0)], _nadam,
                        "Adam with Nesterov momentum", shared=(("u_product", 1.0),),
                        advance=_nadam_advance),
-    "Lion": Optimizer(_keras_args(0.001, beta_1=0.9, beta_2=0.99), _one("momentum"), _lion,
+    "Lion": Optimizer(_keras_args(0.001, beta_1=0.9, beta_2=0.99), lambda hyper: [("momentum", 0.0)],
+                      _lion,
                       "steps by the sign of an interpolated momentum"),
 }
 # Keras accepts an optimizer by its lower-case name with default settings.
