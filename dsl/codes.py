@@ -172,7 +172,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E0304": _entry(
         "invalid argument value",
         "An argument must be a compile-time constant (a number, string, name of a builtin)\n"
-        "or has a value out of its allowed range.",
+        "or has a value out of its allowed range, or one that excludes another argument\n"
+        "(an optimizer takes one of `clipnorm`, `clipvalue` and `global_clipnorm`).",
         "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return x |> Dropout(1.5)\n}",
         "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return x |> Dropout(0.5)\n}",
     ),

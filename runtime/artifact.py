@@ -229,6 +229,16 @@ class Artifact:
                 f"machine has {len(available)}; recompile with `--mesh` for its devices")
         axes = tuple(self.manifest["mesh"].get("axes", ("data", "model")))
         return jax.sharding.Mesh(np.array(available).reshape(shape), axes)
+    def init_optimizer(self) -> dict[str, np.ndarray]:
+        """The optimizer's state before the first step, by name, for `train_step`'s
+        `optimizer` role: `optimizer/iterations` at 0, `optimizer/learning_rate` (which
+        a caller may rewrite between steps) and each slot at its initial value."""
+        entries = self.manifest.get("optimizer_state", [])
+        try:
+            return {spec.name: np.full(spec.shape, entry["value"], spec.dtype)
+                    for spec, entry in zip(self.optimizer_state, entries)}
+        except (KeyError, TypeError, ValueError) as error:
+            raise ArtifactError(f"{self.path}: malformed optimizer state entry") from error
 
     def function(self, name: str) -> ArtifactFunction:
         if name not in self.manifest["functions"]:

@@ -76,7 +76,7 @@ def reduction_cases(op, dtype="f64"):
 BINARY_OPS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum")
 BINARY_DOMAINS = {"div": (REAL, POSITIVE), "pow": (POSITIVE, REAL)}
 UNARY_OPS = ("neg", "square", "abs", "relu", "tanh", "sigmoid", "exp", "expm1", "softplus",
-             "erf", "erfc", "sqrt", "rsqrt", "log", "log1p")
+             "erf", "erfc", "sqrt", "rsqrt", "log", "log1p", "sin", "cos")
 UNARY_DOMAINS = {"sqrt": POSITIVE, "rsqrt": POSITIVE, "log": POSITIVE, "log1p": POSITIVE}
 REDUCTIONS = ("sum", "mean", "max", "min")
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
@@ -205,6 +205,7 @@ VALUE_CASES = [
     # Non-differentiable elementwise ops.
     Case("sign", ["N", 3], dtypes=F32, domains=(GRID,)),
     Case("sign", [4], dtypes=("f64",), domains=(GRID,)),
+    Case("floor", ["N", 3], dtypes=F32),
     Case("stop_gradient", ["N", 3], dtypes=F32),
     Case("stop_gradient", [2, 2], dtypes=I32),
 

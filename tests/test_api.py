@@ -36,8 +36,10 @@ def test_linear_train_step_matches_hand_written_jax(linear):
 
     loss, grads = jax.value_and_grad(loss_fn)(params, data.x, data.y)
     expected = {k: params[k] - 0.1 * grads[k] for k in params}
-    new_params, state, dslc_loss, metrics = linear.train_step(params, {}, data.x, data.y)
-    assert state == {}
+    state = linear.init_optimizer()
+    assert state == {"optimizer/iterations": 0, "optimizer/learning_rate": np.float32(0.1)}
+    new_params, state, dslc_loss, metrics = linear.train_step(params, state, data.x, data.y)
+    assert state == {"optimizer/iterations": 1, "optimizer/learning_rate": np.float32(0.1)}
     assert dslc_loss == pytest.approx(float(loss), rel=1e-5)
     for name in params:
         np.testing.assert_allclose(new_params[name], expected[name], rtol=1e-5, atol=1e-6)
@@ -49,7 +51,8 @@ def test_mlp_train_step_matches_hand_written_jax(mlp):
     data = spirals(classes=3, per_class=20, seed=1)
     params = mlp.init(0)
     state = mlp.init_optimizer()
-    assert set(state) == {f"{name}/momentum" for name in params}
+    assert set(state) == {f"{name}/momentum" for name in params} | {
+        "optimizer/iterations", "optimizer/learning_rate"}
 
     def forward(p, x):
         h = jax.nn.relu(x @ p["simple_dense/W"] + p["simple_dense/b"])

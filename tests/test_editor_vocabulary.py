@@ -13,6 +13,7 @@ from dslc.compiler.frontend.train import SETTINGS
 from dslc.compiler.initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from dslc.compiler.ir import DTYPES
 from dslc.compiler.optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
+from dslc.compiler.schedules import SCHEDULES
 from dslc.compiler.pipeline import compile_text
 from dslc.dsl.parser import get_plain_lark
 from dslc.compiler.editor import vocabulary
@@ -43,6 +44,7 @@ def test_builtins_cover_every_compiler_builtin_by_kind():
     assert set(builtin_globals()) <= named
     assert set(INITIALIZERS) | set(INIT_ALIASES) == set(kinds["initializer"])
     assert set(OPTIMIZERS) | set(OPT_ALIASES) == set(kinds["optimizer"])
+    assert set(SCHEDULES) == set(kinds["schedule"])
     assert set(DATA_SOURCES) == set(kinds["data"])
     assert set(DTYPES) == set(kinds["dtype"])
     assert "all" in kinds["constant"]
@@ -68,7 +70,9 @@ def test_builtin_docs_give_signature_and_doc_for_every_builtin():
     assert set(docs) == set(vocabulary.builtin_kind())
     assert docs["sum"] == ("sum(x, axis=none, keepdims=false)",
                            "function: Sum over `axis` (all axes by default).")
-    assert docs["SGD"][0] == "SGD(learning_rate=0.01, momentum=0.0, nesterov=false)"
+    assert docs["SGD"][0] == ("SGD(learning_rate=0.01, momentum=0.0, nesterov=false, "
+                              "weight_decay=none, clipnorm=none, clipvalue=none, "
+                              "global_clipnorm=none)")
     assert docs["sgd"][1].endswith("`sgd` is `SGD`")
     signature, doc = docs["Dense"]
     assert signature == ("Dense(units: int, activation = identity, use_bias: bool = true, "

@@ -214,6 +214,32 @@ def test_forty_steps_agree_on_three_backends(example, programs):
     assert last < first  # it trained, on all three together
 
 
+SCHEDULED = """model M(x: f32[N, 2]) -> f32[N, 1] {
+    return x |> Dense(8, activation=tanh) |> Dense(1, activation=sigmoid)
+}
+train M {
+    data       = two_blobs(per_class=32)
+    loss       = binary_crossentropy
+    optimizer  = Nadam(learning_rate=CosineDecay(0.01, decay_steps=30, warmup_target=0.05,
+                                                 warmup_steps=5),
+                       global_clipnorm=0.5, weight_decay=0.01)
+    batch_size = 16
+    steps      = 40
+}
+"""
+
+
+def test_scheduled_clipped_optimizer_agrees_on_three_backends():
+    """A schedule read from `iterations`, global clipping, weight decay and Nadam's own
+    optimizer-wide state, stepped in lockstep on XLA, TF and torch."""
+    from dslc.compiler.agreement import verify
+
+    program = compile_program(SCHEDULED, filename="scheduled.nn")
+    result = verify(program, 40, torch_backend="aot_eager", log=None)
+    assert result.ok, (result.failed_step, result.culprit)
+    assert result.steps[-1].losses["xla"] < result.steps[0].losses["xla"]
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_inductor_compiles_each_example(example, programs, modules):
     """One real `torch.compile` (inductor, fullgraph) per example: its train step, or

@@ -171,16 +171,29 @@ def test_artifact_functions_are_called_by_role(tmp_path):
     assert run_dslc("examples/linear_classifier.nn", "-o", str(out)).returncode == 0
     artifact = load(out)
     train_step = artifact.function("train_step")
-    assert [s.role for s in train_step.inputs] == ["param", "param", "input", "target"]
-    assert [s.role for s in train_step.outputs] == ["param", "param", "loss", "metric"]
+    assert [s.role for s in train_step.inputs] == ["param", "param", "optimizer",
+                                                   "optimizer", "input", "target"]
+    assert [s.role for s in train_step.outputs] == ["param", "param", "optimizer",
+                                                    "optimizer", "loss", "metric"]
     params = artifact.function("init").call_by_role(rng=[np.int32(0)])["param"]
     x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
     y = (x[:, :1] > 0).astype(np.float32)
-    stepped = train_step.call_by_role(param=params, input=[x], target=[y])
     program = compile_program("examples/linear_classifier.nn")
-    new_params, _, loss, metrics = program.train_step(program.init(0), {}, x, y)
+    slots = artifact.init_optimizer()
+    assert list(slots) == ["optimizer/iterations", "optimizer/learning_rate"]
+    assert {k: v.dtype for k, v in slots.items()} == {
+        k: v.dtype for k, v in program.init_optimizer().items()}
+    assert int(slots["optimizer/iterations"]) == 0
+    assert float(slots["optimizer/learning_rate"]) == np.float32(0.1)
+    stepped = train_step.call_by_role(param=params, optimizer=list(slots.values()),
+                                      input=[x], target=[y])
+    new_params, new_slots, loss, metrics = program.train_step(
+        program.init(0), program.init_optimizer(), x, y)
     np.testing.assert_allclose(stepped["loss"][0], loss, rtol=1e-6)
     for ours, theirs in zip(stepped["param"], new_params.values()):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
-    with pytest.raises(Exception, match="takes param `W`, param `b`, input `x`, target `y`"):
+    assert [int(stepped["optimizer"][0])] == [int(new_slots["optimizer/iterations"])] == [1]
+    with pytest.raises(Exception, match="takes param `W`, param `b`, optimizer "
+                       "`optimizer/iterations`, optimizer `optimizer/learning_rate`, input "
+                       "`x`, target `y`"):
         train_step.call_by_role(param=params, input=[x])

@@ -60,7 +60,8 @@ def test_binary_ops_broadcast_like_numpy(name, reference):
     ("log1p", np.log1p), ("exp", np.exp), ("expm1", np.expm1), ("tanh", np.tanh),
     ("sigmoid", lambda x: 1 / (1 + np.exp(-x))), ("softplus", lambda x: np.log1p(np.exp(x))),
     ("relu", lambda x: np.maximum(x, 0)), ("abs", np.abs), ("sign", np.sign),
-    ("square", np.square), ("neg", np.negative),
+    ("square", np.square), ("neg", np.negative), ("sin", np.sin), ("cos", np.cos),
+    ("floor", np.floor),
 ])
 def test_unary_ops(name, reference):
     x = np.abs(floats(3, 4)) + 0.1 if name in ("sqrt", "rsqrt", "log", "log1p") else floats(3, 4)

@@ -92,7 +92,7 @@ def tables(module: Module) -> str:
     lines = ["# (name, dtype, shape) of each parameter, in the order the functions take them.",
              "PARAMS = ("]
     lines += [f"    {literal(p)}," for p in params] + [")"]
-    lines += ["# (name, dtype, shape, initial value) of each optimizer slot.",
+    lines += ["# (name, dtype, shape, initial value) of each entry of the optimizer's state.",
               "OPTIMIZER_STATE = ("]
     lines += [f"    {literal(s)}," for s in state] + [")"]
     metrics = module.meta.get("train", {}).get("metrics", [])

@@ -171,9 +171,10 @@ def artifact(module: Module, target: str, source_path: str, source_text: str,
         "target": target,
         "platforms": [PLATFORMS[target]],
         "functions": functions,
-        "params": module.meta.get("params", []),
-        "state": module.meta.get("state", []),
-        "optimizer_state": module.meta.get("optimizer_state", []),
+        # With NumPy's dtype names, which the runtime reads without the compiler.
+        **{group: [{**entry, "dtype": np.dtype(numpy_dtype(entry["dtype"])).name}
+                   for entry in module.meta.get(group, [])]
+           for group in ("params", "state", "optimizer_state")},
         # Each function's mode (training or inference), fixed when it was compiled.
         "modes": module.meta.get("modes", {}),
         # The devices the functions were compiled for; they run on that many only.

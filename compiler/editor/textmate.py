@@ -35,6 +35,7 @@ BUILTIN_SCOPES = {
     "function": "support.function.builtin.dslc",
     "initializer": "support.function.initializer.dslc",
     "optimizer": "support.class.optimizer.dslc",
+    "schedule": "support.class.schedule.dslc",
     "data": "support.function.data.dslc",
     "callback": "support.class.callback.dslc",
     "dtype": "storage.type.dtype.dslc",

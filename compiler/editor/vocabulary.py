@@ -54,7 +54,7 @@ OPERATOR_ROLES: dict[str, str] = {
 
 # Builtin kinds, most specific first: a name in several kinds is coloured by the first.
 BUILTIN_KINDS = ("layer", "activation", "loss", "metric", "function", "initializer",
-                 "optimizer", "data", "callback", "dtype", "constant")
+                 "optimizer", "schedule", "data", "callback", "dtype", "constant")
 
 # Prelude file (compiler/prelude/FILE.nn) -> the kind of the fns defined there.
 PRELUDE_KINDS = {"activations": "activation", "layers": "layer", "losses": "loss",

@@ -21,6 +21,7 @@ from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .attention_builtins import ATTENTION_FUNCTIONS
+from ..schedules import REQUIRED as SCHEDULE_REQUIRED, SCHEDULES
 from .binding import CallSite
 from .list_builtins import LIST_FUNCTIONS
 from .loops import scan_builtin
@@ -174,6 +175,11 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
             if args[arg] < 0:
                 raise c.fail("E0304", f"`{name}`'s `{arg}` should be 0 or more, found "
                              f"`{args[arg]}`", arg)
+        # Optimizers and schedules refuse some values, or combinations, as Keras does.
+        check = getattr(component, "check", None)
+        if check is not None and (problem := check(args)):
+            arg, message, label, hint = problem
+            raise c.fail("E0304", f"`{name}`: {message}", arg, label, help=hint)
         return Spec(kind, name, component, args, c.span, dict(c.arg_spans))
     return impl
 
@@ -184,7 +190,15 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
 ARG_KINDS: dict[str, str] = {"int": "an integer", "float": "a number",
                              "bool": "`true` or `false`", "str": "a string",
                              "names": "a string or a non-empty list of strings",
-                             "freq": '`"epoch"` or a positive integer'}
+                             "freq": '`"epoch"` or a positive integer',
+                             "optional": "a number or `none`",
+                             "numbers": "a non-empty list of numbers",
+                             "rate": "a number or a learning-rate schedule"}
+# How to write a value of a kind whose description alone may not tell.
+ARG_HINTS: dict[str, str] = {
+    "rate": "e.g. `learning_rate=0.01` or "
+            "`learning_rate=ExponentialDecay(0.01, decay_steps=100, decay_rate=0.9)`",
+    "numbers": "e.g. `[100, 200]`"}
 INT32 = range(-2**31, 2**31)
 SEEDS = range(0, 2**31)
 
@@ -204,15 +218,19 @@ def arg_kind(default: Any) -> str | None:
 
 
 def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> None:
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    number = _is_number(value)
     names = isinstance(value, str) or (isinstance(value, list) and bool(value)
                                        and all(isinstance(v, str) for v in value))
     ok = {"int": isinstance(value, int) and number, "float": number,
           "bool": isinstance(value, bool), "str": isinstance(value, str), "names": names,
-          "freq": value == "epoch" or (isinstance(value, int) and number and value > 0)}[kind]
+          "freq": value == "epoch" or (isinstance(value, int) and number and value > 0),
+          "optional": number or value is None,
+          "numbers": isinstance(value, list) and bool(value) and all(map(_is_number, value)),
+          "rate": number or (isinstance(value, Spec) and value.kind == "schedule")}[kind]
     if not ok:
         raise c.fail("E0304", f"{what}'s `{arg}` should be {ARG_KINDS[kind]}, found "
-                     f"{kind_name(value)}", arg, f"not {ARG_KINDS[kind]}")
+                     f"{kind_name(value)}", arg, f"not {ARG_KINDS[kind]}",
+                     help=ARG_HINTS.get(kind))
     # Seeds seed NumPy's generators too, which take no negative seed.
     if kind == "int" and value not in (SEEDS if arg == "seed" else INT32):
         raise c.fail("E0304", f"{what}'s `{arg}` is out of range", arg,
@@ -229,9 +247,15 @@ def _component(kind: str, name: str, component, params: dict[str, Any],
                    component.doc, spec_kind=kind, component=component)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _by_defaults(kind: str, name: str, component) -> Builtin:
+    """Its arguments' kinds are their defaults' kinds, unless the record says (`kinds`)."""
     return _component(kind, name, component, component.params,
-                      {k: arg_kind(v) for k, v in component.params.items()})
+                      {k: arg_kind(v) for k, v in component.params.items()}
+                      | getattr(component, "kinds", {}))
 
 
 def builtin_globals() -> Mapping[str, Any]:
@@ -257,8 +281,10 @@ def _builtin_table() -> Mapping[str, Any]:
             table[name] = _by_defaults(kind, name, record)
         for alias, name in aliases.items():
             table[alias] = _by_defaults(kind, name, records[name])
-    for kind, records in (("data", DATA_SOURCES), ("callback", CALLBACKS)):
+    for kind, records, required in (("data", DATA_SOURCES, DATA_REQUIRED),
+                                    ("callback", CALLBACKS, DATA_REQUIRED),
+                                    ("schedule", SCHEDULES, SCHEDULE_REQUIRED)):
         for name, record in records.items():
-            params = {k: (REQUIRED if v is DATA_REQUIRED else v) for k, v in record.params.items()}
+            params = {k: (REQUIRED if v is required else v) for k, v in record.params.items()}
             table[name] = _component(kind, name, record, params, record.kinds)
     return types.MappingProxyType(table)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ...dsl import ast
 from ...dsl.diagnostics import Label, suggest
+from .. import optimizers
 from ..builder import Builder
 from ..callbacks import monitored
 from ..ir import Function, Loc, TensorType
@@ -87,7 +88,7 @@ class TrainConfig:
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "data": {"source": self.data.name, "args": self.data.args},
                 "loss": self.loss, "losses": self.losses, "loss_weights": self.loss_weights,
-                "optimizer": {"name": self.optimizer.name, "args": self.optimizer.args},
+                "optimizer": self.optimizer.to_json(),
                 "metrics": self.metrics, "epochs": self.epochs, "steps": self.steps,
                 "batch_size": self.batch_size, "shuffle": self.shuffle, "seed": self.seed,
                 "validation_split": self.validation_split, "devices": self.devices,
@@ -344,36 +345,33 @@ def scalar(lowering, ev, fn, y, prediction, span, what: str):
 
 
 def build_train_step(lowering, train_loss: Function, spec: Spec) -> Function:
-    """`train_step(rng?, params..., state..., slots..., x, y) -> (params..., state...,
-    slots..., loss, metrics...)`: the gradient of `train_loss` (the model in training
-    mode) with respect to the parameters, the optimizer's slots as further arguments,
-    and its update appended."""
+    """`train_step(rng?, params..., state..., optimizer state..., x, y) -> (params...,
+    state..., optimizer state..., loss, metrics...)`: the gradient of `train_loss` (the
+    model in training mode) with respect to the parameters, the optimizer's state
+    (`optimizers.state_entries`) as further arguments, and its update appended, at the
+    learning rate its state holds or its schedule computes from `iterations`."""
     from ..passes.autodiff import grad_function
 
     hyper = spec.args
-    opt = spec.component
     wrt = tuple(i for i, a in enumerate(train_loss.args) if a.role == "param")
     step = grad_function(train_loss, wrt=wrt, with_value=True, has_aux=True,
                          name="train_step")
     params = step.args_with("param")
-    slots, state_meta = [], []
-    for param in params:
-        own = []
-        for slot, ttype, initial in opt.state(hyper, param.type):
-            name = f"{param.name}/{slot}"
-            own.append(step.add_arg(ttype, name, param.loc, role="optimizer"))
-            state_meta.append({"name": name, "dtype": ttype.dtype, "shape": list(ttype.shape),
-                               "value": initial})
-        slots.append(own)
+    entries = optimizers.state_entries(spec.component, hyper,
+                                       [(p.name, p.type) for p in params])
+    locs = {p.name: p.loc for p in params}
+    state = {e.name: step.add_arg(e.type, e.name, locs.get(e.param, Loc.of(spec.span)),
+                                  role="optimizer") for e in entries}
     step.sort_args()
     named = step.group_results(list(zip(step.results, step.result_names)))
     grads = [value for value, _ in named.get(None, [])]
-    b = Builder(step, train_loss.loc)
-    new_params, new_slots = [], []
-    for param, grad, own in zip(params, grads, slots):
-        updated, own_updated = opt.update(b.at(param.loc), hyper, param, grad, own)
-        new_params.append(updated)
-        new_slots.extend(own_updated)
+    b = Builder(step, Loc.of(spec.span))
+    rate = hyper["learning_rate"]
+    learning_rate = (rate.component.rate(b.at(Loc.of(rate.span)), rate.args,
+                                         state[optimizers.ITERATIONS])
+                     if isinstance(rate, Spec) else state[optimizers.LEARNING_RATE])
+    new_params, new_state = optimizers.apply(b, spec.component, hyper, learning_rate, state,
+                                             params, grads)
 
     def passed_on(role: str):
         """The results of `train_loss` in `role`, as (role, values, names)."""
@@ -381,8 +379,10 @@ def build_train_step(lowering, train_loss: Function, spec: Spec) -> Function:
         return role, [v for v, _ in pairs], [n for _, n in pairs]
 
     step.set_results([("param", new_params, [a.name for a in params]), passed_on("state"),
-                      ("optimizer", new_slots, [m["name"] for m in state_meta]),
+                      ("optimizer", list(new_state.values()), list(new_state)),
                       passed_on("loss"), passed_on("metric")])
-    lowering.module.meta["optimizer_state"] = state_meta
-    lowering.module.meta["optimizer"] = {"name": spec.name, "args": hyper}
+    lowering.module.meta["optimizer_state"] = [
+        {"name": e.name, "dtype": e.type.dtype, "shape": list(e.type.shape),
+         "value": e.initial} for e in entries]
+    lowering.module.meta["optimizer"] = spec.to_json()
     return step

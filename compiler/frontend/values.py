@@ -143,9 +143,10 @@ class Configured:
 @dataclass(frozen=True)
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
-    `kind` is "initializer", "optimizer", "data" or "callback"; `component` is its
-    record (an `Initializer`, `Optimizer`, `DataSource` or `CallbackRecord`); `args`
-    are compile-time values, `arg_spans` where the call gave them."""
+    `kind` is "initializer", "optimizer", "schedule" (an optimizer's `learning_rate`),
+    "data" or "callback"; `component` is its record (an `Initializer`, `Optimizer`,
+    `Schedule`, `DataSource` or `CallbackRecord`); `args` are compile-time values, a
+    schedule among them, `arg_spans` where the call gave them."""
 
     kind: str
     name: str
@@ -153,6 +154,11 @@ class Spec:
     args: dict[str, Any] = field(default_factory=dict)
     span: Any = field(default=None, compare=False)
     arg_spans: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"name": ..., "args": {...}}`, a `Spec` argument nested the same way."""
+        return {"name": self.name, "args": {k: v.to_json() if isinstance(v, Spec) else v
+                                            for k, v in self.args.items()}}
 
 
 def as_spec(value: Any, kind: str, span) -> Spec | None:

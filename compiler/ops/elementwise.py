@@ -290,6 +290,29 @@ expm1 = unary("expm1", """Elementwise `exp(x) - 1`, accurate near 0 (Keras' `elu
 functions(expm1, lax="expm1", numpy="expm1", tf="tf.math.expm1", torch="torch.expm1")
 expm1.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.exp(node.operands[0]))))
 
+sin = unary("sin", """Elementwise sine, in radians.
+
+    .nn:  s = sin(x)  # x: f32[N, 4]
+    IR:   %1 = sin %0 : f32[N, 4]
+""")
+functions(sin, lax="sin", numpy="sin", tf="tf.sin", torch="torch.sin")
+sin.def_vjp(single_cotangent(lambda b, node, ct: b.mul(ct, b.cos(node.operands[0]))))
+
+cos = unary("cos", """Elementwise cosine, in radians (Keras' `CosineDecay` schedule).
+
+    .nn:  c = cos(x)  # x: f32[N, 4]
+    IR:   %1 = cos %0 : f32[N, 4]
+""")
+functions(cos, lax="cos", numpy="cos", tf="tf.cos", torch="torch.cos")
+cos.def_vjp(single_cotangent(lambda b, node, ct: b.neg(b.mul(ct, b.sin(node.operands[0])))))
+
+floor = unary("floor", """Elementwise round toward minus infinity (a `staircase` schedule).
+
+    .nn:  f = floor(x)  # x: f32[N, 4]
+    IR:   %1 = floor %0 : f32[N, 4]
+""", nondiff="piecewise constant: its derivative is 0 where defined")
+functions(floor, lax="floor", numpy="floor", tf="tf.floor", torch="torch.floor")
+
 log = unary("log", """Elementwise natural logarithm.
 
     .nn:  l = log(p)  # p: f32[N, 10]

@@ -27,6 +27,7 @@ COMPLETION_KINDS = {
     "activation": types.CompletionItemKind.Function, "loss": types.CompletionItemKind.Function,
     "metric": types.CompletionItemKind.Function,
     "optimizer": types.CompletionItemKind.Constructor,
+    "schedule": types.CompletionItemKind.Constructor,
     "initializer": types.CompletionItemKind.Constructor,
     "data": types.CompletionItemKind.Constructor,
     "callback": types.CompletionItemKind.Constructor, "dtype": types.CompletionItemKind.TypeParameter,

@@ -24,7 +24,7 @@ PRELUDE_KINDS = {"activations": "activation", "layers": "layer", "losses": "loss
 @dataclass(frozen=True)
 class Entry:
     name: str
-    kind: str  # layer, loss, metric, activation, optimizer, initializer, data, function...
+    kind: str  # layer, loss, metric, activation, optimizer, schedule, initializer, data, function...
     signature: str
     doc: str
 

@@ -20,26 +20,22 @@ PARAMS = (
     ('dense/kernel', 'f32', (128, 10)),
     ('dense/bias', 'f32', (10,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('conv2d/kernel/m', 'f32', (3, 3, 1, 16), 0.0),
-    ('conv2d/kernel/v', 'f32', (3, 3, 1, 16), 0.0),
-    ('conv2d/kernel/t', 'f32', (), 0.0),
-    ('conv2d/bias/m', 'f32', (16,), 0.0),
-    ('conv2d/bias/v', 'f32', (16,), 0.0),
-    ('conv2d/bias/t', 'f32', (), 0.0),
-    ('conv2d_1/kernel/m', 'f32', (3, 3, 16, 32), 0.0),
-    ('conv2d_1/kernel/v', 'f32', (3, 3, 16, 32), 0.0),
-    ('conv2d_1/kernel/t', 'f32', (), 0.0),
-    ('conv2d_1/bias/m', 'f32', (32,), 0.0),
-    ('conv2d_1/bias/v', 'f32', (32,), 0.0),
-    ('conv2d_1/bias/t', 'f32', (), 0.0),
-    ('dense/kernel/m', 'f32', (128, 10), 0.0),
-    ('dense/kernel/v', 'f32', (128, 10), 0.0),
-    ('dense/kernel/t', 'f32', (), 0.0),
-    ('dense/bias/m', 'f32', (10,), 0.0),
-    ('dense/bias/v', 'f32', (10,), 0.0),
-    ('dense/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.005),
+    ('conv2d/kernel/momentum', 'f32', (3, 3, 1, 16), 0.0),
+    ('conv2d/kernel/velocity', 'f32', (3, 3, 1, 16), 0.0),
+    ('conv2d/bias/momentum', 'f32', (16,), 0.0),
+    ('conv2d/bias/velocity', 'f32', (16,), 0.0),
+    ('conv2d_1/kernel/momentum', 'f32', (3, 3, 16, 32), 0.0),
+    ('conv2d_1/kernel/velocity', 'f32', (3, 3, 16, 32), 0.0),
+    ('conv2d_1/bias/momentum', 'f32', (32,), 0.0),
+    ('conv2d_1/bias/velocity', 'f32', (32,), 0.0),
+    ('dense/kernel/momentum', 'f32', (128, 10), 0.0),
+    ('dense/kernel/velocity', 'f32', (128, 10), 0.0),
+    ('dense/bias/momentum', 'f32', (10,), 0.0),
+    ('dense/bias/velocity', 'f32', (10,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -150,8 +146,8 @@ def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_ke
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, conv2d_kernel_m, conv2d_kernel_v, conv2d_kernel_t, conv2d_bias_m, conv2d_bias_v, conv2d_bias_t, conv2d_1_kernel_m, conv2d_1_kernel_v, conv2d_1_kernel_t, conv2d_1_bias_m, conv2d_1_bias_v, conv2d_1_bias_t, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, conv2d_kernel_momentum, conv2d_kernel_velocity, conv2d_bias_momentum, conv2d_bias_velocity, conv2d_1_kernel_momentum, conv2d_1_kernel_velocity, conv2d_1_bias_momentum, conv2d_1_bias_velocity, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, x, y):
     B = tf.shape(x)[0]
     # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = tf.nn.convolution(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
@@ -331,138 +327,100 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     transpose_7 = tf.transpose(select_7, (1, 2, 0, 3))
     conv_4 = tf.nn.convolution(tf.pad(transpose_6, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), transpose_7, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_8 = tf.transpose(conv_4, (1, 2, 0, 3))
+    # examples/convnet_digits.nn:16: optimizer        = Adam(learning_rate=0.005)
+    constant_8 = tf.constant(1, tf.int32)
+    add_10 = tf.add(optimizer_iterations, constant_8)
     # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    add_10 = tf.add(conv2d_kernel_t, constant_4)
-    constant_8 = tf.constant(0.9, tf.float32)
-    mul_14 = tf.multiply(constant_8, conv2d_kernel_m)
-    constant_9 = tf.constant(0.09999999999999998, tf.float32)
-    mul_15 = tf.multiply(constant_9, transpose_8)
-    add_11 = tf.add(mul_14, mul_15)
-    constant_10 = tf.constant(0.999, tf.float32)
-    mul_16 = tf.multiply(constant_10, conv2d_kernel_v)
-    constant_11 = tf.constant(0.0010000000000000009, tf.float32)
-    square = tf.square(transpose_8)
-    mul_17 = tf.multiply(constant_11, square)
-    add_12 = tf.add(mul_16, mul_17)
-    pow_1 = tf.pow(constant_10, add_10)
-    sub_4 = tf.subtract(constant_4, pow_1)
+    convert_5 = tf.cast(add_10, tf.float32)
+    constant_9 = tf.constant(0.999, tf.float32)
+    pow_1 = tf.pow(constant_9, convert_5)
+    sub_4 = tf.subtract(constant_7, pow_1)
     sqrt = tf.sqrt(sub_4)
-    pow_2 = tf.pow(constant_8, add_10)
-    sub_5 = tf.subtract(constant_4, pow_2)
-    div_8 = tf.math.divide(sqrt, sub_5)
-    constant_12 = tf.constant(0.005, tf.float32)
-    mul_18 = tf.multiply(constant_12, div_8)
-    mul_19 = tf.multiply(mul_18, add_11)
+    mul_14 = tf.multiply(optimizer_learning_rate, sqrt)
+    constant_10 = tf.constant(0.9, tf.float32)
+    pow_2 = tf.pow(constant_10, convert_5)
+    sub_5 = tf.subtract(constant_7, pow_2)
+    div_8 = tf.math.divide(mul_14, sub_5)
+    constant_11 = tf.constant(0.09999999999999998, tf.float32)
+    sub_6 = tf.subtract(transpose_8, conv2d_kernel_momentum)
+    mul_15 = tf.multiply(sub_6, constant_11)
+    add_11 = tf.add(conv2d_kernel_momentum, mul_15)
+    square = tf.square(transpose_8)
+    constant_12 = tf.constant(0.0010000000000000009, tf.float32)
+    sub_7 = tf.subtract(square, conv2d_kernel_velocity)
+    mul_16 = tf.multiply(sub_7, constant_12)
+    add_12 = tf.add(conv2d_kernel_velocity, mul_16)
+    mul_17 = tf.multiply(add_11, div_8)
     sqrt_1 = tf.sqrt(add_12)
     add_13 = tf.add(sqrt_1, constant_2)
-    div_9 = tf.math.divide(mul_19, add_13)
-    sub_6 = tf.subtract(conv2d_kernel, div_9)
+    div_9 = tf.math.divide(mul_17, add_13)
+    sub_8 = tf.subtract(conv2d_kernel, div_9)
     # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    add_14 = tf.add(conv2d_bias_t, constant_4)
-    mul_20 = tf.multiply(constant_8, conv2d_bias_m)
-    mul_21 = tf.multiply(constant_9, sum_8)
-    add_15 = tf.add(mul_20, mul_21)
-    mul_22 = tf.multiply(constant_10, conv2d_bias_v)
+    sub_9 = tf.subtract(sum_8, conv2d_bias_momentum)
+    mul_18 = tf.multiply(sub_9, constant_11)
+    add_14 = tf.add(conv2d_bias_momentum, mul_18)
     square_1 = tf.square(sum_8)
-    mul_23 = tf.multiply(constant_11, square_1)
-    add_16 = tf.add(mul_22, mul_23)
-    pow_3 = tf.pow(constant_10, add_14)
-    sub_7 = tf.subtract(constant_4, pow_3)
-    sqrt_2 = tf.sqrt(sub_7)
-    pow_4 = tf.pow(constant_8, add_14)
-    sub_8 = tf.subtract(constant_4, pow_4)
-    div_10 = tf.math.divide(sqrt_2, sub_8)
-    mul_24 = tf.multiply(constant_12, div_10)
-    mul_25 = tf.multiply(mul_24, add_15)
-    sqrt_3 = tf.sqrt(add_16)
-    add_17 = tf.add(sqrt_3, constant_2)
-    div_11 = tf.math.divide(mul_25, add_17)
-    sub_9 = tf.subtract(conv2d_bias, div_11)
+    sub_10 = tf.subtract(square_1, conv2d_bias_velocity)
+    mul_19 = tf.multiply(sub_10, constant_12)
+    add_15 = tf.add(conv2d_bias_velocity, mul_19)
+    mul_20 = tf.multiply(add_14, div_8)
+    sqrt_2 = tf.sqrt(add_15)
+    add_16 = tf.add(sqrt_2, constant_2)
+    div_10 = tf.math.divide(mul_20, add_16)
+    sub_11 = tf.subtract(conv2d_bias, div_10)
     # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    add_18 = tf.add(conv2d_1_kernel_t, constant_4)
-    mul_26 = tf.multiply(constant_8, conv2d_1_kernel_m)
-    mul_27 = tf.multiply(constant_9, transpose_5)
-    add_19 = tf.add(mul_26, mul_27)
-    mul_28 = tf.multiply(constant_10, conv2d_1_kernel_v)
+    sub_12 = tf.subtract(transpose_5, conv2d_1_kernel_momentum)
+    mul_21 = tf.multiply(sub_12, constant_11)
+    add_17 = tf.add(conv2d_1_kernel_momentum, mul_21)
     square_2 = tf.square(transpose_5)
-    mul_29 = tf.multiply(constant_11, square_2)
-    add_20 = tf.add(mul_28, mul_29)
-    pow_5 = tf.pow(constant_10, add_18)
-    sub_10 = tf.subtract(constant_4, pow_5)
-    sqrt_4 = tf.sqrt(sub_10)
-    pow_6 = tf.pow(constant_8, add_18)
-    sub_11 = tf.subtract(constant_4, pow_6)
-    div_12 = tf.math.divide(sqrt_4, sub_11)
-    mul_30 = tf.multiply(constant_12, div_12)
-    mul_31 = tf.multiply(mul_30, add_19)
-    sqrt_5 = tf.sqrt(add_20)
-    add_21 = tf.add(sqrt_5, constant_2)
-    div_13 = tf.math.divide(mul_31, add_21)
-    sub_12 = tf.subtract(conv2d_1_kernel, div_13)
+    sub_13 = tf.subtract(square_2, conv2d_1_kernel_velocity)
+    mul_22 = tf.multiply(sub_13, constant_12)
+    add_18 = tf.add(conv2d_1_kernel_velocity, mul_22)
+    mul_23 = tf.multiply(add_17, div_8)
+    sqrt_3 = tf.sqrt(add_18)
+    add_19 = tf.add(sqrt_3, constant_2)
+    div_11 = tf.math.divide(mul_23, add_19)
+    sub_14 = tf.subtract(conv2d_1_kernel, div_11)
     # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    add_22 = tf.add(conv2d_1_bias_t, constant_4)
-    mul_32 = tf.multiply(constant_8, conv2d_1_bias_m)
-    mul_33 = tf.multiply(constant_9, sum_7)
-    add_23 = tf.add(mul_32, mul_33)
-    mul_34 = tf.multiply(constant_10, conv2d_1_bias_v)
+    sub_15 = tf.subtract(sum_7, conv2d_1_bias_momentum)
+    mul_24 = tf.multiply(sub_15, constant_11)
+    add_20 = tf.add(conv2d_1_bias_momentum, mul_24)
     square_3 = tf.square(sum_7)
-    mul_35 = tf.multiply(constant_11, square_3)
-    add_24 = tf.add(mul_34, mul_35)
-    pow_7 = tf.pow(constant_10, add_22)
-    sub_13 = tf.subtract(constant_4, pow_7)
-    sqrt_6 = tf.sqrt(sub_13)
-    pow_8 = tf.pow(constant_8, add_22)
-    sub_14 = tf.subtract(constant_4, pow_8)
-    div_14 = tf.math.divide(sqrt_6, sub_14)
-    mul_36 = tf.multiply(constant_12, div_14)
-    mul_37 = tf.multiply(mul_36, add_23)
-    sqrt_7 = tf.sqrt(add_24)
-    add_25 = tf.add(sqrt_7, constant_2)
-    div_15 = tf.math.divide(mul_37, add_25)
-    sub_15 = tf.subtract(conv2d_1_bias, div_15)
+    sub_16 = tf.subtract(square_3, conv2d_1_bias_velocity)
+    mul_25 = tf.multiply(sub_16, constant_12)
+    add_21 = tf.add(conv2d_1_bias_velocity, mul_25)
+    mul_26 = tf.multiply(add_20, div_8)
+    sqrt_4 = tf.sqrt(add_21)
+    add_22 = tf.add(sqrt_4, constant_2)
+    div_12 = tf.math.divide(mul_26, add_22)
+    sub_17 = tf.subtract(conv2d_1_bias, div_12)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_26 = tf.add(dense_kernel_t, constant_4)
-    mul_38 = tf.multiply(constant_8, dense_kernel_m)
-    mul_39 = tf.multiply(constant_9, matmul_2)
-    add_27 = tf.add(mul_38, mul_39)
-    mul_40 = tf.multiply(constant_10, dense_kernel_v)
+    sub_18 = tf.subtract(matmul_2, dense_kernel_momentum)
+    mul_27 = tf.multiply(sub_18, constant_11)
+    add_23 = tf.add(dense_kernel_momentum, mul_27)
     square_4 = tf.square(matmul_2)
-    mul_41 = tf.multiply(constant_11, square_4)
-    add_28 = tf.add(mul_40, mul_41)
-    pow_9 = tf.pow(constant_10, add_26)
-    sub_16 = tf.subtract(constant_4, pow_9)
-    sqrt_8 = tf.sqrt(sub_16)
-    pow_10 = tf.pow(constant_8, add_26)
-    sub_17 = tf.subtract(constant_4, pow_10)
-    div_16 = tf.math.divide(sqrt_8, sub_17)
-    mul_42 = tf.multiply(constant_12, div_16)
-    mul_43 = tf.multiply(mul_42, add_27)
-    sqrt_9 = tf.sqrt(add_28)
-    add_29 = tf.add(sqrt_9, constant_2)
-    div_17 = tf.math.divide(mul_43, add_29)
-    sub_18 = tf.subtract(dense_kernel, div_17)
+    sub_19 = tf.subtract(square_4, dense_kernel_velocity)
+    mul_28 = tf.multiply(sub_19, constant_12)
+    add_24 = tf.add(dense_kernel_velocity, mul_28)
+    mul_29 = tf.multiply(add_23, div_8)
+    sqrt_5 = tf.sqrt(add_24)
+    add_25 = tf.add(sqrt_5, constant_2)
+    div_13 = tf.math.divide(mul_29, add_25)
+    sub_20 = tf.subtract(dense_kernel, div_13)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_30 = tf.add(dense_bias_t, constant_4)
-    mul_44 = tf.multiply(constant_8, dense_bias_m)
-    mul_45 = tf.multiply(constant_9, sum_6)
-    add_31 = tf.add(mul_44, mul_45)
-    mul_46 = tf.multiply(constant_10, dense_bias_v)
+    sub_21 = tf.subtract(sum_6, dense_bias_momentum)
+    mul_30 = tf.multiply(sub_21, constant_11)
+    add_26 = tf.add(dense_bias_momentum, mul_30)
     square_5 = tf.square(sum_6)
-    mul_47 = tf.multiply(constant_11, square_5)
-    add_32 = tf.add(mul_46, mul_47)
-    pow_11 = tf.pow(constant_10, add_30)
-    sub_19 = tf.subtract(constant_4, pow_11)
-    sqrt_10 = tf.sqrt(sub_19)
-    pow_12 = tf.pow(constant_8, add_30)
-    sub_20 = tf.subtract(constant_4, pow_12)
-    div_18 = tf.math.divide(sqrt_10, sub_20)
-    mul_48 = tf.multiply(constant_12, div_18)
-    mul_49 = tf.multiply(mul_48, add_31)
-    sqrt_11 = tf.sqrt(add_32)
-    add_33 = tf.add(sqrt_11, constant_2)
-    div_19 = tf.math.divide(mul_49, add_33)
-    sub_21 = tf.subtract(dense_bias, div_19)
-    return (sub_6, sub_9, sub_12, sub_15, sub_18, sub_21, add_11, add_12, add_10, add_15, add_16, add_14, add_19, add_20, add_18, add_23, add_24, add_22, add_27, add_28, add_26, add_31, add_32, add_30, neg, mean_1)
+    sub_22 = tf.subtract(square_5, dense_bias_velocity)
+    mul_31 = tf.multiply(sub_22, constant_12)
+    add_27 = tf.add(dense_bias_velocity, mul_31)
+    mul_32 = tf.multiply(add_26, div_8)
+    sqrt_6 = tf.sqrt(add_27)
+    add_28 = tf.add(sqrt_6, constant_2)
+    div_14 = tf.math.divide(mul_32, add_28)
+    sub_23 = tf.subtract(dense_bias, div_14)
+    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_10, optimizer_learning_rate, add_11, add_12, add_14, add_15, add_17, add_18, add_20, add_21, add_23, add_24, add_26, add_27, neg, mean_1)
 
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
@@ -538,24 +496,20 @@ class Model(tf.Module):
             tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
                         trainable=False, name=name)
             for name, dtype, shape, value in (
-                ('conv2d_kernel_m', tf.float32, (3, 3, 1, 16), 0.0),
-                ('conv2d_kernel_v', tf.float32, (3, 3, 1, 16), 0.0),
-                ('conv2d_kernel_t', tf.float32, (), 0.0),
-                ('conv2d_bias_m', tf.float32, (16,), 0.0),
-                ('conv2d_bias_v', tf.float32, (16,), 0.0),
-                ('conv2d_bias_t', tf.float32, (), 0.0),
-                ('conv2d_1_kernel_m', tf.float32, (3, 3, 16, 32), 0.0),
-                ('conv2d_1_kernel_v', tf.float32, (3, 3, 16, 32), 0.0),
-                ('conv2d_1_kernel_t', tf.float32, (), 0.0),
-                ('conv2d_1_bias_m', tf.float32, (32,), 0.0),
-                ('conv2d_1_bias_v', tf.float32, (32,), 0.0),
-                ('conv2d_1_bias_t', tf.float32, (), 0.0),
-                ('dense_kernel_m', tf.float32, (128, 10), 0.0),
-                ('dense_kernel_v', tf.float32, (128, 10), 0.0),
-                ('dense_kernel_t', tf.float32, (), 0.0),
-                ('dense_bias_m', tf.float32, (10,), 0.0),
-                ('dense_bias_v', tf.float32, (10,), 0.0),
-                ('dense_bias_t', tf.float32, (), 0.0),
+                ('optimizer_iterations', tf.int32, (), 0),
+                ('optimizer_learning_rate', tf.float32, (), 0.005),
+                ('conv2d_kernel_momentum', tf.float32, (3, 3, 1, 16), 0.0),
+                ('conv2d_kernel_velocity', tf.float32, (3, 3, 1, 16), 0.0),
+                ('conv2d_bias_momentum', tf.float32, (16,), 0.0),
+                ('conv2d_bias_velocity', tf.float32, (16,), 0.0),
+                ('conv2d_1_kernel_momentum', tf.float32, (3, 3, 16, 32), 0.0),
+                ('conv2d_1_kernel_velocity', tf.float32, (3, 3, 16, 32), 0.0),
+                ('conv2d_1_bias_momentum', tf.float32, (32,), 0.0),
+                ('conv2d_1_bias_velocity', tf.float32, (32,), 0.0),
+                ('dense_kernel_momentum', tf.float32, (128, 10), 0.0),
+                ('dense_kernel_velocity', tf.float32, (128, 10), 0.0),
+                ('dense_bias_momentum', tf.float32, (10,), 0.0),
+                ('dense_bias_velocity', tf.float32, (10,), 0.0),
             )]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 8, 8, 1), tf.float32)])

@@ -20,26 +20,22 @@ PARAMS = (
     ('dense/kernel', 'f32', (128, 10)),
     ('dense/bias', 'f32', (10,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('conv2d/kernel/m', 'f32', (3, 3, 1, 16), 0.0),
-    ('conv2d/kernel/v', 'f32', (3, 3, 1, 16), 0.0),
-    ('conv2d/kernel/t', 'f32', (), 0.0),
-    ('conv2d/bias/m', 'f32', (16,), 0.0),
-    ('conv2d/bias/v', 'f32', (16,), 0.0),
-    ('conv2d/bias/t', 'f32', (), 0.0),
-    ('conv2d_1/kernel/m', 'f32', (3, 3, 16, 32), 0.0),
-    ('conv2d_1/kernel/v', 'f32', (3, 3, 16, 32), 0.0),
-    ('conv2d_1/kernel/t', 'f32', (), 0.0),
-    ('conv2d_1/bias/m', 'f32', (32,), 0.0),
-    ('conv2d_1/bias/v', 'f32', (32,), 0.0),
-    ('conv2d_1/bias/t', 'f32', (), 0.0),
-    ('dense/kernel/m', 'f32', (128, 10), 0.0),
-    ('dense/kernel/v', 'f32', (128, 10), 0.0),
-    ('dense/kernel/t', 'f32', (), 0.0),
-    ('dense/bias/m', 'f32', (10,), 0.0),
-    ('dense/bias/v', 'f32', (10,), 0.0),
-    ('dense/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.005),
+    ('conv2d/kernel/momentum', 'f32', (3, 3, 1, 16), 0.0),
+    ('conv2d/kernel/velocity', 'f32', (3, 3, 1, 16), 0.0),
+    ('conv2d/bias/momentum', 'f32', (16,), 0.0),
+    ('conv2d/bias/velocity', 'f32', (16,), 0.0),
+    ('conv2d_1/kernel/momentum', 'f32', (3, 3, 16, 32), 0.0),
+    ('conv2d_1/kernel/velocity', 'f32', (3, 3, 16, 32), 0.0),
+    ('conv2d_1/bias/momentum', 'f32', (32,), 0.0),
+    ('conv2d_1/bias/velocity', 'f32', (32,), 0.0),
+    ('dense/kernel/momentum', 'f32', (128, 10), 0.0),
+    ('dense/kernel/velocity', 'f32', (128, 10), 0.0),
+    ('dense/bias/momentum', 'f32', (10,), 0.0),
+    ('dense/bias/velocity', 'f32', (10,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -147,7 +143,7 @@ def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_ke
     return (div,)
 
 
-def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, conv2d_kernel_m, conv2d_kernel_v, conv2d_kernel_t, conv2d_bias_m, conv2d_bias_v, conv2d_bias_t, conv2d_1_kernel_m, conv2d_1_kernel_v, conv2d_1_kernel_t, conv2d_1_bias_m, conv2d_1_bias_v, conv2d_1_bias_t, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, x, y):
+def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, conv2d_kernel_momentum, conv2d_kernel_velocity, conv2d_bias_momentum, conv2d_bias_velocity, conv2d_1_kernel_momentum, conv2d_1_kernel_velocity, conv2d_1_bias_momentum, conv2d_1_bias_velocity, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, x, y):
     B = x.shape[0]
     # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(x, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
@@ -327,138 +323,100 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     transpose_7 = torch.permute(select_7, (1, 2, 0, 3))
     conv_4 = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(transpose_6, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(transpose_7, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_8 = torch.permute(conv_4, (1, 2, 0, 3))
+    # examples/convnet_digits.nn:16: optimizer        = Adam(learning_rate=0.005)
+    constant_8 = torch.full((), 1, dtype=torch.int32)
+    add_10 = torch.add(optimizer_iterations, constant_8)
     # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    add_10 = torch.add(conv2d_kernel_t, constant_4)
-    constant_8 = torch.full((), 0.9, dtype=torch.float32)
-    mul_14 = torch.mul(constant_8, conv2d_kernel_m)
-    constant_9 = torch.full((), 0.09999999999999998, dtype=torch.float32)
-    mul_15 = torch.mul(constant_9, transpose_8)
-    add_11 = torch.add(mul_14, mul_15)
-    constant_10 = torch.full((), 0.999, dtype=torch.float32)
-    mul_16 = torch.mul(constant_10, conv2d_kernel_v)
-    constant_11 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
-    square = torch.square(transpose_8)
-    mul_17 = torch.mul(constant_11, square)
-    add_12 = torch.add(mul_16, mul_17)
-    pow_1 = torch.pow(constant_10, add_10)
-    sub_4 = torch.sub(constant_4, pow_1)
+    convert_5 = add_10.to(torch.float32)
+    constant_9 = torch.full((), 0.999, dtype=torch.float32)
+    pow_1 = torch.pow(constant_9, convert_5)
+    sub_4 = torch.sub(constant_7, pow_1)
     sqrt = torch.sqrt(sub_4)
-    pow_2 = torch.pow(constant_8, add_10)
-    sub_5 = torch.sub(constant_4, pow_2)
-    div_8 = torch.div(sqrt, sub_5)
-    constant_12 = torch.full((), 0.005, dtype=torch.float32)
-    mul_18 = torch.mul(constant_12, div_8)
-    mul_19 = torch.mul(mul_18, add_11)
+    mul_14 = torch.mul(optimizer_learning_rate, sqrt)
+    constant_10 = torch.full((), 0.9, dtype=torch.float32)
+    pow_2 = torch.pow(constant_10, convert_5)
+    sub_5 = torch.sub(constant_7, pow_2)
+    div_8 = torch.div(mul_14, sub_5)
+    constant_11 = torch.full((), 0.09999999999999998, dtype=torch.float32)
+    sub_6 = torch.sub(transpose_8, conv2d_kernel_momentum)
+    mul_15 = torch.mul(sub_6, constant_11)
+    add_11 = torch.add(conv2d_kernel_momentum, mul_15)
+    square = torch.square(transpose_8)
+    constant_12 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
+    sub_7 = torch.sub(square, conv2d_kernel_velocity)
+    mul_16 = torch.mul(sub_7, constant_12)
+    add_12 = torch.add(conv2d_kernel_velocity, mul_16)
+    mul_17 = torch.mul(add_11, div_8)
     sqrt_1 = torch.sqrt(add_12)
     add_13 = torch.add(sqrt_1, constant_2)
-    div_9 = torch.div(mul_19, add_13)
-    sub_6 = torch.sub(conv2d_kernel, div_9)
+    div_9 = torch.div(mul_17, add_13)
+    sub_8 = torch.sub(conv2d_kernel, div_9)
     # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    add_14 = torch.add(conv2d_bias_t, constant_4)
-    mul_20 = torch.mul(constant_8, conv2d_bias_m)
-    mul_21 = torch.mul(constant_9, sum_8)
-    add_15 = torch.add(mul_20, mul_21)
-    mul_22 = torch.mul(constant_10, conv2d_bias_v)
+    sub_9 = torch.sub(sum_8, conv2d_bias_momentum)
+    mul_18 = torch.mul(sub_9, constant_11)
+    add_14 = torch.add(conv2d_bias_momentum, mul_18)
     square_1 = torch.square(sum_8)
-    mul_23 = torch.mul(constant_11, square_1)
-    add_16 = torch.add(mul_22, mul_23)
-    pow_3 = torch.pow(constant_10, add_14)
-    sub_7 = torch.sub(constant_4, pow_3)
-    sqrt_2 = torch.sqrt(sub_7)
-    pow_4 = torch.pow(constant_8, add_14)
-    sub_8 = torch.sub(constant_4, pow_4)
-    div_10 = torch.div(sqrt_2, sub_8)
-    mul_24 = torch.mul(constant_12, div_10)
-    mul_25 = torch.mul(mul_24, add_15)
-    sqrt_3 = torch.sqrt(add_16)
-    add_17 = torch.add(sqrt_3, constant_2)
-    div_11 = torch.div(mul_25, add_17)
-    sub_9 = torch.sub(conv2d_bias, div_11)
+    sub_10 = torch.sub(square_1, conv2d_bias_velocity)
+    mul_19 = torch.mul(sub_10, constant_12)
+    add_15 = torch.add(conv2d_bias_velocity, mul_19)
+    mul_20 = torch.mul(add_14, div_8)
+    sqrt_2 = torch.sqrt(add_15)
+    add_16 = torch.add(sqrt_2, constant_2)
+    div_10 = torch.div(mul_20, add_16)
+    sub_11 = torch.sub(conv2d_bias, div_10)
     # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    add_18 = torch.add(conv2d_1_kernel_t, constant_4)
-    mul_26 = torch.mul(constant_8, conv2d_1_kernel_m)
-    mul_27 = torch.mul(constant_9, transpose_5)
-    add_19 = torch.add(mul_26, mul_27)
-    mul_28 = torch.mul(constant_10, conv2d_1_kernel_v)
+    sub_12 = torch.sub(transpose_5, conv2d_1_kernel_momentum)
+    mul_21 = torch.mul(sub_12, constant_11)
+    add_17 = torch.add(conv2d_1_kernel_momentum, mul_21)
     square_2 = torch.square(transpose_5)
-    mul_29 = torch.mul(constant_11, square_2)
-    add_20 = torch.add(mul_28, mul_29)
-    pow_5 = torch.pow(constant_10, add_18)
-    sub_10 = torch.sub(constant_4, pow_5)
-    sqrt_4 = torch.sqrt(sub_10)
-    pow_6 = torch.pow(constant_8, add_18)
-    sub_11 = torch.sub(constant_4, pow_6)
-    div_12 = torch.div(sqrt_4, sub_11)
-    mul_30 = torch.mul(constant_12, div_12)
-    mul_31 = torch.mul(mul_30, add_19)
-    sqrt_5 = torch.sqrt(add_20)
-    add_21 = torch.add(sqrt_5, constant_2)
-    div_13 = torch.div(mul_31, add_21)
-    sub_12 = torch.sub(conv2d_1_kernel, div_13)
+    sub_13 = torch.sub(square_2, conv2d_1_kernel_velocity)
+    mul_22 = torch.mul(sub_13, constant_12)
+    add_18 = torch.add(conv2d_1_kernel_velocity, mul_22)
+    mul_23 = torch.mul(add_17, div_8)
+    sqrt_3 = torch.sqrt(add_18)
+    add_19 = torch.add(sqrt_3, constant_2)
+    div_11 = torch.div(mul_23, add_19)
+    sub_14 = torch.sub(conv2d_1_kernel, div_11)
     # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    add_22 = torch.add(conv2d_1_bias_t, constant_4)
-    mul_32 = torch.mul(constant_8, conv2d_1_bias_m)
-    mul_33 = torch.mul(constant_9, sum_7)
-    add_23 = torch.add(mul_32, mul_33)
-    mul_34 = torch.mul(constant_10, conv2d_1_bias_v)
+    sub_15 = torch.sub(sum_7, conv2d_1_bias_momentum)
+    mul_24 = torch.mul(sub_15, constant_11)
+    add_20 = torch.add(conv2d_1_bias_momentum, mul_24)
     square_3 = torch.square(sum_7)
-    mul_35 = torch.mul(constant_11, square_3)
-    add_24 = torch.add(mul_34, mul_35)
-    pow_7 = torch.pow(constant_10, add_22)
-    sub_13 = torch.sub(constant_4, pow_7)
-    sqrt_6 = torch.sqrt(sub_13)
-    pow_8 = torch.pow(constant_8, add_22)
-    sub_14 = torch.sub(constant_4, pow_8)
-    div_14 = torch.div(sqrt_6, sub_14)
-    mul_36 = torch.mul(constant_12, div_14)
-    mul_37 = torch.mul(mul_36, add_23)
-    sqrt_7 = torch.sqrt(add_24)
-    add_25 = torch.add(sqrt_7, constant_2)
-    div_15 = torch.div(mul_37, add_25)
-    sub_15 = torch.sub(conv2d_1_bias, div_15)
+    sub_16 = torch.sub(square_3, conv2d_1_bias_velocity)
+    mul_25 = torch.mul(sub_16, constant_12)
+    add_21 = torch.add(conv2d_1_bias_velocity, mul_25)
+    mul_26 = torch.mul(add_20, div_8)
+    sqrt_4 = torch.sqrt(add_21)
+    add_22 = torch.add(sqrt_4, constant_2)
+    div_12 = torch.div(mul_26, add_22)
+    sub_17 = torch.sub(conv2d_1_bias, div_12)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_26 = torch.add(dense_kernel_t, constant_4)
-    mul_38 = torch.mul(constant_8, dense_kernel_m)
-    mul_39 = torch.mul(constant_9, matmul_2)
-    add_27 = torch.add(mul_38, mul_39)
-    mul_40 = torch.mul(constant_10, dense_kernel_v)
+    sub_18 = torch.sub(matmul_2, dense_kernel_momentum)
+    mul_27 = torch.mul(sub_18, constant_11)
+    add_23 = torch.add(dense_kernel_momentum, mul_27)
     square_4 = torch.square(matmul_2)
-    mul_41 = torch.mul(constant_11, square_4)
-    add_28 = torch.add(mul_40, mul_41)
-    pow_9 = torch.pow(constant_10, add_26)
-    sub_16 = torch.sub(constant_4, pow_9)
-    sqrt_8 = torch.sqrt(sub_16)
-    pow_10 = torch.pow(constant_8, add_26)
-    sub_17 = torch.sub(constant_4, pow_10)
-    div_16 = torch.div(sqrt_8, sub_17)
-    mul_42 = torch.mul(constant_12, div_16)
-    mul_43 = torch.mul(mul_42, add_27)
-    sqrt_9 = torch.sqrt(add_28)
-    add_29 = torch.add(sqrt_9, constant_2)
-    div_17 = torch.div(mul_43, add_29)
-    sub_18 = torch.sub(dense_kernel, div_17)
+    sub_19 = torch.sub(square_4, dense_kernel_velocity)
+    mul_28 = torch.mul(sub_19, constant_12)
+    add_24 = torch.add(dense_kernel_velocity, mul_28)
+    mul_29 = torch.mul(add_23, div_8)
+    sqrt_5 = torch.sqrt(add_24)
+    add_25 = torch.add(sqrt_5, constant_2)
+    div_13 = torch.div(mul_29, add_25)
+    sub_20 = torch.sub(dense_kernel, div_13)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_30 = torch.add(dense_bias_t, constant_4)
-    mul_44 = torch.mul(constant_8, dense_bias_m)
-    mul_45 = torch.mul(constant_9, sum_6)
-    add_31 = torch.add(mul_44, mul_45)
-    mul_46 = torch.mul(constant_10, dense_bias_v)
+    sub_21 = torch.sub(sum_6, dense_bias_momentum)
+    mul_30 = torch.mul(sub_21, constant_11)
+    add_26 = torch.add(dense_bias_momentum, mul_30)
     square_5 = torch.square(sum_6)
-    mul_47 = torch.mul(constant_11, square_5)
-    add_32 = torch.add(mul_46, mul_47)
-    pow_11 = torch.pow(constant_10, add_30)
-    sub_19 = torch.sub(constant_4, pow_11)
-    sqrt_10 = torch.sqrt(sub_19)
-    pow_12 = torch.pow(constant_8, add_30)
-    sub_20 = torch.sub(constant_4, pow_12)
-    div_18 = torch.div(sqrt_10, sub_20)
-    mul_48 = torch.mul(constant_12, div_18)
-    mul_49 = torch.mul(mul_48, add_31)
-    sqrt_11 = torch.sqrt(add_32)
-    add_33 = torch.add(sqrt_11, constant_2)
-    div_19 = torch.div(mul_49, add_33)
-    sub_21 = torch.sub(dense_bias, div_19)
-    return (sub_6, sub_9, sub_12, sub_15, sub_18, sub_21, add_11, add_12, add_10, add_15, add_16, add_14, add_19, add_20, add_18, add_23, add_24, add_22, add_27, add_28, add_26, add_31, add_32, add_30, neg, mean_1)
+    sub_22 = torch.sub(square_5, dense_bias_velocity)
+    mul_31 = torch.mul(sub_22, constant_12)
+    add_27 = torch.add(dense_bias_velocity, mul_31)
+    mul_32 = torch.mul(add_26, div_8)
+    sqrt_6 = torch.sqrt(add_27)
+    add_28 = torch.add(sqrt_6, constant_2)
+    div_14 = torch.div(mul_32, add_28)
+    sub_23 = torch.sub(dense_bias, div_14)
+    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_10, optimizer_learning_rate, add_11, add_12, add_14, add_15, add_17, add_18, add_20, add_21, add_23, add_24, add_26, add_27, neg, mean_1)
 
 
 def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x, y):
@@ -539,27 +497,23 @@ class Model(torch.nn.Module):
         self.variable_names = ()
         for name, value in zip(self.variable_names, values[6:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ('state_conv2d_kernel_m', 'state_conv2d_kernel_v', 'state_conv2d_kernel_t', 'state_conv2d_bias_m', 'state_conv2d_bias_v', 'state_conv2d_bias_t', 'state_conv2d_1_kernel_m', 'state_conv2d_1_kernel_v', 'state_conv2d_1_kernel_t', 'state_conv2d_1_bias_m', 'state_conv2d_1_bias_v', 'state_conv2d_1_bias_t', 'state_dense_kernel_m', 'state_dense_kernel_v', 'state_dense_kernel_t', 'state_dense_bias_m', 'state_dense_bias_v', 'state_dense_bias_t')
+        self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_conv2d_kernel_momentum', 'state_conv2d_kernel_velocity', 'state_conv2d_bias_momentum', 'state_conv2d_bias_velocity', 'state_conv2d_1_kernel_momentum', 'state_conv2d_1_kernel_velocity', 'state_conv2d_1_bias_momentum', 'state_conv2d_1_bias_velocity', 'state_dense_kernel_momentum', 'state_dense_kernel_velocity', 'state_dense_bias_momentum', 'state_dense_bias_velocity')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
-                ('state_conv2d_kernel_m', torch.float32, (3, 3, 1, 16), 0.0),
-                ('state_conv2d_kernel_v', torch.float32, (3, 3, 1, 16), 0.0),
-                ('state_conv2d_kernel_t', torch.float32, (), 0.0),
-                ('state_conv2d_bias_m', torch.float32, (16,), 0.0),
-                ('state_conv2d_bias_v', torch.float32, (16,), 0.0),
-                ('state_conv2d_bias_t', torch.float32, (), 0.0),
-                ('state_conv2d_1_kernel_m', torch.float32, (3, 3, 16, 32), 0.0),
-                ('state_conv2d_1_kernel_v', torch.float32, (3, 3, 16, 32), 0.0),
-                ('state_conv2d_1_kernel_t', torch.float32, (), 0.0),
-                ('state_conv2d_1_bias_m', torch.float32, (32,), 0.0),
-                ('state_conv2d_1_bias_v', torch.float32, (32,), 0.0),
-                ('state_conv2d_1_bias_t', torch.float32, (), 0.0),
-                ('state_dense_kernel_m', torch.float32, (128, 10), 0.0),
-                ('state_dense_kernel_v', torch.float32, (128, 10), 0.0),
-                ('state_dense_kernel_t', torch.float32, (), 0.0),
-                ('state_dense_bias_m', torch.float32, (10,), 0.0),
-                ('state_dense_bias_v', torch.float32, (10,), 0.0),
-                ('state_dense_bias_t', torch.float32, (), 0.0),
+                ('state_optimizer_iterations', torch.int32, (), 0),
+                ('state_optimizer_learning_rate', torch.float32, (), 0.005),
+                ('state_conv2d_kernel_momentum', torch.float32, (3, 3, 1, 16), 0.0),
+                ('state_conv2d_kernel_velocity', torch.float32, (3, 3, 1, 16), 0.0),
+                ('state_conv2d_bias_momentum', torch.float32, (16,), 0.0),
+                ('state_conv2d_bias_velocity', torch.float32, (16,), 0.0),
+                ('state_conv2d_1_kernel_momentum', torch.float32, (3, 3, 16, 32), 0.0),
+                ('state_conv2d_1_kernel_velocity', torch.float32, (3, 3, 16, 32), 0.0),
+                ('state_conv2d_1_bias_momentum', torch.float32, (32,), 0.0),
+                ('state_conv2d_1_bias_velocity', torch.float32, (32,), 0.0),
+                ('state_dense_kernel_momentum', torch.float32, (128, 10), 0.0),
+                ('state_dense_kernel_velocity', torch.float32, (128, 10), 0.0),
+                ('state_dense_bias_momentum', torch.float32, (10,), 0.0),
+                ('state_dense_bias_velocity', torch.float32, (10,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 # (name, dtype, shape) of each parameter, in the order the functions take them.
 PARAMS = (
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
 )
 METRICS = ()

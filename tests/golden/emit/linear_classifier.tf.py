@@ -16,8 +16,10 @@ PARAMS = (
     ('W', 'f32', (2, 1)),
     ('b', 'f32', (1,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.1),
 )
 METRICS = ('binary_accuracy',)
 
@@ -95,8 +97,8 @@ def predict(W, b, x):
     return (add,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 1), tf.float32), tf.TensorSpec((1,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
-def train_step(W, b, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 1), tf.float32), tf.TensorSpec((1,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
+def train_step(W, b, optimizer_iterations, optimizer_learning_rate, x, y):
     N = tf.shape(x)[0]
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = tf.linalg.matmul(x, W)
@@ -125,14 +127,16 @@ def train_step(W, b, x, y):
     sum_1 = tf.reduce_sum(mul_1, axis=(0,), keepdims=False)
     transpose = tf.transpose(x, (1, 0))
     matmul_1 = tf.linalg.matmul(transpose, mul_1)
+    # examples/linear_classifier.nn:16: optimizer  = SGD(learning_rate=0.1)              # plain gradient descent
+    constant_3 = tf.constant(1, tf.int32)
+    add_1 = tf.add(optimizer_iterations, constant_3)
     # examples/linear_classifier.nn:8: param W: f32[2, 1] = uniform(0, 1)    # weights drawn uniformly from [0, 1)
-    constant_3 = tf.constant(0.1, tf.float32)
-    mul_2 = tf.multiply(constant_3, matmul_1)
+    mul_2 = tf.multiply(matmul_1, optimizer_learning_rate)
     sub_1 = tf.subtract(W, mul_2)
     # examples/linear_classifier.nn:9: param b: f32[1] = zeros               # the bias starts at zero
-    mul_3 = tf.multiply(constant_3, sum_1)
+    mul_3 = tf.multiply(sum_1, optimizer_learning_rate)
     sub_2 = tf.subtract(b, mul_3)
-    return (sub_1, sub_2, mean, mean_1)
+    return (sub_1, sub_2, add_1, optimizer_learning_rate, mean, mean_1)
 
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 1), tf.float32), tf.TensorSpec((1,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
@@ -168,7 +172,13 @@ class Model(tf.Module):
         self.state = [tf.Variable(value, trainable=False, name=name) for value, name in
                       zip(values[2:], ())]
         self.steps = tf.Variable(tf.constant(0, tf.int64), trainable=False, name='steps')
-        self.optimizer_state = []
+        self.optimizer_state = [
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
+            for name, dtype, shape, value in (
+                ('optimizer_iterations', tf.int32, (), 0),
+                ('optimizer_learning_rate', tf.float32, (), 0.1),
+            )]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32)])
     def __call__(self, x):

@@ -16,8 +16,10 @@ PARAMS = (
     ('W', 'f32', (2, 1)),
     ('b', 'f32', (1,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.1),
 )
 METRICS = ('binary_accuracy',)
 
@@ -92,7 +94,7 @@ def predict(W, b, x):
     return (add,)
 
 
-def train_step(W, b, x, y):
+def train_step(W, b, optimizer_iterations, optimizer_learning_rate, x, y):
     N = x.shape[0]
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = torch.matmul(x, W)
@@ -121,14 +123,16 @@ def train_step(W, b, x, y):
     sum_1 = torch.sum(mul_1, dim=(0,), keepdim=False)
     transpose = torch.permute(x, (1, 0))
     matmul_1 = torch.matmul(transpose, mul_1)
+    # examples/linear_classifier.nn:16: optimizer  = SGD(learning_rate=0.1)              # plain gradient descent
+    constant_3 = torch.full((), 1, dtype=torch.int32)
+    add_1 = torch.add(optimizer_iterations, constant_3)
     # examples/linear_classifier.nn:8: param W: f32[2, 1] = uniform(0, 1)    # weights drawn uniformly from [0, 1)
-    constant_3 = torch.full((), 0.1, dtype=torch.float32)
-    mul_2 = torch.mul(constant_3, matmul_1)
+    mul_2 = torch.mul(matmul_1, optimizer_learning_rate)
     sub_1 = torch.sub(W, mul_2)
     # examples/linear_classifier.nn:9: param b: f32[1] = zeros               # the bias starts at zero
-    mul_3 = torch.mul(constant_3, sum_1)
+    mul_3 = torch.mul(sum_1, optimizer_learning_rate)
     sub_2 = torch.sub(b, mul_3)
-    return (sub_1, sub_2, mean, mean_1)
+    return (sub_1, sub_2, add_1, optimizer_learning_rate, mean, mean_1)
 
 
 def eval_step(W, b, x, y):
@@ -173,8 +177,13 @@ class Model(torch.nn.Module):
         self.variable_names = ()
         for name, value in zip(self.variable_names, values[2:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ()
+        self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
+        for name, dtype, shape, value in (
+                ('state_optimizer_iterations', torch.int32, (), 0),
+                ('state_optimizer_learning_rate', torch.float32, (), 0.1),
+        ):
+            self.register_buffer(name, torch.full(shape, value, dtype=dtype))
 
     def ordered_params(self):
         """The parameters in the order the functions take them."""

@@ -20,8 +20,10 @@ PARAMS = (
     ('dense/kernel', 'f32', (16, 2)),
     ('dense/bias', 'f32', (2,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.2),
     ('embedding/embeddings/momentum', 'f32', (10, 8), 0.0),
     ('lstm/kernel/momentum', 'f32', (8, 64), 0.0),
     ('lstm/recurrent_kernel/momentum', 'f32', (16, 64), 0.0),
@@ -262,8 +264,8 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
-def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
+def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
     B = tf.shape(tokens)[0]
     # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
@@ -491,39 +493,41 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     transpose_8 = tf.transpose(one_hot, (0, 2, 1))
     matmul_11 = tf.linalg.matmul(transpose_8, matmul_9)
     sum_9 = tf.reduce_sum(matmul_11, axis=(0,), keepdims=False)
+    # examples/lstm_sequences.nn:14: optimizer        = SGD(learning_rate=0.2, momentum=0.9)   # Adam's g / (|g| + eps) magnifies rounding in near-zero gradients
+    constant_11 = tf.constant(1, tf.int32)
+    add_10 = tf.add(optimizer_iterations, constant_11)
     # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
-    constant_11 = tf.constant(0.2, tf.float32)
-    mul_25 = tf.multiply(constant_11, sum_9)
     constant_12 = tf.constant(0.9, tf.float32)
-    mul_26 = tf.multiply(constant_12, embedding_embeddings_momentum)
-    sub_6 = tf.subtract(mul_26, mul_25)
-    add_10 = tf.add(embedding_embeddings, sub_6)
+    mul_25 = tf.multiply(embedding_embeddings_momentum, constant_12)
+    mul_26 = tf.multiply(sum_9, optimizer_learning_rate)
+    sub_6 = tf.subtract(mul_25, mul_26)
+    add_11 = tf.add(embedding_embeddings, sub_6)
     # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
-    mul_27 = tf.multiply(constant_11, sum_8)
-    mul_28 = tf.multiply(constant_12, lstm_kernel_momentum)
-    sub_7 = tf.subtract(mul_28, mul_27)
-    add_11 = tf.add(lstm_kernel, sub_7)
+    mul_27 = tf.multiply(lstm_kernel_momentum, constant_12)
+    mul_28 = tf.multiply(sum_8, optimizer_learning_rate)
+    sub_7 = tf.subtract(mul_27, mul_28)
+    add_12 = tf.add(lstm_kernel, sub_7)
     # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    mul_29 = tf.multiply(constant_11, scan_15)
-    mul_30 = tf.multiply(constant_12, lstm_recurrent_kernel_momentum)
-    sub_8 = tf.subtract(mul_30, mul_29)
-    add_12 = tf.add(lstm_recurrent_kernel, sub_8)
+    mul_29 = tf.multiply(lstm_recurrent_kernel_momentum, constant_12)
+    mul_30 = tf.multiply(scan_15, optimizer_learning_rate)
+    sub_8 = tf.subtract(mul_29, mul_30)
+    add_13 = tf.add(lstm_recurrent_kernel, sub_8)
     # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
-    mul_31 = tf.multiply(constant_11, sum_7)
-    mul_32 = tf.multiply(constant_12, lstm_bias_momentum)
-    sub_9 = tf.subtract(mul_32, mul_31)
-    add_13 = tf.add(lstm_bias, sub_9)
+    mul_31 = tf.multiply(lstm_bias_momentum, constant_12)
+    mul_32 = tf.multiply(sum_7, optimizer_learning_rate)
+    sub_9 = tf.subtract(mul_31, mul_32)
+    add_14 = tf.add(lstm_bias, sub_9)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    mul_33 = tf.multiply(constant_11, matmul_5)
-    mul_34 = tf.multiply(constant_12, dense_kernel_momentum)
-    sub_10 = tf.subtract(mul_34, mul_33)
-    add_14 = tf.add(dense_kernel, sub_10)
+    mul_33 = tf.multiply(dense_kernel_momentum, constant_12)
+    mul_34 = tf.multiply(matmul_5, optimizer_learning_rate)
+    sub_10 = tf.subtract(mul_33, mul_34)
+    add_15 = tf.add(dense_kernel, sub_10)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    mul_35 = tf.multiply(constant_11, sum_6)
-    mul_36 = tf.multiply(constant_12, dense_bias_momentum)
-    sub_11 = tf.subtract(mul_36, mul_35)
-    add_15 = tf.add(dense_bias, sub_11)
-    return (add_10, add_11, add_12, add_13, add_14, add_15, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
+    mul_35 = tf.multiply(dense_bias_momentum, constant_12)
+    mul_36 = tf.multiply(sum_6, optimizer_learning_rate)
+    sub_11 = tf.subtract(mul_35, mul_36)
+    add_16 = tf.add(dense_bias, sub_11)
+    return (add_11, add_12, add_13, add_14, add_15, add_16, add_10, optimizer_learning_rate, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
 
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
@@ -625,6 +629,8 @@ class Model(tf.Module):
             tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
                         trainable=False, name=name)
             for name, dtype, shape, value in (
+                ('optimizer_iterations', tf.int32, (), 0),
+                ('optimizer_learning_rate', tf.float32, (), 0.2),
                 ('embedding_embeddings_momentum', tf.float32, (10, 8), 0.0),
                 ('lstm_kernel_momentum', tf.float32, (8, 64), 0.0),
                 ('lstm_recurrent_kernel_momentum', tf.float32, (16, 64), 0.0),

@@ -20,8 +20,10 @@ PARAMS = (
     ('dense/kernel', 'f32', (16, 2)),
     ('dense/bias', 'f32', (2,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.2),
     ('embedding/embeddings/momentum', 'f32', (10, 8), 0.0),
     ('lstm/kernel/momentum', 'f32', (8, 64), 0.0),
     ('lstm/recurrent_kernel/momentum', 'f32', (16, 64), 0.0),
@@ -264,7 +266,7 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
     return (div,)
 
 
-def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
+def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
     B = tokens.shape[0]
     # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
@@ -507,39 +509,41 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     transpose_8 = torch.permute(one_hot, (0, 2, 1))
     matmul_11 = torch.matmul(transpose_8, matmul_9)
     sum_9 = torch.sum(matmul_11, dim=(0,), keepdim=False)
+    # examples/lstm_sequences.nn:14: optimizer        = SGD(learning_rate=0.2, momentum=0.9)   # Adam's g / (|g| + eps) magnifies rounding in near-zero gradients
+    constant_11 = torch.full((), 1, dtype=torch.int32)
+    add_10 = torch.add(optimizer_iterations, constant_11)
     # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
-    constant_11 = torch.full((), 0.2, dtype=torch.float32)
-    mul_25 = torch.mul(constant_11, sum_9)
     constant_12 = torch.full((), 0.9, dtype=torch.float32)
-    mul_26 = torch.mul(constant_12, embedding_embeddings_momentum)
-    sub_6 = torch.sub(mul_26, mul_25)
-    add_10 = torch.add(embedding_embeddings, sub_6)
+    mul_25 = torch.mul(embedding_embeddings_momentum, constant_12)
+    mul_26 = torch.mul(sum_9, optimizer_learning_rate)
+    sub_6 = torch.sub(mul_25, mul_26)
+    add_11 = torch.add(embedding_embeddings, sub_6)
     # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
-    mul_27 = torch.mul(constant_11, sum_8)
-    mul_28 = torch.mul(constant_12, lstm_kernel_momentum)
-    sub_7 = torch.sub(mul_28, mul_27)
-    add_11 = torch.add(lstm_kernel, sub_7)
+    mul_27 = torch.mul(lstm_kernel_momentum, constant_12)
+    mul_28 = torch.mul(sum_8, optimizer_learning_rate)
+    sub_7 = torch.sub(mul_27, mul_28)
+    add_12 = torch.add(lstm_kernel, sub_7)
     # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    mul_29 = torch.mul(constant_11, scan_15)
-    mul_30 = torch.mul(constant_12, lstm_recurrent_kernel_momentum)
-    sub_8 = torch.sub(mul_30, mul_29)
-    add_12 = torch.add(lstm_recurrent_kernel, sub_8)
+    mul_29 = torch.mul(lstm_recurrent_kernel_momentum, constant_12)
+    mul_30 = torch.mul(scan_15, optimizer_learning_rate)
+    sub_8 = torch.sub(mul_29, mul_30)
+    add_13 = torch.add(lstm_recurrent_kernel, sub_8)
     # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
-    mul_31 = torch.mul(constant_11, sum_7)
-    mul_32 = torch.mul(constant_12, lstm_bias_momentum)
-    sub_9 = torch.sub(mul_32, mul_31)
-    add_13 = torch.add(lstm_bias, sub_9)
+    mul_31 = torch.mul(lstm_bias_momentum, constant_12)
+    mul_32 = torch.mul(sum_7, optimizer_learning_rate)
+    sub_9 = torch.sub(mul_31, mul_32)
+    add_14 = torch.add(lstm_bias, sub_9)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    mul_33 = torch.mul(constant_11, matmul_5)
-    mul_34 = torch.mul(constant_12, dense_kernel_momentum)
-    sub_10 = torch.sub(mul_34, mul_33)
-    add_14 = torch.add(dense_kernel, sub_10)
+    mul_33 = torch.mul(dense_kernel_momentum, constant_12)
+    mul_34 = torch.mul(matmul_5, optimizer_learning_rate)
+    sub_10 = torch.sub(mul_33, mul_34)
+    add_15 = torch.add(dense_kernel, sub_10)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    mul_35 = torch.mul(constant_11, sum_6)
-    mul_36 = torch.mul(constant_12, dense_bias_momentum)
-    sub_11 = torch.sub(mul_36, mul_35)
-    add_15 = torch.add(dense_bias, sub_11)
-    return (add_10, add_11, add_12, add_13, add_14, add_15, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
+    mul_35 = torch.mul(dense_bias_momentum, constant_12)
+    mul_36 = torch.mul(sum_6, optimizer_learning_rate)
+    sub_11 = torch.sub(mul_35, mul_36)
+    add_16 = torch.add(dense_bias, sub_11)
+    return (add_11, add_12, add_13, add_14, add_15, add_16, add_10, optimizer_learning_rate, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
 
 
 def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens, y):
@@ -648,9 +652,11 @@ class Model(torch.nn.Module):
         self.variable_names = ()
         for name, value in zip(self.variable_names, values[6:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ('state_embedding_embeddings_momentum', 'state_lstm_kernel_momentum', 'state_lstm_recurrent_kernel_momentum', 'state_lstm_bias_momentum', 'state_dense_kernel_momentum', 'state_dense_bias_momentum')
+        self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_embedding_embeddings_momentum', 'state_lstm_kernel_momentum', 'state_lstm_recurrent_kernel_momentum', 'state_lstm_bias_momentum', 'state_dense_kernel_momentum', 'state_dense_bias_momentum')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
+                ('state_optimizer_iterations', torch.int32, (), 0),
+                ('state_optimizer_learning_rate', torch.float32, (), 0.2),
                 ('state_embedding_embeddings_momentum', torch.float32, (10, 8), 0.0),
                 ('state_lstm_kernel_momentum', torch.float32, (8, 64), 0.0),
                 ('state_lstm_recurrent_kernel_momentum', torch.float32, (16, 64), 0.0),

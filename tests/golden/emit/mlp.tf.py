@@ -20,8 +20,10 @@ PARAMS = (
     ('simple_dense_2/W', 'f32', (64, 3)),
     ('simple_dense_2/b', 'f32', (3,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.1),
     ('simple_dense/W/momentum', 'f32', (2, 64), 0.0),
     ('simple_dense/b/momentum', 'f32', (64,), 0.0),
     ('simple_dense_1/W/momentum', 'f32', (64, 64), 0.0),
@@ -128,8 +130,8 @@ def predict(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, 
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, optimizer_iterations, optimizer_learning_rate, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, x, y):
     B = tf.shape(x)[0]
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul = tf.linalg.matmul(x, simple_dense_W)
@@ -240,39 +242,41 @@ def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_
     sum_8 = tf.reduce_sum(select_5, axis=(0,), keepdims=False)
     transpose_4 = tf.transpose(x, (1, 0))
     matmul_7 = tf.linalg.matmul(transpose_4, select_5)
+    # examples/mlp.nn:22: optimizer  = SGD(learning_rate=0.1, momentum=0.9)
+    constant_6 = tf.constant(1, tf.int32)
+    add_5 = tf.add(optimizer_iterations, constant_6)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    constant_6 = tf.constant(0.1, tf.float32)
-    mul_7 = tf.multiply(constant_6, matmul_7)
     constant_7 = tf.constant(0.9, tf.float32)
-    mul_8 = tf.multiply(constant_7, simple_dense_W_momentum)
-    sub_1 = tf.subtract(mul_8, mul_7)
-    add_5 = tf.add(simple_dense_W, sub_1)
+    mul_7 = tf.multiply(simple_dense_W_momentum, constant_7)
+    mul_8 = tf.multiply(matmul_7, optimizer_learning_rate)
+    sub_1 = tf.subtract(mul_7, mul_8)
+    add_6 = tf.add(simple_dense_W, sub_1)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_9 = tf.multiply(constant_6, sum_8)
-    mul_10 = tf.multiply(constant_7, simple_dense_b_momentum)
-    sub_2 = tf.subtract(mul_10, mul_9)
-    add_6 = tf.add(simple_dense_b, sub_2)
+    mul_9 = tf.multiply(simple_dense_b_momentum, constant_7)
+    mul_10 = tf.multiply(sum_8, optimizer_learning_rate)
+    sub_2 = tf.subtract(mul_9, mul_10)
+    add_7 = tf.add(simple_dense_b, sub_2)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_11 = tf.multiply(constant_6, matmul_6)
-    mul_12 = tf.multiply(constant_7, simple_dense_1_W_momentum)
-    sub_3 = tf.subtract(mul_12, mul_11)
-    add_7 = tf.add(simple_dense_1_W, sub_3)
+    mul_11 = tf.multiply(simple_dense_1_W_momentum, constant_7)
+    mul_12 = tf.multiply(matmul_6, optimizer_learning_rate)
+    sub_3 = tf.subtract(mul_11, mul_12)
+    add_8 = tf.add(simple_dense_1_W, sub_3)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_13 = tf.multiply(constant_6, sum_7)
-    mul_14 = tf.multiply(constant_7, simple_dense_1_b_momentum)
-    sub_4 = tf.subtract(mul_14, mul_13)
-    add_8 = tf.add(simple_dense_1_b, sub_4)
+    mul_13 = tf.multiply(simple_dense_1_b_momentum, constant_7)
+    mul_14 = tf.multiply(sum_7, optimizer_learning_rate)
+    sub_4 = tf.subtract(mul_13, mul_14)
+    add_9 = tf.add(simple_dense_1_b, sub_4)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_15 = tf.multiply(constant_6, matmul_4)
-    mul_16 = tf.multiply(constant_7, simple_dense_2_W_momentum)
-    sub_5 = tf.subtract(mul_16, mul_15)
-    add_9 = tf.add(simple_dense_2_W, sub_5)
+    mul_15 = tf.multiply(simple_dense_2_W_momentum, constant_7)
+    mul_16 = tf.multiply(matmul_4, optimizer_learning_rate)
+    sub_5 = tf.subtract(mul_15, mul_16)
+    add_10 = tf.add(simple_dense_2_W, sub_5)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_17 = tf.multiply(constant_6, sum_6)
-    mul_18 = tf.multiply(constant_7, simple_dense_2_b_momentum)
-    sub_6 = tf.subtract(mul_18, mul_17)
-    add_10 = tf.add(simple_dense_2_b, sub_6)
-    return (add_5, add_6, add_7, add_8, add_9, add_10, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, neg, mean_1)
+    mul_17 = tf.multiply(simple_dense_2_b_momentum, constant_7)
+    mul_18 = tf.multiply(sum_6, optimizer_learning_rate)
+    sub_6 = tf.subtract(mul_17, mul_18)
+    add_11 = tf.add(simple_dense_2_b, sub_6)
+    return (add_6, add_7, add_8, add_9, add_10, add_11, add_5, optimizer_learning_rate, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, neg, mean_1)
 
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
@@ -341,6 +345,8 @@ class Model(tf.Module):
             tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
                         trainable=False, name=name)
             for name, dtype, shape, value in (
+                ('optimizer_iterations', tf.int32, (), 0),
+                ('optimizer_learning_rate', tf.float32, (), 0.1),
                 ('simple_dense_W_momentum', tf.float32, (2, 64), 0.0),
                 ('simple_dense_b_momentum', tf.float32, (64,), 0.0),
                 ('simple_dense_1_W_momentum', tf.float32, (64, 64), 0.0),

@@ -20,8 +20,10 @@ PARAMS = (
     ('simple_dense_2/W', 'f32', (64, 3)),
     ('simple_dense_2/b', 'f32', (3,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.1),
     ('simple_dense/W/momentum', 'f32', (2, 64), 0.0),
     ('simple_dense/b/momentum', 'f32', (64,), 0.0),
     ('simple_dense_1/W/momentum', 'f32', (64, 64), 0.0),
@@ -125,7 +127,7 @@ def predict(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, 
     return (div,)
 
 
-def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, x, y):
+def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, optimizer_iterations, optimizer_learning_rate, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, x, y):
     B = x.shape[0]
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul = torch.matmul(x, simple_dense_W)
@@ -236,39 +238,41 @@ def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_
     sum_8 = torch.sum(select_5, dim=(0,), keepdim=False)
     transpose_4 = torch.permute(x, (1, 0))
     matmul_7 = torch.matmul(transpose_4, select_5)
+    # examples/mlp.nn:22: optimizer  = SGD(learning_rate=0.1, momentum=0.9)
+    constant_6 = torch.full((), 1, dtype=torch.int32)
+    add_5 = torch.add(optimizer_iterations, constant_6)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    constant_6 = torch.full((), 0.1, dtype=torch.float32)
-    mul_7 = torch.mul(constant_6, matmul_7)
     constant_7 = torch.full((), 0.9, dtype=torch.float32)
-    mul_8 = torch.mul(constant_7, simple_dense_W_momentum)
-    sub_1 = torch.sub(mul_8, mul_7)
-    add_5 = torch.add(simple_dense_W, sub_1)
+    mul_7 = torch.mul(simple_dense_W_momentum, constant_7)
+    mul_8 = torch.mul(matmul_7, optimizer_learning_rate)
+    sub_1 = torch.sub(mul_7, mul_8)
+    add_6 = torch.add(simple_dense_W, sub_1)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_9 = torch.mul(constant_6, sum_8)
-    mul_10 = torch.mul(constant_7, simple_dense_b_momentum)
-    sub_2 = torch.sub(mul_10, mul_9)
-    add_6 = torch.add(simple_dense_b, sub_2)
+    mul_9 = torch.mul(simple_dense_b_momentum, constant_7)
+    mul_10 = torch.mul(sum_8, optimizer_learning_rate)
+    sub_2 = torch.sub(mul_9, mul_10)
+    add_7 = torch.add(simple_dense_b, sub_2)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_11 = torch.mul(constant_6, matmul_6)
-    mul_12 = torch.mul(constant_7, simple_dense_1_W_momentum)
-    sub_3 = torch.sub(mul_12, mul_11)
-    add_7 = torch.add(simple_dense_1_W, sub_3)
+    mul_11 = torch.mul(simple_dense_1_W_momentum, constant_7)
+    mul_12 = torch.mul(matmul_6, optimizer_learning_rate)
+    sub_3 = torch.sub(mul_11, mul_12)
+    add_8 = torch.add(simple_dense_1_W, sub_3)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_13 = torch.mul(constant_6, sum_7)
-    mul_14 = torch.mul(constant_7, simple_dense_1_b_momentum)
-    sub_4 = torch.sub(mul_14, mul_13)
-    add_8 = torch.add(simple_dense_1_b, sub_4)
+    mul_13 = torch.mul(simple_dense_1_b_momentum, constant_7)
+    mul_14 = torch.mul(sum_7, optimizer_learning_rate)
+    sub_4 = torch.sub(mul_13, mul_14)
+    add_9 = torch.add(simple_dense_1_b, sub_4)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_15 = torch.mul(constant_6, matmul_4)
-    mul_16 = torch.mul(constant_7, simple_dense_2_W_momentum)
-    sub_5 = torch.sub(mul_16, mul_15)
-    add_9 = torch.add(simple_dense_2_W, sub_5)
+    mul_15 = torch.mul(simple_dense_2_W_momentum, constant_7)
+    mul_16 = torch.mul(matmul_4, optimizer_learning_rate)
+    sub_5 = torch.sub(mul_15, mul_16)
+    add_10 = torch.add(simple_dense_2_W, sub_5)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_17 = torch.mul(constant_6, sum_6)
-    mul_18 = torch.mul(constant_7, simple_dense_2_b_momentum)
-    sub_6 = torch.sub(mul_18, mul_17)
-    add_10 = torch.add(simple_dense_2_b, sub_6)
-    return (add_5, add_6, add_7, add_8, add_9, add_10, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, neg, mean_1)
+    mul_17 = torch.mul(simple_dense_2_b_momentum, constant_7)
+    mul_18 = torch.mul(sum_6, optimizer_learning_rate)
+    sub_6 = torch.sub(mul_17, mul_18)
+    add_11 = torch.add(simple_dense_2_b, sub_6)
+    return (add_6, add_7, add_8, add_9, add_10, add_11, add_5, optimizer_learning_rate, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, neg, mean_1)
 
 
 def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, x, y):
@@ -342,9 +346,11 @@ class Model(torch.nn.Module):
         self.variable_names = ()
         for name, value in zip(self.variable_names, values[6:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ('state_simple_dense_W_momentum', 'state_simple_dense_b_momentum', 'state_simple_dense_1_W_momentum', 'state_simple_dense_1_b_momentum', 'state_simple_dense_2_W_momentum', 'state_simple_dense_2_b_momentum')
+        self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_simple_dense_W_momentum', 'state_simple_dense_b_momentum', 'state_simple_dense_1_W_momentum', 'state_simple_dense_1_b_momentum', 'state_simple_dense_2_W_momentum', 'state_simple_dense_2_b_momentum')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
+                ('state_optimizer_iterations', torch.int32, (), 0),
+                ('state_optimizer_learning_rate', torch.float32, (), 0.1),
                 ('state_simple_dense_W_momentum', torch.float32, (2, 64), 0.0),
                 ('state_simple_dense_b_momentum', torch.float32, (64,), 0.0),
                 ('state_simple_dense_1_W_momentum', torch.float32, (64, 64), 0.0),

@@ -28,50 +28,38 @@ PARAMS = (
     ('dense_5/kernel', 'f32', (32, 3)),
     ('dense_5/bias', 'f32', (3,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('dense/kernel/m', 'f32', (2, 32), 0.0),
-    ('dense/kernel/v', 'f32', (2, 32), 0.0),
-    ('dense/kernel/t', 'f32', (), 0.0),
-    ('dense/bias/m', 'f32', (32,), 0.0),
-    ('dense/bias/v', 'f32', (32,), 0.0),
-    ('dense/bias/t', 'f32', (), 0.0),
-    ('residual_block/dense_1/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_1/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_1/kernel/t', 'f32', (), 0.0),
-    ('residual_block/batch_normalization/gamma/m', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/gamma/v', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/gamma/t', 'f32', (), 0.0),
-    ('residual_block/batch_normalization/beta/m', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/beta/v', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/beta/t', 'f32', (), 0.0),
-    ('residual_block/dense_2/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_2/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_2/kernel/t', 'f32', (), 0.0),
-    ('residual_block/dense_2/bias/m', 'f32', (32,), 0.0),
-    ('residual_block/dense_2/bias/v', 'f32', (32,), 0.0),
-    ('residual_block/dense_2/bias/t', 'f32', (), 0.0),
-    ('residual_block_1/dense_3/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_3/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_3/kernel/t', 'f32', (), 0.0),
-    ('residual_block_1/batch_normalization_1/gamma/m', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/gamma/v', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/gamma/t', 'f32', (), 0.0),
-    ('residual_block_1/batch_normalization_1/beta/m', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/beta/v', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/beta/t', 'f32', (), 0.0),
-    ('residual_block_1/dense_4/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_4/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_4/kernel/t', 'f32', (), 0.0),
-    ('residual_block_1/dense_4/bias/m', 'f32', (32,), 0.0),
-    ('residual_block_1/dense_4/bias/v', 'f32', (32,), 0.0),
-    ('residual_block_1/dense_4/bias/t', 'f32', (), 0.0),
-    ('dense_5/kernel/m', 'f32', (32, 3), 0.0),
-    ('dense_5/kernel/v', 'f32', (32, 3), 0.0),
-    ('dense_5/kernel/t', 'f32', (), 0.0),
-    ('dense_5/bias/m', 'f32', (3,), 0.0),
-    ('dense_5/bias/v', 'f32', (3,), 0.0),
-    ('dense_5/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.01),
+    ('dense/kernel/momentum', 'f32', (2, 32), 0.0),
+    ('dense/kernel/velocity', 'f32', (2, 32), 0.0),
+    ('dense/bias/momentum', 'f32', (32,), 0.0),
+    ('dense/bias/velocity', 'f32', (32,), 0.0),
+    ('residual_block/dense_1/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block/dense_1/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block/batch_normalization/gamma/momentum', 'f32', (32,), 0.0),
+    ('residual_block/batch_normalization/gamma/velocity', 'f32', (32,), 0.0),
+    ('residual_block/batch_normalization/beta/momentum', 'f32', (32,), 0.0),
+    ('residual_block/batch_normalization/beta/velocity', 'f32', (32,), 0.0),
+    ('residual_block/dense_2/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block/dense_2/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block/dense_2/bias/momentum', 'f32', (32,), 0.0),
+    ('residual_block/dense_2/bias/velocity', 'f32', (32,), 0.0),
+    ('residual_block_1/dense_3/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block_1/dense_3/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block_1/batch_normalization_1/gamma/momentum', 'f32', (32,), 0.0),
+    ('residual_block_1/batch_normalization_1/gamma/velocity', 'f32', (32,), 0.0),
+    ('residual_block_1/batch_normalization_1/beta/momentum', 'f32', (32,), 0.0),
+    ('residual_block_1/batch_normalization_1/beta/velocity', 'f32', (32,), 0.0),
+    ('residual_block_1/dense_4/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block_1/dense_4/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block_1/dense_4/bias/momentum', 'f32', (32,), 0.0),
+    ('residual_block_1/dense_4/bias/velocity', 'f32', (32,), 0.0),
+    ('dense_5/kernel/momentum', 'f32', (32, 3), 0.0),
+    ('dense_5/kernel/velocity', 'f32', (32, 3), 0.0),
+    ('dense_5/bias/momentum', 'f32', (3,), 0.0),
+    ('dense_5/bias/velocity', 'f32', (3,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -238,8 +226,8 @@ def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_bl
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, residual_block_dense_1_kernel_m, residual_block_dense_1_kernel_v, residual_block_dense_1_kernel_t, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_gamma_3, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_batch_normalization_beta__2, residual_block_dense_2_kernel_m, residual_block_dense_2_kernel_v, residual_block_dense_2_kernel_t, residual_block_dense_2_bias_m, residual_block_dense_2_bias_v, residual_block_dense_2_bias_t, residual_block_1_dense_3_kernel_m, residual_block_1_dense_3_kernel_v, residual_block_1_dense_3_kernel_t, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_g_3, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_batch_normalization_1_b_3, residual_block_1_dense_4_kernel_m, residual_block_1_dense_4_kernel_v, residual_block_1_dense_4_kernel_t, residual_block_1_dense_4_bias_m, residual_block_1_dense_4_bias_v, residual_block_1_dense_4_bias_t, dense_5_kernel_m, dense_5_kernel_v, dense_5_kernel_t, dense_5_bias_m, dense_5_bias_v, dense_5_bias_t, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, optimizer_iterations, optimizer_learning_rate, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, residual_block_dense_1_kernel_momentum, residual_block_dense_1_kernel_velocity, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_dense_2_kernel_momentum, residual_block_dense_2_kernel_velocity, residual_block_dense_2_bias_momentum, residual_block_dense_2_bias_velocity, residual_block_1_dense_3_kernel_momentum, residual_block_1_dense_3_kernel_velocity, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_dense_4_kernel_momentum, residual_block_1_dense_4_kernel_velocity, residual_block_1_dense_4_bias_momentum, residual_block_1_dense_4_bias_velocity, dense_5_kernel_momentum, dense_5_kernel_velocity, dense_5_bias_momentum, dense_5_bias_velocity, x, y):
     B = tf.shape(x)[0]
     # <prelude>/layers.nn:14: y = x @ kernel
     matmul = tf.linalg.matmul(x, dense_kernel)
@@ -549,306 +537,204 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_10 = tf.transpose(x, (1, 0))
     matmul_16 = tf.linalg.matmul(transpose_10, select_8)
+    # examples/residual_block.nn:25: optimizer        = Adam(learning_rate=0.01)
+    constant_11 = tf.constant(1, tf.int32)
+    add_28 = tf.add(optimizer_iterations, constant_11)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_28 = tf.add(dense_kernel_t, constant_5)
-    constant_11 = tf.constant(0.9, tf.float32)
-    mul_41 = tf.multiply(constant_11, dense_kernel_m)
-    constant_12 = tf.constant(0.09999999999999998, tf.float32)
-    mul_42 = tf.multiply(constant_12, matmul_16)
-    add_29 = tf.add(mul_41, mul_42)
-    constant_13 = tf.constant(0.999, tf.float32)
-    mul_43 = tf.multiply(constant_13, dense_kernel_v)
-    constant_14 = tf.constant(0.0010000000000000009, tf.float32)
-    square_2 = tf.square(matmul_16)
-    mul_44 = tf.multiply(constant_14, square_2)
-    add_30 = tf.add(mul_43, mul_44)
-    pow_1 = tf.pow(constant_13, add_28)
-    sub_3 = tf.subtract(constant_5, pow_1)
+    convert_1 = tf.cast(add_28, tf.float32)
+    constant_12 = tf.constant(0.999, tf.float32)
+    pow_1 = tf.pow(constant_12, convert_1)
+    sub_3 = tf.subtract(constant_8, pow_1)
     sqrt = tf.sqrt(sub_3)
-    pow_2 = tf.pow(constant_11, add_28)
-    sub_4 = tf.subtract(constant_5, pow_2)
-    div_14 = tf.math.divide(sqrt, sub_4)
-    constant_15 = tf.constant(0.01, tf.float32)
-    mul_45 = tf.multiply(constant_15, div_14)
-    mul_46 = tf.multiply(mul_45, add_29)
+    mul_41 = tf.multiply(optimizer_learning_rate, sqrt)
+    constant_13 = tf.constant(0.9, tf.float32)
+    pow_2 = tf.pow(constant_13, convert_1)
+    sub_4 = tf.subtract(constant_8, pow_2)
+    div_14 = tf.math.divide(mul_41, sub_4)
+    constant_14 = tf.constant(0.09999999999999998, tf.float32)
+    sub_5 = tf.subtract(matmul_16, dense_kernel_momentum)
+    mul_42 = tf.multiply(sub_5, constant_14)
+    add_29 = tf.add(dense_kernel_momentum, mul_42)
+    square_2 = tf.square(matmul_16)
+    constant_15 = tf.constant(0.0010000000000000009, tf.float32)
+    sub_6 = tf.subtract(square_2, dense_kernel_velocity)
+    mul_43 = tf.multiply(sub_6, constant_15)
+    add_30 = tf.add(dense_kernel_velocity, mul_43)
+    mul_44 = tf.multiply(add_29, div_14)
     sqrt_1 = tf.sqrt(add_30)
     add_31 = tf.add(sqrt_1, constant_3)
-    div_15 = tf.math.divide(mul_46, add_31)
-    sub_5 = tf.subtract(dense_kernel, div_15)
+    div_15 = tf.math.divide(mul_44, add_31)
+    sub_7 = tf.subtract(dense_kernel, div_15)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_32 = tf.add(dense_bias_t, constant_5)
-    mul_47 = tf.multiply(constant_11, dense_bias_m)
-    mul_48 = tf.multiply(constant_12, sum_15)
-    add_33 = tf.add(mul_47, mul_48)
-    mul_49 = tf.multiply(constant_13, dense_bias_v)
+    sub_8 = tf.subtract(sum_15, dense_bias_momentum)
+    mul_45 = tf.multiply(sub_8, constant_14)
+    add_32 = tf.add(dense_bias_momentum, mul_45)
     square_3 = tf.square(sum_15)
-    mul_50 = tf.multiply(constant_14, square_3)
-    add_34 = tf.add(mul_49, mul_50)
-    pow_3 = tf.pow(constant_13, add_32)
-    sub_6 = tf.subtract(constant_5, pow_3)
-    sqrt_2 = tf.sqrt(sub_6)
-    pow_4 = tf.pow(constant_11, add_32)
-    sub_7 = tf.subtract(constant_5, pow_4)
-    div_16 = tf.math.divide(sqrt_2, sub_7)
-    mul_51 = tf.multiply(constant_15, div_16)
-    mul_52 = tf.multiply(mul_51, add_33)
-    sqrt_3 = tf.sqrt(add_34)
-    add_35 = tf.add(sqrt_3, constant_3)
-    div_17 = tf.math.divide(mul_52, add_35)
-    sub_8 = tf.subtract(dense_bias, div_17)
+    sub_9 = tf.subtract(square_3, dense_bias_velocity)
+    mul_46 = tf.multiply(sub_9, constant_15)
+    add_33 = tf.add(dense_bias_velocity, mul_46)
+    mul_47 = tf.multiply(add_32, div_14)
+    sqrt_2 = tf.sqrt(add_33)
+    add_34 = tf.add(sqrt_2, constant_3)
+    div_16 = tf.math.divide(mul_47, add_34)
+    sub_10 = tf.subtract(dense_bias, div_16)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_36 = tf.add(residual_block_dense_1_kernel_t, constant_5)
-    mul_53 = tf.multiply(constant_11, residual_block_dense_1_kernel_m)
-    mul_54 = tf.multiply(constant_12, matmul_15)
-    add_37 = tf.add(mul_53, mul_54)
-    mul_55 = tf.multiply(constant_13, residual_block_dense_1_kernel_v)
+    sub_11 = tf.subtract(matmul_15, residual_block_dense_1_kernel_momentum)
+    mul_48 = tf.multiply(sub_11, constant_14)
+    add_35 = tf.add(residual_block_dense_1_kernel_momentum, mul_48)
     square_4 = tf.square(matmul_15)
-    mul_56 = tf.multiply(constant_14, square_4)
-    add_38 = tf.add(mul_55, mul_56)
-    pow_5 = tf.pow(constant_13, add_36)
-    sub_9 = tf.subtract(constant_5, pow_5)
-    sqrt_4 = tf.sqrt(sub_9)
-    pow_6 = tf.pow(constant_11, add_36)
-    sub_10 = tf.subtract(constant_5, pow_6)
-    div_18 = tf.math.divide(sqrt_4, sub_10)
-    mul_57 = tf.multiply(constant_15, div_18)
-    mul_58 = tf.multiply(mul_57, add_37)
-    sqrt_5 = tf.sqrt(add_38)
-    add_39 = tf.add(sqrt_5, constant_3)
-    div_19 = tf.math.divide(mul_58, add_39)
-    sub_11 = tf.subtract(residual_block_dense_1_kernel, div_19)
+    sub_12 = tf.subtract(square_4, residual_block_dense_1_kernel_velocity)
+    mul_49 = tf.multiply(sub_12, constant_15)
+    add_36 = tf.add(residual_block_dense_1_kernel_velocity, mul_49)
+    mul_50 = tf.multiply(add_35, div_14)
+    sqrt_3 = tf.sqrt(add_36)
+    add_37 = tf.add(sqrt_3, constant_3)
+    div_17 = tf.math.divide(mul_50, add_37)
+    sub_13 = tf.subtract(residual_block_dense_1_kernel, div_17)
     # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
-    add_40 = tf.add(residual_block_batch_normalization_gamma_3, constant_5)
-    mul_59 = tf.multiply(constant_11, residual_block_batch_normalization_gamma_1)
-    mul_60 = tf.multiply(constant_12, reshape_20)
-    add_41 = tf.add(mul_59, mul_60)
-    mul_61 = tf.multiply(constant_13, residual_block_batch_normalization_gamma_2)
+    sub_14 = tf.subtract(reshape_20, residual_block_batch_normalization_gamma_1)
+    mul_51 = tf.multiply(sub_14, constant_14)
+    add_38 = tf.add(residual_block_batch_normalization_gamma_1, mul_51)
     square_5 = tf.square(reshape_20)
-    mul_62 = tf.multiply(constant_14, square_5)
-    add_42 = tf.add(mul_61, mul_62)
-    pow_7 = tf.pow(constant_13, add_40)
-    sub_12 = tf.subtract(constant_5, pow_7)
-    sqrt_6 = tf.sqrt(sub_12)
-    pow_8 = tf.pow(constant_11, add_40)
-    sub_13 = tf.subtract(constant_5, pow_8)
-    div_20 = tf.math.divide(sqrt_6, sub_13)
-    mul_63 = tf.multiply(constant_15, div_20)
-    mul_64 = tf.multiply(mul_63, add_41)
-    sqrt_7 = tf.sqrt(add_42)
-    add_43 = tf.add(sqrt_7, constant_3)
-    div_21 = tf.math.divide(mul_64, add_43)
-    sub_14 = tf.subtract(residual_block_batch_normalization_gamma, div_21)
+    sub_15 = tf.subtract(square_5, residual_block_batch_normalization_gamma_2)
+    mul_52 = tf.multiply(sub_15, constant_15)
+    add_39 = tf.add(residual_block_batch_normalization_gamma_2, mul_52)
+    mul_53 = tf.multiply(add_38, div_14)
+    sqrt_4 = tf.sqrt(add_39)
+    add_40 = tf.add(sqrt_4, constant_3)
+    div_18 = tf.math.divide(mul_53, add_40)
+    sub_16 = tf.subtract(residual_block_batch_normalization_gamma, div_18)
     # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
-    add_44 = tf.add(residual_block_batch_normalization_beta__2, constant_5)
-    mul_65 = tf.multiply(constant_11, residual_block_batch_normalization_beta_)
-    mul_66 = tf.multiply(constant_12, reshape_19)
-    add_45 = tf.add(mul_65, mul_66)
-    mul_67 = tf.multiply(constant_13, residual_block_batch_normalization_beta__1)
+    sub_17 = tf.subtract(reshape_19, residual_block_batch_normalization_beta_)
+    mul_54 = tf.multiply(sub_17, constant_14)
+    add_41 = tf.add(residual_block_batch_normalization_beta_, mul_54)
     square_6 = tf.square(reshape_19)
-    mul_68 = tf.multiply(constant_14, square_6)
-    add_46 = tf.add(mul_67, mul_68)
-    pow_9 = tf.pow(constant_13, add_44)
-    sub_15 = tf.subtract(constant_5, pow_9)
-    sqrt_8 = tf.sqrt(sub_15)
-    pow_10 = tf.pow(constant_11, add_44)
-    sub_16 = tf.subtract(constant_5, pow_10)
-    div_22 = tf.math.divide(sqrt_8, sub_16)
-    mul_69 = tf.multiply(constant_15, div_22)
-    mul_70 = tf.multiply(mul_69, add_45)
-    sqrt_9 = tf.sqrt(add_46)
-    add_47 = tf.add(sqrt_9, constant_3)
-    div_23 = tf.math.divide(mul_70, add_47)
-    sub_17 = tf.subtract(residual_block_batch_normalization_beta, div_23)
+    sub_18 = tf.subtract(square_6, residual_block_batch_normalization_beta__1)
+    mul_55 = tf.multiply(sub_18, constant_15)
+    add_42 = tf.add(residual_block_batch_normalization_beta__1, mul_55)
+    mul_56 = tf.multiply(add_41, div_14)
+    sqrt_5 = tf.sqrt(add_42)
+    add_43 = tf.add(sqrt_5, constant_3)
+    div_19 = tf.math.divide(mul_56, add_43)
+    sub_19 = tf.subtract(residual_block_batch_normalization_beta, div_19)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_48 = tf.add(residual_block_dense_2_kernel_t, constant_5)
-    mul_71 = tf.multiply(constant_11, residual_block_dense_2_kernel_m)
-    mul_72 = tf.multiply(constant_12, matmul_13)
-    add_49 = tf.add(mul_71, mul_72)
-    mul_73 = tf.multiply(constant_13, residual_block_dense_2_kernel_v)
+    sub_20 = tf.subtract(matmul_13, residual_block_dense_2_kernel_momentum)
+    mul_57 = tf.multiply(sub_20, constant_14)
+    add_44 = tf.add(residual_block_dense_2_kernel_momentum, mul_57)
     square_7 = tf.square(matmul_13)
-    mul_74 = tf.multiply(constant_14, square_7)
-    add_50 = tf.add(mul_73, mul_74)
-    pow_11 = tf.pow(constant_13, add_48)
-    sub_18 = tf.subtract(constant_5, pow_11)
-    sqrt_10 = tf.sqrt(sub_18)
-    pow_12 = tf.pow(constant_11, add_48)
-    sub_19 = tf.subtract(constant_5, pow_12)
-    div_24 = tf.math.divide(sqrt_10, sub_19)
-    mul_75 = tf.multiply(constant_15, div_24)
-    mul_76 = tf.multiply(mul_75, add_49)
-    sqrt_11 = tf.sqrt(add_50)
-    add_51 = tf.add(sqrt_11, constant_3)
-    div_25 = tf.math.divide(mul_76, add_51)
-    sub_20 = tf.subtract(residual_block_dense_2_kernel, div_25)
+    sub_21 = tf.subtract(square_7, residual_block_dense_2_kernel_velocity)
+    mul_58 = tf.multiply(sub_21, constant_15)
+    add_45 = tf.add(residual_block_dense_2_kernel_velocity, mul_58)
+    mul_59 = tf.multiply(add_44, div_14)
+    sqrt_6 = tf.sqrt(add_45)
+    add_46 = tf.add(sqrt_6, constant_3)
+    div_20 = tf.math.divide(mul_59, add_46)
+    sub_22 = tf.subtract(residual_block_dense_2_kernel, div_20)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_52 = tf.add(residual_block_dense_2_bias_t, constant_5)
-    mul_77 = tf.multiply(constant_11, residual_block_dense_2_bias_m)
-    mul_78 = tf.multiply(constant_12, sum_11)
-    add_53 = tf.add(mul_77, mul_78)
-    mul_79 = tf.multiply(constant_13, residual_block_dense_2_bias_v)
+    sub_23 = tf.subtract(sum_11, residual_block_dense_2_bias_momentum)
+    mul_60 = tf.multiply(sub_23, constant_14)
+    add_47 = tf.add(residual_block_dense_2_bias_momentum, mul_60)
     square_8 = tf.square(sum_11)
-    mul_80 = tf.multiply(constant_14, square_8)
-    add_54 = tf.add(mul_79, mul_80)
-    pow_13 = tf.pow(constant_13, add_52)
-    sub_21 = tf.subtract(constant_5, pow_13)
-    sqrt_12 = tf.sqrt(sub_21)
-    pow_14 = tf.pow(constant_11, add_52)
-    sub_22 = tf.subtract(constant_5, pow_14)
-    div_26 = tf.math.divide(sqrt_12, sub_22)
-    mul_81 = tf.multiply(constant_15, div_26)
-    mul_82 = tf.multiply(mul_81, add_53)
-    sqrt_13 = tf.sqrt(add_54)
-    add_55 = tf.add(sqrt_13, constant_3)
-    div_27 = tf.math.divide(mul_82, add_55)
-    sub_23 = tf.subtract(residual_block_dense_2_bias, div_27)
+    sub_24 = tf.subtract(square_8, residual_block_dense_2_bias_velocity)
+    mul_61 = tf.multiply(sub_24, constant_15)
+    add_48 = tf.add(residual_block_dense_2_bias_velocity, mul_61)
+    mul_62 = tf.multiply(add_47, div_14)
+    sqrt_7 = tf.sqrt(add_48)
+    add_49 = tf.add(sqrt_7, constant_3)
+    div_21 = tf.math.divide(mul_62, add_49)
+    sub_25 = tf.subtract(residual_block_dense_2_bias, div_21)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_56 = tf.add(residual_block_1_dense_3_kernel_t, constant_5)
-    mul_83 = tf.multiply(constant_11, residual_block_1_dense_3_kernel_m)
-    mul_84 = tf.multiply(constant_12, matmul_11)
-    add_57 = tf.add(mul_83, mul_84)
-    mul_85 = tf.multiply(constant_13, residual_block_1_dense_3_kernel_v)
+    sub_26 = tf.subtract(matmul_11, residual_block_1_dense_3_kernel_momentum)
+    mul_63 = tf.multiply(sub_26, constant_14)
+    add_50 = tf.add(residual_block_1_dense_3_kernel_momentum, mul_63)
     square_9 = tf.square(matmul_11)
-    mul_86 = tf.multiply(constant_14, square_9)
-    add_58 = tf.add(mul_85, mul_86)
-    pow_15 = tf.pow(constant_13, add_56)
-    sub_24 = tf.subtract(constant_5, pow_15)
-    sqrt_14 = tf.sqrt(sub_24)
-    pow_16 = tf.pow(constant_11, add_56)
-    sub_25 = tf.subtract(constant_5, pow_16)
-    div_28 = tf.math.divide(sqrt_14, sub_25)
-    mul_87 = tf.multiply(constant_15, div_28)
-    mul_88 = tf.multiply(mul_87, add_57)
-    sqrt_15 = tf.sqrt(add_58)
-    add_59 = tf.add(sqrt_15, constant_3)
-    div_29 = tf.math.divide(mul_88, add_59)
-    sub_26 = tf.subtract(residual_block_1_dense_3_kernel, div_29)
+    sub_27 = tf.subtract(square_9, residual_block_1_dense_3_kernel_velocity)
+    mul_64 = tf.multiply(sub_27, constant_15)
+    add_51 = tf.add(residual_block_1_dense_3_kernel_velocity, mul_64)
+    mul_65 = tf.multiply(add_50, div_14)
+    sqrt_8 = tf.sqrt(add_51)
+    add_52 = tf.add(sqrt_8, constant_3)
+    div_22 = tf.math.divide(mul_65, add_52)
+    sub_28 = tf.subtract(residual_block_1_dense_3_kernel, div_22)
     # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
-    add_60 = tf.add(residual_block_1_batch_normalization_1_g_3, constant_5)
-    mul_89 = tf.multiply(constant_11, residual_block_1_batch_normalization_1_g_1)
-    mul_90 = tf.multiply(constant_12, reshape_15)
-    add_61 = tf.add(mul_89, mul_90)
-    mul_91 = tf.multiply(constant_13, residual_block_1_batch_normalization_1_g_2)
+    sub_29 = tf.subtract(reshape_15, residual_block_1_batch_normalization_1_g_1)
+    mul_66 = tf.multiply(sub_29, constant_14)
+    add_53 = tf.add(residual_block_1_batch_normalization_1_g_1, mul_66)
     square_10 = tf.square(reshape_15)
-    mul_92 = tf.multiply(constant_14, square_10)
-    add_62 = tf.add(mul_91, mul_92)
-    pow_17 = tf.pow(constant_13, add_60)
-    sub_27 = tf.subtract(constant_5, pow_17)
-    sqrt_16 = tf.sqrt(sub_27)
-    pow_18 = tf.pow(constant_11, add_60)
-    sub_28 = tf.subtract(constant_5, pow_18)
-    div_30 = tf.math.divide(sqrt_16, sub_28)
-    mul_93 = tf.multiply(constant_15, div_30)
-    mul_94 = tf.multiply(mul_93, add_61)
-    sqrt_17 = tf.sqrt(add_62)
-    add_63 = tf.add(sqrt_17, constant_3)
-    div_31 = tf.math.divide(mul_94, add_63)
-    sub_29 = tf.subtract(residual_block_1_batch_normalization_1_g, div_31)
+    sub_30 = tf.subtract(square_10, residual_block_1_batch_normalization_1_g_2)
+    mul_67 = tf.multiply(sub_30, constant_15)
+    add_54 = tf.add(residual_block_1_batch_normalization_1_g_2, mul_67)
+    mul_68 = tf.multiply(add_53, div_14)
+    sqrt_9 = tf.sqrt(add_54)
+    add_55 = tf.add(sqrt_9, constant_3)
+    div_23 = tf.math.divide(mul_68, add_55)
+    sub_31 = tf.subtract(residual_block_1_batch_normalization_1_g, div_23)
     # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
-    add_64 = tf.add(residual_block_1_batch_normalization_1_b_3, constant_5)
-    mul_95 = tf.multiply(constant_11, residual_block_1_batch_normalization_1_b_1)
-    mul_96 = tf.multiply(constant_12, reshape_14)
-    add_65 = tf.add(mul_95, mul_96)
-    mul_97 = tf.multiply(constant_13, residual_block_1_batch_normalization_1_b_2)
+    sub_32 = tf.subtract(reshape_14, residual_block_1_batch_normalization_1_b_1)
+    mul_69 = tf.multiply(sub_32, constant_14)
+    add_56 = tf.add(residual_block_1_batch_normalization_1_b_1, mul_69)
     square_11 = tf.square(reshape_14)
-    mul_98 = tf.multiply(constant_14, square_11)
-    add_66 = tf.add(mul_97, mul_98)
-    pow_19 = tf.pow(constant_13, add_64)
-    sub_30 = tf.subtract(constant_5, pow_19)
-    sqrt_18 = tf.sqrt(sub_30)
-    pow_20 = tf.pow(constant_11, add_64)
-    sub_31 = tf.subtract(constant_5, pow_20)
-    div_32 = tf.math.divide(sqrt_18, sub_31)
-    mul_99 = tf.multiply(constant_15, div_32)
-    mul_100 = tf.multiply(mul_99, add_65)
-    sqrt_19 = tf.sqrt(add_66)
-    add_67 = tf.add(sqrt_19, constant_3)
-    div_33 = tf.math.divide(mul_100, add_67)
-    sub_32 = tf.subtract(residual_block_1_batch_normalization_1_b, div_33)
+    sub_33 = tf.subtract(square_11, residual_block_1_batch_normalization_1_b_2)
+    mul_70 = tf.multiply(sub_33, constant_15)
+    add_57 = tf.add(residual_block_1_batch_normalization_1_b_2, mul_70)
+    mul_71 = tf.multiply(add_56, div_14)
+    sqrt_10 = tf.sqrt(add_57)
+    add_58 = tf.add(sqrt_10, constant_3)
+    div_24 = tf.math.divide(mul_71, add_58)
+    sub_34 = tf.subtract(residual_block_1_batch_normalization_1_b, div_24)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_68 = tf.add(residual_block_1_dense_4_kernel_t, constant_5)
-    mul_101 = tf.multiply(constant_11, residual_block_1_dense_4_kernel_m)
-    mul_102 = tf.multiply(constant_12, matmul_9)
-    add_69 = tf.add(mul_101, mul_102)
-    mul_103 = tf.multiply(constant_13, residual_block_1_dense_4_kernel_v)
+    sub_35 = tf.subtract(matmul_9, residual_block_1_dense_4_kernel_momentum)
+    mul_72 = tf.multiply(sub_35, constant_14)
+    add_59 = tf.add(residual_block_1_dense_4_kernel_momentum, mul_72)
     square_12 = tf.square(matmul_9)
-    mul_104 = tf.multiply(constant_14, square_12)
-    add_70 = tf.add(mul_103, mul_104)
-    pow_21 = tf.pow(constant_13, add_68)
-    sub_33 = tf.subtract(constant_5, pow_21)
-    sqrt_20 = tf.sqrt(sub_33)
-    pow_22 = tf.pow(constant_11, add_68)
-    sub_34 = tf.subtract(constant_5, pow_22)
-    div_34 = tf.math.divide(sqrt_20, sub_34)
-    mul_105 = tf.multiply(constant_15, div_34)
-    mul_106 = tf.multiply(mul_105, add_69)
-    sqrt_21 = tf.sqrt(add_70)
-    add_71 = tf.add(sqrt_21, constant_3)
-    div_35 = tf.math.divide(mul_106, add_71)
-    sub_35 = tf.subtract(residual_block_1_dense_4_kernel, div_35)
+    sub_36 = tf.subtract(square_12, residual_block_1_dense_4_kernel_velocity)
+    mul_73 = tf.multiply(sub_36, constant_15)
+    add_60 = tf.add(residual_block_1_dense_4_kernel_velocity, mul_73)
+    mul_74 = tf.multiply(add_59, div_14)
+    sqrt_11 = tf.sqrt(add_60)
+    add_61 = tf.add(sqrt_11, constant_3)
+    div_25 = tf.math.divide(mul_74, add_61)
+    sub_37 = tf.subtract(residual_block_1_dense_4_kernel, div_25)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_72 = tf.add(residual_block_1_dense_4_bias_t, constant_5)
-    mul_107 = tf.multiply(constant_11, residual_block_1_dense_4_bias_m)
-    mul_108 = tf.multiply(constant_12, sum_7)
-    add_73 = tf.add(mul_107, mul_108)
-    mul_109 = tf.multiply(constant_13, residual_block_1_dense_4_bias_v)
+    sub_38 = tf.subtract(sum_7, residual_block_1_dense_4_bias_momentum)
+    mul_75 = tf.multiply(sub_38, constant_14)
+    add_62 = tf.add(residual_block_1_dense_4_bias_momentum, mul_75)
     square_13 = tf.square(sum_7)
-    mul_110 = tf.multiply(constant_14, square_13)
-    add_74 = tf.add(mul_109, mul_110)
-    pow_23 = tf.pow(constant_13, add_72)
-    sub_36 = tf.subtract(constant_5, pow_23)
-    sqrt_22 = tf.sqrt(sub_36)
-    pow_24 = tf.pow(constant_11, add_72)
-    sub_37 = tf.subtract(constant_5, pow_24)
-    div_36 = tf.math.divide(sqrt_22, sub_37)
-    mul_111 = tf.multiply(constant_15, div_36)
-    mul_112 = tf.multiply(mul_111, add_73)
-    sqrt_23 = tf.sqrt(add_74)
-    add_75 = tf.add(sqrt_23, constant_3)
-    div_37 = tf.math.divide(mul_112, add_75)
-    sub_38 = tf.subtract(residual_block_1_dense_4_bias, div_37)
+    sub_39 = tf.subtract(square_13, residual_block_1_dense_4_bias_velocity)
+    mul_76 = tf.multiply(sub_39, constant_15)
+    add_63 = tf.add(residual_block_1_dense_4_bias_velocity, mul_76)
+    mul_77 = tf.multiply(add_62, div_14)
+    sqrt_12 = tf.sqrt(add_63)
+    add_64 = tf.add(sqrt_12, constant_3)
+    div_26 = tf.math.divide(mul_77, add_64)
+    sub_40 = tf.subtract(residual_block_1_dense_4_bias, div_26)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_76 = tf.add(dense_5_kernel_t, constant_5)
-    mul_113 = tf.multiply(constant_11, dense_5_kernel_m)
-    mul_114 = tf.multiply(constant_12, matmul_7)
-    add_77 = tf.add(mul_113, mul_114)
-    mul_115 = tf.multiply(constant_13, dense_5_kernel_v)
+    sub_41 = tf.subtract(matmul_7, dense_5_kernel_momentum)
+    mul_78 = tf.multiply(sub_41, constant_14)
+    add_65 = tf.add(dense_5_kernel_momentum, mul_78)
     square_14 = tf.square(matmul_7)
-    mul_116 = tf.multiply(constant_14, square_14)
-    add_78 = tf.add(mul_115, mul_116)
-    pow_25 = tf.pow(constant_13, add_76)
-    sub_39 = tf.subtract(constant_5, pow_25)
-    sqrt_24 = tf.sqrt(sub_39)
-    pow_26 = tf.pow(constant_11, add_76)
-    sub_40 = tf.subtract(constant_5, pow_26)
-    div_38 = tf.math.divide(sqrt_24, sub_40)
-    mul_117 = tf.multiply(constant_15, div_38)
-    mul_118 = tf.multiply(mul_117, add_77)
-    sqrt_25 = tf.sqrt(add_78)
-    add_79 = tf.add(sqrt_25, constant_3)
-    div_39 = tf.math.divide(mul_118, add_79)
-    sub_41 = tf.subtract(dense_5_kernel, div_39)
+    sub_42 = tf.subtract(square_14, dense_5_kernel_velocity)
+    mul_79 = tf.multiply(sub_42, constant_15)
+    add_66 = tf.add(dense_5_kernel_velocity, mul_79)
+    mul_80 = tf.multiply(add_65, div_14)
+    sqrt_13 = tf.sqrt(add_66)
+    add_67 = tf.add(sqrt_13, constant_3)
+    div_27 = tf.math.divide(mul_80, add_67)
+    sub_43 = tf.subtract(dense_5_kernel, div_27)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_80 = tf.add(dense_5_bias_t, constant_5)
-    mul_119 = tf.multiply(constant_11, dense_5_bias_m)
-    mul_120 = tf.multiply(constant_12, sum_6)
-    add_81 = tf.add(mul_119, mul_120)
-    mul_121 = tf.multiply(constant_13, dense_5_bias_v)
+    sub_44 = tf.subtract(sum_6, dense_5_bias_momentum)
+    mul_81 = tf.multiply(sub_44, constant_14)
+    add_68 = tf.add(dense_5_bias_momentum, mul_81)
     square_15 = tf.square(sum_6)
-    mul_122 = tf.multiply(constant_14, square_15)
-    add_82 = tf.add(mul_121, mul_122)
-    pow_27 = tf.pow(constant_13, add_80)
-    sub_42 = tf.subtract(constant_5, pow_27)
-    sqrt_26 = tf.sqrt(sub_42)
-    pow_28 = tf.pow(constant_11, add_80)
-    sub_43 = tf.subtract(constant_5, pow_28)
-    div_40 = tf.math.divide(sqrt_26, sub_43)
-    mul_123 = tf.multiply(constant_15, div_40)
-    mul_124 = tf.multiply(mul_123, add_81)
-    sqrt_27 = tf.sqrt(add_82)
-    add_83 = tf.add(sqrt_27, constant_3)
-    div_41 = tf.math.divide(mul_124, add_83)
-    sub_44 = tf.subtract(dense_5_bias, div_41)
-    return (sub_5, sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, sub_35, sub_38, sub_41, sub_44, add_1, add_2, add_8, add_9, add_29, add_30, add_28, add_33, add_34, add_32, add_37, add_38, add_36, add_41, add_42, add_40, add_45, add_46, add_44, add_49, add_50, add_48, add_53, add_54, add_52, add_57, add_58, add_56, add_61, add_62, add_60, add_65, add_66, add_64, add_69, add_70, add_68, add_73, add_74, add_72, add_77, add_78, add_76, add_81, add_82, add_80, neg_2, mean_5)
+    sub_45 = tf.subtract(square_15, dense_5_bias_velocity)
+    mul_82 = tf.multiply(sub_45, constant_15)
+    add_69 = tf.add(dense_5_bias_velocity, mul_82)
+    mul_83 = tf.multiply(add_68, div_14)
+    sqrt_14 = tf.sqrt(add_69)
+    add_70 = tf.add(sqrt_14, constant_3)
+    div_28 = tf.math.divide(mul_83, add_70)
+    sub_46 = tf.subtract(dense_5_bias, div_28)
+    return (sub_7, sub_10, sub_13, sub_16, sub_19, sub_22, sub_25, sub_28, sub_31, sub_34, sub_37, sub_40, sub_43, sub_46, add_1, add_2, add_8, add_9, add_28, optimizer_learning_rate, add_29, add_30, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, neg_2, mean_5)
 
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
@@ -977,48 +863,36 @@ class Model(tf.Module):
             tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
                         trainable=False, name=name)
             for name, dtype, shape, value in (
-                ('dense_kernel_m', tf.float32, (2, 32), 0.0),
-                ('dense_kernel_v', tf.float32, (2, 32), 0.0),
-                ('dense_kernel_t', tf.float32, (), 0.0),
-                ('dense_bias_m', tf.float32, (32,), 0.0),
-                ('dense_bias_v', tf.float32, (32,), 0.0),
-                ('dense_bias_t', tf.float32, (), 0.0),
-                ('residual_block_dense_1_kernel_m', tf.float32, (32, 32), 0.0),
-                ('residual_block_dense_1_kernel_v', tf.float32, (32, 32), 0.0),
-                ('residual_block_dense_1_kernel_t', tf.float32, (), 0.0),
+                ('optimizer_iterations', tf.int32, (), 0),
+                ('optimizer_learning_rate', tf.float32, (), 0.01),
+                ('dense_kernel_momentum', tf.float32, (2, 32), 0.0),
+                ('dense_kernel_velocity', tf.float32, (2, 32), 0.0),
+                ('dense_bias_momentum', tf.float32, (32,), 0.0),
+                ('dense_bias_velocity', tf.float32, (32,), 0.0),
+                ('residual_block_dense_1_kernel_momentum', tf.float32, (32, 32), 0.0),
+                ('residual_block_dense_1_kernel_velocity', tf.float32, (32, 32), 0.0),
                 ('residual_block_batch_normalization_gamma_1', tf.float32, (32,), 0.0),
                 ('residual_block_batch_normalization_gamma_2', tf.float32, (32,), 0.0),
-                ('residual_block_batch_normalization_gamma_3', tf.float32, (), 0.0),
                 ('residual_block_batch_normalization_beta_', tf.float32, (32,), 0.0),
                 ('residual_block_batch_normalization_beta__1', tf.float32, (32,), 0.0),
-                ('residual_block_batch_normalization_beta__2', tf.float32, (), 0.0),
-                ('residual_block_dense_2_kernel_m', tf.float32, (32, 32), 0.0),
-                ('residual_block_dense_2_kernel_v', tf.float32, (32, 32), 0.0),
-                ('residual_block_dense_2_kernel_t', tf.float32, (), 0.0),
-                ('residual_block_dense_2_bias_m', tf.float32, (32,), 0.0),
-                ('residual_block_dense_2_bias_v', tf.float32, (32,), 0.0),
-                ('residual_block_dense_2_bias_t', tf.float32, (), 0.0),
-                ('residual_block_1_dense_3_kernel_m', tf.float32, (32, 32), 0.0),
-                ('residual_block_1_dense_3_kernel_v', tf.float32, (32, 32), 0.0),
-                ('residual_block_1_dense_3_kernel_t', tf.float32, (), 0.0),
+                ('residual_block_dense_2_kernel_momentum', tf.float32, (32, 32), 0.0),
+                ('residual_block_dense_2_kernel_velocity', tf.float32, (32, 32), 0.0),
+                ('residual_block_dense_2_bias_momentum', tf.float32, (32,), 0.0),
+                ('residual_block_dense_2_bias_velocity', tf.float32, (32,), 0.0),
+                ('residual_block_1_dense_3_kernel_momentum', tf.float32, (32, 32), 0.0),
+                ('residual_block_1_dense_3_kernel_velocity', tf.float32, (32, 32), 0.0),
                 ('residual_block_1_batch_normalization_1_g_1', tf.float32, (32,), 0.0),
                 ('residual_block_1_batch_normalization_1_g_2', tf.float32, (32,), 0.0),
-                ('residual_block_1_batch_normalization_1_g_3', tf.float32, (), 0.0),
                 ('residual_block_1_batch_normalization_1_b_1', tf.float32, (32,), 0.0),
                 ('residual_block_1_batch_normalization_1_b_2', tf.float32, (32,), 0.0),
-                ('residual_block_1_batch_normalization_1_b_3', tf.float32, (), 0.0),
-                ('residual_block_1_dense_4_kernel_m', tf.float32, (32, 32), 0.0),
-                ('residual_block_1_dense_4_kernel_v', tf.float32, (32, 32), 0.0),
-                ('residual_block_1_dense_4_kernel_t', tf.float32, (), 0.0),
-                ('residual_block_1_dense_4_bias_m', tf.float32, (32,), 0.0),
-                ('residual_block_1_dense_4_bias_v', tf.float32, (32,), 0.0),
-                ('residual_block_1_dense_4_bias_t', tf.float32, (), 0.0),
-                ('dense_5_kernel_m', tf.float32, (32, 3), 0.0),
-                ('dense_5_kernel_v', tf.float32, (32, 3), 0.0),
-                ('dense_5_kernel_t', tf.float32, (), 0.0),
-                ('dense_5_bias_m', tf.float32, (3,), 0.0),
-                ('dense_5_bias_v', tf.float32, (3,), 0.0),
-                ('dense_5_bias_t', tf.float32, (), 0.0),
+                ('residual_block_1_dense_4_kernel_momentum', tf.float32, (32, 32), 0.0),
+                ('residual_block_1_dense_4_kernel_velocity', tf.float32, (32, 32), 0.0),
+                ('residual_block_1_dense_4_bias_momentum', tf.float32, (32,), 0.0),
+                ('residual_block_1_dense_4_bias_velocity', tf.float32, (32,), 0.0),
+                ('dense_5_kernel_momentum', tf.float32, (32, 3), 0.0),
+                ('dense_5_kernel_velocity', tf.float32, (32, 3), 0.0),
+                ('dense_5_bias_momentum', tf.float32, (3,), 0.0),
+                ('dense_5_bias_velocity', tf.float32, (3,), 0.0),
             )]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32)])

@@ -28,50 +28,38 @@ PARAMS = (
     ('dense_5/kernel', 'f32', (32, 3)),
     ('dense_5/bias', 'f32', (3,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('dense/kernel/m', 'f32', (2, 32), 0.0),
-    ('dense/kernel/v', 'f32', (2, 32), 0.0),
-    ('dense/kernel/t', 'f32', (), 0.0),
-    ('dense/bias/m', 'f32', (32,), 0.0),
-    ('dense/bias/v', 'f32', (32,), 0.0),
-    ('dense/bias/t', 'f32', (), 0.0),
-    ('residual_block/dense_1/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_1/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_1/kernel/t', 'f32', (), 0.0),
-    ('residual_block/batch_normalization/gamma/m', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/gamma/v', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/gamma/t', 'f32', (), 0.0),
-    ('residual_block/batch_normalization/beta/m', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/beta/v', 'f32', (32,), 0.0),
-    ('residual_block/batch_normalization/beta/t', 'f32', (), 0.0),
-    ('residual_block/dense_2/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_2/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block/dense_2/kernel/t', 'f32', (), 0.0),
-    ('residual_block/dense_2/bias/m', 'f32', (32,), 0.0),
-    ('residual_block/dense_2/bias/v', 'f32', (32,), 0.0),
-    ('residual_block/dense_2/bias/t', 'f32', (), 0.0),
-    ('residual_block_1/dense_3/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_3/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_3/kernel/t', 'f32', (), 0.0),
-    ('residual_block_1/batch_normalization_1/gamma/m', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/gamma/v', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/gamma/t', 'f32', (), 0.0),
-    ('residual_block_1/batch_normalization_1/beta/m', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/beta/v', 'f32', (32,), 0.0),
-    ('residual_block_1/batch_normalization_1/beta/t', 'f32', (), 0.0),
-    ('residual_block_1/dense_4/kernel/m', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_4/kernel/v', 'f32', (32, 32), 0.0),
-    ('residual_block_1/dense_4/kernel/t', 'f32', (), 0.0),
-    ('residual_block_1/dense_4/bias/m', 'f32', (32,), 0.0),
-    ('residual_block_1/dense_4/bias/v', 'f32', (32,), 0.0),
-    ('residual_block_1/dense_4/bias/t', 'f32', (), 0.0),
-    ('dense_5/kernel/m', 'f32', (32, 3), 0.0),
-    ('dense_5/kernel/v', 'f32', (32, 3), 0.0),
-    ('dense_5/kernel/t', 'f32', (), 0.0),
-    ('dense_5/bias/m', 'f32', (3,), 0.0),
-    ('dense_5/bias/v', 'f32', (3,), 0.0),
-    ('dense_5/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.01),
+    ('dense/kernel/momentum', 'f32', (2, 32), 0.0),
+    ('dense/kernel/velocity', 'f32', (2, 32), 0.0),
+    ('dense/bias/momentum', 'f32', (32,), 0.0),
+    ('dense/bias/velocity', 'f32', (32,), 0.0),
+    ('residual_block/dense_1/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block/dense_1/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block/batch_normalization/gamma/momentum', 'f32', (32,), 0.0),
+    ('residual_block/batch_normalization/gamma/velocity', 'f32', (32,), 0.0),
+    ('residual_block/batch_normalization/beta/momentum', 'f32', (32,), 0.0),
+    ('residual_block/batch_normalization/beta/velocity', 'f32', (32,), 0.0),
+    ('residual_block/dense_2/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block/dense_2/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block/dense_2/bias/momentum', 'f32', (32,), 0.0),
+    ('residual_block/dense_2/bias/velocity', 'f32', (32,), 0.0),
+    ('residual_block_1/dense_3/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block_1/dense_3/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block_1/batch_normalization_1/gamma/momentum', 'f32', (32,), 0.0),
+    ('residual_block_1/batch_normalization_1/gamma/velocity', 'f32', (32,), 0.0),
+    ('residual_block_1/batch_normalization_1/beta/momentum', 'f32', (32,), 0.0),
+    ('residual_block_1/batch_normalization_1/beta/velocity', 'f32', (32,), 0.0),
+    ('residual_block_1/dense_4/kernel/momentum', 'f32', (32, 32), 0.0),
+    ('residual_block_1/dense_4/kernel/velocity', 'f32', (32, 32), 0.0),
+    ('residual_block_1/dense_4/bias/momentum', 'f32', (32,), 0.0),
+    ('residual_block_1/dense_4/bias/velocity', 'f32', (32,), 0.0),
+    ('dense_5/kernel/momentum', 'f32', (32, 3), 0.0),
+    ('dense_5/kernel/velocity', 'f32', (32, 3), 0.0),
+    ('dense_5/bias/momentum', 'f32', (3,), 0.0),
+    ('dense_5/bias/velocity', 'f32', (3,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -235,7 +223,7 @@ def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_bl
     return (div,)
 
 
-def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, dense_kernel_m, dense_kernel_v, dense_kernel_t, dense_bias_m, dense_bias_v, dense_bias_t, residual_block_dense_1_kernel_m, residual_block_dense_1_kernel_v, residual_block_dense_1_kernel_t, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_gamma_3, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_batch_normalization_beta__2, residual_block_dense_2_kernel_m, residual_block_dense_2_kernel_v, residual_block_dense_2_kernel_t, residual_block_dense_2_bias_m, residual_block_dense_2_bias_v, residual_block_dense_2_bias_t, residual_block_1_dense_3_kernel_m, residual_block_1_dense_3_kernel_v, residual_block_1_dense_3_kernel_t, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_g_3, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_batch_normalization_1_b_3, residual_block_1_dense_4_kernel_m, residual_block_1_dense_4_kernel_v, residual_block_1_dense_4_kernel_t, residual_block_1_dense_4_bias_m, residual_block_1_dense_4_bias_v, residual_block_1_dense_4_bias_t, dense_5_kernel_m, dense_5_kernel_v, dense_5_kernel_t, dense_5_bias_m, dense_5_bias_v, dense_5_bias_t, x, y):
+def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, optimizer_iterations, optimizer_learning_rate, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, residual_block_dense_1_kernel_momentum, residual_block_dense_1_kernel_velocity, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_dense_2_kernel_momentum, residual_block_dense_2_kernel_velocity, residual_block_dense_2_bias_momentum, residual_block_dense_2_bias_velocity, residual_block_1_dense_3_kernel_momentum, residual_block_1_dense_3_kernel_velocity, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_dense_4_kernel_momentum, residual_block_1_dense_4_kernel_velocity, residual_block_1_dense_4_bias_momentum, residual_block_1_dense_4_bias_velocity, dense_5_kernel_momentum, dense_5_kernel_velocity, dense_5_bias_momentum, dense_5_bias_velocity, x, y):
     B = x.shape[0]
     # <prelude>/layers.nn:14: y = x @ kernel
     matmul = torch.matmul(x, dense_kernel)
@@ -545,306 +533,204 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
     transpose_10 = torch.permute(x, (1, 0))
     matmul_16 = torch.matmul(transpose_10, select_8)
+    # examples/residual_block.nn:25: optimizer        = Adam(learning_rate=0.01)
+    constant_11 = torch.full((), 1, dtype=torch.int32)
+    add_28 = torch.add(optimizer_iterations, constant_11)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_28 = torch.add(dense_kernel_t, constant_5)
-    constant_11 = torch.full((), 0.9, dtype=torch.float32)
-    mul_41 = torch.mul(constant_11, dense_kernel_m)
-    constant_12 = torch.full((), 0.09999999999999998, dtype=torch.float32)
-    mul_42 = torch.mul(constant_12, matmul_16)
-    add_29 = torch.add(mul_41, mul_42)
-    constant_13 = torch.full((), 0.999, dtype=torch.float32)
-    mul_43 = torch.mul(constant_13, dense_kernel_v)
-    constant_14 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
-    square_2 = torch.square(matmul_16)
-    mul_44 = torch.mul(constant_14, square_2)
-    add_30 = torch.add(mul_43, mul_44)
-    pow_1 = torch.pow(constant_13, add_28)
-    sub_3 = torch.sub(constant_5, pow_1)
+    convert_1 = add_28.to(torch.float32)
+    constant_12 = torch.full((), 0.999, dtype=torch.float32)
+    pow_1 = torch.pow(constant_12, convert_1)
+    sub_3 = torch.sub(constant_8, pow_1)
     sqrt = torch.sqrt(sub_3)
-    pow_2 = torch.pow(constant_11, add_28)
-    sub_4 = torch.sub(constant_5, pow_2)
-    div_14 = torch.div(sqrt, sub_4)
-    constant_15 = torch.full((), 0.01, dtype=torch.float32)
-    mul_45 = torch.mul(constant_15, div_14)
-    mul_46 = torch.mul(mul_45, add_29)
+    mul_41 = torch.mul(optimizer_learning_rate, sqrt)
+    constant_13 = torch.full((), 0.9, dtype=torch.float32)
+    pow_2 = torch.pow(constant_13, convert_1)
+    sub_4 = torch.sub(constant_8, pow_2)
+    div_14 = torch.div(mul_41, sub_4)
+    constant_14 = torch.full((), 0.09999999999999998, dtype=torch.float32)
+    sub_5 = torch.sub(matmul_16, dense_kernel_momentum)
+    mul_42 = torch.mul(sub_5, constant_14)
+    add_29 = torch.add(dense_kernel_momentum, mul_42)
+    square_2 = torch.square(matmul_16)
+    constant_15 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
+    sub_6 = torch.sub(square_2, dense_kernel_velocity)
+    mul_43 = torch.mul(sub_6, constant_15)
+    add_30 = torch.add(dense_kernel_velocity, mul_43)
+    mul_44 = torch.mul(add_29, div_14)
     sqrt_1 = torch.sqrt(add_30)
     add_31 = torch.add(sqrt_1, constant_3)
-    div_15 = torch.div(mul_46, add_31)
-    sub_5 = torch.sub(dense_kernel, div_15)
+    div_15 = torch.div(mul_44, add_31)
+    sub_7 = torch.sub(dense_kernel, div_15)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_32 = torch.add(dense_bias_t, constant_5)
-    mul_47 = torch.mul(constant_11, dense_bias_m)
-    mul_48 = torch.mul(constant_12, sum_15)
-    add_33 = torch.add(mul_47, mul_48)
-    mul_49 = torch.mul(constant_13, dense_bias_v)
+    sub_8 = torch.sub(sum_15, dense_bias_momentum)
+    mul_45 = torch.mul(sub_8, constant_14)
+    add_32 = torch.add(dense_bias_momentum, mul_45)
     square_3 = torch.square(sum_15)
-    mul_50 = torch.mul(constant_14, square_3)
-    add_34 = torch.add(mul_49, mul_50)
-    pow_3 = torch.pow(constant_13, add_32)
-    sub_6 = torch.sub(constant_5, pow_3)
-    sqrt_2 = torch.sqrt(sub_6)
-    pow_4 = torch.pow(constant_11, add_32)
-    sub_7 = torch.sub(constant_5, pow_4)
-    div_16 = torch.div(sqrt_2, sub_7)
-    mul_51 = torch.mul(constant_15, div_16)
-    mul_52 = torch.mul(mul_51, add_33)
-    sqrt_3 = torch.sqrt(add_34)
-    add_35 = torch.add(sqrt_3, constant_3)
-    div_17 = torch.div(mul_52, add_35)
-    sub_8 = torch.sub(dense_bias, div_17)
+    sub_9 = torch.sub(square_3, dense_bias_velocity)
+    mul_46 = torch.mul(sub_9, constant_15)
+    add_33 = torch.add(dense_bias_velocity, mul_46)
+    mul_47 = torch.mul(add_32, div_14)
+    sqrt_2 = torch.sqrt(add_33)
+    add_34 = torch.add(sqrt_2, constant_3)
+    div_16 = torch.div(mul_47, add_34)
+    sub_10 = torch.sub(dense_bias, div_16)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_36 = torch.add(residual_block_dense_1_kernel_t, constant_5)
-    mul_53 = torch.mul(constant_11, residual_block_dense_1_kernel_m)
-    mul_54 = torch.mul(constant_12, matmul_15)
-    add_37 = torch.add(mul_53, mul_54)
-    mul_55 = torch.mul(constant_13, residual_block_dense_1_kernel_v)
+    sub_11 = torch.sub(matmul_15, residual_block_dense_1_kernel_momentum)
+    mul_48 = torch.mul(sub_11, constant_14)
+    add_35 = torch.add(residual_block_dense_1_kernel_momentum, mul_48)
     square_4 = torch.square(matmul_15)
-    mul_56 = torch.mul(constant_14, square_4)
-    add_38 = torch.add(mul_55, mul_56)
-    pow_5 = torch.pow(constant_13, add_36)
-    sub_9 = torch.sub(constant_5, pow_5)
-    sqrt_4 = torch.sqrt(sub_9)
-    pow_6 = torch.pow(constant_11, add_36)
-    sub_10 = torch.sub(constant_5, pow_6)
-    div_18 = torch.div(sqrt_4, sub_10)
-    mul_57 = torch.mul(constant_15, div_18)
-    mul_58 = torch.mul(mul_57, add_37)
-    sqrt_5 = torch.sqrt(add_38)
-    add_39 = torch.add(sqrt_5, constant_3)
-    div_19 = torch.div(mul_58, add_39)
-    sub_11 = torch.sub(residual_block_dense_1_kernel, div_19)
+    sub_12 = torch.sub(square_4, residual_block_dense_1_kernel_velocity)
+    mul_49 = torch.mul(sub_12, constant_15)
+    add_36 = torch.add(residual_block_dense_1_kernel_velocity, mul_49)
+    mul_50 = torch.mul(add_35, div_14)
+    sqrt_3 = torch.sqrt(add_36)
+    add_37 = torch.add(sqrt_3, constant_3)
+    div_17 = torch.div(mul_50, add_37)
+    sub_13 = torch.sub(residual_block_dense_1_kernel, div_17)
     # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
-    add_40 = torch.add(residual_block_batch_normalization_gamma_3, constant_5)
-    mul_59 = torch.mul(constant_11, residual_block_batch_normalization_gamma_1)
-    mul_60 = torch.mul(constant_12, reshape_20)
-    add_41 = torch.add(mul_59, mul_60)
-    mul_61 = torch.mul(constant_13, residual_block_batch_normalization_gamma_2)
+    sub_14 = torch.sub(reshape_20, residual_block_batch_normalization_gamma_1)
+    mul_51 = torch.mul(sub_14, constant_14)
+    add_38 = torch.add(residual_block_batch_normalization_gamma_1, mul_51)
     square_5 = torch.square(reshape_20)
-    mul_62 = torch.mul(constant_14, square_5)
-    add_42 = torch.add(mul_61, mul_62)
-    pow_7 = torch.pow(constant_13, add_40)
-    sub_12 = torch.sub(constant_5, pow_7)
-    sqrt_6 = torch.sqrt(sub_12)
-    pow_8 = torch.pow(constant_11, add_40)
-    sub_13 = torch.sub(constant_5, pow_8)
-    div_20 = torch.div(sqrt_6, sub_13)
-    mul_63 = torch.mul(constant_15, div_20)
-    mul_64 = torch.mul(mul_63, add_41)
-    sqrt_7 = torch.sqrt(add_42)
-    add_43 = torch.add(sqrt_7, constant_3)
-    div_21 = torch.div(mul_64, add_43)
-    sub_14 = torch.sub(residual_block_batch_normalization_gamma, div_21)
+    sub_15 = torch.sub(square_5, residual_block_batch_normalization_gamma_2)
+    mul_52 = torch.mul(sub_15, constant_15)
+    add_39 = torch.add(residual_block_batch_normalization_gamma_2, mul_52)
+    mul_53 = torch.mul(add_38, div_14)
+    sqrt_4 = torch.sqrt(add_39)
+    add_40 = torch.add(sqrt_4, constant_3)
+    div_18 = torch.div(mul_53, add_40)
+    sub_16 = torch.sub(residual_block_batch_normalization_gamma, div_18)
     # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
-    add_44 = torch.add(residual_block_batch_normalization_beta__2, constant_5)
-    mul_65 = torch.mul(constant_11, residual_block_batch_normalization_beta_)
-    mul_66 = torch.mul(constant_12, reshape_19)
-    add_45 = torch.add(mul_65, mul_66)
-    mul_67 = torch.mul(constant_13, residual_block_batch_normalization_beta__1)
+    sub_17 = torch.sub(reshape_19, residual_block_batch_normalization_beta_)
+    mul_54 = torch.mul(sub_17, constant_14)
+    add_41 = torch.add(residual_block_batch_normalization_beta_, mul_54)
     square_6 = torch.square(reshape_19)
-    mul_68 = torch.mul(constant_14, square_6)
-    add_46 = torch.add(mul_67, mul_68)
-    pow_9 = torch.pow(constant_13, add_44)
-    sub_15 = torch.sub(constant_5, pow_9)
-    sqrt_8 = torch.sqrt(sub_15)
-    pow_10 = torch.pow(constant_11, add_44)
-    sub_16 = torch.sub(constant_5, pow_10)
-    div_22 = torch.div(sqrt_8, sub_16)
-    mul_69 = torch.mul(constant_15, div_22)
-    mul_70 = torch.mul(mul_69, add_45)
-    sqrt_9 = torch.sqrt(add_46)
-    add_47 = torch.add(sqrt_9, constant_3)
-    div_23 = torch.div(mul_70, add_47)
-    sub_17 = torch.sub(residual_block_batch_normalization_beta, div_23)
+    sub_18 = torch.sub(square_6, residual_block_batch_normalization_beta__1)
+    mul_55 = torch.mul(sub_18, constant_15)
+    add_42 = torch.add(residual_block_batch_normalization_beta__1, mul_55)
+    mul_56 = torch.mul(add_41, div_14)
+    sqrt_5 = torch.sqrt(add_42)
+    add_43 = torch.add(sqrt_5, constant_3)
+    div_19 = torch.div(mul_56, add_43)
+    sub_19 = torch.sub(residual_block_batch_normalization_beta, div_19)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_48 = torch.add(residual_block_dense_2_kernel_t, constant_5)
-    mul_71 = torch.mul(constant_11, residual_block_dense_2_kernel_m)
-    mul_72 = torch.mul(constant_12, matmul_13)
-    add_49 = torch.add(mul_71, mul_72)
-    mul_73 = torch.mul(constant_13, residual_block_dense_2_kernel_v)
+    sub_20 = torch.sub(matmul_13, residual_block_dense_2_kernel_momentum)
+    mul_57 = torch.mul(sub_20, constant_14)
+    add_44 = torch.add(residual_block_dense_2_kernel_momentum, mul_57)
     square_7 = torch.square(matmul_13)
-    mul_74 = torch.mul(constant_14, square_7)
-    add_50 = torch.add(mul_73, mul_74)
-    pow_11 = torch.pow(constant_13, add_48)
-    sub_18 = torch.sub(constant_5, pow_11)
-    sqrt_10 = torch.sqrt(sub_18)
-    pow_12 = torch.pow(constant_11, add_48)
-    sub_19 = torch.sub(constant_5, pow_12)
-    div_24 = torch.div(sqrt_10, sub_19)
-    mul_75 = torch.mul(constant_15, div_24)
-    mul_76 = torch.mul(mul_75, add_49)
-    sqrt_11 = torch.sqrt(add_50)
-    add_51 = torch.add(sqrt_11, constant_3)
-    div_25 = torch.div(mul_76, add_51)
-    sub_20 = torch.sub(residual_block_dense_2_kernel, div_25)
+    sub_21 = torch.sub(square_7, residual_block_dense_2_kernel_velocity)
+    mul_58 = torch.mul(sub_21, constant_15)
+    add_45 = torch.add(residual_block_dense_2_kernel_velocity, mul_58)
+    mul_59 = torch.mul(add_44, div_14)
+    sqrt_6 = torch.sqrt(add_45)
+    add_46 = torch.add(sqrt_6, constant_3)
+    div_20 = torch.div(mul_59, add_46)
+    sub_22 = torch.sub(residual_block_dense_2_kernel, div_20)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_52 = torch.add(residual_block_dense_2_bias_t, constant_5)
-    mul_77 = torch.mul(constant_11, residual_block_dense_2_bias_m)
-    mul_78 = torch.mul(constant_12, sum_11)
-    add_53 = torch.add(mul_77, mul_78)
-    mul_79 = torch.mul(constant_13, residual_block_dense_2_bias_v)
+    sub_23 = torch.sub(sum_11, residual_block_dense_2_bias_momentum)
+    mul_60 = torch.mul(sub_23, constant_14)
+    add_47 = torch.add(residual_block_dense_2_bias_momentum, mul_60)
     square_8 = torch.square(sum_11)
-    mul_80 = torch.mul(constant_14, square_8)
-    add_54 = torch.add(mul_79, mul_80)
-    pow_13 = torch.pow(constant_13, add_52)
-    sub_21 = torch.sub(constant_5, pow_13)
-    sqrt_12 = torch.sqrt(sub_21)
-    pow_14 = torch.pow(constant_11, add_52)
-    sub_22 = torch.sub(constant_5, pow_14)
-    div_26 = torch.div(sqrt_12, sub_22)
-    mul_81 = torch.mul(constant_15, div_26)
-    mul_82 = torch.mul(mul_81, add_53)
-    sqrt_13 = torch.sqrt(add_54)
-    add_55 = torch.add(sqrt_13, constant_3)
-    div_27 = torch.div(mul_82, add_55)
-    sub_23 = torch.sub(residual_block_dense_2_bias, div_27)
+    sub_24 = torch.sub(square_8, residual_block_dense_2_bias_velocity)
+    mul_61 = torch.mul(sub_24, constant_15)
+    add_48 = torch.add(residual_block_dense_2_bias_velocity, mul_61)
+    mul_62 = torch.mul(add_47, div_14)
+    sqrt_7 = torch.sqrt(add_48)
+    add_49 = torch.add(sqrt_7, constant_3)
+    div_21 = torch.div(mul_62, add_49)
+    sub_25 = torch.sub(residual_block_dense_2_bias, div_21)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_56 = torch.add(residual_block_1_dense_3_kernel_t, constant_5)
-    mul_83 = torch.mul(constant_11, residual_block_1_dense_3_kernel_m)
-    mul_84 = torch.mul(constant_12, matmul_11)
-    add_57 = torch.add(mul_83, mul_84)
-    mul_85 = torch.mul(constant_13, residual_block_1_dense_3_kernel_v)
+    sub_26 = torch.sub(matmul_11, residual_block_1_dense_3_kernel_momentum)
+    mul_63 = torch.mul(sub_26, constant_14)
+    add_50 = torch.add(residual_block_1_dense_3_kernel_momentum, mul_63)
     square_9 = torch.square(matmul_11)
-    mul_86 = torch.mul(constant_14, square_9)
-    add_58 = torch.add(mul_85, mul_86)
-    pow_15 = torch.pow(constant_13, add_56)
-    sub_24 = torch.sub(constant_5, pow_15)
-    sqrt_14 = torch.sqrt(sub_24)
-    pow_16 = torch.pow(constant_11, add_56)
-    sub_25 = torch.sub(constant_5, pow_16)
-    div_28 = torch.div(sqrt_14, sub_25)
-    mul_87 = torch.mul(constant_15, div_28)
-    mul_88 = torch.mul(mul_87, add_57)
-    sqrt_15 = torch.sqrt(add_58)
-    add_59 = torch.add(sqrt_15, constant_3)
-    div_29 = torch.div(mul_88, add_59)
-    sub_26 = torch.sub(residual_block_1_dense_3_kernel, div_29)
+    sub_27 = torch.sub(square_9, residual_block_1_dense_3_kernel_velocity)
+    mul_64 = torch.mul(sub_27, constant_15)
+    add_51 = torch.add(residual_block_1_dense_3_kernel_velocity, mul_64)
+    mul_65 = torch.mul(add_50, div_14)
+    sqrt_8 = torch.sqrt(add_51)
+    add_52 = torch.add(sqrt_8, constant_3)
+    div_22 = torch.div(mul_65, add_52)
+    sub_28 = torch.sub(residual_block_1_dense_3_kernel, div_22)
     # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
-    add_60 = torch.add(residual_block_1_batch_normalization_1_g_3, constant_5)
-    mul_89 = torch.mul(constant_11, residual_block_1_batch_normalization_1_g_1)
-    mul_90 = torch.mul(constant_12, reshape_15)
-    add_61 = torch.add(mul_89, mul_90)
-    mul_91 = torch.mul(constant_13, residual_block_1_batch_normalization_1_g_2)
+    sub_29 = torch.sub(reshape_15, residual_block_1_batch_normalization_1_g_1)
+    mul_66 = torch.mul(sub_29, constant_14)
+    add_53 = torch.add(residual_block_1_batch_normalization_1_g_1, mul_66)
     square_10 = torch.square(reshape_15)
-    mul_92 = torch.mul(constant_14, square_10)
-    add_62 = torch.add(mul_91, mul_92)
-    pow_17 = torch.pow(constant_13, add_60)
-    sub_27 = torch.sub(constant_5, pow_17)
-    sqrt_16 = torch.sqrt(sub_27)
-    pow_18 = torch.pow(constant_11, add_60)
-    sub_28 = torch.sub(constant_5, pow_18)
-    div_30 = torch.div(sqrt_16, sub_28)
-    mul_93 = torch.mul(constant_15, div_30)
-    mul_94 = torch.mul(mul_93, add_61)
-    sqrt_17 = torch.sqrt(add_62)
-    add_63 = torch.add(sqrt_17, constant_3)
-    div_31 = torch.div(mul_94, add_63)
-    sub_29 = torch.sub(residual_block_1_batch_normalization_1_g, div_31)
+    sub_30 = torch.sub(square_10, residual_block_1_batch_normalization_1_g_2)
+    mul_67 = torch.mul(sub_30, constant_15)
+    add_54 = torch.add(residual_block_1_batch_normalization_1_g_2, mul_67)
+    mul_68 = torch.mul(add_53, div_14)
+    sqrt_9 = torch.sqrt(add_54)
+    add_55 = torch.add(sqrt_9, constant_3)
+    div_23 = torch.div(mul_68, add_55)
+    sub_31 = torch.sub(residual_block_1_batch_normalization_1_g, div_23)
     # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
-    add_64 = torch.add(residual_block_1_batch_normalization_1_b_3, constant_5)
-    mul_95 = torch.mul(constant_11, residual_block_1_batch_normalization_1_b_1)
-    mul_96 = torch.mul(constant_12, reshape_14)
-    add_65 = torch.add(mul_95, mul_96)
-    mul_97 = torch.mul(constant_13, residual_block_1_batch_normalization_1_b_2)
+    sub_32 = torch.sub(reshape_14, residual_block_1_batch_normalization_1_b_1)
+    mul_69 = torch.mul(sub_32, constant_14)
+    add_56 = torch.add(residual_block_1_batch_normalization_1_b_1, mul_69)
     square_11 = torch.square(reshape_14)
-    mul_98 = torch.mul(constant_14, square_11)
-    add_66 = torch.add(mul_97, mul_98)
-    pow_19 = torch.pow(constant_13, add_64)
-    sub_30 = torch.sub(constant_5, pow_19)
-    sqrt_18 = torch.sqrt(sub_30)
-    pow_20 = torch.pow(constant_11, add_64)
-    sub_31 = torch.sub(constant_5, pow_20)
-    div_32 = torch.div(sqrt_18, sub_31)
-    mul_99 = torch.mul(constant_15, div_32)
-    mul_100 = torch.mul(mul_99, add_65)
-    sqrt_19 = torch.sqrt(add_66)
-    add_67 = torch.add(sqrt_19, constant_3)
-    div_33 = torch.div(mul_100, add_67)
-    sub_32 = torch.sub(residual_block_1_batch_normalization_1_b, div_33)
+    sub_33 = torch.sub(square_11, residual_block_1_batch_normalization_1_b_2)
+    mul_70 = torch.mul(sub_33, constant_15)
+    add_57 = torch.add(residual_block_1_batch_normalization_1_b_2, mul_70)
+    mul_71 = torch.mul(add_56, div_14)
+    sqrt_10 = torch.sqrt(add_57)
+    add_58 = torch.add(sqrt_10, constant_3)
+    div_24 = torch.div(mul_71, add_58)
+    sub_34 = torch.sub(residual_block_1_batch_normalization_1_b, div_24)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_68 = torch.add(residual_block_1_dense_4_kernel_t, constant_5)
-    mul_101 = torch.mul(constant_11, residual_block_1_dense_4_kernel_m)
-    mul_102 = torch.mul(constant_12, matmul_9)
-    add_69 = torch.add(mul_101, mul_102)
-    mul_103 = torch.mul(constant_13, residual_block_1_dense_4_kernel_v)
+    sub_35 = torch.sub(matmul_9, residual_block_1_dense_4_kernel_momentum)
+    mul_72 = torch.mul(sub_35, constant_14)
+    add_59 = torch.add(residual_block_1_dense_4_kernel_momentum, mul_72)
     square_12 = torch.square(matmul_9)
-    mul_104 = torch.mul(constant_14, square_12)
-    add_70 = torch.add(mul_103, mul_104)
-    pow_21 = torch.pow(constant_13, add_68)
-    sub_33 = torch.sub(constant_5, pow_21)
-    sqrt_20 = torch.sqrt(sub_33)
-    pow_22 = torch.pow(constant_11, add_68)
-    sub_34 = torch.sub(constant_5, pow_22)
-    div_34 = torch.div(sqrt_20, sub_34)
-    mul_105 = torch.mul(constant_15, div_34)
-    mul_106 = torch.mul(mul_105, add_69)
-    sqrt_21 = torch.sqrt(add_70)
-    add_71 = torch.add(sqrt_21, constant_3)
-    div_35 = torch.div(mul_106, add_71)
-    sub_35 = torch.sub(residual_block_1_dense_4_kernel, div_35)
+    sub_36 = torch.sub(square_12, residual_block_1_dense_4_kernel_velocity)
+    mul_73 = torch.mul(sub_36, constant_15)
+    add_60 = torch.add(residual_block_1_dense_4_kernel_velocity, mul_73)
+    mul_74 = torch.mul(add_59, div_14)
+    sqrt_11 = torch.sqrt(add_60)
+    add_61 = torch.add(sqrt_11, constant_3)
+    div_25 = torch.div(mul_74, add_61)
+    sub_37 = torch.sub(residual_block_1_dense_4_kernel, div_25)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_72 = torch.add(residual_block_1_dense_4_bias_t, constant_5)
-    mul_107 = torch.mul(constant_11, residual_block_1_dense_4_bias_m)
-    mul_108 = torch.mul(constant_12, sum_7)
-    add_73 = torch.add(mul_107, mul_108)
-    mul_109 = torch.mul(constant_13, residual_block_1_dense_4_bias_v)
+    sub_38 = torch.sub(sum_7, residual_block_1_dense_4_bias_momentum)
+    mul_75 = torch.mul(sub_38, constant_14)
+    add_62 = torch.add(residual_block_1_dense_4_bias_momentum, mul_75)
     square_13 = torch.square(sum_7)
-    mul_110 = torch.mul(constant_14, square_13)
-    add_74 = torch.add(mul_109, mul_110)
-    pow_23 = torch.pow(constant_13, add_72)
-    sub_36 = torch.sub(constant_5, pow_23)
-    sqrt_22 = torch.sqrt(sub_36)
-    pow_24 = torch.pow(constant_11, add_72)
-    sub_37 = torch.sub(constant_5, pow_24)
-    div_36 = torch.div(sqrt_22, sub_37)
-    mul_111 = torch.mul(constant_15, div_36)
-    mul_112 = torch.mul(mul_111, add_73)
-    sqrt_23 = torch.sqrt(add_74)
-    add_75 = torch.add(sqrt_23, constant_3)
-    div_37 = torch.div(mul_112, add_75)
-    sub_38 = torch.sub(residual_block_1_dense_4_bias, div_37)
+    sub_39 = torch.sub(square_13, residual_block_1_dense_4_bias_velocity)
+    mul_76 = torch.mul(sub_39, constant_15)
+    add_63 = torch.add(residual_block_1_dense_4_bias_velocity, mul_76)
+    mul_77 = torch.mul(add_62, div_14)
+    sqrt_12 = torch.sqrt(add_63)
+    add_64 = torch.add(sqrt_12, constant_3)
+    div_26 = torch.div(mul_77, add_64)
+    sub_40 = torch.sub(residual_block_1_dense_4_bias, div_26)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_76 = torch.add(dense_5_kernel_t, constant_5)
-    mul_113 = torch.mul(constant_11, dense_5_kernel_m)
-    mul_114 = torch.mul(constant_12, matmul_7)
-    add_77 = torch.add(mul_113, mul_114)
-    mul_115 = torch.mul(constant_13, dense_5_kernel_v)
+    sub_41 = torch.sub(matmul_7, dense_5_kernel_momentum)
+    mul_78 = torch.mul(sub_41, constant_14)
+    add_65 = torch.add(dense_5_kernel_momentum, mul_78)
     square_14 = torch.square(matmul_7)
-    mul_116 = torch.mul(constant_14, square_14)
-    add_78 = torch.add(mul_115, mul_116)
-    pow_25 = torch.pow(constant_13, add_76)
-    sub_39 = torch.sub(constant_5, pow_25)
-    sqrt_24 = torch.sqrt(sub_39)
-    pow_26 = torch.pow(constant_11, add_76)
-    sub_40 = torch.sub(constant_5, pow_26)
-    div_38 = torch.div(sqrt_24, sub_40)
-    mul_117 = torch.mul(constant_15, div_38)
-    mul_118 = torch.mul(mul_117, add_77)
-    sqrt_25 = torch.sqrt(add_78)
-    add_79 = torch.add(sqrt_25, constant_3)
-    div_39 = torch.div(mul_118, add_79)
-    sub_41 = torch.sub(dense_5_kernel, div_39)
+    sub_42 = torch.sub(square_14, dense_5_kernel_velocity)
+    mul_79 = torch.mul(sub_42, constant_15)
+    add_66 = torch.add(dense_5_kernel_velocity, mul_79)
+    mul_80 = torch.mul(add_65, div_14)
+    sqrt_13 = torch.sqrt(add_66)
+    add_67 = torch.add(sqrt_13, constant_3)
+    div_27 = torch.div(mul_80, add_67)
+    sub_43 = torch.sub(dense_5_kernel, div_27)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_80 = torch.add(dense_5_bias_t, constant_5)
-    mul_119 = torch.mul(constant_11, dense_5_bias_m)
-    mul_120 = torch.mul(constant_12, sum_6)
-    add_81 = torch.add(mul_119, mul_120)
-    mul_121 = torch.mul(constant_13, dense_5_bias_v)
+    sub_44 = torch.sub(sum_6, dense_5_bias_momentum)
+    mul_81 = torch.mul(sub_44, constant_14)
+    add_68 = torch.add(dense_5_bias_momentum, mul_81)
     square_15 = torch.square(sum_6)
-    mul_122 = torch.mul(constant_14, square_15)
-    add_82 = torch.add(mul_121, mul_122)
-    pow_27 = torch.pow(constant_13, add_80)
-    sub_42 = torch.sub(constant_5, pow_27)
-    sqrt_26 = torch.sqrt(sub_42)
-    pow_28 = torch.pow(constant_11, add_80)
-    sub_43 = torch.sub(constant_5, pow_28)
-    div_40 = torch.div(sqrt_26, sub_43)
-    mul_123 = torch.mul(constant_15, div_40)
-    mul_124 = torch.mul(mul_123, add_81)
-    sqrt_27 = torch.sqrt(add_82)
-    add_83 = torch.add(sqrt_27, constant_3)
-    div_41 = torch.div(mul_124, add_83)
-    sub_44 = torch.sub(dense_5_bias, div_41)
-    return (sub_5, sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, sub_35, sub_38, sub_41, sub_44, add_1, add_2, add_8, add_9, add_29, add_30, add_28, add_33, add_34, add_32, add_37, add_38, add_36, add_41, add_42, add_40, add_45, add_46, add_44, add_49, add_50, add_48, add_53, add_54, add_52, add_57, add_58, add_56, add_61, add_62, add_60, add_65, add_66, add_64, add_69, add_70, add_68, add_73, add_74, add_72, add_77, add_78, add_76, add_81, add_82, add_80, neg_2, mean_5)
+    sub_45 = torch.sub(square_15, dense_5_bias_velocity)
+    mul_82 = torch.mul(sub_45, constant_15)
+    add_69 = torch.add(dense_5_bias_velocity, mul_82)
+    mul_83 = torch.mul(add_68, div_14)
+    sqrt_14 = torch.sqrt(add_69)
+    add_70 = torch.add(sqrt_14, constant_3)
+    div_28 = torch.div(mul_83, add_70)
+    sub_46 = torch.sub(dense_5_bias, div_28)
+    return (sub_7, sub_10, sub_13, sub_16, sub_19, sub_22, sub_25, sub_28, sub_31, sub_34, sub_37, sub_40, sub_43, sub_46, add_1, add_2, add_8, add_9, add_28, optimizer_learning_rate, add_29, add_30, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, neg_2, mean_5)
 
 
 def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x, y):
@@ -978,51 +864,39 @@ class Model(torch.nn.Module):
         self.variable_names = ('var_residual_block_batch_normalization_movin', 'var_residual_block_batch_normalization_movin_1', 'var_residual_block_1_batch_normalization_1_m', 'var_residual_block_1_batch_normalization_1_m_1')
         for name, value in zip(self.variable_names, values[14:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ('state_dense_kernel_m', 'state_dense_kernel_v', 'state_dense_kernel_t', 'state_dense_bias_m', 'state_dense_bias_v', 'state_dense_bias_t', 'state_residual_block_dense_1_kernel_m', 'state_residual_block_dense_1_kernel_v', 'state_residual_block_dense_1_kernel_t', 'state_residual_block_batch_normalization_gamma_1', 'state_residual_block_batch_normalization_gamma_2', 'state_residual_block_batch_normalization_gamma_3', 'state_residual_block_batch_normalization_beta_', 'state_residual_block_batch_normalization_beta__1', 'state_residual_block_batch_normalization_beta__2', 'state_residual_block_dense_2_kernel_m', 'state_residual_block_dense_2_kernel_v', 'state_residual_block_dense_2_kernel_t', 'state_residual_block_dense_2_bias_m', 'state_residual_block_dense_2_bias_v', 'state_residual_block_dense_2_bias_t', 'state_residual_block_1_dense_3_kernel_m', 'state_residual_block_1_dense_3_kernel_v', 'state_residual_block_1_dense_3_kernel_t', 'state_residual_block_1_batch_normalization_1_g_1', 'state_residual_block_1_batch_normalization_1_g_2', 'state_residual_block_1_batch_normalization_1_g_3', 'state_residual_block_1_batch_normalization_1_b_1', 'state_residual_block_1_batch_normalization_1_b_2', 'state_residual_block_1_batch_normalization_1_b_3', 'state_residual_block_1_dense_4_kernel_m', 'state_residual_block_1_dense_4_kernel_v', 'state_residual_block_1_dense_4_kernel_t', 'state_residual_block_1_dense_4_bias_m', 'state_residual_block_1_dense_4_bias_v', 'state_residual_block_1_dense_4_bias_t', 'state_dense_5_kernel_m', 'state_dense_5_kernel_v', 'state_dense_5_kernel_t', 'state_dense_5_bias_m', 'state_dense_5_bias_v', 'state_dense_5_bias_t')
+        self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_dense_kernel_momentum', 'state_dense_kernel_velocity', 'state_dense_bias_momentum', 'state_dense_bias_velocity', 'state_residual_block_dense_1_kernel_momentum', 'state_residual_block_dense_1_kernel_velocity', 'state_residual_block_batch_normalization_gamma_1', 'state_residual_block_batch_normalization_gamma_2', 'state_residual_block_batch_normalization_beta_', 'state_residual_block_batch_normalization_beta__1', 'state_residual_block_dense_2_kernel_momentum', 'state_residual_block_dense_2_kernel_velocity', 'state_residual_block_dense_2_bias_momentum', 'state_residual_block_dense_2_bias_velocity', 'state_residual_block_1_dense_3_kernel_momentum', 'state_residual_block_1_dense_3_kernel_velocity', 'state_residual_block_1_batch_normalization_1_g_1', 'state_residual_block_1_batch_normalization_1_g_2', 'state_residual_block_1_batch_normalization_1_b_1', 'state_residual_block_1_batch_normalization_1_b_2', 'state_residual_block_1_dense_4_kernel_momentum', 'state_residual_block_1_dense_4_kernel_velocity', 'state_residual_block_1_dense_4_bias_momentum', 'state_residual_block_1_dense_4_bias_velocity', 'state_dense_5_kernel_momentum', 'state_dense_5_kernel_velocity', 'state_dense_5_bias_momentum', 'state_dense_5_bias_velocity')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
-                ('state_dense_kernel_m', torch.float32, (2, 32), 0.0),
-                ('state_dense_kernel_v', torch.float32, (2, 32), 0.0),
-                ('state_dense_kernel_t', torch.float32, (), 0.0),
-                ('state_dense_bias_m', torch.float32, (32,), 0.0),
-                ('state_dense_bias_v', torch.float32, (32,), 0.0),
-                ('state_dense_bias_t', torch.float32, (), 0.0),
-                ('state_residual_block_dense_1_kernel_m', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_dense_1_kernel_v', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_dense_1_kernel_t', torch.float32, (), 0.0),
+                ('state_optimizer_iterations', torch.int32, (), 0),
+                ('state_optimizer_learning_rate', torch.float32, (), 0.01),
+                ('state_dense_kernel_momentum', torch.float32, (2, 32), 0.0),
+                ('state_dense_kernel_velocity', torch.float32, (2, 32), 0.0),
+                ('state_dense_bias_momentum', torch.float32, (32,), 0.0),
+                ('state_dense_bias_velocity', torch.float32, (32,), 0.0),
+                ('state_residual_block_dense_1_kernel_momentum', torch.float32, (32, 32), 0.0),
+                ('state_residual_block_dense_1_kernel_velocity', torch.float32, (32, 32), 0.0),
                 ('state_residual_block_batch_normalization_gamma_1', torch.float32, (32,), 0.0),
                 ('state_residual_block_batch_normalization_gamma_2', torch.float32, (32,), 0.0),
-                ('state_residual_block_batch_normalization_gamma_3', torch.float32, (), 0.0),
                 ('state_residual_block_batch_normalization_beta_', torch.float32, (32,), 0.0),
                 ('state_residual_block_batch_normalization_beta__1', torch.float32, (32,), 0.0),
-                ('state_residual_block_batch_normalization_beta__2', torch.float32, (), 0.0),
-                ('state_residual_block_dense_2_kernel_m', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_dense_2_kernel_v', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_dense_2_kernel_t', torch.float32, (), 0.0),
-                ('state_residual_block_dense_2_bias_m', torch.float32, (32,), 0.0),
-                ('state_residual_block_dense_2_bias_v', torch.float32, (32,), 0.0),
-                ('state_residual_block_dense_2_bias_t', torch.float32, (), 0.0),
-                ('state_residual_block_1_dense_3_kernel_m', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_1_dense_3_kernel_v', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_1_dense_3_kernel_t', torch.float32, (), 0.0),
+                ('state_residual_block_dense_2_kernel_momentum', torch.float32, (32, 32), 0.0),
+                ('state_residual_block_dense_2_kernel_velocity', torch.float32, (32, 32), 0.0),
+                ('state_residual_block_dense_2_bias_momentum', torch.float32, (32,), 0.0),
+                ('state_residual_block_dense_2_bias_velocity', torch.float32, (32,), 0.0),
+                ('state_residual_block_1_dense_3_kernel_momentum', torch.float32, (32, 32), 0.0),
+                ('state_residual_block_1_dense_3_kernel_velocity', torch.float32, (32, 32), 0.0),
                 ('state_residual_block_1_batch_normalization_1_g_1', torch.float32, (32,), 0.0),
                 ('state_residual_block_1_batch_normalization_1_g_2', torch.float32, (32,), 0.0),
-                ('state_residual_block_1_batch_normalization_1_g_3', torch.float32, (), 0.0),
                 ('state_residual_block_1_batch_normalization_1_b_1', torch.float32, (32,), 0.0),
                 ('state_residual_block_1_batch_normalization_1_b_2', torch.float32, (32,), 0.0),
-                ('state_residual_block_1_batch_normalization_1_b_3', torch.float32, (), 0.0),
-                ('state_residual_block_1_dense_4_kernel_m', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_1_dense_4_kernel_v', torch.float32, (32, 32), 0.0),
-                ('state_residual_block_1_dense_4_kernel_t', torch.float32, (), 0.0),
-                ('state_residual_block_1_dense_4_bias_m', torch.float32, (32,), 0.0),
-                ('state_residual_block_1_dense_4_bias_v', torch.float32, (32,), 0.0),
-                ('state_residual_block_1_dense_4_bias_t', torch.float32, (), 0.0),
-                ('state_dense_5_kernel_m', torch.float32, (32, 3), 0.0),
-                ('state_dense_5_kernel_v', torch.float32, (32, 3), 0.0),
-                ('state_dense_5_kernel_t', torch.float32, (), 0.0),
-                ('state_dense_5_bias_m', torch.float32, (3,), 0.0),
-                ('state_dense_5_bias_v', torch.float32, (3,), 0.0),
-                ('state_dense_5_bias_t', torch.float32, (), 0.0),
+                ('state_residual_block_1_dense_4_kernel_momentum', torch.float32, (32, 32), 0.0),
+                ('state_residual_block_1_dense_4_kernel_velocity', torch.float32, (32, 32), 0.0),
+                ('state_residual_block_1_dense_4_bias_momentum', torch.float32, (32,), 0.0),
+                ('state_residual_block_1_dense_4_bias_velocity', torch.float32, (32,), 0.0),
+                ('state_dense_5_kernel_momentum', torch.float32, (32, 3), 0.0),
+                ('state_dense_5_kernel_velocity', torch.float32, (32, 3), 0.0),
+                ('state_dense_5_bias_momentum', torch.float32, (3,), 0.0),
+                ('state_dense_5_bias_velocity', torch.float32, (3,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
 

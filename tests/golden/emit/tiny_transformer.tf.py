@@ -3,7 +3,7 @@
 Regenerate it instead of editing it: the `.nn` file is the source of truth.
 """
 # source: examples/tiny_transformer.nn
-# sha256: c5034515322767114bd49ca6f46e1d08e069929bd18a01f49ad5672eadb78024
+# sha256: ca81f572e13bf145682892bb3b4e13c3d699eaae3224d9e8bb656cd906b4f487
 # model: OrderTransformer
 
 
@@ -34,68 +34,50 @@ PARAMS = (
     ('dense_2/kernel', 'f32', (16, 2)),
     ('dense_2/bias', 'f32', (2,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('embedding/embeddings/m', 'f32', (10, 16), 0.0),
-    ('embedding/embeddings/v', 'f32', (10, 16), 0.0),
-    ('embedding/embeddings/t', 'f32', (), 0.0),
-    ('position_embedding/positions/m', 'f32', (10, 16), 0.0),
-    ('position_embedding/positions/v', 'f32', (10, 16), 0.0),
-    ('position_embedding/positions/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/query/kernel/m', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/kernel/v', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/query/bias/m', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/bias/v', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/bias/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/key/kernel/m', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/kernel/v', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/key/bias/m', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/bias/v', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/bias/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/value/kernel/m', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/kernel/v', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/value/bias/m', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/bias/v', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/bias/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/kernel/m', 'f32', (2, 8, 16), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/kernel/v', 'f32', (2, 8, 16), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/bias/m', 'f32', (16,), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/bias/v', 'f32', (16,), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/bias/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization/gamma/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/gamma/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/gamma/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization/beta/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/beta/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/beta/t', 'f32', (), 0.0),
-    ('encoder_block/dense/kernel/m', 'f32', (16, 32), 0.0),
-    ('encoder_block/dense/kernel/v', 'f32', (16, 32), 0.0),
-    ('encoder_block/dense/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/dense/bias/m', 'f32', (32,), 0.0),
-    ('encoder_block/dense/bias/v', 'f32', (32,), 0.0),
-    ('encoder_block/dense/bias/t', 'f32', (), 0.0),
-    ('encoder_block/dense_1/kernel/m', 'f32', (32, 16), 0.0),
-    ('encoder_block/dense_1/kernel/v', 'f32', (32, 16), 0.0),
-    ('encoder_block/dense_1/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/dense_1/bias/m', 'f32', (16,), 0.0),
-    ('encoder_block/dense_1/bias/v', 'f32', (16,), 0.0),
-    ('encoder_block/dense_1/bias/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization_1/gamma/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/gamma/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/gamma/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization_1/beta/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/beta/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/beta/t', 'f32', (), 0.0),
-    ('dense_2/kernel/m', 'f32', (16, 2), 0.0),
-    ('dense_2/kernel/v', 'f32', (16, 2), 0.0),
-    ('dense_2/kernel/t', 'f32', (), 0.0),
-    ('dense_2/bias/m', 'f32', (2,), 0.0),
-    ('dense_2/bias/v', 'f32', (2,), 0.0),
-    ('dense_2/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.01),
+    ('embedding/embeddings/momentum', 'f32', (10, 16), 0.0),
+    ('embedding/embeddings/velocity', 'f32', (10, 16), 0.0),
+    ('position_embedding/positions/momentum', 'f32', (10, 16), 0.0),
+    ('position_embedding/positions/velocity', 'f32', (10, 16), 0.0),
+    ('encoder_block/multi_head_attention/query/kernel/momentum', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/query/kernel/velocity', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/query/bias/momentum', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/query/bias/velocity', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/kernel/momentum', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/kernel/velocity', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/bias/momentum', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/bias/velocity', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/kernel/momentum', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/kernel/velocity', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/bias/momentum', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/bias/velocity', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/kernel/momentum', 'f32', (2, 8, 16), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/kernel/velocity', 'f32', (2, 8, 16), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/bias/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/bias/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/gamma/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/gamma/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/beta/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/beta/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/dense/kernel/momentum', 'f32', (16, 32), 0.0),
+    ('encoder_block/dense/kernel/velocity', 'f32', (16, 32), 0.0),
+    ('encoder_block/dense/bias/momentum', 'f32', (32,), 0.0),
+    ('encoder_block/dense/bias/velocity', 'f32', (32,), 0.0),
+    ('encoder_block/dense_1/kernel/momentum', 'f32', (32, 16), 0.0),
+    ('encoder_block/dense_1/kernel/velocity', 'f32', (32, 16), 0.0),
+    ('encoder_block/dense_1/bias/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/dense_1/bias/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/gamma/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/gamma/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/beta/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/beta/velocity', 'f32', (16,), 0.0),
+    ('dense_2/kernel/momentum', 'f32', (16, 2), 0.0),
+    ('dense_2/kernel/velocity', 'f32', (16, 2), 0.0),
+    ('dense_2/bias/momentum', 'f32', (2,), 0.0),
+    ('dense_2/bias/velocity', 'f32', (2,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -313,8 +295,8 @@ def predict(embedding_embeddings, position_embedding_positions, encoder_block_mu
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
-def train_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, embedding_embeddings_m, embedding_embeddings_v, embedding_embeddings_t, position_embedding_positions_m, position_embedding_positions_v, position_embedding_positions_t, encoder_block_multi_head_attention_query_2, encoder_block_multi_head_attention_query_3, encoder_block_multi_head_attention_query_4, encoder_block_multi_head_attention_query_5, encoder_block_multi_head_attention_query_6, encoder_block_multi_head_attention_query_7, encoder_block_multi_head_attention_key_k_1, encoder_block_multi_head_attention_key_k_2, encoder_block_multi_head_attention_key_k_3, encoder_block_multi_head_attention_key_b_1, encoder_block_multi_head_attention_key_b_2, encoder_block_multi_head_attention_key_b_3, encoder_block_multi_head_attention_value_2, encoder_block_multi_head_attention_value_3, encoder_block_multi_head_attention_value_4, encoder_block_multi_head_attention_value_5, encoder_block_multi_head_attention_value_6, encoder_block_multi_head_attention_value_7, encoder_block_multi_head_attention_atten_2, encoder_block_multi_head_attention_atten_3, encoder_block_multi_head_attention_atten_4, encoder_block_multi_head_attention_atten_5, encoder_block_multi_head_attention_atten_6, encoder_block_multi_head_attention_atten_7, encoder_block_layer_normalization_gamma_, encoder_block_layer_normalization_gamma__1, encoder_block_layer_normalization_gamma__2, encoder_block_layer_normalization_beta_m, encoder_block_layer_normalization_beta_v, encoder_block_layer_normalization_beta_t, encoder_block_dense_kernel_m, encoder_block_dense_kernel_v, encoder_block_dense_kernel_t, encoder_block_dense_bias_m, encoder_block_dense_bias_v, encoder_block_dense_bias_t, encoder_block_dense_1_kernel_m, encoder_block_dense_1_kernel_v, encoder_block_dense_1_kernel_t, encoder_block_dense_1_bias_m, encoder_block_dense_1_bias_v, encoder_block_dense_1_bias_t, encoder_block_layer_normalization_1_gamm_1, encoder_block_layer_normalization_1_gamm_2, encoder_block_layer_normalization_1_gamm_3, encoder_block_layer_normalization_1_beta_1, encoder_block_layer_normalization_1_beta_2, encoder_block_layer_normalization_1_beta_3, dense_2_kernel_m, dense_2_kernel_v, dense_2_kernel_t, dense_2_bias_m, dense_2_bias_v, dense_2_bias_t, tokens, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
+def train_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, embedding_embeddings_velocity, position_embedding_positions_momentum, position_embedding_positions_velocity, encoder_block_multi_head_attention_query_2, encoder_block_multi_head_attention_query_3, encoder_block_multi_head_attention_query_4, encoder_block_multi_head_attention_query_5, encoder_block_multi_head_attention_key_k_1, encoder_block_multi_head_attention_key_k_2, encoder_block_multi_head_attention_key_b_1, encoder_block_multi_head_attention_key_b_2, encoder_block_multi_head_attention_value_2, encoder_block_multi_head_attention_value_3, encoder_block_multi_head_attention_value_4, encoder_block_multi_head_attention_value_5, encoder_block_multi_head_attention_atten_2, encoder_block_multi_head_attention_atten_3, encoder_block_multi_head_attention_atten_4, encoder_block_multi_head_attention_atten_5, encoder_block_layer_normalization_gamma_, encoder_block_layer_normalization_gamma__1, encoder_block_layer_normalization_beta_m, encoder_block_layer_normalization_beta_v, encoder_block_dense_kernel_momentum, encoder_block_dense_kernel_velocity, encoder_block_dense_bias_momentum, encoder_block_dense_bias_velocity, encoder_block_dense_1_kernel_momentum, encoder_block_dense_1_kernel_velocity, encoder_block_dense_1_bias_momentum, encoder_block_dense_1_bias_velocity, encoder_block_layer_normalization_1_gamm_1, encoder_block_layer_normalization_1_gamm_2, encoder_block_layer_normalization_1_beta_1, encoder_block_layer_normalization_1_beta_2, dense_2_kernel_momentum, dense_2_kernel_velocity, dense_2_bias_momentum, dense_2_bias_velocity, tokens, y):
     B = tf.shape(tokens)[0]
     # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
@@ -694,432 +676,283 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     transpose_24 = tf.transpose(one_hot, (0, 2, 1))
     matmul_28 = tf.linalg.matmul(transpose_24, add_30)
     sum_30 = tf.reduce_sum(matmul_28, axis=(0,), keepdims=False)
+    # examples/tiny_transformer.nn:40: optimizer        = Adam(learning_rate=0.01, epsilon=1e-6)
+    constant_12 = tf.constant(1, tf.int32)
+    add_31 = tf.add(optimizer_iterations, constant_12)
     # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
-    add_31 = tf.add(embedding_embeddings_t, constant_4)
-    constant_12 = tf.constant(0.9, tf.float32)
-    mul_35 = tf.multiply(constant_12, embedding_embeddings_m)
-    constant_13 = tf.constant(0.09999999999999998, tf.float32)
-    mul_36 = tf.multiply(constant_13, sum_30)
-    add_32 = tf.add(mul_35, mul_36)
-    constant_14 = tf.constant(0.999, tf.float32)
-    mul_37 = tf.multiply(constant_14, embedding_embeddings_v)
-    constant_15 = tf.constant(0.0010000000000000009, tf.float32)
-    square_2 = tf.square(sum_30)
-    mul_38 = tf.multiply(constant_15, square_2)
-    add_33 = tf.add(mul_37, mul_38)
-    pow_1 = tf.pow(constant_14, add_31)
-    sub_4 = tf.subtract(constant_4, pow_1)
+    convert_1 = tf.cast(add_31, tf.float32)
+    constant_13 = tf.constant(0.999, tf.float32)
+    pow_1 = tf.pow(constant_13, convert_1)
+    sub_4 = tf.subtract(constant_7, pow_1)
     sqrt = tf.sqrt(sub_4)
-    pow_2 = tf.pow(constant_12, add_31)
-    sub_5 = tf.subtract(constant_4, pow_2)
-    div_17 = tf.math.divide(sqrt, sub_5)
-    constant_16 = tf.constant(0.01, tf.float32)
-    mul_39 = tf.multiply(constant_16, div_17)
-    mul_40 = tf.multiply(mul_39, add_32)
+    mul_35 = tf.multiply(optimizer_learning_rate, sqrt)
+    constant_14 = tf.constant(0.9, tf.float32)
+    pow_2 = tf.pow(constant_14, convert_1)
+    sub_5 = tf.subtract(constant_7, pow_2)
+    div_17 = tf.math.divide(mul_35, sub_5)
+    constant_15 = tf.constant(0.09999999999999998, tf.float32)
+    sub_6 = tf.subtract(sum_30, embedding_embeddings_momentum)
+    mul_36 = tf.multiply(sub_6, constant_15)
+    add_32 = tf.add(embedding_embeddings_momentum, mul_36)
+    square_2 = tf.square(sum_30)
+    constant_16 = tf.constant(0.0010000000000000009, tf.float32)
+    sub_7 = tf.subtract(square_2, embedding_embeddings_velocity)
+    mul_37 = tf.multiply(sub_7, constant_16)
+    add_33 = tf.add(embedding_embeddings_velocity, mul_37)
+    mul_38 = tf.multiply(add_32, div_17)
     sqrt_1 = tf.sqrt(add_33)
-    add_34 = tf.add(sqrt_1, constant_2)
-    div_18 = tf.math.divide(mul_40, add_34)
-    sub_6 = tf.subtract(embedding_embeddings, div_18)
+    constant_17 = tf.constant(1e-06, tf.float32)
+    add_34 = tf.add(sqrt_1, constant_17)
+    div_18 = tf.math.divide(mul_38, add_34)
+    sub_8 = tf.subtract(embedding_embeddings, div_18)
     # examples/tiny_transformer.nn:7: param positions: f32[T, D] = initializer       # one row per position, T from the input
-    add_35 = tf.add(position_embedding_positions_t, constant_4)
-    mul_41 = tf.multiply(constant_12, position_embedding_positions_m)
-    mul_42 = tf.multiply(constant_13, sum_29)
-    add_36 = tf.add(mul_41, mul_42)
-    mul_43 = tf.multiply(constant_14, position_embedding_positions_v)
+    sub_9 = tf.subtract(sum_29, position_embedding_positions_momentum)
+    mul_39 = tf.multiply(sub_9, constant_15)
+    add_35 = tf.add(position_embedding_positions_momentum, mul_39)
     square_3 = tf.square(sum_29)
-    mul_44 = tf.multiply(constant_15, square_3)
-    add_37 = tf.add(mul_43, mul_44)
-    pow_3 = tf.pow(constant_14, add_35)
-    sub_7 = tf.subtract(constant_4, pow_3)
-    sqrt_2 = tf.sqrt(sub_7)
-    pow_4 = tf.pow(constant_12, add_35)
-    sub_8 = tf.subtract(constant_4, pow_4)
-    div_19 = tf.math.divide(sqrt_2, sub_8)
-    mul_45 = tf.multiply(constant_16, div_19)
-    mul_46 = tf.multiply(mul_45, add_36)
-    sqrt_3 = tf.sqrt(add_37)
-    add_38 = tf.add(sqrt_3, constant_2)
-    div_20 = tf.math.divide(mul_46, add_38)
-    sub_9 = tf.subtract(position_embedding_positions, div_20)
+    sub_10 = tf.subtract(square_3, position_embedding_positions_velocity)
+    mul_40 = tf.multiply(sub_10, constant_16)
+    add_36 = tf.add(position_embedding_positions_velocity, mul_40)
+    mul_41 = tf.multiply(add_35, div_17)
+    sqrt_2 = tf.sqrt(add_36)
+    add_37 = tf.add(sqrt_2, constant_17)
+    div_19 = tf.math.divide(mul_41, add_37)
+    sub_11 = tf.subtract(position_embedding_positions, div_19)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
-    add_39 = tf.add(encoder_block_multi_head_attention_query_4, constant_4)
-    mul_47 = tf.multiply(constant_12, encoder_block_multi_head_attention_query_2)
-    mul_48 = tf.multiply(constant_13, reshape_43)
-    add_40 = tf.add(mul_47, mul_48)
-    mul_49 = tf.multiply(constant_14, encoder_block_multi_head_attention_query_3)
+    sub_12 = tf.subtract(reshape_43, encoder_block_multi_head_attention_query_2)
+    mul_42 = tf.multiply(sub_12, constant_15)
+    add_38 = tf.add(encoder_block_multi_head_attention_query_2, mul_42)
     square_4 = tf.square(reshape_43)
-    mul_50 = tf.multiply(constant_15, square_4)
-    add_41 = tf.add(mul_49, mul_50)
-    pow_5 = tf.pow(constant_14, add_39)
-    sub_10 = tf.subtract(constant_4, pow_5)
-    sqrt_4 = tf.sqrt(sub_10)
-    pow_6 = tf.pow(constant_12, add_39)
-    sub_11 = tf.subtract(constant_4, pow_6)
-    div_21 = tf.math.divide(sqrt_4, sub_11)
-    mul_51 = tf.multiply(constant_16, div_21)
-    mul_52 = tf.multiply(mul_51, add_40)
-    sqrt_5 = tf.sqrt(add_41)
-    add_42 = tf.add(sqrt_5, constant_2)
-    div_22 = tf.math.divide(mul_52, add_42)
-    sub_12 = tf.subtract(encoder_block_multi_head_attention_query, div_22)
+    sub_13 = tf.subtract(square_4, encoder_block_multi_head_attention_query_3)
+    mul_43 = tf.multiply(sub_13, constant_16)
+    add_39 = tf.add(encoder_block_multi_head_attention_query_3, mul_43)
+    mul_44 = tf.multiply(add_38, div_17)
+    sqrt_3 = tf.sqrt(add_39)
+    add_40 = tf.add(sqrt_3, constant_17)
+    div_20 = tf.math.divide(mul_44, add_40)
+    sub_14 = tf.subtract(encoder_block_multi_head_attention_query, div_20)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
-    add_43 = tf.add(encoder_block_multi_head_attention_query_7, constant_4)
-    mul_53 = tf.multiply(constant_12, encoder_block_multi_head_attention_query_5)
-    mul_54 = tf.multiply(constant_13, sum_27)
-    add_44 = tf.add(mul_53, mul_54)
-    mul_55 = tf.multiply(constant_14, encoder_block_multi_head_attention_query_6)
+    sub_15 = tf.subtract(sum_27, encoder_block_multi_head_attention_query_4)
+    mul_45 = tf.multiply(sub_15, constant_15)
+    add_41 = tf.add(encoder_block_multi_head_attention_query_4, mul_45)
     square_5 = tf.square(sum_27)
-    mul_56 = tf.multiply(constant_15, square_5)
-    add_45 = tf.add(mul_55, mul_56)
-    pow_7 = tf.pow(constant_14, add_43)
-    sub_13 = tf.subtract(constant_4, pow_7)
-    sqrt_6 = tf.sqrt(sub_13)
-    pow_8 = tf.pow(constant_12, add_43)
-    sub_14 = tf.subtract(constant_4, pow_8)
-    div_23 = tf.math.divide(sqrt_6, sub_14)
-    mul_57 = tf.multiply(constant_16, div_23)
-    mul_58 = tf.multiply(mul_57, add_44)
-    sqrt_7 = tf.sqrt(add_45)
-    add_46 = tf.add(sqrt_7, constant_2)
-    div_24 = tf.math.divide(mul_58, add_46)
-    sub_15 = tf.subtract(encoder_block_multi_head_attention_query_1, div_24)
+    sub_16 = tf.subtract(square_5, encoder_block_multi_head_attention_query_5)
+    mul_46 = tf.multiply(sub_16, constant_16)
+    add_42 = tf.add(encoder_block_multi_head_attention_query_5, mul_46)
+    mul_47 = tf.multiply(add_41, div_17)
+    sqrt_4 = tf.sqrt(add_42)
+    add_43 = tf.add(sqrt_4, constant_17)
+    div_21 = tf.math.divide(mul_47, add_43)
+    sub_17 = tf.subtract(encoder_block_multi_head_attention_query_1, div_21)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
-    add_47 = tf.add(encoder_block_multi_head_attention_key_k_3, constant_4)
-    mul_59 = tf.multiply(constant_12, encoder_block_multi_head_attention_key_k_1)
-    mul_60 = tf.multiply(constant_13, reshape_41)
-    add_48 = tf.add(mul_59, mul_60)
-    mul_61 = tf.multiply(constant_14, encoder_block_multi_head_attention_key_k_2)
+    sub_18 = tf.subtract(reshape_41, encoder_block_multi_head_attention_key_k_1)
+    mul_48 = tf.multiply(sub_18, constant_15)
+    add_44 = tf.add(encoder_block_multi_head_attention_key_k_1, mul_48)
     square_6 = tf.square(reshape_41)
-    mul_62 = tf.multiply(constant_15, square_6)
-    add_49 = tf.add(mul_61, mul_62)
-    pow_9 = tf.pow(constant_14, add_47)
-    sub_16 = tf.subtract(constant_4, pow_9)
-    sqrt_8 = tf.sqrt(sub_16)
-    pow_10 = tf.pow(constant_12, add_47)
-    sub_17 = tf.subtract(constant_4, pow_10)
-    div_25 = tf.math.divide(sqrt_8, sub_17)
-    mul_63 = tf.multiply(constant_16, div_25)
-    mul_64 = tf.multiply(mul_63, add_48)
-    sqrt_9 = tf.sqrt(add_49)
-    add_50 = tf.add(sqrt_9, constant_2)
-    div_26 = tf.math.divide(mul_64, add_50)
-    sub_18 = tf.subtract(encoder_block_multi_head_attention_key_k, div_26)
+    sub_19 = tf.subtract(square_6, encoder_block_multi_head_attention_key_k_2)
+    mul_49 = tf.multiply(sub_19, constant_16)
+    add_45 = tf.add(encoder_block_multi_head_attention_key_k_2, mul_49)
+    mul_50 = tf.multiply(add_44, div_17)
+    sqrt_5 = tf.sqrt(add_45)
+    add_46 = tf.add(sqrt_5, constant_17)
+    div_22 = tf.math.divide(mul_50, add_46)
+    sub_20 = tf.subtract(encoder_block_multi_head_attention_key_k, div_22)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
-    add_51 = tf.add(encoder_block_multi_head_attention_key_b_3, constant_4)
-    mul_65 = tf.multiply(constant_12, encoder_block_multi_head_attention_key_b_1)
-    mul_66 = tf.multiply(constant_13, sum_25)
-    add_52 = tf.add(mul_65, mul_66)
-    mul_67 = tf.multiply(constant_14, encoder_block_multi_head_attention_key_b_2)
+    sub_21 = tf.subtract(sum_25, encoder_block_multi_head_attention_key_b_1)
+    mul_51 = tf.multiply(sub_21, constant_15)
+    add_47 = tf.add(encoder_block_multi_head_attention_key_b_1, mul_51)
     square_7 = tf.square(sum_25)
-    mul_68 = tf.multiply(constant_15, square_7)
-    add_53 = tf.add(mul_67, mul_68)
-    pow_11 = tf.pow(constant_14, add_51)
-    sub_19 = tf.subtract(constant_4, pow_11)
-    sqrt_10 = tf.sqrt(sub_19)
-    pow_12 = tf.pow(constant_12, add_51)
-    sub_20 = tf.subtract(constant_4, pow_12)
-    div_27 = tf.math.divide(sqrt_10, sub_20)
-    mul_69 = tf.multiply(constant_16, div_27)
-    mul_70 = tf.multiply(mul_69, add_52)
-    sqrt_11 = tf.sqrt(add_53)
-    add_54 = tf.add(sqrt_11, constant_2)
-    div_28 = tf.math.divide(mul_70, add_54)
-    sub_21 = tf.subtract(encoder_block_multi_head_attention_key_b, div_28)
+    sub_22 = tf.subtract(square_7, encoder_block_multi_head_attention_key_b_2)
+    mul_52 = tf.multiply(sub_22, constant_16)
+    add_48 = tf.add(encoder_block_multi_head_attention_key_b_2, mul_52)
+    mul_53 = tf.multiply(add_47, div_17)
+    sqrt_6 = tf.sqrt(add_48)
+    add_49 = tf.add(sqrt_6, constant_17)
+    div_23 = tf.math.divide(mul_53, add_49)
+    sub_23 = tf.subtract(encoder_block_multi_head_attention_key_b, div_23)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
-    add_55 = tf.add(encoder_block_multi_head_attention_value_4, constant_4)
-    mul_71 = tf.multiply(constant_12, encoder_block_multi_head_attention_value_2)
-    mul_72 = tf.multiply(constant_13, reshape_39)
-    add_56 = tf.add(mul_71, mul_72)
-    mul_73 = tf.multiply(constant_14, encoder_block_multi_head_attention_value_3)
+    sub_24 = tf.subtract(reshape_39, encoder_block_multi_head_attention_value_2)
+    mul_54 = tf.multiply(sub_24, constant_15)
+    add_50 = tf.add(encoder_block_multi_head_attention_value_2, mul_54)
     square_8 = tf.square(reshape_39)
-    mul_74 = tf.multiply(constant_15, square_8)
-    add_57 = tf.add(mul_73, mul_74)
-    pow_13 = tf.pow(constant_14, add_55)
-    sub_22 = tf.subtract(constant_4, pow_13)
-    sqrt_12 = tf.sqrt(sub_22)
-    pow_14 = tf.pow(constant_12, add_55)
-    sub_23 = tf.subtract(constant_4, pow_14)
-    div_29 = tf.math.divide(sqrt_12, sub_23)
-    mul_75 = tf.multiply(constant_16, div_29)
-    mul_76 = tf.multiply(mul_75, add_56)
-    sqrt_13 = tf.sqrt(add_57)
-    add_58 = tf.add(sqrt_13, constant_2)
-    div_30 = tf.math.divide(mul_76, add_58)
-    sub_24 = tf.subtract(encoder_block_multi_head_attention_value, div_30)
+    sub_25 = tf.subtract(square_8, encoder_block_multi_head_attention_value_3)
+    mul_55 = tf.multiply(sub_25, constant_16)
+    add_51 = tf.add(encoder_block_multi_head_attention_value_3, mul_55)
+    mul_56 = tf.multiply(add_50, div_17)
+    sqrt_7 = tf.sqrt(add_51)
+    add_52 = tf.add(sqrt_7, constant_17)
+    div_24 = tf.math.divide(mul_56, add_52)
+    sub_26 = tf.subtract(encoder_block_multi_head_attention_value, div_24)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
-    add_59 = tf.add(encoder_block_multi_head_attention_value_7, constant_4)
-    mul_77 = tf.multiply(constant_12, encoder_block_multi_head_attention_value_5)
-    mul_78 = tf.multiply(constant_13, sum_23)
-    add_60 = tf.add(mul_77, mul_78)
-    mul_79 = tf.multiply(constant_14, encoder_block_multi_head_attention_value_6)
+    sub_27 = tf.subtract(sum_23, encoder_block_multi_head_attention_value_4)
+    mul_57 = tf.multiply(sub_27, constant_15)
+    add_53 = tf.add(encoder_block_multi_head_attention_value_4, mul_57)
     square_9 = tf.square(sum_23)
-    mul_80 = tf.multiply(constant_15, square_9)
-    add_61 = tf.add(mul_79, mul_80)
-    pow_15 = tf.pow(constant_14, add_59)
-    sub_25 = tf.subtract(constant_4, pow_15)
-    sqrt_14 = tf.sqrt(sub_25)
-    pow_16 = tf.pow(constant_12, add_59)
-    sub_26 = tf.subtract(constant_4, pow_16)
-    div_31 = tf.math.divide(sqrt_14, sub_26)
-    mul_81 = tf.multiply(constant_16, div_31)
-    mul_82 = tf.multiply(mul_81, add_60)
-    sqrt_15 = tf.sqrt(add_61)
-    add_62 = tf.add(sqrt_15, constant_2)
-    div_32 = tf.math.divide(mul_82, add_62)
-    sub_27 = tf.subtract(encoder_block_multi_head_attention_value_1, div_32)
+    sub_28 = tf.subtract(square_9, encoder_block_multi_head_attention_value_5)
+    mul_58 = tf.multiply(sub_28, constant_16)
+    add_54 = tf.add(encoder_block_multi_head_attention_value_5, mul_58)
+    mul_59 = tf.multiply(add_53, div_17)
+    sqrt_8 = tf.sqrt(add_54)
+    add_55 = tf.add(sqrt_8, constant_17)
+    div_25 = tf.math.divide(mul_59, add_55)
+    sub_29 = tf.subtract(encoder_block_multi_head_attention_value_1, div_25)
     # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
-    add_63 = tf.add(encoder_block_multi_head_attention_atten_4, constant_4)
-    mul_83 = tf.multiply(constant_12, encoder_block_multi_head_attention_atten_2)
-    mul_84 = tf.multiply(constant_13, reshape_35)
-    add_64 = tf.add(mul_83, mul_84)
-    mul_85 = tf.multiply(constant_14, encoder_block_multi_head_attention_atten_3)
+    sub_30 = tf.subtract(reshape_35, encoder_block_multi_head_attention_atten_2)
+    mul_60 = tf.multiply(sub_30, constant_15)
+    add_56 = tf.add(encoder_block_multi_head_attention_atten_2, mul_60)
     square_10 = tf.square(reshape_35)
-    mul_86 = tf.multiply(constant_15, square_10)
-    add_65 = tf.add(mul_85, mul_86)
-    pow_17 = tf.pow(constant_14, add_63)
-    sub_28 = tf.subtract(constant_4, pow_17)
-    sqrt_16 = tf.sqrt(sub_28)
-    pow_18 = tf.pow(constant_12, add_63)
-    sub_29 = tf.subtract(constant_4, pow_18)
-    div_33 = tf.math.divide(sqrt_16, sub_29)
-    mul_87 = tf.multiply(constant_16, div_33)
-    mul_88 = tf.multiply(mul_87, add_64)
-    sqrt_17 = tf.sqrt(add_65)
-    add_66 = tf.add(sqrt_17, constant_2)
-    div_34 = tf.math.divide(mul_88, add_66)
-    sub_30 = tf.subtract(encoder_block_multi_head_attention_atten, div_34)
+    sub_31 = tf.subtract(square_10, encoder_block_multi_head_attention_atten_3)
+    mul_61 = tf.multiply(sub_31, constant_16)
+    add_57 = tf.add(encoder_block_multi_head_attention_atten_3, mul_61)
+    mul_62 = tf.multiply(add_56, div_17)
+    sqrt_9 = tf.sqrt(add_57)
+    add_58 = tf.add(sqrt_9, constant_17)
+    div_26 = tf.math.divide(mul_62, add_58)
+    sub_32 = tf.subtract(encoder_block_multi_head_attention_atten, div_26)
     # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
-    add_67 = tf.add(encoder_block_multi_head_attention_atten_7, constant_4)
-    mul_89 = tf.multiply(constant_12, encoder_block_multi_head_attention_atten_5)
-    mul_90 = tf.multiply(constant_13, sum_20)
-    add_68 = tf.add(mul_89, mul_90)
-    mul_91 = tf.multiply(constant_14, encoder_block_multi_head_attention_atten_6)
+    sub_33 = tf.subtract(sum_20, encoder_block_multi_head_attention_atten_4)
+    mul_63 = tf.multiply(sub_33, constant_15)
+    add_59 = tf.add(encoder_block_multi_head_attention_atten_4, mul_63)
     square_11 = tf.square(sum_20)
-    mul_92 = tf.multiply(constant_15, square_11)
-    add_69 = tf.add(mul_91, mul_92)
-    pow_19 = tf.pow(constant_14, add_67)
-    sub_31 = tf.subtract(constant_4, pow_19)
-    sqrt_18 = tf.sqrt(sub_31)
-    pow_20 = tf.pow(constant_12, add_67)
-    sub_32 = tf.subtract(constant_4, pow_20)
-    div_35 = tf.math.divide(sqrt_18, sub_32)
-    mul_93 = tf.multiply(constant_16, div_35)
-    mul_94 = tf.multiply(mul_93, add_68)
-    sqrt_19 = tf.sqrt(add_69)
-    add_70 = tf.add(sqrt_19, constant_2)
-    div_36 = tf.math.divide(mul_94, add_70)
-    sub_33 = tf.subtract(encoder_block_multi_head_attention_atten_1, div_36)
+    sub_34 = tf.subtract(square_11, encoder_block_multi_head_attention_atten_5)
+    mul_64 = tf.multiply(sub_34, constant_16)
+    add_60 = tf.add(encoder_block_multi_head_attention_atten_5, mul_64)
+    mul_65 = tf.multiply(add_59, div_17)
+    sqrt_10 = tf.sqrt(add_60)
+    add_61 = tf.add(sqrt_10, constant_17)
+    div_27 = tf.math.divide(mul_65, add_61)
+    sub_35 = tf.subtract(encoder_block_multi_head_attention_atten_1, div_27)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
-    add_71 = tf.add(encoder_block_layer_normalization_gamma__2, constant_4)
-    mul_95 = tf.multiply(constant_12, encoder_block_layer_normalization_gamma_)
-    mul_96 = tf.multiply(constant_13, reshape_33)
-    add_72 = tf.add(mul_95, mul_96)
-    mul_97 = tf.multiply(constant_14, encoder_block_layer_normalization_gamma__1)
+    sub_36 = tf.subtract(reshape_33, encoder_block_layer_normalization_gamma_)
+    mul_66 = tf.multiply(sub_36, constant_15)
+    add_62 = tf.add(encoder_block_layer_normalization_gamma_, mul_66)
     square_12 = tf.square(reshape_33)
-    mul_98 = tf.multiply(constant_15, square_12)
-    add_73 = tf.add(mul_97, mul_98)
-    pow_21 = tf.pow(constant_14, add_71)
-    sub_34 = tf.subtract(constant_4, pow_21)
-    sqrt_20 = tf.sqrt(sub_34)
-    pow_22 = tf.pow(constant_12, add_71)
-    sub_35 = tf.subtract(constant_4, pow_22)
-    div_37 = tf.math.divide(sqrt_20, sub_35)
-    mul_99 = tf.multiply(constant_16, div_37)
-    mul_100 = tf.multiply(mul_99, add_72)
-    sqrt_21 = tf.sqrt(add_73)
-    add_74 = tf.add(sqrt_21, constant_2)
-    div_38 = tf.math.divide(mul_100, add_74)
-    sub_36 = tf.subtract(encoder_block_layer_normalization_gamma, div_38)
+    sub_37 = tf.subtract(square_12, encoder_block_layer_normalization_gamma__1)
+    mul_67 = tf.multiply(sub_37, constant_16)
+    add_63 = tf.add(encoder_block_layer_normalization_gamma__1, mul_67)
+    mul_68 = tf.multiply(add_62, div_17)
+    sqrt_11 = tf.sqrt(add_63)
+    add_64 = tf.add(sqrt_11, constant_17)
+    div_28 = tf.math.divide(mul_68, add_64)
+    sub_38 = tf.subtract(encoder_block_layer_normalization_gamma, div_28)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
-    add_75 = tf.add(encoder_block_layer_normalization_beta_t, constant_4)
-    mul_101 = tf.multiply(constant_12, encoder_block_layer_normalization_beta_m)
-    mul_102 = tf.multiply(constant_13, reshape_29)
-    add_76 = tf.add(mul_101, mul_102)
-    mul_103 = tf.multiply(constant_14, encoder_block_layer_normalization_beta_v)
+    sub_39 = tf.subtract(reshape_29, encoder_block_layer_normalization_beta_m)
+    mul_69 = tf.multiply(sub_39, constant_15)
+    add_65 = tf.add(encoder_block_layer_normalization_beta_m, mul_69)
     square_13 = tf.square(reshape_29)
-    mul_104 = tf.multiply(constant_15, square_13)
-    add_77 = tf.add(mul_103, mul_104)
-    pow_23 = tf.pow(constant_14, add_75)
-    sub_37 = tf.subtract(constant_4, pow_23)
-    sqrt_22 = tf.sqrt(sub_37)
-    pow_24 = tf.pow(constant_12, add_75)
-    sub_38 = tf.subtract(constant_4, pow_24)
-    div_39 = tf.math.divide(sqrt_22, sub_38)
-    mul_105 = tf.multiply(constant_16, div_39)
-    mul_106 = tf.multiply(mul_105, add_76)
-    sqrt_23 = tf.sqrt(add_77)
-    add_78 = tf.add(sqrt_23, constant_2)
-    div_40 = tf.math.divide(mul_106, add_78)
-    sub_39 = tf.subtract(encoder_block_layer_normalization_beta, div_40)
+    sub_40 = tf.subtract(square_13, encoder_block_layer_normalization_beta_v)
+    mul_70 = tf.multiply(sub_40, constant_16)
+    add_66 = tf.add(encoder_block_layer_normalization_beta_v, mul_70)
+    mul_71 = tf.multiply(add_65, div_17)
+    sqrt_12 = tf.sqrt(add_66)
+    add_67 = tf.add(sqrt_12, constant_17)
+    div_29 = tf.math.divide(mul_71, add_67)
+    sub_41 = tf.subtract(encoder_block_layer_normalization_beta, div_29)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_79 = tf.add(encoder_block_dense_kernel_t, constant_4)
-    mul_107 = tf.multiply(constant_12, encoder_block_dense_kernel_m)
-    mul_108 = tf.multiply(constant_13, matmul_15)
-    add_80 = tf.add(mul_107, mul_108)
-    mul_109 = tf.multiply(constant_14, encoder_block_dense_kernel_v)
+    sub_42 = tf.subtract(matmul_15, encoder_block_dense_kernel_momentum)
+    mul_72 = tf.multiply(sub_42, constant_15)
+    add_68 = tf.add(encoder_block_dense_kernel_momentum, mul_72)
     square_14 = tf.square(matmul_15)
-    mul_110 = tf.multiply(constant_15, square_14)
-    add_81 = tf.add(mul_109, mul_110)
-    pow_25 = tf.pow(constant_14, add_79)
-    sub_40 = tf.subtract(constant_4, pow_25)
-    sqrt_24 = tf.sqrt(sub_40)
-    pow_26 = tf.pow(constant_12, add_79)
-    sub_41 = tf.subtract(constant_4, pow_26)
-    div_41 = tf.math.divide(sqrt_24, sub_41)
-    mul_111 = tf.multiply(constant_16, div_41)
-    mul_112 = tf.multiply(mul_111, add_80)
-    sqrt_25 = tf.sqrt(add_81)
-    add_82 = tf.add(sqrt_25, constant_2)
-    div_42 = tf.math.divide(mul_112, add_82)
-    sub_42 = tf.subtract(encoder_block_dense_kernel, div_42)
+    sub_43 = tf.subtract(square_14, encoder_block_dense_kernel_velocity)
+    mul_73 = tf.multiply(sub_43, constant_16)
+    add_69 = tf.add(encoder_block_dense_kernel_velocity, mul_73)
+    mul_74 = tf.multiply(add_68, div_17)
+    sqrt_13 = tf.sqrt(add_69)
+    add_70 = tf.add(sqrt_13, constant_17)
+    div_30 = tf.math.divide(mul_74, add_70)
+    sub_44 = tf.subtract(encoder_block_dense_kernel, div_30)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_83 = tf.add(encoder_block_dense_bias_t, constant_4)
-    mul_113 = tf.multiply(constant_12, encoder_block_dense_bias_m)
-    mul_114 = tf.multiply(constant_13, sum_14)
-    add_84 = tf.add(mul_113, mul_114)
-    mul_115 = tf.multiply(constant_14, encoder_block_dense_bias_v)
+    sub_45 = tf.subtract(sum_14, encoder_block_dense_bias_momentum)
+    mul_75 = tf.multiply(sub_45, constant_15)
+    add_71 = tf.add(encoder_block_dense_bias_momentum, mul_75)
     square_15 = tf.square(sum_14)
-    mul_116 = tf.multiply(constant_15, square_15)
-    add_85 = tf.add(mul_115, mul_116)
-    pow_27 = tf.pow(constant_14, add_83)
-    sub_43 = tf.subtract(constant_4, pow_27)
-    sqrt_26 = tf.sqrt(sub_43)
-    pow_28 = tf.pow(constant_12, add_83)
-    sub_44 = tf.subtract(constant_4, pow_28)
-    div_43 = tf.math.divide(sqrt_26, sub_44)
-    mul_117 = tf.multiply(constant_16, div_43)
-    mul_118 = tf.multiply(mul_117, add_84)
-    sqrt_27 = tf.sqrt(add_85)
-    add_86 = tf.add(sqrt_27, constant_2)
-    div_44 = tf.math.divide(mul_118, add_86)
-    sub_45 = tf.subtract(encoder_block_dense_bias, div_44)
+    sub_46 = tf.subtract(square_15, encoder_block_dense_bias_velocity)
+    mul_76 = tf.multiply(sub_46, constant_16)
+    add_72 = tf.add(encoder_block_dense_bias_velocity, mul_76)
+    mul_77 = tf.multiply(add_71, div_17)
+    sqrt_14 = tf.sqrt(add_72)
+    add_73 = tf.add(sqrt_14, constant_17)
+    div_31 = tf.math.divide(mul_77, add_73)
+    sub_47 = tf.subtract(encoder_block_dense_bias, div_31)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_87 = tf.add(encoder_block_dense_1_kernel_t, constant_4)
-    mul_119 = tf.multiply(constant_12, encoder_block_dense_1_kernel_m)
-    mul_120 = tf.multiply(constant_13, matmul_13)
-    add_88 = tf.add(mul_119, mul_120)
-    mul_121 = tf.multiply(constant_14, encoder_block_dense_1_kernel_v)
+    sub_48 = tf.subtract(matmul_13, encoder_block_dense_1_kernel_momentum)
+    mul_78 = tf.multiply(sub_48, constant_15)
+    add_74 = tf.add(encoder_block_dense_1_kernel_momentum, mul_78)
     square_16 = tf.square(matmul_13)
-    mul_122 = tf.multiply(constant_15, square_16)
-    add_89 = tf.add(mul_121, mul_122)
-    pow_29 = tf.pow(constant_14, add_87)
-    sub_46 = tf.subtract(constant_4, pow_29)
-    sqrt_28 = tf.sqrt(sub_46)
-    pow_30 = tf.pow(constant_12, add_87)
-    sub_47 = tf.subtract(constant_4, pow_30)
-    div_45 = tf.math.divide(sqrt_28, sub_47)
-    mul_123 = tf.multiply(constant_16, div_45)
-    mul_124 = tf.multiply(mul_123, add_88)
-    sqrt_29 = tf.sqrt(add_89)
-    add_90 = tf.add(sqrt_29, constant_2)
-    div_46 = tf.math.divide(mul_124, add_90)
-    sub_48 = tf.subtract(encoder_block_dense_1_kernel, div_46)
+    sub_49 = tf.subtract(square_16, encoder_block_dense_1_kernel_velocity)
+    mul_79 = tf.multiply(sub_49, constant_16)
+    add_75 = tf.add(encoder_block_dense_1_kernel_velocity, mul_79)
+    mul_80 = tf.multiply(add_74, div_17)
+    sqrt_15 = tf.sqrt(add_75)
+    add_76 = tf.add(sqrt_15, constant_17)
+    div_32 = tf.math.divide(mul_80, add_76)
+    sub_50 = tf.subtract(encoder_block_dense_1_kernel, div_32)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_91 = tf.add(encoder_block_dense_1_bias_t, constant_4)
-    mul_125 = tf.multiply(constant_12, encoder_block_dense_1_bias_m)
-    mul_126 = tf.multiply(constant_13, sum_13)
-    add_92 = tf.add(mul_125, mul_126)
-    mul_127 = tf.multiply(constant_14, encoder_block_dense_1_bias_v)
+    sub_51 = tf.subtract(sum_13, encoder_block_dense_1_bias_momentum)
+    mul_81 = tf.multiply(sub_51, constant_15)
+    add_77 = tf.add(encoder_block_dense_1_bias_momentum, mul_81)
     square_17 = tf.square(sum_13)
-    mul_128 = tf.multiply(constant_15, square_17)
-    add_93 = tf.add(mul_127, mul_128)
-    pow_31 = tf.pow(constant_14, add_91)
-    sub_49 = tf.subtract(constant_4, pow_31)
-    sqrt_30 = tf.sqrt(sub_49)
-    pow_32 = tf.pow(constant_12, add_91)
-    sub_50 = tf.subtract(constant_4, pow_32)
-    div_47 = tf.math.divide(sqrt_30, sub_50)
-    mul_129 = tf.multiply(constant_16, div_47)
-    mul_130 = tf.multiply(mul_129, add_92)
-    sqrt_31 = tf.sqrt(add_93)
-    add_94 = tf.add(sqrt_31, constant_2)
-    div_48 = tf.math.divide(mul_130, add_94)
-    sub_51 = tf.subtract(encoder_block_dense_1_bias, div_48)
+    sub_52 = tf.subtract(square_17, encoder_block_dense_1_bias_velocity)
+    mul_82 = tf.multiply(sub_52, constant_16)
+    add_78 = tf.add(encoder_block_dense_1_bias_velocity, mul_82)
+    mul_83 = tf.multiply(add_77, div_17)
+    sqrt_16 = tf.sqrt(add_78)
+    add_79 = tf.add(sqrt_16, constant_17)
+    div_33 = tf.math.divide(mul_83, add_79)
+    sub_53 = tf.subtract(encoder_block_dense_1_bias, div_33)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
-    add_95 = tf.add(encoder_block_layer_normalization_1_gamm_3, constant_4)
-    mul_131 = tf.multiply(constant_12, encoder_block_layer_normalization_1_gamm_1)
-    mul_132 = tf.multiply(constant_13, reshape_24)
-    add_96 = tf.add(mul_131, mul_132)
-    mul_133 = tf.multiply(constant_14, encoder_block_layer_normalization_1_gamm_2)
+    sub_54 = tf.subtract(reshape_24, encoder_block_layer_normalization_1_gamm_1)
+    mul_84 = tf.multiply(sub_54, constant_15)
+    add_80 = tf.add(encoder_block_layer_normalization_1_gamm_1, mul_84)
     square_18 = tf.square(reshape_24)
-    mul_134 = tf.multiply(constant_15, square_18)
-    add_97 = tf.add(mul_133, mul_134)
-    pow_33 = tf.pow(constant_14, add_95)
-    sub_52 = tf.subtract(constant_4, pow_33)
-    sqrt_32 = tf.sqrt(sub_52)
-    pow_34 = tf.pow(constant_12, add_95)
-    sub_53 = tf.subtract(constant_4, pow_34)
-    div_49 = tf.math.divide(sqrt_32, sub_53)
-    mul_135 = tf.multiply(constant_16, div_49)
-    mul_136 = tf.multiply(mul_135, add_96)
-    sqrt_33 = tf.sqrt(add_97)
-    add_98 = tf.add(sqrt_33, constant_2)
-    div_50 = tf.math.divide(mul_136, add_98)
-    sub_54 = tf.subtract(encoder_block_layer_normalization_1_gamm, div_50)
+    sub_55 = tf.subtract(square_18, encoder_block_layer_normalization_1_gamm_2)
+    mul_85 = tf.multiply(sub_55, constant_16)
+    add_81 = tf.add(encoder_block_layer_normalization_1_gamm_2, mul_85)
+    mul_86 = tf.multiply(add_80, div_17)
+    sqrt_17 = tf.sqrt(add_81)
+    add_82 = tf.add(sqrt_17, constant_17)
+    div_34 = tf.math.divide(mul_86, add_82)
+    sub_56 = tf.subtract(encoder_block_layer_normalization_1_gamm, div_34)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
-    add_99 = tf.add(encoder_block_layer_normalization_1_beta_3, constant_4)
-    mul_137 = tf.multiply(constant_12, encoder_block_layer_normalization_1_beta_1)
-    mul_138 = tf.multiply(constant_13, reshape_20)
-    add_100 = tf.add(mul_137, mul_138)
-    mul_139 = tf.multiply(constant_14, encoder_block_layer_normalization_1_beta_2)
+    sub_57 = tf.subtract(reshape_20, encoder_block_layer_normalization_1_beta_1)
+    mul_87 = tf.multiply(sub_57, constant_15)
+    add_83 = tf.add(encoder_block_layer_normalization_1_beta_1, mul_87)
     square_19 = tf.square(reshape_20)
-    mul_140 = tf.multiply(constant_15, square_19)
-    add_101 = tf.add(mul_139, mul_140)
-    pow_35 = tf.pow(constant_14, add_99)
-    sub_55 = tf.subtract(constant_4, pow_35)
-    sqrt_34 = tf.sqrt(sub_55)
-    pow_36 = tf.pow(constant_12, add_99)
-    sub_56 = tf.subtract(constant_4, pow_36)
-    div_51 = tf.math.divide(sqrt_34, sub_56)
-    mul_141 = tf.multiply(constant_16, div_51)
-    mul_142 = tf.multiply(mul_141, add_100)
-    sqrt_35 = tf.sqrt(add_101)
-    add_102 = tf.add(sqrt_35, constant_2)
-    div_52 = tf.math.divide(mul_142, add_102)
-    sub_57 = tf.subtract(encoder_block_layer_normalization_1_beta, div_52)
+    sub_58 = tf.subtract(square_19, encoder_block_layer_normalization_1_beta_2)
+    mul_88 = tf.multiply(sub_58, constant_16)
+    add_84 = tf.add(encoder_block_layer_normalization_1_beta_2, mul_88)
+    mul_89 = tf.multiply(add_83, div_17)
+    sqrt_18 = tf.sqrt(add_84)
+    add_85 = tf.add(sqrt_18, constant_17)
+    div_35 = tf.math.divide(mul_89, add_85)
+    sub_59 = tf.subtract(encoder_block_layer_normalization_1_beta, div_35)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_103 = tf.add(dense_2_kernel_t, constant_4)
-    mul_143 = tf.multiply(constant_12, dense_2_kernel_m)
-    mul_144 = tf.multiply(constant_13, matmul_11)
-    add_104 = tf.add(mul_143, mul_144)
-    mul_145 = tf.multiply(constant_14, dense_2_kernel_v)
+    sub_60 = tf.subtract(matmul_11, dense_2_kernel_momentum)
+    mul_90 = tf.multiply(sub_60, constant_15)
+    add_86 = tf.add(dense_2_kernel_momentum, mul_90)
     square_20 = tf.square(matmul_11)
-    mul_146 = tf.multiply(constant_15, square_20)
-    add_105 = tf.add(mul_145, mul_146)
-    pow_37 = tf.pow(constant_14, add_103)
-    sub_58 = tf.subtract(constant_4, pow_37)
-    sqrt_36 = tf.sqrt(sub_58)
-    pow_38 = tf.pow(constant_12, add_103)
-    sub_59 = tf.subtract(constant_4, pow_38)
-    div_53 = tf.math.divide(sqrt_36, sub_59)
-    mul_147 = tf.multiply(constant_16, div_53)
-    mul_148 = tf.multiply(mul_147, add_104)
-    sqrt_37 = tf.sqrt(add_105)
-    add_106 = tf.add(sqrt_37, constant_2)
-    div_54 = tf.math.divide(mul_148, add_106)
-    sub_60 = tf.subtract(dense_2_kernel, div_54)
+    sub_61 = tf.subtract(square_20, dense_2_kernel_velocity)
+    mul_91 = tf.multiply(sub_61, constant_16)
+    add_87 = tf.add(dense_2_kernel_velocity, mul_91)
+    mul_92 = tf.multiply(add_86, div_17)
+    sqrt_19 = tf.sqrt(add_87)
+    add_88 = tf.add(sqrt_19, constant_17)
+    div_36 = tf.math.divide(mul_92, add_88)
+    sub_62 = tf.subtract(dense_2_kernel, div_36)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_107 = tf.add(dense_2_bias_t, constant_4)
-    mul_149 = tf.multiply(constant_12, dense_2_bias_m)
-    mul_150 = tf.multiply(constant_13, sum_7)
-    add_108 = tf.add(mul_149, mul_150)
-    mul_151 = tf.multiply(constant_14, dense_2_bias_v)
+    sub_63 = tf.subtract(sum_7, dense_2_bias_momentum)
+    mul_93 = tf.multiply(sub_63, constant_15)
+    add_89 = tf.add(dense_2_bias_momentum, mul_93)
     square_21 = tf.square(sum_7)
-    mul_152 = tf.multiply(constant_15, square_21)
-    add_109 = tf.add(mul_151, mul_152)
-    pow_39 = tf.pow(constant_14, add_107)
-    sub_61 = tf.subtract(constant_4, pow_39)
-    sqrt_38 = tf.sqrt(sub_61)
-    pow_40 = tf.pow(constant_12, add_107)
-    sub_62 = tf.subtract(constant_4, pow_40)
-    div_55 = tf.math.divide(sqrt_38, sub_62)
-    mul_153 = tf.multiply(constant_16, div_55)
-    mul_154 = tf.multiply(mul_153, add_108)
-    sqrt_39 = tf.sqrt(add_109)
-    add_110 = tf.add(sqrt_39, constant_2)
-    div_56 = tf.math.divide(mul_154, add_110)
-    sub_63 = tf.subtract(dense_2_bias, div_56)
-    return (sub_6, sub_9, sub_12, sub_15, sub_18, sub_21, sub_24, sub_27, sub_30, sub_33, sub_36, sub_39, sub_42, sub_45, sub_48, sub_51, sub_54, sub_57, sub_60, sub_63, add_32, add_33, add_31, add_36, add_37, add_35, add_40, add_41, add_39, add_44, add_45, add_43, add_48, add_49, add_47, add_52, add_53, add_51, add_56, add_57, add_55, add_60, add_61, add_59, add_64, add_65, add_63, add_68, add_69, add_67, add_72, add_73, add_71, add_76, add_77, add_75, add_80, add_81, add_79, add_84, add_85, add_83, add_88, add_89, add_87, add_92, add_93, add_91, add_96, add_97, add_95, add_100, add_101, add_99, add_104, add_105, add_103, add_108, add_109, add_107, neg_2, mean_6)
+    sub_64 = tf.subtract(square_21, dense_2_bias_velocity)
+    mul_94 = tf.multiply(sub_64, constant_16)
+    add_90 = tf.add(dense_2_bias_velocity, mul_94)
+    mul_95 = tf.multiply(add_89, div_17)
+    sqrt_20 = tf.sqrt(add_90)
+    add_91 = tf.add(sqrt_20, constant_17)
+    div_37 = tf.math.divide(mul_95, add_91)
+    sub_65 = tf.subtract(dense_2_bias, div_37)
+    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, sub_35, sub_38, sub_41, sub_44, sub_47, sub_50, sub_53, sub_56, sub_59, sub_62, sub_65, add_31, optimizer_learning_rate, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, add_71, add_72, add_74, add_75, add_77, add_78, add_80, add_81, add_83, add_84, add_86, add_87, add_89, add_90, neg_2, mean_6)
 
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((10, 16), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((16, 2, 8), tf.float32), tf.TensorSpec((2, 8), tf.float32), tf.TensorSpec((2, 8, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
@@ -1288,66 +1121,48 @@ class Model(tf.Module):
             tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
                         trainable=False, name=name)
             for name, dtype, shape, value in (
-                ('embedding_embeddings_m', tf.float32, (10, 16), 0.0),
-                ('embedding_embeddings_v', tf.float32, (10, 16), 0.0),
-                ('embedding_embeddings_t', tf.float32, (), 0.0),
-                ('position_embedding_positions_m', tf.float32, (10, 16), 0.0),
-                ('position_embedding_positions_v', tf.float32, (10, 16), 0.0),
-                ('position_embedding_positions_t', tf.float32, (), 0.0),
+                ('optimizer_iterations', tf.int32, (), 0),
+                ('optimizer_learning_rate', tf.float32, (), 0.01),
+                ('embedding_embeddings_momentum', tf.float32, (10, 16), 0.0),
+                ('embedding_embeddings_velocity', tf.float32, (10, 16), 0.0),
+                ('position_embedding_positions_momentum', tf.float32, (10, 16), 0.0),
+                ('position_embedding_positions_velocity', tf.float32, (10, 16), 0.0),
                 ('encoder_block_multi_head_attention_query_2', tf.float32, (16, 2, 8), 0.0),
                 ('encoder_block_multi_head_attention_query_3', tf.float32, (16, 2, 8), 0.0),
-                ('encoder_block_multi_head_attention_query_4', tf.float32, (), 0.0),
+                ('encoder_block_multi_head_attention_query_4', tf.float32, (2, 8), 0.0),
                 ('encoder_block_multi_head_attention_query_5', tf.float32, (2, 8), 0.0),
-                ('encoder_block_multi_head_attention_query_6', tf.float32, (2, 8), 0.0),
-                ('encoder_block_multi_head_attention_query_7', tf.float32, (), 0.0),
                 ('encoder_block_multi_head_attention_key_k_1', tf.float32, (16, 2, 8), 0.0),
                 ('encoder_block_multi_head_attention_key_k_2', tf.float32, (16, 2, 8), 0.0),
-                ('encoder_block_multi_head_attention_key_k_3', tf.float32, (), 0.0),
                 ('encoder_block_multi_head_attention_key_b_1', tf.float32, (2, 8), 0.0),
                 ('encoder_block_multi_head_attention_key_b_2', tf.float32, (2, 8), 0.0),
-                ('encoder_block_multi_head_attention_key_b_3', tf.float32, (), 0.0),
                 ('encoder_block_multi_head_attention_value_2', tf.float32, (16, 2, 8), 0.0),
                 ('encoder_block_multi_head_attention_value_3', tf.float32, (16, 2, 8), 0.0),
-                ('encoder_block_multi_head_attention_value_4', tf.float32, (), 0.0),
+                ('encoder_block_multi_head_attention_value_4', tf.float32, (2, 8), 0.0),
                 ('encoder_block_multi_head_attention_value_5', tf.float32, (2, 8), 0.0),
-                ('encoder_block_multi_head_attention_value_6', tf.float32, (2, 8), 0.0),
-                ('encoder_block_multi_head_attention_value_7', tf.float32, (), 0.0),
                 ('encoder_block_multi_head_attention_atten_2', tf.float32, (2, 8, 16), 0.0),
                 ('encoder_block_multi_head_attention_atten_3', tf.float32, (2, 8, 16), 0.0),
-                ('encoder_block_multi_head_attention_atten_4', tf.float32, (), 0.0),
+                ('encoder_block_multi_head_attention_atten_4', tf.float32, (16,), 0.0),
                 ('encoder_block_multi_head_attention_atten_5', tf.float32, (16,), 0.0),
-                ('encoder_block_multi_head_attention_atten_6', tf.float32, (16,), 0.0),
-                ('encoder_block_multi_head_attention_atten_7', tf.float32, (), 0.0),
                 ('encoder_block_layer_normalization_gamma_', tf.float32, (16,), 0.0),
                 ('encoder_block_layer_normalization_gamma__1', tf.float32, (16,), 0.0),
-                ('encoder_block_layer_normalization_gamma__2', tf.float32, (), 0.0),
                 ('encoder_block_layer_normalization_beta_m', tf.float32, (16,), 0.0),
                 ('encoder_block_layer_normalization_beta_v', tf.float32, (16,), 0.0),
-                ('encoder_block_layer_normalization_beta_t', tf.float32, (), 0.0),
-                ('encoder_block_dense_kernel_m', tf.float32, (16, 32), 0.0),
-                ('encoder_block_dense_kernel_v', tf.float32, (16, 32), 0.0),
-                ('encoder_block_dense_kernel_t', tf.float32, (), 0.0),
-                ('encoder_block_dense_bias_m', tf.float32, (32,), 0.0),
-                ('encoder_block_dense_bias_v', tf.float32, (32,), 0.0),
-                ('encoder_block_dense_bias_t', tf.float32, (), 0.0),
-                ('encoder_block_dense_1_kernel_m', tf.float32, (32, 16), 0.0),
-                ('encoder_block_dense_1_kernel_v', tf.float32, (32, 16), 0.0),
-                ('encoder_block_dense_1_kernel_t', tf.float32, (), 0.0),
-                ('encoder_block_dense_1_bias_m', tf.float32, (16,), 0.0),
-                ('encoder_block_dense_1_bias_v', tf.float32, (16,), 0.0),
-                ('encoder_block_dense_1_bias_t', tf.float32, (), 0.0),
+                ('encoder_block_dense_kernel_momentum', tf.float32, (16, 32), 0.0),
+                ('encoder_block_dense_kernel_velocity', tf.float32, (16, 32), 0.0),
+                ('encoder_block_dense_bias_momentum', tf.float32, (32,), 0.0),
+                ('encoder_block_dense_bias_velocity', tf.float32, (32,), 0.0),
+                ('encoder_block_dense_1_kernel_momentum', tf.float32, (32, 16), 0.0),
+                ('encoder_block_dense_1_kernel_velocity', tf.float32, (32, 16), 0.0),
+                ('encoder_block_dense_1_bias_momentum', tf.float32, (16,), 0.0),
+                ('encoder_block_dense_1_bias_velocity', tf.float32, (16,), 0.0),
                 ('encoder_block_layer_normalization_1_gamm_1', tf.float32, (16,), 0.0),
                 ('encoder_block_layer_normalization_1_gamm_2', tf.float32, (16,), 0.0),
-                ('encoder_block_layer_normalization_1_gamm_3', tf.float32, (), 0.0),
                 ('encoder_block_layer_normalization_1_beta_1', tf.float32, (16,), 0.0),
                 ('encoder_block_layer_normalization_1_beta_2', tf.float32, (16,), 0.0),
-                ('encoder_block_layer_normalization_1_beta_3', tf.float32, (), 0.0),
-                ('dense_2_kernel_m', tf.float32, (16, 2), 0.0),
-                ('dense_2_kernel_v', tf.float32, (16, 2), 0.0),
-                ('dense_2_kernel_t', tf.float32, (), 0.0),
-                ('dense_2_bias_m', tf.float32, (2,), 0.0),
-                ('dense_2_bias_v', tf.float32, (2,), 0.0),
-                ('dense_2_bias_t', tf.float32, (), 0.0),
+                ('dense_2_kernel_momentum', tf.float32, (16, 2), 0.0),
+                ('dense_2_kernel_velocity', tf.float32, (16, 2), 0.0),
+                ('dense_2_bias_momentum', tf.float32, (2,), 0.0),
+                ('dense_2_bias_velocity', tf.float32, (2,), 0.0),
             )]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 10), tf.int32)])

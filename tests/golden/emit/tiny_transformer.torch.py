@@ -3,7 +3,7 @@
 Regenerate it instead of editing it: the `.nn` file is the source of truth.
 """
 # source: examples/tiny_transformer.nn
-# sha256: c5034515322767114bd49ca6f46e1d08e069929bd18a01f49ad5672eadb78024
+# sha256: ca81f572e13bf145682892bb3b4e13c3d699eaae3224d9e8bb656cd906b4f487
 # model: OrderTransformer
 
 
@@ -34,68 +34,50 @@ PARAMS = (
     ('dense_2/kernel', 'f32', (16, 2)),
     ('dense_2/bias', 'f32', (2,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('embedding/embeddings/m', 'f32', (10, 16), 0.0),
-    ('embedding/embeddings/v', 'f32', (10, 16), 0.0),
-    ('embedding/embeddings/t', 'f32', (), 0.0),
-    ('position_embedding/positions/m', 'f32', (10, 16), 0.0),
-    ('position_embedding/positions/v', 'f32', (10, 16), 0.0),
-    ('position_embedding/positions/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/query/kernel/m', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/kernel/v', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/query/bias/m', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/bias/v', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/query/bias/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/key/kernel/m', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/kernel/v', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/key/bias/m', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/bias/v', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/key/bias/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/value/kernel/m', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/kernel/v', 'f32', (16, 2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/value/bias/m', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/bias/v', 'f32', (2, 8), 0.0),
-    ('encoder_block/multi_head_attention/value/bias/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/kernel/m', 'f32', (2, 8, 16), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/kernel/v', 'f32', (2, 8, 16), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/bias/m', 'f32', (16,), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/bias/v', 'f32', (16,), 0.0),
-    ('encoder_block/multi_head_attention/attention_output/bias/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization/gamma/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/gamma/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/gamma/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization/beta/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/beta/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization/beta/t', 'f32', (), 0.0),
-    ('encoder_block/dense/kernel/m', 'f32', (16, 32), 0.0),
-    ('encoder_block/dense/kernel/v', 'f32', (16, 32), 0.0),
-    ('encoder_block/dense/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/dense/bias/m', 'f32', (32,), 0.0),
-    ('encoder_block/dense/bias/v', 'f32', (32,), 0.0),
-    ('encoder_block/dense/bias/t', 'f32', (), 0.0),
-    ('encoder_block/dense_1/kernel/m', 'f32', (32, 16), 0.0),
-    ('encoder_block/dense_1/kernel/v', 'f32', (32, 16), 0.0),
-    ('encoder_block/dense_1/kernel/t', 'f32', (), 0.0),
-    ('encoder_block/dense_1/bias/m', 'f32', (16,), 0.0),
-    ('encoder_block/dense_1/bias/v', 'f32', (16,), 0.0),
-    ('encoder_block/dense_1/bias/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization_1/gamma/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/gamma/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/gamma/t', 'f32', (), 0.0),
-    ('encoder_block/layer_normalization_1/beta/m', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/beta/v', 'f32', (16,), 0.0),
-    ('encoder_block/layer_normalization_1/beta/t', 'f32', (), 0.0),
-    ('dense_2/kernel/m', 'f32', (16, 2), 0.0),
-    ('dense_2/kernel/v', 'f32', (16, 2), 0.0),
-    ('dense_2/kernel/t', 'f32', (), 0.0),
-    ('dense_2/bias/m', 'f32', (2,), 0.0),
-    ('dense_2/bias/v', 'f32', (2,), 0.0),
-    ('dense_2/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.01),
+    ('embedding/embeddings/momentum', 'f32', (10, 16), 0.0),
+    ('embedding/embeddings/velocity', 'f32', (10, 16), 0.0),
+    ('position_embedding/positions/momentum', 'f32', (10, 16), 0.0),
+    ('position_embedding/positions/velocity', 'f32', (10, 16), 0.0),
+    ('encoder_block/multi_head_attention/query/kernel/momentum', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/query/kernel/velocity', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/query/bias/momentum', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/query/bias/velocity', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/kernel/momentum', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/kernel/velocity', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/bias/momentum', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/key/bias/velocity', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/kernel/momentum', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/kernel/velocity', 'f32', (16, 2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/bias/momentum', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/value/bias/velocity', 'f32', (2, 8), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/kernel/momentum', 'f32', (2, 8, 16), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/kernel/velocity', 'f32', (2, 8, 16), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/bias/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/multi_head_attention/attention_output/bias/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/gamma/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/gamma/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/beta/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization/beta/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/dense/kernel/momentum', 'f32', (16, 32), 0.0),
+    ('encoder_block/dense/kernel/velocity', 'f32', (16, 32), 0.0),
+    ('encoder_block/dense/bias/momentum', 'f32', (32,), 0.0),
+    ('encoder_block/dense/bias/velocity', 'f32', (32,), 0.0),
+    ('encoder_block/dense_1/kernel/momentum', 'f32', (32, 16), 0.0),
+    ('encoder_block/dense_1/kernel/velocity', 'f32', (32, 16), 0.0),
+    ('encoder_block/dense_1/bias/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/dense_1/bias/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/gamma/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/gamma/velocity', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/beta/momentum', 'f32', (16,), 0.0),
+    ('encoder_block/layer_normalization_1/beta/velocity', 'f32', (16,), 0.0),
+    ('dense_2/kernel/momentum', 'f32', (16, 2), 0.0),
+    ('dense_2/kernel/velocity', 'f32', (16, 2), 0.0),
+    ('dense_2/bias/momentum', 'f32', (2,), 0.0),
+    ('dense_2/bias/velocity', 'f32', (2,), 0.0),
 )
 METRICS = ('sparse_categorical_accuracy',)
 
@@ -310,7 +292,7 @@ def predict(embedding_embeddings, position_embedding_positions, encoder_block_mu
     return (div,)
 
 
-def train_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, embedding_embeddings_m, embedding_embeddings_v, embedding_embeddings_t, position_embedding_positions_m, position_embedding_positions_v, position_embedding_positions_t, encoder_block_multi_head_attention_query_2, encoder_block_multi_head_attention_query_3, encoder_block_multi_head_attention_query_4, encoder_block_multi_head_attention_query_5, encoder_block_multi_head_attention_query_6, encoder_block_multi_head_attention_query_7, encoder_block_multi_head_attention_key_k_1, encoder_block_multi_head_attention_key_k_2, encoder_block_multi_head_attention_key_k_3, encoder_block_multi_head_attention_key_b_1, encoder_block_multi_head_attention_key_b_2, encoder_block_multi_head_attention_key_b_3, encoder_block_multi_head_attention_value_2, encoder_block_multi_head_attention_value_3, encoder_block_multi_head_attention_value_4, encoder_block_multi_head_attention_value_5, encoder_block_multi_head_attention_value_6, encoder_block_multi_head_attention_value_7, encoder_block_multi_head_attention_atten_2, encoder_block_multi_head_attention_atten_3, encoder_block_multi_head_attention_atten_4, encoder_block_multi_head_attention_atten_5, encoder_block_multi_head_attention_atten_6, encoder_block_multi_head_attention_atten_7, encoder_block_layer_normalization_gamma_, encoder_block_layer_normalization_gamma__1, encoder_block_layer_normalization_gamma__2, encoder_block_layer_normalization_beta_m, encoder_block_layer_normalization_beta_v, encoder_block_layer_normalization_beta_t, encoder_block_dense_kernel_m, encoder_block_dense_kernel_v, encoder_block_dense_kernel_t, encoder_block_dense_bias_m, encoder_block_dense_bias_v, encoder_block_dense_bias_t, encoder_block_dense_1_kernel_m, encoder_block_dense_1_kernel_v, encoder_block_dense_1_kernel_t, encoder_block_dense_1_bias_m, encoder_block_dense_1_bias_v, encoder_block_dense_1_bias_t, encoder_block_layer_normalization_1_gamm_1, encoder_block_layer_normalization_1_gamm_2, encoder_block_layer_normalization_1_gamm_3, encoder_block_layer_normalization_1_beta_1, encoder_block_layer_normalization_1_beta_2, encoder_block_layer_normalization_1_beta_3, dense_2_kernel_m, dense_2_kernel_v, dense_2_kernel_t, dense_2_bias_m, dense_2_bias_v, dense_2_bias_t, tokens, y):
+def train_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, embedding_embeddings_velocity, position_embedding_positions_momentum, position_embedding_positions_velocity, encoder_block_multi_head_attention_query_2, encoder_block_multi_head_attention_query_3, encoder_block_multi_head_attention_query_4, encoder_block_multi_head_attention_query_5, encoder_block_multi_head_attention_key_k_1, encoder_block_multi_head_attention_key_k_2, encoder_block_multi_head_attention_key_b_1, encoder_block_multi_head_attention_key_b_2, encoder_block_multi_head_attention_value_2, encoder_block_multi_head_attention_value_3, encoder_block_multi_head_attention_value_4, encoder_block_multi_head_attention_value_5, encoder_block_multi_head_attention_atten_2, encoder_block_multi_head_attention_atten_3, encoder_block_multi_head_attention_atten_4, encoder_block_multi_head_attention_atten_5, encoder_block_layer_normalization_gamma_, encoder_block_layer_normalization_gamma__1, encoder_block_layer_normalization_beta_m, encoder_block_layer_normalization_beta_v, encoder_block_dense_kernel_momentum, encoder_block_dense_kernel_velocity, encoder_block_dense_bias_momentum, encoder_block_dense_bias_velocity, encoder_block_dense_1_kernel_momentum, encoder_block_dense_1_kernel_velocity, encoder_block_dense_1_bias_momentum, encoder_block_dense_1_bias_velocity, encoder_block_layer_normalization_1_gamm_1, encoder_block_layer_normalization_1_gamm_2, encoder_block_layer_normalization_1_beta_1, encoder_block_layer_normalization_1_beta_2, dense_2_kernel_momentum, dense_2_kernel_velocity, dense_2_bias_momentum, dense_2_bias_velocity, tokens, y):
     B = tokens.shape[0]
     # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
@@ -690,432 +672,283 @@ def train_step(embedding_embeddings, position_embedding_positions, encoder_block
     transpose_24 = torch.permute(one_hot, (0, 2, 1))
     matmul_28 = torch.matmul(transpose_24, add_30)
     sum_30 = torch.sum(matmul_28, dim=(0,), keepdim=False)
+    # examples/tiny_transformer.nn:40: optimizer        = Adam(learning_rate=0.01, epsilon=1e-6)
+    constant_12 = torch.full((), 1, dtype=torch.int32)
+    add_31 = torch.add(optimizer_iterations, constant_12)
     # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
-    add_31 = torch.add(embedding_embeddings_t, constant_4)
-    constant_12 = torch.full((), 0.9, dtype=torch.float32)
-    mul_35 = torch.mul(constant_12, embedding_embeddings_m)
-    constant_13 = torch.full((), 0.09999999999999998, dtype=torch.float32)
-    mul_36 = torch.mul(constant_13, sum_30)
-    add_32 = torch.add(mul_35, mul_36)
-    constant_14 = torch.full((), 0.999, dtype=torch.float32)
-    mul_37 = torch.mul(constant_14, embedding_embeddings_v)
-    constant_15 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
-    square_2 = torch.square(sum_30)
-    mul_38 = torch.mul(constant_15, square_2)
-    add_33 = torch.add(mul_37, mul_38)
-    pow_1 = torch.pow(constant_14, add_31)
-    sub_4 = torch.sub(constant_4, pow_1)
+    convert_1 = add_31.to(torch.float32)
+    constant_13 = torch.full((), 0.999, dtype=torch.float32)
+    pow_1 = torch.pow(constant_13, convert_1)
+    sub_4 = torch.sub(constant_7, pow_1)
     sqrt = torch.sqrt(sub_4)
-    pow_2 = torch.pow(constant_12, add_31)
-    sub_5 = torch.sub(constant_4, pow_2)
-    div_17 = torch.div(sqrt, sub_5)
-    constant_16 = torch.full((), 0.01, dtype=torch.float32)
-    mul_39 = torch.mul(constant_16, div_17)
-    mul_40 = torch.mul(mul_39, add_32)
+    mul_35 = torch.mul(optimizer_learning_rate, sqrt)
+    constant_14 = torch.full((), 0.9, dtype=torch.float32)
+    pow_2 = torch.pow(constant_14, convert_1)
+    sub_5 = torch.sub(constant_7, pow_2)
+    div_17 = torch.div(mul_35, sub_5)
+    constant_15 = torch.full((), 0.09999999999999998, dtype=torch.float32)
+    sub_6 = torch.sub(sum_30, embedding_embeddings_momentum)
+    mul_36 = torch.mul(sub_6, constant_15)
+    add_32 = torch.add(embedding_embeddings_momentum, mul_36)
+    square_2 = torch.square(sum_30)
+    constant_16 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
+    sub_7 = torch.sub(square_2, embedding_embeddings_velocity)
+    mul_37 = torch.mul(sub_7, constant_16)
+    add_33 = torch.add(embedding_embeddings_velocity, mul_37)
+    mul_38 = torch.mul(add_32, div_17)
     sqrt_1 = torch.sqrt(add_33)
-    add_34 = torch.add(sqrt_1, constant_2)
-    div_18 = torch.div(mul_40, add_34)
-    sub_6 = torch.sub(embedding_embeddings, div_18)
+    constant_17 = torch.full((), 1e-06, dtype=torch.float32)
+    add_34 = torch.add(sqrt_1, constant_17)
+    div_18 = torch.div(mul_38, add_34)
+    sub_8 = torch.sub(embedding_embeddings, div_18)
     # examples/tiny_transformer.nn:7: param positions: f32[T, D] = initializer       # one row per position, T from the input
-    add_35 = torch.add(position_embedding_positions_t, constant_4)
-    mul_41 = torch.mul(constant_12, position_embedding_positions_m)
-    mul_42 = torch.mul(constant_13, sum_29)
-    add_36 = torch.add(mul_41, mul_42)
-    mul_43 = torch.mul(constant_14, position_embedding_positions_v)
+    sub_9 = torch.sub(sum_29, position_embedding_positions_momentum)
+    mul_39 = torch.mul(sub_9, constant_15)
+    add_35 = torch.add(position_embedding_positions_momentum, mul_39)
     square_3 = torch.square(sum_29)
-    mul_44 = torch.mul(constant_15, square_3)
-    add_37 = torch.add(mul_43, mul_44)
-    pow_3 = torch.pow(constant_14, add_35)
-    sub_7 = torch.sub(constant_4, pow_3)
-    sqrt_2 = torch.sqrt(sub_7)
-    pow_4 = torch.pow(constant_12, add_35)
-    sub_8 = torch.sub(constant_4, pow_4)
-    div_19 = torch.div(sqrt_2, sub_8)
-    mul_45 = torch.mul(constant_16, div_19)
-    mul_46 = torch.mul(mul_45, add_36)
-    sqrt_3 = torch.sqrt(add_37)
-    add_38 = torch.add(sqrt_3, constant_2)
-    div_20 = torch.div(mul_46, add_38)
-    sub_9 = torch.sub(position_embedding_positions, div_20)
+    sub_10 = torch.sub(square_3, position_embedding_positions_velocity)
+    mul_40 = torch.mul(sub_10, constant_16)
+    add_36 = torch.add(position_embedding_positions_velocity, mul_40)
+    mul_41 = torch.mul(add_35, div_17)
+    sqrt_2 = torch.sqrt(add_36)
+    add_37 = torch.add(sqrt_2, constant_17)
+    div_19 = torch.div(mul_41, add_37)
+    sub_11 = torch.sub(position_embedding_positions, div_19)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
-    add_39 = torch.add(encoder_block_multi_head_attention_query_4, constant_4)
-    mul_47 = torch.mul(constant_12, encoder_block_multi_head_attention_query_2)
-    mul_48 = torch.mul(constant_13, reshape_43)
-    add_40 = torch.add(mul_47, mul_48)
-    mul_49 = torch.mul(constant_14, encoder_block_multi_head_attention_query_3)
+    sub_12 = torch.sub(reshape_43, encoder_block_multi_head_attention_query_2)
+    mul_42 = torch.mul(sub_12, constant_15)
+    add_38 = torch.add(encoder_block_multi_head_attention_query_2, mul_42)
     square_4 = torch.square(reshape_43)
-    mul_50 = torch.mul(constant_15, square_4)
-    add_41 = torch.add(mul_49, mul_50)
-    pow_5 = torch.pow(constant_14, add_39)
-    sub_10 = torch.sub(constant_4, pow_5)
-    sqrt_4 = torch.sqrt(sub_10)
-    pow_6 = torch.pow(constant_12, add_39)
-    sub_11 = torch.sub(constant_4, pow_6)
-    div_21 = torch.div(sqrt_4, sub_11)
-    mul_51 = torch.mul(constant_16, div_21)
-    mul_52 = torch.mul(mul_51, add_40)
-    sqrt_5 = torch.sqrt(add_41)
-    add_42 = torch.add(sqrt_5, constant_2)
-    div_22 = torch.div(mul_52, add_42)
-    sub_12 = torch.sub(encoder_block_multi_head_attention_query, div_22)
+    sub_13 = torch.sub(square_4, encoder_block_multi_head_attention_query_3)
+    mul_43 = torch.mul(sub_13, constant_16)
+    add_39 = torch.add(encoder_block_multi_head_attention_query_3, mul_43)
+    mul_44 = torch.mul(add_38, div_17)
+    sqrt_3 = torch.sqrt(add_39)
+    add_40 = torch.add(sqrt_3, constant_17)
+    div_20 = torch.div(mul_44, add_40)
+    sub_14 = torch.sub(encoder_block_multi_head_attention_query, div_20)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
-    add_43 = torch.add(encoder_block_multi_head_attention_query_7, constant_4)
-    mul_53 = torch.mul(constant_12, encoder_block_multi_head_attention_query_5)
-    mul_54 = torch.mul(constant_13, sum_27)
-    add_44 = torch.add(mul_53, mul_54)
-    mul_55 = torch.mul(constant_14, encoder_block_multi_head_attention_query_6)
+    sub_15 = torch.sub(sum_27, encoder_block_multi_head_attention_query_4)
+    mul_45 = torch.mul(sub_15, constant_15)
+    add_41 = torch.add(encoder_block_multi_head_attention_query_4, mul_45)
     square_5 = torch.square(sum_27)
-    mul_56 = torch.mul(constant_15, square_5)
-    add_45 = torch.add(mul_55, mul_56)
-    pow_7 = torch.pow(constant_14, add_43)
-    sub_13 = torch.sub(constant_4, pow_7)
-    sqrt_6 = torch.sqrt(sub_13)
-    pow_8 = torch.pow(constant_12, add_43)
-    sub_14 = torch.sub(constant_4, pow_8)
-    div_23 = torch.div(sqrt_6, sub_14)
-    mul_57 = torch.mul(constant_16, div_23)
-    mul_58 = torch.mul(mul_57, add_44)
-    sqrt_7 = torch.sqrt(add_45)
-    add_46 = torch.add(sqrt_7, constant_2)
-    div_24 = torch.div(mul_58, add_46)
-    sub_15 = torch.sub(encoder_block_multi_head_attention_query_1, div_24)
+    sub_16 = torch.sub(square_5, encoder_block_multi_head_attention_query_5)
+    mul_46 = torch.mul(sub_16, constant_16)
+    add_42 = torch.add(encoder_block_multi_head_attention_query_5, mul_46)
+    mul_47 = torch.mul(add_41, div_17)
+    sqrt_4 = torch.sqrt(add_42)
+    add_43 = torch.add(sqrt_4, constant_17)
+    div_21 = torch.div(mul_47, add_43)
+    sub_17 = torch.sub(encoder_block_multi_head_attention_query_1, div_21)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
-    add_47 = torch.add(encoder_block_multi_head_attention_key_k_3, constant_4)
-    mul_59 = torch.mul(constant_12, encoder_block_multi_head_attention_key_k_1)
-    mul_60 = torch.mul(constant_13, reshape_41)
-    add_48 = torch.add(mul_59, mul_60)
-    mul_61 = torch.mul(constant_14, encoder_block_multi_head_attention_key_k_2)
+    sub_18 = torch.sub(reshape_41, encoder_block_multi_head_attention_key_k_1)
+    mul_48 = torch.mul(sub_18, constant_15)
+    add_44 = torch.add(encoder_block_multi_head_attention_key_k_1, mul_48)
     square_6 = torch.square(reshape_41)
-    mul_62 = torch.mul(constant_15, square_6)
-    add_49 = torch.add(mul_61, mul_62)
-    pow_9 = torch.pow(constant_14, add_47)
-    sub_16 = torch.sub(constant_4, pow_9)
-    sqrt_8 = torch.sqrt(sub_16)
-    pow_10 = torch.pow(constant_12, add_47)
-    sub_17 = torch.sub(constant_4, pow_10)
-    div_25 = torch.div(sqrt_8, sub_17)
-    mul_63 = torch.mul(constant_16, div_25)
-    mul_64 = torch.mul(mul_63, add_48)
-    sqrt_9 = torch.sqrt(add_49)
-    add_50 = torch.add(sqrt_9, constant_2)
-    div_26 = torch.div(mul_64, add_50)
-    sub_18 = torch.sub(encoder_block_multi_head_attention_key_k, div_26)
+    sub_19 = torch.sub(square_6, encoder_block_multi_head_attention_key_k_2)
+    mul_49 = torch.mul(sub_19, constant_16)
+    add_45 = torch.add(encoder_block_multi_head_attention_key_k_2, mul_49)
+    mul_50 = torch.mul(add_44, div_17)
+    sqrt_5 = torch.sqrt(add_45)
+    add_46 = torch.add(sqrt_5, constant_17)
+    div_22 = torch.div(mul_50, add_46)
+    sub_20 = torch.sub(encoder_block_multi_head_attention_key_k, div_22)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
-    add_51 = torch.add(encoder_block_multi_head_attention_key_b_3, constant_4)
-    mul_65 = torch.mul(constant_12, encoder_block_multi_head_attention_key_b_1)
-    mul_66 = torch.mul(constant_13, sum_25)
-    add_52 = torch.add(mul_65, mul_66)
-    mul_67 = torch.mul(constant_14, encoder_block_multi_head_attention_key_b_2)
+    sub_21 = torch.sub(sum_25, encoder_block_multi_head_attention_key_b_1)
+    mul_51 = torch.mul(sub_21, constant_15)
+    add_47 = torch.add(encoder_block_multi_head_attention_key_b_1, mul_51)
     square_7 = torch.square(sum_25)
-    mul_68 = torch.mul(constant_15, square_7)
-    add_53 = torch.add(mul_67, mul_68)
-    pow_11 = torch.pow(constant_14, add_51)
-    sub_19 = torch.sub(constant_4, pow_11)
-    sqrt_10 = torch.sqrt(sub_19)
-    pow_12 = torch.pow(constant_12, add_51)
-    sub_20 = torch.sub(constant_4, pow_12)
-    div_27 = torch.div(sqrt_10, sub_20)
-    mul_69 = torch.mul(constant_16, div_27)
-    mul_70 = torch.mul(mul_69, add_52)
-    sqrt_11 = torch.sqrt(add_53)
-    add_54 = torch.add(sqrt_11, constant_2)
-    div_28 = torch.div(mul_70, add_54)
-    sub_21 = torch.sub(encoder_block_multi_head_attention_key_b, div_28)
+    sub_22 = torch.sub(square_7, encoder_block_multi_head_attention_key_b_2)
+    mul_52 = torch.mul(sub_22, constant_16)
+    add_48 = torch.add(encoder_block_multi_head_attention_key_b_2, mul_52)
+    mul_53 = torch.mul(add_47, div_17)
+    sqrt_6 = torch.sqrt(add_48)
+    add_49 = torch.add(sqrt_6, constant_17)
+    div_23 = torch.div(mul_53, add_49)
+    sub_23 = torch.sub(encoder_block_multi_head_attention_key_b, div_23)
     # <prelude>/layers.nn:351: param kernel: f32[in, heads, size] = kernel_initializer
-    add_55 = torch.add(encoder_block_multi_head_attention_value_4, constant_4)
-    mul_71 = torch.mul(constant_12, encoder_block_multi_head_attention_value_2)
-    mul_72 = torch.mul(constant_13, reshape_39)
-    add_56 = torch.add(mul_71, mul_72)
-    mul_73 = torch.mul(constant_14, encoder_block_multi_head_attention_value_3)
+    sub_24 = torch.sub(reshape_39, encoder_block_multi_head_attention_value_2)
+    mul_54 = torch.mul(sub_24, constant_15)
+    add_50 = torch.add(encoder_block_multi_head_attention_value_2, mul_54)
     square_8 = torch.square(reshape_39)
-    mul_74 = torch.mul(constant_15, square_8)
-    add_57 = torch.add(mul_73, mul_74)
-    pow_13 = torch.pow(constant_14, add_55)
-    sub_22 = torch.sub(constant_4, pow_13)
-    sqrt_12 = torch.sqrt(sub_22)
-    pow_14 = torch.pow(constant_12, add_55)
-    sub_23 = torch.sub(constant_4, pow_14)
-    div_29 = torch.div(sqrt_12, sub_23)
-    mul_75 = torch.mul(constant_16, div_29)
-    mul_76 = torch.mul(mul_75, add_56)
-    sqrt_13 = torch.sqrt(add_57)
-    add_58 = torch.add(sqrt_13, constant_2)
-    div_30 = torch.div(mul_76, add_58)
-    sub_24 = torch.sub(encoder_block_multi_head_attention_value, div_30)
+    sub_25 = torch.sub(square_8, encoder_block_multi_head_attention_value_3)
+    mul_55 = torch.mul(sub_25, constant_16)
+    add_51 = torch.add(encoder_block_multi_head_attention_value_3, mul_55)
+    mul_56 = torch.mul(add_50, div_17)
+    sqrt_7 = torch.sqrt(add_51)
+    add_52 = torch.add(sqrt_7, constant_17)
+    div_24 = torch.div(mul_56, add_52)
+    sub_26 = torch.sub(encoder_block_multi_head_attention_value, div_24)
     # <prelude>/layers.nn:353: param bias: f32[heads, size] = bias_initializer
-    add_59 = torch.add(encoder_block_multi_head_attention_value_7, constant_4)
-    mul_77 = torch.mul(constant_12, encoder_block_multi_head_attention_value_5)
-    mul_78 = torch.mul(constant_13, sum_23)
-    add_60 = torch.add(mul_77, mul_78)
-    mul_79 = torch.mul(constant_14, encoder_block_multi_head_attention_value_6)
+    sub_27 = torch.sub(sum_23, encoder_block_multi_head_attention_value_4)
+    mul_57 = torch.mul(sub_27, constant_15)
+    add_53 = torch.add(encoder_block_multi_head_attention_value_4, mul_57)
     square_9 = torch.square(sum_23)
-    mul_80 = torch.mul(constant_15, square_9)
-    add_61 = torch.add(mul_79, mul_80)
-    pow_15 = torch.pow(constant_14, add_59)
-    sub_25 = torch.sub(constant_4, pow_15)
-    sqrt_14 = torch.sqrt(sub_25)
-    pow_16 = torch.pow(constant_12, add_59)
-    sub_26 = torch.sub(constant_4, pow_16)
-    div_31 = torch.div(sqrt_14, sub_26)
-    mul_81 = torch.mul(constant_16, div_31)
-    mul_82 = torch.mul(mul_81, add_60)
-    sqrt_15 = torch.sqrt(add_61)
-    add_62 = torch.add(sqrt_15, constant_2)
-    div_32 = torch.div(mul_82, add_62)
-    sub_27 = torch.sub(encoder_block_multi_head_attention_value_1, div_32)
+    sub_28 = torch.sub(square_9, encoder_block_multi_head_attention_value_5)
+    mul_58 = torch.mul(sub_28, constant_16)
+    add_54 = torch.add(encoder_block_multi_head_attention_value_5, mul_58)
+    mul_59 = torch.mul(add_53, div_17)
+    sqrt_8 = torch.sqrt(add_54)
+    add_55 = torch.add(sqrt_8, constant_17)
+    div_25 = torch.div(mul_59, add_55)
+    sub_29 = torch.sub(encoder_block_multi_head_attention_value_1, div_25)
     # <prelude>/layers.nn:362: param kernel: f32[heads, size, units] = kernel_initializer
-    add_63 = torch.add(encoder_block_multi_head_attention_atten_4, constant_4)
-    mul_83 = torch.mul(constant_12, encoder_block_multi_head_attention_atten_2)
-    mul_84 = torch.mul(constant_13, reshape_35)
-    add_64 = torch.add(mul_83, mul_84)
-    mul_85 = torch.mul(constant_14, encoder_block_multi_head_attention_atten_3)
+    sub_30 = torch.sub(reshape_35, encoder_block_multi_head_attention_atten_2)
+    mul_60 = torch.mul(sub_30, constant_15)
+    add_56 = torch.add(encoder_block_multi_head_attention_atten_2, mul_60)
     square_10 = torch.square(reshape_35)
-    mul_86 = torch.mul(constant_15, square_10)
-    add_65 = torch.add(mul_85, mul_86)
-    pow_17 = torch.pow(constant_14, add_63)
-    sub_28 = torch.sub(constant_4, pow_17)
-    sqrt_16 = torch.sqrt(sub_28)
-    pow_18 = torch.pow(constant_12, add_63)
-    sub_29 = torch.sub(constant_4, pow_18)
-    div_33 = torch.div(sqrt_16, sub_29)
-    mul_87 = torch.mul(constant_16, div_33)
-    mul_88 = torch.mul(mul_87, add_64)
-    sqrt_17 = torch.sqrt(add_65)
-    add_66 = torch.add(sqrt_17, constant_2)
-    div_34 = torch.div(mul_88, add_66)
-    sub_30 = torch.sub(encoder_block_multi_head_attention_atten, div_34)
+    sub_31 = torch.sub(square_10, encoder_block_multi_head_attention_atten_3)
+    mul_61 = torch.mul(sub_31, constant_16)
+    add_57 = torch.add(encoder_block_multi_head_attention_atten_3, mul_61)
+    mul_62 = torch.mul(add_56, div_17)
+    sqrt_9 = torch.sqrt(add_57)
+    add_58 = torch.add(sqrt_9, constant_17)
+    div_26 = torch.div(mul_62, add_58)
+    sub_32 = torch.sub(encoder_block_multi_head_attention_atten, div_26)
     # <prelude>/layers.nn:364: param bias: f32[units] = bias_initializer
-    add_67 = torch.add(encoder_block_multi_head_attention_atten_7, constant_4)
-    mul_89 = torch.mul(constant_12, encoder_block_multi_head_attention_atten_5)
-    mul_90 = torch.mul(constant_13, sum_20)
-    add_68 = torch.add(mul_89, mul_90)
-    mul_91 = torch.mul(constant_14, encoder_block_multi_head_attention_atten_6)
+    sub_33 = torch.sub(sum_20, encoder_block_multi_head_attention_atten_4)
+    mul_63 = torch.mul(sub_33, constant_15)
+    add_59 = torch.add(encoder_block_multi_head_attention_atten_4, mul_63)
     square_11 = torch.square(sum_20)
-    mul_92 = torch.mul(constant_15, square_11)
-    add_69 = torch.add(mul_91, mul_92)
-    pow_19 = torch.pow(constant_14, add_67)
-    sub_31 = torch.sub(constant_4, pow_19)
-    sqrt_18 = torch.sqrt(sub_31)
-    pow_20 = torch.pow(constant_12, add_67)
-    sub_32 = torch.sub(constant_4, pow_20)
-    div_35 = torch.div(sqrt_18, sub_32)
-    mul_93 = torch.mul(constant_16, div_35)
-    mul_94 = torch.mul(mul_93, add_68)
-    sqrt_19 = torch.sqrt(add_69)
-    add_70 = torch.add(sqrt_19, constant_2)
-    div_36 = torch.div(mul_94, add_70)
-    sub_33 = torch.sub(encoder_block_multi_head_attention_atten_1, div_36)
+    sub_34 = torch.sub(square_11, encoder_block_multi_head_attention_atten_5)
+    mul_64 = torch.mul(sub_34, constant_16)
+    add_60 = torch.add(encoder_block_multi_head_attention_atten_5, mul_64)
+    mul_65 = torch.mul(add_59, div_17)
+    sqrt_10 = torch.sqrt(add_60)
+    add_61 = torch.add(sqrt_10, constant_17)
+    div_27 = torch.div(mul_65, add_61)
+    sub_35 = torch.sub(encoder_block_multi_head_attention_atten_1, div_27)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
-    add_71 = torch.add(encoder_block_layer_normalization_gamma__2, constant_4)
-    mul_95 = torch.mul(constant_12, encoder_block_layer_normalization_gamma_)
-    mul_96 = torch.mul(constant_13, reshape_33)
-    add_72 = torch.add(mul_95, mul_96)
-    mul_97 = torch.mul(constant_14, encoder_block_layer_normalization_gamma__1)
+    sub_36 = torch.sub(reshape_33, encoder_block_layer_normalization_gamma_)
+    mul_66 = torch.mul(sub_36, constant_15)
+    add_62 = torch.add(encoder_block_layer_normalization_gamma_, mul_66)
     square_12 = torch.square(reshape_33)
-    mul_98 = torch.mul(constant_15, square_12)
-    add_73 = torch.add(mul_97, mul_98)
-    pow_21 = torch.pow(constant_14, add_71)
-    sub_34 = torch.sub(constant_4, pow_21)
-    sqrt_20 = torch.sqrt(sub_34)
-    pow_22 = torch.pow(constant_12, add_71)
-    sub_35 = torch.sub(constant_4, pow_22)
-    div_37 = torch.div(sqrt_20, sub_35)
-    mul_99 = torch.mul(constant_16, div_37)
-    mul_100 = torch.mul(mul_99, add_72)
-    sqrt_21 = torch.sqrt(add_73)
-    add_74 = torch.add(sqrt_21, constant_2)
-    div_38 = torch.div(mul_100, add_74)
-    sub_36 = torch.sub(encoder_block_layer_normalization_gamma, div_38)
+    sub_37 = torch.sub(square_12, encoder_block_layer_normalization_gamma__1)
+    mul_67 = torch.mul(sub_37, constant_16)
+    add_63 = torch.add(encoder_block_layer_normalization_gamma__1, mul_67)
+    mul_68 = torch.mul(add_62, div_17)
+    sqrt_11 = torch.sqrt(add_63)
+    add_64 = torch.add(sqrt_11, constant_17)
+    div_28 = torch.div(mul_68, add_64)
+    sub_38 = torch.sub(encoder_block_layer_normalization_gamma, div_28)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
-    add_75 = torch.add(encoder_block_layer_normalization_beta_t, constant_4)
-    mul_101 = torch.mul(constant_12, encoder_block_layer_normalization_beta_m)
-    mul_102 = torch.mul(constant_13, reshape_29)
-    add_76 = torch.add(mul_101, mul_102)
-    mul_103 = torch.mul(constant_14, encoder_block_layer_normalization_beta_v)
+    sub_39 = torch.sub(reshape_29, encoder_block_layer_normalization_beta_m)
+    mul_69 = torch.mul(sub_39, constant_15)
+    add_65 = torch.add(encoder_block_layer_normalization_beta_m, mul_69)
     square_13 = torch.square(reshape_29)
-    mul_104 = torch.mul(constant_15, square_13)
-    add_77 = torch.add(mul_103, mul_104)
-    pow_23 = torch.pow(constant_14, add_75)
-    sub_37 = torch.sub(constant_4, pow_23)
-    sqrt_22 = torch.sqrt(sub_37)
-    pow_24 = torch.pow(constant_12, add_75)
-    sub_38 = torch.sub(constant_4, pow_24)
-    div_39 = torch.div(sqrt_22, sub_38)
-    mul_105 = torch.mul(constant_16, div_39)
-    mul_106 = torch.mul(mul_105, add_76)
-    sqrt_23 = torch.sqrt(add_77)
-    add_78 = torch.add(sqrt_23, constant_2)
-    div_40 = torch.div(mul_106, add_78)
-    sub_39 = torch.sub(encoder_block_layer_normalization_beta, div_40)
+    sub_40 = torch.sub(square_13, encoder_block_layer_normalization_beta_v)
+    mul_70 = torch.mul(sub_40, constant_16)
+    add_66 = torch.add(encoder_block_layer_normalization_beta_v, mul_70)
+    mul_71 = torch.mul(add_65, div_17)
+    sqrt_12 = torch.sqrt(add_66)
+    add_67 = torch.add(sqrt_12, constant_17)
+    div_29 = torch.div(mul_71, add_67)
+    sub_41 = torch.sub(encoder_block_layer_normalization_beta, div_29)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_79 = torch.add(encoder_block_dense_kernel_t, constant_4)
-    mul_107 = torch.mul(constant_12, encoder_block_dense_kernel_m)
-    mul_108 = torch.mul(constant_13, matmul_15)
-    add_80 = torch.add(mul_107, mul_108)
-    mul_109 = torch.mul(constant_14, encoder_block_dense_kernel_v)
+    sub_42 = torch.sub(matmul_15, encoder_block_dense_kernel_momentum)
+    mul_72 = torch.mul(sub_42, constant_15)
+    add_68 = torch.add(encoder_block_dense_kernel_momentum, mul_72)
     square_14 = torch.square(matmul_15)
-    mul_110 = torch.mul(constant_15, square_14)
-    add_81 = torch.add(mul_109, mul_110)
-    pow_25 = torch.pow(constant_14, add_79)
-    sub_40 = torch.sub(constant_4, pow_25)
-    sqrt_24 = torch.sqrt(sub_40)
-    pow_26 = torch.pow(constant_12, add_79)
-    sub_41 = torch.sub(constant_4, pow_26)
-    div_41 = torch.div(sqrt_24, sub_41)
-    mul_111 = torch.mul(constant_16, div_41)
-    mul_112 = torch.mul(mul_111, add_80)
-    sqrt_25 = torch.sqrt(add_81)
-    add_82 = torch.add(sqrt_25, constant_2)
-    div_42 = torch.div(mul_112, add_82)
-    sub_42 = torch.sub(encoder_block_dense_kernel, div_42)
+    sub_43 = torch.sub(square_14, encoder_block_dense_kernel_velocity)
+    mul_73 = torch.mul(sub_43, constant_16)
+    add_69 = torch.add(encoder_block_dense_kernel_velocity, mul_73)
+    mul_74 = torch.mul(add_68, div_17)
+    sqrt_13 = torch.sqrt(add_69)
+    add_70 = torch.add(sqrt_13, constant_17)
+    div_30 = torch.div(mul_74, add_70)
+    sub_44 = torch.sub(encoder_block_dense_kernel, div_30)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_83 = torch.add(encoder_block_dense_bias_t, constant_4)
-    mul_113 = torch.mul(constant_12, encoder_block_dense_bias_m)
-    mul_114 = torch.mul(constant_13, sum_14)
-    add_84 = torch.add(mul_113, mul_114)
-    mul_115 = torch.mul(constant_14, encoder_block_dense_bias_v)
+    sub_45 = torch.sub(sum_14, encoder_block_dense_bias_momentum)
+    mul_75 = torch.mul(sub_45, constant_15)
+    add_71 = torch.add(encoder_block_dense_bias_momentum, mul_75)
     square_15 = torch.square(sum_14)
-    mul_116 = torch.mul(constant_15, square_15)
-    add_85 = torch.add(mul_115, mul_116)
-    pow_27 = torch.pow(constant_14, add_83)
-    sub_43 = torch.sub(constant_4, pow_27)
-    sqrt_26 = torch.sqrt(sub_43)
-    pow_28 = torch.pow(constant_12, add_83)
-    sub_44 = torch.sub(constant_4, pow_28)
-    div_43 = torch.div(sqrt_26, sub_44)
-    mul_117 = torch.mul(constant_16, div_43)
-    mul_118 = torch.mul(mul_117, add_84)
-    sqrt_27 = torch.sqrt(add_85)
-    add_86 = torch.add(sqrt_27, constant_2)
-    div_44 = torch.div(mul_118, add_86)
-    sub_45 = torch.sub(encoder_block_dense_bias, div_44)
+    sub_46 = torch.sub(square_15, encoder_block_dense_bias_velocity)
+    mul_76 = torch.mul(sub_46, constant_16)
+    add_72 = torch.add(encoder_block_dense_bias_velocity, mul_76)
+    mul_77 = torch.mul(add_71, div_17)
+    sqrt_14 = torch.sqrt(add_72)
+    add_73 = torch.add(sqrt_14, constant_17)
+    div_31 = torch.div(mul_77, add_73)
+    sub_47 = torch.sub(encoder_block_dense_bias, div_31)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_87 = torch.add(encoder_block_dense_1_kernel_t, constant_4)
-    mul_119 = torch.mul(constant_12, encoder_block_dense_1_kernel_m)
-    mul_120 = torch.mul(constant_13, matmul_13)
-    add_88 = torch.add(mul_119, mul_120)
-    mul_121 = torch.mul(constant_14, encoder_block_dense_1_kernel_v)
+    sub_48 = torch.sub(matmul_13, encoder_block_dense_1_kernel_momentum)
+    mul_78 = torch.mul(sub_48, constant_15)
+    add_74 = torch.add(encoder_block_dense_1_kernel_momentum, mul_78)
     square_16 = torch.square(matmul_13)
-    mul_122 = torch.mul(constant_15, square_16)
-    add_89 = torch.add(mul_121, mul_122)
-    pow_29 = torch.pow(constant_14, add_87)
-    sub_46 = torch.sub(constant_4, pow_29)
-    sqrt_28 = torch.sqrt(sub_46)
-    pow_30 = torch.pow(constant_12, add_87)
-    sub_47 = torch.sub(constant_4, pow_30)
-    div_45 = torch.div(sqrt_28, sub_47)
-    mul_123 = torch.mul(constant_16, div_45)
-    mul_124 = torch.mul(mul_123, add_88)
-    sqrt_29 = torch.sqrt(add_89)
-    add_90 = torch.add(sqrt_29, constant_2)
-    div_46 = torch.div(mul_124, add_90)
-    sub_48 = torch.sub(encoder_block_dense_1_kernel, div_46)
+    sub_49 = torch.sub(square_16, encoder_block_dense_1_kernel_velocity)
+    mul_79 = torch.mul(sub_49, constant_16)
+    add_75 = torch.add(encoder_block_dense_1_kernel_velocity, mul_79)
+    mul_80 = torch.mul(add_74, div_17)
+    sqrt_15 = torch.sqrt(add_75)
+    add_76 = torch.add(sqrt_15, constant_17)
+    div_32 = torch.div(mul_80, add_76)
+    sub_50 = torch.sub(encoder_block_dense_1_kernel, div_32)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_91 = torch.add(encoder_block_dense_1_bias_t, constant_4)
-    mul_125 = torch.mul(constant_12, encoder_block_dense_1_bias_m)
-    mul_126 = torch.mul(constant_13, sum_13)
-    add_92 = torch.add(mul_125, mul_126)
-    mul_127 = torch.mul(constant_14, encoder_block_dense_1_bias_v)
+    sub_51 = torch.sub(sum_13, encoder_block_dense_1_bias_momentum)
+    mul_81 = torch.mul(sub_51, constant_15)
+    add_77 = torch.add(encoder_block_dense_1_bias_momentum, mul_81)
     square_17 = torch.square(sum_13)
-    mul_128 = torch.mul(constant_15, square_17)
-    add_93 = torch.add(mul_127, mul_128)
-    pow_31 = torch.pow(constant_14, add_91)
-    sub_49 = torch.sub(constant_4, pow_31)
-    sqrt_30 = torch.sqrt(sub_49)
-    pow_32 = torch.pow(constant_12, add_91)
-    sub_50 = torch.sub(constant_4, pow_32)
-    div_47 = torch.div(sqrt_30, sub_50)
-    mul_129 = torch.mul(constant_16, div_47)
-    mul_130 = torch.mul(mul_129, add_92)
-    sqrt_31 = torch.sqrt(add_93)
-    add_94 = torch.add(sqrt_31, constant_2)
-    div_48 = torch.div(mul_130, add_94)
-    sub_51 = torch.sub(encoder_block_dense_1_bias, div_48)
+    sub_52 = torch.sub(square_17, encoder_block_dense_1_bias_velocity)
+    mul_82 = torch.mul(sub_52, constant_16)
+    add_78 = torch.add(encoder_block_dense_1_bias_velocity, mul_82)
+    mul_83 = torch.mul(add_77, div_17)
+    sqrt_16 = torch.sqrt(add_78)
+    add_79 = torch.add(sqrt_16, constant_17)
+    div_33 = torch.div(mul_83, add_79)
+    sub_53 = torch.sub(encoder_block_dense_1_bias, div_33)
     # <prelude>/layers.nn:62: param gamma: f32[features] = gamma_initializer
-    add_95 = torch.add(encoder_block_layer_normalization_1_gamm_3, constant_4)
-    mul_131 = torch.mul(constant_12, encoder_block_layer_normalization_1_gamm_1)
-    mul_132 = torch.mul(constant_13, reshape_24)
-    add_96 = torch.add(mul_131, mul_132)
-    mul_133 = torch.mul(constant_14, encoder_block_layer_normalization_1_gamm_2)
+    sub_54 = torch.sub(reshape_24, encoder_block_layer_normalization_1_gamm_1)
+    mul_84 = torch.mul(sub_54, constant_15)
+    add_80 = torch.add(encoder_block_layer_normalization_1_gamm_1, mul_84)
     square_18 = torch.square(reshape_24)
-    mul_134 = torch.mul(constant_15, square_18)
-    add_97 = torch.add(mul_133, mul_134)
-    pow_33 = torch.pow(constant_14, add_95)
-    sub_52 = torch.sub(constant_4, pow_33)
-    sqrt_32 = torch.sqrt(sub_52)
-    pow_34 = torch.pow(constant_12, add_95)
-    sub_53 = torch.sub(constant_4, pow_34)
-    div_49 = torch.div(sqrt_32, sub_53)
-    mul_135 = torch.mul(constant_16, div_49)
-    mul_136 = torch.mul(mul_135, add_96)
-    sqrt_33 = torch.sqrt(add_97)
-    add_98 = torch.add(sqrt_33, constant_2)
-    div_50 = torch.div(mul_136, add_98)
-    sub_54 = torch.sub(encoder_block_layer_normalization_1_gamm, div_50)
+    sub_55 = torch.sub(square_18, encoder_block_layer_normalization_1_gamm_2)
+    mul_85 = torch.mul(sub_55, constant_16)
+    add_81 = torch.add(encoder_block_layer_normalization_1_gamm_2, mul_85)
+    mul_86 = torch.mul(add_80, div_17)
+    sqrt_17 = torch.sqrt(add_81)
+    add_82 = torch.add(sqrt_17, constant_17)
+    div_34 = torch.div(mul_86, add_82)
+    sub_56 = torch.sub(encoder_block_layer_normalization_1_gamm, div_34)
     # <prelude>/layers.nn:65: param beta: f32[features] = beta_initializer
-    add_99 = torch.add(encoder_block_layer_normalization_1_beta_3, constant_4)
-    mul_137 = torch.mul(constant_12, encoder_block_layer_normalization_1_beta_1)
-    mul_138 = torch.mul(constant_13, reshape_20)
-    add_100 = torch.add(mul_137, mul_138)
-    mul_139 = torch.mul(constant_14, encoder_block_layer_normalization_1_beta_2)
+    sub_57 = torch.sub(reshape_20, encoder_block_layer_normalization_1_beta_1)
+    mul_87 = torch.mul(sub_57, constant_15)
+    add_83 = torch.add(encoder_block_layer_normalization_1_beta_1, mul_87)
     square_19 = torch.square(reshape_20)
-    mul_140 = torch.mul(constant_15, square_19)
-    add_101 = torch.add(mul_139, mul_140)
-    pow_35 = torch.pow(constant_14, add_99)
-    sub_55 = torch.sub(constant_4, pow_35)
-    sqrt_34 = torch.sqrt(sub_55)
-    pow_36 = torch.pow(constant_12, add_99)
-    sub_56 = torch.sub(constant_4, pow_36)
-    div_51 = torch.div(sqrt_34, sub_56)
-    mul_141 = torch.mul(constant_16, div_51)
-    mul_142 = torch.mul(mul_141, add_100)
-    sqrt_35 = torch.sqrt(add_101)
-    add_102 = torch.add(sqrt_35, constant_2)
-    div_52 = torch.div(mul_142, add_102)
-    sub_57 = torch.sub(encoder_block_layer_normalization_1_beta, div_52)
+    sub_58 = torch.sub(square_19, encoder_block_layer_normalization_1_beta_2)
+    mul_88 = torch.mul(sub_58, constant_16)
+    add_84 = torch.add(encoder_block_layer_normalization_1_beta_2, mul_88)
+    mul_89 = torch.mul(add_83, div_17)
+    sqrt_18 = torch.sqrt(add_84)
+    add_85 = torch.add(sqrt_18, constant_17)
+    div_35 = torch.div(mul_89, add_85)
+    sub_59 = torch.sub(encoder_block_layer_normalization_1_beta, div_35)
     # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_103 = torch.add(dense_2_kernel_t, constant_4)
-    mul_143 = torch.mul(constant_12, dense_2_kernel_m)
-    mul_144 = torch.mul(constant_13, matmul_11)
-    add_104 = torch.add(mul_143, mul_144)
-    mul_145 = torch.mul(constant_14, dense_2_kernel_v)
+    sub_60 = torch.sub(matmul_11, dense_2_kernel_momentum)
+    mul_90 = torch.mul(sub_60, constant_15)
+    add_86 = torch.add(dense_2_kernel_momentum, mul_90)
     square_20 = torch.square(matmul_11)
-    mul_146 = torch.mul(constant_15, square_20)
-    add_105 = torch.add(mul_145, mul_146)
-    pow_37 = torch.pow(constant_14, add_103)
-    sub_58 = torch.sub(constant_4, pow_37)
-    sqrt_36 = torch.sqrt(sub_58)
-    pow_38 = torch.pow(constant_12, add_103)
-    sub_59 = torch.sub(constant_4, pow_38)
-    div_53 = torch.div(sqrt_36, sub_59)
-    mul_147 = torch.mul(constant_16, div_53)
-    mul_148 = torch.mul(mul_147, add_104)
-    sqrt_37 = torch.sqrt(add_105)
-    add_106 = torch.add(sqrt_37, constant_2)
-    div_54 = torch.div(mul_148, add_106)
-    sub_60 = torch.sub(dense_2_kernel, div_54)
+    sub_61 = torch.sub(square_20, dense_2_kernel_velocity)
+    mul_91 = torch.mul(sub_61, constant_16)
+    add_87 = torch.add(dense_2_kernel_velocity, mul_91)
+    mul_92 = torch.mul(add_86, div_17)
+    sqrt_19 = torch.sqrt(add_87)
+    add_88 = torch.add(sqrt_19, constant_17)
+    div_36 = torch.div(mul_92, add_88)
+    sub_62 = torch.sub(dense_2_kernel, div_36)
     # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_107 = torch.add(dense_2_bias_t, constant_4)
-    mul_149 = torch.mul(constant_12, dense_2_bias_m)
-    mul_150 = torch.mul(constant_13, sum_7)
-    add_108 = torch.add(mul_149, mul_150)
-    mul_151 = torch.mul(constant_14, dense_2_bias_v)
+    sub_63 = torch.sub(sum_7, dense_2_bias_momentum)
+    mul_93 = torch.mul(sub_63, constant_15)
+    add_89 = torch.add(dense_2_bias_momentum, mul_93)
     square_21 = torch.square(sum_7)
-    mul_152 = torch.mul(constant_15, square_21)
-    add_109 = torch.add(mul_151, mul_152)
-    pow_39 = torch.pow(constant_14, add_107)
-    sub_61 = torch.sub(constant_4, pow_39)
-    sqrt_38 = torch.sqrt(sub_61)
-    pow_40 = torch.pow(constant_12, add_107)
-    sub_62 = torch.sub(constant_4, pow_40)
-    div_55 = torch.div(sqrt_38, sub_62)
-    mul_153 = torch.mul(constant_16, div_55)
-    mul_154 = torch.mul(mul_153, add_108)
-    sqrt_39 = torch.sqrt(add_109)
-    add_110 = torch.add(sqrt_39, constant_2)
-    div_56 = torch.div(mul_154, add_110)
-    sub_63 = torch.sub(dense_2_bias, div_56)
-    return (sub_6, sub_9, sub_12, sub_15, sub_18, sub_21, sub_24, sub_27, sub_30, sub_33, sub_36, sub_39, sub_42, sub_45, sub_48, sub_51, sub_54, sub_57, sub_60, sub_63, add_32, add_33, add_31, add_36, add_37, add_35, add_40, add_41, add_39, add_44, add_45, add_43, add_48, add_49, add_47, add_52, add_53, add_51, add_56, add_57, add_55, add_60, add_61, add_59, add_64, add_65, add_63, add_68, add_69, add_67, add_72, add_73, add_71, add_76, add_77, add_75, add_80, add_81, add_79, add_84, add_85, add_83, add_88, add_89, add_87, add_92, add_93, add_91, add_96, add_97, add_95, add_100, add_101, add_99, add_104, add_105, add_103, add_108, add_109, add_107, neg_2, mean_6)
+    sub_64 = torch.sub(square_21, dense_2_bias_velocity)
+    mul_94 = torch.mul(sub_64, constant_16)
+    add_90 = torch.add(dense_2_bias_velocity, mul_94)
+    mul_95 = torch.mul(add_89, div_17)
+    sqrt_20 = torch.sqrt(add_90)
+    add_91 = torch.add(sqrt_20, constant_17)
+    div_37 = torch.div(mul_95, add_91)
+    sub_65 = torch.sub(dense_2_bias, div_37)
+    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, sub_35, sub_38, sub_41, sub_44, sub_47, sub_50, sub_53, sub_56, sub_59, sub_62, sub_65, add_31, optimizer_learning_rate, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, add_71, add_72, add_74, add_75, add_77, add_78, add_80, add_81, add_83, add_84, add_86, add_87, add_89, add_90, neg_2, mean_6)
 
 
 def eval_step(embedding_embeddings, position_embedding_positions, encoder_block_multi_head_attention_query, encoder_block_multi_head_attention_query_1, encoder_block_multi_head_attention_key_k, encoder_block_multi_head_attention_key_b, encoder_block_multi_head_attention_value, encoder_block_multi_head_attention_value_1, encoder_block_multi_head_attention_atten, encoder_block_multi_head_attention_atten_1, encoder_block_layer_normalization_gamma, encoder_block_layer_normalization_beta, encoder_block_dense_kernel, encoder_block_dense_bias, encoder_block_dense_1_kernel, encoder_block_dense_1_bias, encoder_block_layer_normalization_1_gamm, encoder_block_layer_normalization_1_beta, dense_2_kernel, dense_2_bias, tokens, y):
@@ -1289,69 +1122,51 @@ class Model(torch.nn.Module):
         self.variable_names = ()
         for name, value in zip(self.variable_names, values[20:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ('state_embedding_embeddings_m', 'state_embedding_embeddings_v', 'state_embedding_embeddings_t', 'state_position_embedding_positions_m', 'state_position_embedding_positions_v', 'state_position_embedding_positions_t', 'state_encoder_block_multi_head_attention_query_2', 'state_encoder_block_multi_head_attention_query_3', 'state_encoder_block_multi_head_attention_query_4', 'state_encoder_block_multi_head_attention_query_5', 'state_encoder_block_multi_head_attention_query_6', 'state_encoder_block_multi_head_attention_query_7', 'state_encoder_block_multi_head_attention_key_k_1', 'state_encoder_block_multi_head_attention_key_k_2', 'state_encoder_block_multi_head_attention_key_k_3', 'state_encoder_block_multi_head_attention_key_b_1', 'state_encoder_block_multi_head_attention_key_b_2', 'state_encoder_block_multi_head_attention_key_b_3', 'state_encoder_block_multi_head_attention_value_2', 'state_encoder_block_multi_head_attention_value_3', 'state_encoder_block_multi_head_attention_value_4', 'state_encoder_block_multi_head_attention_value_5', 'state_encoder_block_multi_head_attention_value_6', 'state_encoder_block_multi_head_attention_value_7', 'state_encoder_block_multi_head_attention_atten_2', 'state_encoder_block_multi_head_attention_atten_3', 'state_encoder_block_multi_head_attention_atten_4', 'state_encoder_block_multi_head_attention_atten_5', 'state_encoder_block_multi_head_attention_atten_6', 'state_encoder_block_multi_head_attention_atten_7', 'state_encoder_block_layer_normalization_gamma_', 'state_encoder_block_layer_normalization_gamma__1', 'state_encoder_block_layer_normalization_gamma__2', 'state_encoder_block_layer_normalization_beta_m', 'state_encoder_block_layer_normalization_beta_v', 'state_encoder_block_layer_normalization_beta_t', 'state_encoder_block_dense_kernel_m', 'state_encoder_block_dense_kernel_v', 'state_encoder_block_dense_kernel_t', 'state_encoder_block_dense_bias_m', 'state_encoder_block_dense_bias_v', 'state_encoder_block_dense_bias_t', 'state_encoder_block_dense_1_kernel_m', 'state_encoder_block_dense_1_kernel_v', 'state_encoder_block_dense_1_kernel_t', 'state_encoder_block_dense_1_bias_m', 'state_encoder_block_dense_1_bias_v', 'state_encoder_block_dense_1_bias_t', 'state_encoder_block_layer_normalization_1_gamm_1', 'state_encoder_block_layer_normalization_1_gamm_2', 'state_encoder_block_layer_normalization_1_gamm_3', 'state_encoder_block_layer_normalization_1_beta_1', 'state_encoder_block_layer_normalization_1_beta_2', 'state_encoder_block_layer_normalization_1_beta_3', 'state_dense_2_kernel_m', 'state_dense_2_kernel_v', 'state_dense_2_kernel_t', 'state_dense_2_bias_m', 'state_dense_2_bias_v', 'state_dense_2_bias_t')
+        self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_embedding_embeddings_momentum', 'state_embedding_embeddings_velocity', 'state_position_embedding_positions_momentum', 'state_position_embedding_positions_velocity', 'state_encoder_block_multi_head_attention_query_2', 'state_encoder_block_multi_head_attention_query_3', 'state_encoder_block_multi_head_attention_query_4', 'state_encoder_block_multi_head_attention_query_5', 'state_encoder_block_multi_head_attention_key_k_1', 'state_encoder_block_multi_head_attention_key_k_2', 'state_encoder_block_multi_head_attention_key_b_1', 'state_encoder_block_multi_head_attention_key_b_2', 'state_encoder_block_multi_head_attention_value_2', 'state_encoder_block_multi_head_attention_value_3', 'state_encoder_block_multi_head_attention_value_4', 'state_encoder_block_multi_head_attention_value_5', 'state_encoder_block_multi_head_attention_atten_2', 'state_encoder_block_multi_head_attention_atten_3', 'state_encoder_block_multi_head_attention_atten_4', 'state_encoder_block_multi_head_attention_atten_5', 'state_encoder_block_layer_normalization_gamma_', 'state_encoder_block_layer_normalization_gamma__1', 'state_encoder_block_layer_normalization_beta_m', 'state_encoder_block_layer_normalization_beta_v', 'state_encoder_block_dense_kernel_momentum', 'state_encoder_block_dense_kernel_velocity', 'state_encoder_block_dense_bias_momentum', 'state_encoder_block_dense_bias_velocity', 'state_encoder_block_dense_1_kernel_momentum', 'state_encoder_block_dense_1_kernel_velocity', 'state_encoder_block_dense_1_bias_momentum', 'state_encoder_block_dense_1_bias_velocity', 'state_encoder_block_layer_normalization_1_gamm_1', 'state_encoder_block_layer_normalization_1_gamm_2', 'state_encoder_block_layer_normalization_1_beta_1', 'state_encoder_block_layer_normalization_1_beta_2', 'state_dense_2_kernel_momentum', 'state_dense_2_kernel_velocity', 'state_dense_2_bias_momentum', 'state_dense_2_bias_velocity')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
-                ('state_embedding_embeddings_m', torch.float32, (10, 16), 0.0),
-                ('state_embedding_embeddings_v', torch.float32, (10, 16), 0.0),
-                ('state_embedding_embeddings_t', torch.float32, (), 0.0),
-                ('state_position_embedding_positions_m', torch.float32, (10, 16), 0.0),
-                ('state_position_embedding_positions_v', torch.float32, (10, 16), 0.0),
-                ('state_position_embedding_positions_t', torch.float32, (), 0.0),
+                ('state_optimizer_iterations', torch.int32, (), 0),
+                ('state_optimizer_learning_rate', torch.float32, (), 0.01),
+                ('state_embedding_embeddings_momentum', torch.float32, (10, 16), 0.0),
+                ('state_embedding_embeddings_velocity', torch.float32, (10, 16), 0.0),
+                ('state_position_embedding_positions_momentum', torch.float32, (10, 16), 0.0),
+                ('state_position_embedding_positions_velocity', torch.float32, (10, 16), 0.0),
                 ('state_encoder_block_multi_head_attention_query_2', torch.float32, (16, 2, 8), 0.0),
                 ('state_encoder_block_multi_head_attention_query_3', torch.float32, (16, 2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_query_4', torch.float32, (), 0.0),
+                ('state_encoder_block_multi_head_attention_query_4', torch.float32, (2, 8), 0.0),
                 ('state_encoder_block_multi_head_attention_query_5', torch.float32, (2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_query_6', torch.float32, (2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_query_7', torch.float32, (), 0.0),
                 ('state_encoder_block_multi_head_attention_key_k_1', torch.float32, (16, 2, 8), 0.0),
                 ('state_encoder_block_multi_head_attention_key_k_2', torch.float32, (16, 2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_key_k_3', torch.float32, (), 0.0),
                 ('state_encoder_block_multi_head_attention_key_b_1', torch.float32, (2, 8), 0.0),
                 ('state_encoder_block_multi_head_attention_key_b_2', torch.float32, (2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_key_b_3', torch.float32, (), 0.0),
                 ('state_encoder_block_multi_head_attention_value_2', torch.float32, (16, 2, 8), 0.0),
                 ('state_encoder_block_multi_head_attention_value_3', torch.float32, (16, 2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_value_4', torch.float32, (), 0.0),
+                ('state_encoder_block_multi_head_attention_value_4', torch.float32, (2, 8), 0.0),
                 ('state_encoder_block_multi_head_attention_value_5', torch.float32, (2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_value_6', torch.float32, (2, 8), 0.0),
-                ('state_encoder_block_multi_head_attention_value_7', torch.float32, (), 0.0),
                 ('state_encoder_block_multi_head_attention_atten_2', torch.float32, (2, 8, 16), 0.0),
                 ('state_encoder_block_multi_head_attention_atten_3', torch.float32, (2, 8, 16), 0.0),
-                ('state_encoder_block_multi_head_attention_atten_4', torch.float32, (), 0.0),
+                ('state_encoder_block_multi_head_attention_atten_4', torch.float32, (16,), 0.0),
                 ('state_encoder_block_multi_head_attention_atten_5', torch.float32, (16,), 0.0),
-                ('state_encoder_block_multi_head_attention_atten_6', torch.float32, (16,), 0.0),
-                ('state_encoder_block_multi_head_attention_atten_7', torch.float32, (), 0.0),
                 ('state_encoder_block_layer_normalization_gamma_', torch.float32, (16,), 0.0),
                 ('state_encoder_block_layer_normalization_gamma__1', torch.float32, (16,), 0.0),
-                ('state_encoder_block_layer_normalization_gamma__2', torch.float32, (), 0.0),
                 ('state_encoder_block_layer_normalization_beta_m', torch.float32, (16,), 0.0),
                 ('state_encoder_block_layer_normalization_beta_v', torch.float32, (16,), 0.0),
-                ('state_encoder_block_layer_normalization_beta_t', torch.float32, (), 0.0),
-                ('state_encoder_block_dense_kernel_m', torch.float32, (16, 32), 0.0),
-                ('state_encoder_block_dense_kernel_v', torch.float32, (16, 32), 0.0),
-                ('state_encoder_block_dense_kernel_t', torch.float32, (), 0.0),
-                ('state_encoder_block_dense_bias_m', torch.float32, (32,), 0.0),
-                ('state_encoder_block_dense_bias_v', torch.float32, (32,), 0.0),
-                ('state_encoder_block_dense_bias_t', torch.float32, (), 0.0),
-                ('state_encoder_block_dense_1_kernel_m', torch.float32, (32, 16), 0.0),
-                ('state_encoder_block_dense_1_kernel_v', torch.float32, (32, 16), 0.0),
-                ('state_encoder_block_dense_1_kernel_t', torch.float32, (), 0.0),
-                ('state_encoder_block_dense_1_bias_m', torch.float32, (16,), 0.0),
-                ('state_encoder_block_dense_1_bias_v', torch.float32, (16,), 0.0),
-                ('state_encoder_block_dense_1_bias_t', torch.float32, (), 0.0),
+                ('state_encoder_block_dense_kernel_momentum', torch.float32, (16, 32), 0.0),
+                ('state_encoder_block_dense_kernel_velocity', torch.float32, (16, 32), 0.0),
+                ('state_encoder_block_dense_bias_momentum', torch.float32, (32,), 0.0),
+                ('state_encoder_block_dense_bias_velocity', torch.float32, (32,), 0.0),
+                ('state_encoder_block_dense_1_kernel_momentum', torch.float32, (32, 16), 0.0),
+                ('state_encoder_block_dense_1_kernel_velocity', torch.float32, (32, 16), 0.0),
+                ('state_encoder_block_dense_1_bias_momentum', torch.float32, (16,), 0.0),
+                ('state_encoder_block_dense_1_bias_velocity', torch.float32, (16,), 0.0),
                 ('state_encoder_block_layer_normalization_1_gamm_1', torch.float32, (16,), 0.0),
                 ('state_encoder_block_layer_normalization_1_gamm_2', torch.float32, (16,), 0.0),
-                ('state_encoder_block_layer_normalization_1_gamm_3', torch.float32, (), 0.0),
                 ('state_encoder_block_layer_normalization_1_beta_1', torch.float32, (16,), 0.0),
                 ('state_encoder_block_layer_normalization_1_beta_2', torch.float32, (16,), 0.0),
-                ('state_encoder_block_layer_normalization_1_beta_3', torch.float32, (), 0.0),
-                ('state_dense_2_kernel_m', torch.float32, (16, 2), 0.0),
-                ('state_dense_2_kernel_v', torch.float32, (16, 2), 0.0),
-                ('state_dense_2_kernel_t', torch.float32, (), 0.0),
-                ('state_dense_2_bias_m', torch.float32, (2,), 0.0),
-                ('state_dense_2_bias_v', torch.float32, (2,), 0.0),
-                ('state_dense_2_bias_t', torch.float32, (), 0.0),
+                ('state_dense_2_kernel_momentum', torch.float32, (16, 2), 0.0),
+                ('state_dense_2_kernel_velocity', torch.float32, (16, 2), 0.0),
+                ('state_dense_2_bias_momentum', torch.float32, (2,), 0.0),
+                ('state_dense_2_bias_velocity', torch.float32, (2,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
 
