@@ -8,7 +8,7 @@ and the bound arguments.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .data_sources import REQUIRED
 
@@ -19,7 +19,8 @@ MODES = ("auto", "min", "max")
 class CallbackRecord:
     """`params`: name -> default, in positional order; `kinds`: name -> the kind the
     front end accepts (`int`, `float`, `bool`, `str`, `freq`); `choices`: name -> the
-    strings it may be; `counts`: parameters that are counts (0 or more)."""
+    strings it may be; `counts`: parameters that are counts (0 or more); `check`: the
+    problem with a whole set of arguments, as (argument, message, label, hint), or None."""
 
     name: str
     params: dict[str, Any]
@@ -27,6 +28,7 @@ class CallbackRecord:
     doc: str
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
     counts: tuple[str, ...] = ()
+    check: Callable[[dict[str, Any]], tuple[str, str, str, str] | None] | None = None
 
 
 def _record(name: str, doc: str, *params: tuple[str, str, Any], **extra) -> CallbackRecord:
@@ -46,6 +48,15 @@ CALLBACKS: dict[str, CallbackRecord] = {record.name: record for record in (
             ("save_best_only", "bool", False), ("mode", "str", "auto"),
             ("save_freq", "freq", "epoch"), ("initial_value_threshold", "float", None),
             choices={"mode": MODES}),
+    _record("ReduceLROnPlateau", "multiply the learning rate by `factor` when `monitor` "
+            "stops improving (needs a constant learning rate, not a schedule)",
+            ("monitor", "str", "val_loss"), ("factor", "float", 0.1),
+            ("patience", "int", 10), ("verbose", "int", 0), ("mode", "str", "auto"),
+            ("min_delta", "float", 1e-4), ("cooldown", "int", 0), ("min_lr", "float", 0.0),
+            choices={"mode": MODES}, counts=("patience", "cooldown"),
+            check=lambda args: None if args["factor"] < 1.0 else (
+                "factor", f"`factor` should be below 1.0, found `{args['factor']}`",
+                "not a reduction", "e.g. `factor=0.5` halves the learning rate")),
     _record("TerminateOnNaN", "stop after the first step whose loss is NaN or infinite "
             "(dslc does so by default)"),
 )}

@@ -189,9 +189,12 @@ def step_functions(program, seed: int = 0):
 def carry_names(program):
     """The names checkpoints and callbacks give the arrays of `initial_carry`, shaped
     like it: "params/W", "state/...", "optimizer/..." (one group per `meta` list) and
-    the step counter "loop/step"."""
+    the step counter "loop/step". The optimizer's own entries are named so already
+    (`optimizer/learning_rate`, which ReduceLROnPlateau rewrites); its per-parameter
+    slots get the prefix (`optimizer/W/momentum`)."""
     def group(kind: str, prefix: str) -> tuple[str, ...]:
-        return tuple(f"{prefix}/{m['name']}" for m in program.meta.get(kind, []))
+        return tuple(m["name"] if m["name"].startswith(f"{prefix}/") else f"{prefix}/{m['name']}"
+                     for m in program.meta.get(kind, []))
 
     return ((group("params", "params"), group("state", "state")),
             (group("optimizer_state", "optimizer"), "loop/step"))

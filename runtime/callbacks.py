@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
+
 WEIGHT_GROUPS = ("params", "state")  # what Keras' get_weights/set_weights cover
 MAXIMIZED = ("acc", "auc", "precision", "recall")
 
@@ -151,7 +153,60 @@ class TerminateOnNaN(Callback):
             run.stop_training = True
 
 
-CALLBACKS = {cls.__name__: cls for cls in (EarlyStopping, ModelCheckpoint, TerminateOnNaN)}
+class ReduceLROnPlateau(_Monitor):
+    """Multiplies the learning rate by `factor` (down to `min_lr`) when `monitor` has
+    not improved by more than `min_delta` for `patience` epochs, then waits `cooldown`
+    epochs before counting again. It rewrites the optimizer-state entry
+    `optimizer/learning_rate`, which the compiled step reads, so the optimizer must have
+    a constant learning rate, not a schedule (as Keras requires)."""
+
+    ENTRY = "optimizer/learning_rate"
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0):
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0, got {factor}")
+        super().__init__(monitor, mode, None, min_delta)
+        self.factor, self.patience, self.verbose = factor, patience, verbose
+        self.cooldown, self.min_lr = cooldown, min_lr
+        self.on_train_begin(None)
+
+    def on_train_begin(self, run) -> None:
+        self.best, self.cooldown_counter, self.wait = None, 0, 0
+
+    def on_epoch_end(self, run, logs: dict[str, float]) -> None:
+        current = logs.get(self.monitor)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce(run):
+                self.cooldown_counter, self.wait = self.cooldown, 0
+
+    def _reduce(self, run) -> bool:
+        """Keras' `_reduce_optimizer_lr`: whether the rate was above `min_lr` and cut."""
+        entries = run.entries("optimizer")
+        if self.ENTRY not in entries:
+            raise ValueError("ReduceLROnPlateau needs a constant learning rate "
+                             f"(the optimizer state has no `{self.ENTRY}`)")
+        old = float(entries[self.ENTRY])
+        if not old > np.float32(self.min_lr):
+            return False
+        new = max(old * self.factor, self.min_lr)
+        run.assign({self.ENTRY: np.asarray(new, entries[self.ENTRY].dtype)})
+        if self.verbose > 0:
+            print(f"\nEpoch {run.epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
+        return True
+
+
+CALLBACKS = {cls.__name__: cls for cls in (EarlyStopping, ModelCheckpoint, ReduceLROnPlateau,
+                                           TerminateOnNaN)}
 
 
 class SaveCheckpoints(Callback):

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from dslc.runtime.callbacks import EarlyStopping, ModelCheckpoint, TerminateOnNaN
+from dslc.runtime.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN
 
 keras = pytest.importorskip("keras")
 
@@ -182,6 +182,60 @@ def test_a_fit_stops_and_restores_where_keras_would_on_its_history(tmp_path):
     best = load_file(tmp_path / f"epoch_{keras_stopper.best_epoch + 1}" / "arrays.safetensors")
     for name, value in result.params.items():
         np.testing.assert_array_equal(value, best[f"params/{name}"])
+
+
+REDUCE_CONFIGS = [
+    dict(monitor="val_loss", factor=factor, patience=patience, min_delta=min_delta,
+         cooldown=cooldown, min_lr=min_lr)
+    for factor, patience, min_delta, cooldown, min_lr in itertools.product(
+        (0.5, 0.1), (0, 2), (1e-4, 0.03), (0, 2), (0.0, 0.02))
+] + [dict(monitor="val_accuracy", mode="max", patience=1, factor=0.5),
+     dict(monitor="loss", patience=1, factor=0.5)]
+
+
+@pytest.mark.parametrize("config", REDUCE_CONFIGS, ids=str)
+def test_reduce_lr_on_plateau_sets_the_rates_keras_sets(config):
+    """Keras' callback on a compiled model's optimizer and ours on the run's
+    `optimizer/learning_rate` entry, fed the same epochs: the same rate after each."""
+    for logs in log_sequences(count=6):
+        model = keras_model()
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+        theirs = keras.callbacks.ReduceLROnPlateau(**config)
+        theirs.set_model(model)
+        theirs.on_train_begin()
+        run, ours = Run(), ReduceLROnPlateau(**config)
+        run.weights["optimizer/learning_rate"] = np.float32(0.1)
+        ours.on_train_begin(run)
+        for epoch, epoch_logs in enumerate(logs):
+            theirs.on_epoch_end(epoch, dict(epoch_logs))
+            run.epoch = epoch
+            ours.on_epoch_end(run, dict(epoch_logs))
+            expected = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+            assert float(run.weights["optimizer/learning_rate"]) == expected, (epoch, logs)
+
+
+def test_reduce_lr_on_plateau_changes_the_rate_the_compiled_step_reads(tmp_path):
+    """A loss that never improves by `min_delta` halves the rate at the end of every
+    epoch but the first. The run's optimizer state holds the last rate, and the step
+    reads it: the epochs before the first cut log what a run without the callback
+    logs, and the epochs after it do not."""
+    import dslc
+
+    from test_checkpoints import write_model
+
+    callback = 'ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=10.0)'
+    runs = {}
+    for name, setting in (("plain", "epochs = 4"),
+                          ("reduced", f"epochs = 4\n    callbacks = [{callback}]")):
+        (tmp_path / name).mkdir()
+        write_model(tmp_path / name, setting)
+        runs[name] = dslc.compile(str(tmp_path / name / "net.nn")).fit(log=None, verbose=0)
+    assert runs["plain"].opt_state["optimizer/learning_rate"] == np.float32(0.01)
+    assert runs["reduced"].opt_state["optimizer/learning_rate"] == np.float32(0.01 * 0.5 ** 3)
+    plain, reduced = (runs[n].history.history["loss"] for n in ("plain", "reduced"))
+    assert plain[:2] == reduced[:2] and plain[2] != reduced[2]
+    with pytest.raises(ValueError, match="factor >= 1.0"):
+        ReduceLROnPlateau(factor=1.0)
 
 
 def test_the_front_end_declares_each_runtime_callback_with_its_signature():

@@ -257,10 +257,17 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
     lowering.module.meta["modes"].update(eval_step="inference", train_step="training")
     logs = ["loss"] + [n for n, role in zip(eval_step.result_names, eval_step.result_roles)
                        if role == "metric"]
-    if values["validation_split"]:
+    if values["validation_split"] or values["validation_data"] is not None:
         logs += ["val_" + name for name in logs]
     callbacks = [checked_callback(value, spans, i, lowering, logs)
                  for i, value in enumerate(values["callbacks"])]
+    for spec in callbacks:
+        rate = optimizer.args.get("learning_rate")
+        if spec.name == "ReduceLROnPlateau" and isinstance(rate, Spec):
+            raise fail("E0404", f"`ReduceLROnPlateau` changes the learning rate, but the "
+                       f"optimizer's is the schedule `{rate.name}`", spec.span,
+                       "needs a constant learning rate", help="give the optimizer a number "
+                       "as its `learning_rate`, or drop the callback (Keras refuses both)")
     losses = [goal.loss.definition.name for goal in goals]
     config = TrainConfig(
         model.name, data, losses[0], optimizer,
