@@ -311,9 +311,6 @@ def train_command(session) -> int:
                  if v is not None}
     from ..runtime.mesh import writes_files
 
-    if distributed and (save or resume):
-        return usage_error("--save, --resume and a train block's `checkpoint` work in "
-                           "single-process runs only, so far")
     writer = writes_files()
     try:
         result = run_training(program, verbose=args.verbose if writer else 0, save=save,

@@ -24,7 +24,7 @@ from .callbacks import Callback, TerminateOnNaN
 from .checkpoint import Checkpoint, CheckpointError, save as save_checkpoint
 from .data import DataOrder, Dataset, arrays, batches_for_epoch, rows_of
 from .files import write_atomically
-from .mesh import DeviceMesh, on_this_process
+from .mesh import DeviceMesh, on_this_process, writes_files
 from .progress import progress_logger
 
 MAX_STEPS_PER_CALL = 1000
@@ -402,7 +402,7 @@ class _FitLoop:
 
     def entries(self, *groups: str) -> dict[str, np.ndarray]:
         """The carry's arrays (of `groups`, or all) as "group/name" -> NumPy array."""
-        leaves = jax.device_get(jax.tree.leaves(self.carry))
+        leaves = jax.device_get(on_this_process(jax.tree.leaves(self.carry)))
         return {name: np.array(leaf) for name, leaf in zip(self.names, leaves)
                 if not groups or name.split("/", 1)[0] in groups}
 
@@ -433,7 +433,10 @@ class _FitLoop:
         return Checkpoint(arrays, info)
 
     def save(self, directory) -> None:
-        save_checkpoint(directory, self.snapshot())
+        """Every process gathers the run's state (a collective); one writes it."""
+        snapshot = self.snapshot()
+        if writes_files():
+            save_checkpoint(directory, snapshot)
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Puts the run where `checkpoint` left it; `CheckpointError` if its arrays do

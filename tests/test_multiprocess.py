@@ -54,7 +54,31 @@ def test_two_processes_train_to_the_losses_of_one(example, tmp_path):
     assert len(found) == len(expected) == 40
     assert max(abs(f - e) / abs(e) for f, e in zip(found, expected)) <= 1e-5
     assert "40/40" in outputs[0][0] and "final:" in outputs[0][0]
-    assert outputs[1][0] == "", "only process 0 logs"
+    assert "40/40" not in outputs[1][0] and "final" not in outputs[1][0], "only process 0 logs"
+
+
+def test_two_processes_write_one_checkpoint_that_one_process_resumes(tmp_path):
+    """Process 0 alone writes the checkpoint of a two-process run; a single-process
+    run resumes it and ends where one process training throughout ends."""
+    program = "examples/mlp.nn"
+    single = subprocess.run([*DSLC, "train", program, "--steps", "40", "--quiet",
+                             "--history", str(tmp_path / "one.json")],
+                            cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    both = start_processes(program, "--steps", "20", "--verbose", "0",
+                           "--save", str(tmp_path / "run"))
+    outputs = [p.communicate(timeout=300) for p in both]
+    assert [p.returncode for p in both] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert "saved the checkpoint" in outputs[0][0] and "saved" not in outputs[1][0]
+    assert sorted(os.listdir(tmp_path / "run")) == ["arrays.safetensors", "checkpoint.json"]
+    resumed = subprocess.run([*DSLC, "train", program, "--steps", "40", "--quiet",
+                              "--resume", str(tmp_path / "run"),
+                              "--history", str(tmp_path / "resumed.json")],
+                             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    expected, found = losses(tmp_path / "one.json"), losses(tmp_path / "resumed.json")
+    assert len(found) == len(expected) == 40
+    assert max(abs(f - e) / abs(e) for f, e in zip(found, expected)) <= 1e-5
 
 
 def killed_mid_run(victim: int) -> tuple[subprocess.Popen, str, float]:
