@@ -1,10 +1,16 @@
 """The Keras-like training loop: fit, evaluate and predict over compiled functions.
 
-Consumes JAX-traceable `step(params, opt_state, x, y) -> (params, opt_state, loss,
-metrics)` and `evaluate(params, x, y) -> (loss, metrics)` (from the compiler or
-written by hand) and `Dataset`s; produces trained parameters and a `History`. Many
-steps run per XLA call (`lax.scan` over index batches gathered from device-resident
-data), with donated parameter buffers and no host round trip per step.
+Consumes JAX-traceable steps with metric state, `step(params, opt_state, metric_state,
+x, y) -> (params, opt_state, metric_state, loss, results)` and `evaluate(params,
+metric_state, x, y) -> (metric_state, loss, results)` (the compiler's), where `results`
+are the metrics' current values ("loss", Keras' loss tracker, first), or plain ones
+written by hand, `step(params, opt_state, x, y) -> (params, opt_state, loss, metrics)`
+and `evaluate(params, x, y) -> (loss, metrics)`, whose batch values `mean_tracked` turns
+into means weighted by batch size. The metric state is reset to its initial value at the
+start of every epoch and of every evaluation, as Keras' `reset_metrics` does, so an
+epoch logs its metrics over all of its batches. Produces trained parameters and a
+`History`. Many steps run per XLA call (`lax.scan` over index batches gathered from
+device-resident data), with donated parameter buffers and no host round trip per step.
 """
 
 from __future__ import annotations
@@ -121,35 +127,47 @@ class EarlyStopping(Callback):
 # -- the jitted kernels ---------------------------------------------------------
 
 
-def _scan_gathered(step, shard, params, opt_state, x, y, index_chunk):
+def _scan_gathered(step, shard, accumulate, params, opt_state, metric_state, x, y,
+                   index_chunk):
     """Run `step` once per row of `index_chunk` ([steps, batch]), gathering each
     batch from the device-resident `x` and `y`; `shard` places a batch (over a device
-    mesh, or not at all)."""
-
-    def body(carry, indices):
-        params, opt_state, loss, metrics = step(*carry, shard(rows_of(x, indices)),
-                                                shard(rows_of(y, indices)))
-        return (params, opt_state), (loss, tuple(metrics))
-
-    (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), index_chunk)
-    return params, opt_state, losses, metrics
+    mesh, or not at all). With `accumulate` the metric state runs on from step to
+    step, else every step starts from `metric_state` (each logs its own batch)."""
+    return _scan_steps(step, accumulate, params, opt_state, metric_state, index_chunk,
+                       lambda indices: (shard(rows_of(x, indices)), shard(rows_of(y, indices))))
 
 
-def _scan_full_batch(step, shard, params, opt_state, x, y, length):
+def _scan_full_batch(step, shard, accumulate, params, opt_state, metric_state, x, y, length):
     """Run `step` `length` times on the whole of `x` and `y` (no gather needed)."""
-
-    def body(carry, _):
-        params, opt_state, loss, metrics = step(*carry, shard(x), shard(y))
-        return (params, opt_state), (loss, tuple(metrics))
-
-    (params, opt_state), (losses, metrics) = jax.lax.scan(body, (params, opt_state), None, length=length)
-    return params, opt_state, losses, metrics
+    return _scan_steps(step, accumulate, params, opt_state, metric_state,
+                       jnp.zeros((length, 0)), lambda _: (shard(x), shard(y)))
 
 
-def _map_gathered(function, params, x, y, index_chunk):
-    """`function(params, x[batch], y[batch])` for each row of `index_chunk`."""
-    return jax.lax.map(lambda indices: function(params, rows_of(x, indices), rows_of(y, indices)),
-                       index_chunk)
+def _scan_steps(step, accumulate, params, opt_state, metric_state, rows, batch_of):
+    fresh = metric_state
+
+    def body(carry, row):
+        params, opt_state, metric_state = carry
+        params, opt_state, metric_state, loss, results = step(
+            params, opt_state, metric_state if accumulate else fresh, *batch_of(row))
+        return (params, opt_state, metric_state), (loss, tuple(results))
+
+    (params, opt_state, metric_state), (losses, results) = jax.lax.scan(
+        body, (params, opt_state, metric_state), rows)
+    return params, opt_state, metric_state, losses, results
+
+
+def _scan_evaluate(function, params, metric_state, x, y, index_chunk):
+    """`function` over each batch of `index_chunk`, its metric state running on;
+    returns the state and the results after the last batch."""
+
+    def body(metric_state, indices):
+        metric_state, _, results = function(params, metric_state, rows_of(x, indices),
+                                            rows_of(y, indices))
+        return metric_state, tuple(results)
+
+    metric_state, results = jax.lax.scan(body, metric_state, index_chunk)
+    return metric_state, tuple(r[-1] for r in results)
 
 
 def _unsharded(batch):
@@ -198,40 +216,49 @@ class _Trainer:
         self.full_batch = batch_size is None or batch_size >= self.size
         self.batch_size = self.size if self.full_batch else batch_size
         shard = mesh.shard_batch if mesh else _unsharded
-        self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard), donate_argnums=(0, 1))
-        self._full = jax.jit(functools.partial(_scan_full_batch, step, shard), donate_argnums=(0, 1), static_argnums=(4,))
+        self._gathered, self._full = ({
+            accumulate: jax.jit(functools.partial(kernel, step, shard, accumulate), **options)
+            for accumulate in (False, True)} for kernel, options in (
+                (_scan_gathered, {"donate_argnums": (0, 1)}),
+                (_scan_full_batch, {"donate_argnums": (0, 1), "static_argnums": (5,)})))
 
-    def run(self, params, opt_state, work):
+    def run(self, params, opt_state, metric_state, work, accumulate: bool):
         """`work` is a step count (full batch) or an index chunk [steps, batch].
-        Returns params, opt_state, losses [steps] and metrics (tuple of [steps])."""
+        Returns params, opt_state, metric_state, losses [steps] and the metrics' results
+        after each step (tuple of [steps])."""
         if self.full_batch:
-            params, opt_state, losses, metrics = self._full(params, opt_state, self.x, self.y, work)
+            out = self._full[accumulate](params, opt_state, metric_state, self.x, self.y, work)
         else:
             indices = jnp.asarray(work, dtype=jnp.int32)
-            params, opt_state, losses, metrics = self._gathered(params, opt_state, self.x, self.y, indices)
-        losses, metrics = jax.device_get((losses, metrics))
+            out = self._gathered[accumulate](params, opt_state, metric_state, self.x, self.y,
+                                             indices)
+        params, opt_state, metric_state, losses, results = out
+        losses, results = jax.device_get((losses, results))
         if np.ndim(losses) != 1:
             raise ValueError(f"the step function must return a scalar loss, got shape {np.shape(losses)[1:]}")
-        return params, opt_state, np.asarray(losses), tuple(np.asarray(m) for m in metrics)
+        return (params, opt_state, metric_state, np.asarray(losses),
+                tuple(np.asarray(r) for r in results))
 
 
 class _Evaluator:
-    """Holds a dataset on device and computes size-weighted means of `evaluate`."""
+    """Holds a dataset on device and runs `evaluate` over all of it, from the initial
+    metric state `fresh`; returns the metrics' results (floats)."""
 
-    def __init__(self, evaluate: Callable, data: Dataset, batch_size: int | None, steps_per_call: int = 0):
+    def __init__(self, evaluate: Callable, fresh, data: Dataset, batch_size: int | None, steps_per_call: int = 0):
         self.x, self.y = jax.device_put(data.x), jax.device_put(data.y)
+        self.fresh = fresh
         self.size = len(data)
         self.batch_size = self.size if batch_size is None else min(batch_size, self.size)
         self.steps_per_call = steps_per_call or MAX_STEPS_PER_CALL
-        self._mapped = _jitted(evaluate, _map_gathered)
+        self._scanned = _jitted(evaluate, _scan_evaluate)
 
-    def __call__(self, params) -> tuple[float, tuple[float, ...]]:
-        means = _WeightedMeans()
+    def __call__(self, params) -> tuple[float, ...]:
+        metric_state, results = self.fresh, ()
         batches = batches_for_epoch(self.size, self.batch_size, shuffle=False, rng=None)
         for chunk in _index_chunks(batches, self.steps_per_call):
-            loss, metrics = self._mapped(params, self.x, self.y, jnp.asarray(chunk, dtype=jnp.int32))
-            means.add(*jax.device_get((loss, metrics)), weight=chunk.shape[1])
-        return means.result()
+            metric_state, results = self._scanned(params, metric_state, self.x, self.y,
+                                                  jnp.asarray(chunk, dtype=jnp.int32))
+        return tuple(float(r) for r in jax.device_get(results))
 
 
 @functools.lru_cache(maxsize=64)
@@ -251,23 +278,34 @@ def _index_chunks(batches: list[np.ndarray], steps_per_call: int):
         yield batches[-1][None]
 
 
-class _WeightedMeans:
-    """Accumulates per-batch loss and metrics weighted by batch size, as Keras'
-    epoch logs do (so an epoch's accuracy is the accuracy over its samples)."""
+def mean_tracked(step: Callable, evaluate: Callable | None, metrics: int):
+    """A plain `step(params, opt_state, x, y) -> (params, opt_state, loss, metrics)`
+    and `evaluate(params, x, y) -> (loss, metrics)` (`metrics` of them) as steps with
+    metric state: the loss and each metric tracked by a mean weighted by the batch size,
+    as Keras' loss tracker is. Returns (step, evaluate, initial metric state)."""
 
-    def __init__(self):
-        self.total_weight = 0.0
-        self.sums: np.ndarray | None = None
+    def tracked(sums, x, loss, values):
+        if len(values) != metrics:
+            raise ValueError(f"the step/evaluate function returned {len(values)} metrics but "
+                             f"{metrics} metric names were given")
+        totals, count = sums
+        batch = jnp.asarray(jax.tree.leaves(x)[0].shape[0], jnp.float32)
+        columns = jnp.stack([jnp.ravel(v)[0] for v in (loss, *values)]).astype(jnp.float32)
+        totals, count = totals + columns * batch, count + batch
+        return (totals, count), tuple(totals / count)
 
-    def add(self, losses, metrics, weight: int) -> None:
-        columns = np.stack([np.ravel(losses)] + [np.ravel(m) for m in metrics]).astype(np.float64)
-        batch_sums = columns.sum(axis=1) * weight
-        self.sums = batch_sums if self.sums is None else self.sums + batch_sums
-        self.total_weight += weight * columns.shape[1]
+    def tracked_step(params, opt_state, sums, x, y):
+        params, opt_state, loss, values = step(params, opt_state, x, y)
+        sums, results = tracked(sums, x, loss, values)
+        return params, opt_state, sums, loss, results
 
-    def result(self) -> tuple[float, tuple[float, ...]]:
-        means = self.sums / self.total_weight
-        return float(means[0]), tuple(float(m) for m in means[1:])
+    def tracked_evaluate(params, sums, x, y):
+        loss, values = evaluate(params, x, y)
+        sums, results = tracked(sums, x, loss, values)
+        return sums, loss, results
+
+    fresh = (np.zeros(metrics + 1, np.float32), np.float32(0))
+    return tracked_step, tracked_evaluate if evaluate is not None else None, fresh
 
 
 # -- fit ----------------------------------------------------------------------
@@ -302,6 +340,7 @@ def fit(
     validation: Dataset | None = None,
     evaluate: Callable | None = None,
     metric_names: Sequence[str] = (),
+    metric_state=None,
     steps_per_call: int = 0,
     devices: int | None = None,
     callbacks: Sequence[Callback] = (),
@@ -321,19 +360,28 @@ def fit(
     `callbacks` (e.g. `EarlyStopping`) run after every epoch, in epochs mode only.
     `devices` (> 1) trains data-parallel over that many of this host's devices
     (`DataParallel`); the batch size must be a multiple of it.
+    With `metric_state` (its initial value), `step` and `evaluate` thread it and return
+    the results named `metric_names` (the loss tracker, "loss", among them); without,
+    they are plain and `metric_names` names their metrics (`mean_tracked`). An epoch
+    logs the results after its last step, steps mode each step's own.
     The caller's `params` and `opt_state` are copied, never donated."""
     _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, callbacks, steps_per_call)
+    if metric_state is None:
+        step, evaluate, metric_state = mean_tracked(step, evaluate, len(metric_names))
+        metric_names = ("loss", *metric_names)
     mesh = None
     if devices is not None and devices > 1:
         if batch_size is not None and batch_size % devices:
             raise ValueError(f"`batch_size` {batch_size} is not a multiple of the {devices} devices")
         mesh = DataParallel(devices)
     trainer = _Trainer(step, train, batch_size, mesh)
-    evaluator = _Evaluator(evaluate, validation, batch_size, steps_per_call) if validation is not None else None
-    loop = _FitLoop(trainer, evaluator, tuple(metric_names), steps_per_call, log, verbose)
-    params, opt_state = jax.tree.map(jnp.array, (params, opt_state))
+    params, opt_state, metric_state = jax.tree.map(jnp.array, (params, opt_state, metric_state))
     if mesh is not None:
-        params, opt_state = mesh.replicate((params, opt_state))
+        params, opt_state, metric_state = mesh.replicate((params, opt_state, metric_state))
+    evaluator = (_Evaluator(evaluate, metric_state, validation, batch_size, steps_per_call)
+                 if validation is not None else None)
+    loop = _FitLoop(trainer, evaluator, tuple(metric_names), metric_state, steps_per_call,
+                    log, verbose)
     rng = np.random.default_rng(seed)
     if steps is not None:
         return loop.run_steps(params, opt_state, steps, shuffle, rng)
@@ -359,10 +407,11 @@ def _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate,
 class _FitLoop:
     """The host side of `fit`: cuts work into chunks, records history, logs."""
 
-    def __init__(self, trainer, evaluator, metric_names, steps_per_call, log, verbose):
+    def __init__(self, trainer, evaluator, metric_names, fresh, steps_per_call, log, verbose):
         self.trainer = trainer
         self.evaluator = evaluator
         self.metric_names = metric_names
+        self.fresh = fresh  # the metric state every epoch and evaluation starts from
         self.steps_per_call = steps_per_call
         self.log = log if verbose else (lambda line: None)
         self.progress = verbose == 1 and log is print and sys.stdout.isatty()
@@ -376,16 +425,17 @@ class _FitLoop:
         while done < steps:
             count = min(chunk_size, steps - done)
             work = count if stream is None else stream.take(count, self.trainer.batch_size)
-            params, opt_state, losses, metrics = self.trainer.run(params, opt_state, work)
+            params, opt_state, _, losses, results = self.trainer.run(
+                params, opt_state, self.fresh, work, accumulate=False)
             self._watch(done, losses)
             for i in range(count):
-                logs = self._named(losses[i], tuple(m[i] for m in metrics))
+                logs = self._named(tuple(r[i] for r in results))
                 self.history.record(logs)
                 self.log(_format(f"step {done + i + 1}/{steps}", logs))
             done += count
         self.history.steps = steps
         if self.evaluator is not None:
-            val_logs = self._named(*self.evaluator(params), prefix="val_")
+            val_logs = self._named(self.evaluator(params), prefix="val_")
             self.history.record(val_logs)
             self.log(_format("validation", val_logs))
         return FitResult(params, opt_state, self.history, self.nonfinite)
@@ -397,7 +447,7 @@ class _FitLoop:
         for epoch in range(epochs):
             params, opt_state, logs = self._run_epoch(params, opt_state, epoch, epochs, shuffle, rng)
             if self.evaluator is not None:
-                logs.update(self._named(*self.evaluator(params), prefix="val_"))
+                logs.update(self._named(self.evaluator(params), prefix="val_"))
             self.history.record(logs)
             self.history.epochs = epoch + 1
             self.log(_format(f"Epoch {epoch + 1}/{epochs}", logs))
@@ -414,7 +464,7 @@ class _FitLoop:
                 self.nonfinite = (done + int(bad[0]) + 1, float(losses[bad[0]]))
 
     def _run_epoch(self, params, opt_state, epoch, epochs, shuffle, rng):
-        trainer, means = self.trainer, _WeightedMeans()
+        trainer, metric_state, results = self.trainer, self.fresh, ()
         bar = _ProgressBar(f"Epoch {epoch + 1}/{epochs}", trainer.size) if self.progress else None
         if trainer.full_batch:
             chunks = [1]
@@ -422,16 +472,16 @@ class _FitLoop:
             batches = batches_for_epoch(trainer.size, trainer.batch_size, shuffle, rng)
             chunks = _index_chunks(batches, self._epoch_chunk_size())
         for work in chunks:
-            params, opt_state, losses, metrics = trainer.run(params, opt_state, work)
+            params, opt_state, metric_state, losses, results = trainer.run(
+                params, opt_state, metric_state, work, accumulate=True)
             self._watch(self.history.steps, losses)
             batch = trainer.batch_size if trainer.full_batch else work.shape[1]
-            means.add(losses, metrics, weight=batch)
             self.history.steps += len(losses)
             if bar is not None:
                 bar.advance(batch * len(losses))
         if bar is not None:
             bar.clear()
-        return params, opt_state, self._named(*means.result())
+        return params, opt_state, self._named(tuple(r[-1] for r in results))
 
     def _epoch_chunk_size(self) -> int:
         if self.steps_per_call:
@@ -441,15 +491,13 @@ class _FitLoop:
             return max(1, math.ceil(batches_per_epoch / PROGRESS_UPDATES_PER_EPOCH))
         return max(1, min(batches_per_epoch, MAX_STEPS_PER_CALL))
 
-    def _named(self, loss, metrics, prefix: str = "") -> dict[str, float]:
-        if len(metrics) != len(self.metric_names):
+    def _named(self, results, prefix: str = "") -> dict[str, float]:
+        if len(results) != len(self.metric_names):
             raise ValueError(
-                f"the step/evaluate function returned {len(metrics)} metrics but "
-                f"{len(self.metric_names)} metric names were given: {list(self.metric_names)}"
+                f"the step/evaluate function returned {len(results)} results but "
+                f"{len(self.metric_names)} names were given: {list(self.metric_names)}"
             )
-        logs = {prefix + "loss": float(loss)}
-        logs.update((prefix + name, float(value)) for name, value in zip(self.metric_names, metrics))
-        return logs
+        return {prefix + name: float(value) for name, value in zip(self.metric_names, results)}
 
 
 class _IndexStream:
@@ -503,11 +551,19 @@ class _ProgressBar:
 
 
 def evaluate_dataset(
-    evaluate: Callable, params, data: Dataset, batch_size: int | None = None
+    evaluate: Callable, params, data: Dataset, batch_size: int | None = None,
+    metric_state=None,
 ) -> tuple[float, tuple[float, ...]]:
-    """Loss and metrics of `evaluate(params, x, y)` over `data`, as means over all
-    rows (batch results weighted by batch size). `batch_size=None`: one batch."""
-    return _Evaluator(evaluate, data, batch_size)(params)
+    """Loss and metrics of `evaluate` over `data` (`batch_size=None`: one batch): with
+    `metric_state`, `evaluate(params, metric_state, x, y)`'s results from that initial
+    state, the loss tracker first; without, the means over all rows of a plain
+    `evaluate(params, x, y)`'s `metrics` (batch results weighted by batch size)."""
+    if metric_state is None:
+        first = data.take(np.arange(1))
+        _, metrics = jax.eval_shape(evaluate, params, first.x, first.y)
+        _, evaluate, metric_state = mean_tracked(None, evaluate, len(metrics))
+    results = _Evaluator(evaluate, metric_state, data, batch_size)(params)
+    return results[0], results[1:]
 
 
 def predict_batches(fn: Callable, params, x: np.ndarray, batch_size: int | None = None):

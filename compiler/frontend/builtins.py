@@ -1,10 +1,11 @@
 """The builtin names of `.nn` code that the compiler implements (not the prelude).
 
 Tensor functions are IR ops, their builtins generated from the registry
-(`op_builtins.py`); initializers, optimizers and data sources (their
-records in `compiler/initializers.py`, `optimizers.py`, `data_sources.py`) evaluate to
-`Spec`s that carry the record; dtypes and `grad` are compile-time values. The table is
-built once (`builtin_globals`); the prelude (`compiler/prelude/*.nn`) adds the rest.
+(`op_builtins.py`); initializers, optimizers, metric classes and data sources (their
+records in `compiler/initializers.py`, `optimizers.py`, `metrics.py`,
+`data_sources.py`) evaluate to `Spec`s that carry the record; dtypes and `grad` are
+compile-time values. The table is built once (`builtin_globals`); the prelude
+(`compiler/prelude/*.nn`) adds the rest.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .. import dims
 from ..data_sources import DATA_SOURCES, REQUIRED as DATA_REQUIRED
 from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES
+from ..metrics import METRICS
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .binding import CallSite
 from .list_builtins import LIST_FUNCTIONS
@@ -152,6 +154,10 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
         for arg, value in args.items():
             if kinds.get(arg) and arg in c.arg_spans:  # given, not a default
                 check_arg_kind(c, arg, value, kinds[arg], f"`{name}`")
+        # A metric checks its arguments together (`compiler.metrics.Metric.check`).
+        if kind == "metric" and (problem := component.check(args)):
+            arg, text = problem
+            raise c.fail("E0304", f"`{name}`'s `{arg}` {text}", arg, "this argument")
         return Spec(kind, name, component, args, c.span)
     return impl
 
@@ -232,6 +238,8 @@ def _builtin_table() -> Mapping[str, Any]:
             table[name] = _by_defaults(kind, name, record)
         for alias, name in aliases.items():
             table[alias] = _by_defaults(kind, name, records[name])
+    for name, record in METRICS.items():
+        table[name] = _component("metric", name, record, record.params, {})
     for name, source in DATA_SOURCES.items():
         params = {k: (REQUIRED if v is DATA_REQUIRED else v) for k, v in source.params.items()}
         table[name] = _component("data", name, source, params, source.kinds)

@@ -140,8 +140,8 @@ class Configured:
 @dataclass(frozen=True)
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
-    `kind` is "initializer", "optimizer" or "data"; `component` is its record (an
-    `Initializer`, `Optimizer` or `DataSource`); `args` are compile-time values."""
+    `kind` is "initializer", "optimizer", "metric" or "data"; `component` is its record
+    (an `Initializer`, `Optimizer`, `Metric` or `DataSource`); `args` are compile-time values."""
 
     kind: str
     name: str
