@@ -32,15 +32,16 @@ F32 = "f32"
 class Metric:
     """`state(args, y_pred_type)` -> [(variable, type, initial value)];
     `update(b, args, y_true, y_pred, variables)` -> new variables;
-    `result(b, args, variables)` -> a float scalar; `check(args)` -> (argument, problem)
-    or None; `name` is the one Keras gives an instance (its class name in snake case)."""
+    `result(b, args, variables)` -> a float scalar; `check(args)` -> None, or the
+    argument that Keras would refuse, what it should be, and a hint (or None); `name` is
+    the one Keras gives an instance (its class name in snake case)."""
 
     name: str
     params: dict[str, Any]
     state: Callable[[dict, TensorType], list[tuple[str, TensorType, float]]]
     update: Callable[..., list[Value]]
     result: Callable[..., Value]
-    check: Callable[[dict], tuple[str, str] | None]
+    check: Callable[[dict], tuple[str, str, str | None] | None]
     doc: str
 
 
@@ -120,10 +121,11 @@ def mean_update(b: Builder, values: Value, variables, weight: Value | None = Non
     values = _as_float(b, values)
     if values.type.rank > 1:
         values = b.mean(values, axes=tuple(range(1, values.type.rank)))
+    summed = b.sum(values) if values.type.rank else values
     if weight is not None:
-        return [b.add(total, b.mul(b.sum(values), weight)), b.add(count, weight)]
+        return [b.add(total, b.mul(summed, weight)), b.add(count, weight)]
     samples = b.size(values, axes=(0,)) if values.type.rank else b.const(1.0)
-    return [b.add(total, b.sum(values)), b.add(count, samples)]
+    return [b.add(total, summed), b.add(count, samples)]
 
 
 def _mean_result(b: Builder, args, variables):
@@ -205,13 +207,13 @@ def _interpolated_pr_auc(b: Builder, n, tp, fp, fn):
 def _auc_check(args):
     n = args["num_thresholds"]
     if not (isinstance(n, int) and not isinstance(n, bool) and 1 < n < 2**20):
-        return "num_thresholds", "should be an integer above 1"
+        return "num_thresholds", "an integer above 1 (and below 2**20)", None
     if args["curve"] not in CURVES:
-        return "curve", f"should be one of {_choices(CURVES)}"
+        return "curve", f"one of {_choices(CURVES)}", None
     if args["summation_method"] not in SUMMATION_METHODS:
-        return "summation_method", f"should be one of {_choices(SUMMATION_METHODS)}"
+        return "summation_method", f"one of {_choices(SUMMATION_METHODS)}", None
     if not isinstance(args["from_logits"], bool):
-        return "from_logits", "should be `true` or `false`"
+        return "from_logits", "`true` or `false`", None
     return None
 
 
@@ -284,14 +286,14 @@ def _complement(b: Builder, x: Value) -> Value:
 def _confusion_check(args):
     t, k, c = args["thresholds"], args["top_k"], args["class_id"]
     if isinstance(t, list):
-        return "thresholds", "should be one number: dslc logs one result per metric"
+        return "thresholds", "one number", ("a list gives one result per threshold, which "
+                                            "the log cannot show yet: one metric each")
     if t is not None and not (_number(t) and 0 <= t <= 1):
-        return "thresholds", "should be a number in [0, 1]"
-    for arg, value in (("top_k", k), ("class_id", c)):
+        return "thresholds", "a number in [0, 1]", None
+    for arg, value, least in (("top_k", k, 1), ("class_id", c, 0)):
         if value is not None and not (isinstance(value, int) and not isinstance(value, bool)
-                                      and value >= (1 if arg == "top_k" else 0)):
-            return arg, "should be a " + ("positive" if arg == "top_k" else "non-negative") \
-                + " integer"
+                                      and value >= least):
+            return arg, f"an integer of at least {least}", None
     return None
 
 
@@ -333,11 +335,12 @@ def _f1_result(b: Builder, args, variables):
 
 def _f1_check(args):
     if args["average"] not in AVERAGES[1:]:
-        return "average", (f"should be one of {_choices(AVERAGES[1:])}: per-class scores "
-                           "(`average = none`, Keras' default) are not logged yet")
+        return "average", f"one of {_choices(AVERAGES[1:])}", (
+            "Keras' default, `none`, gives one score per class, which the log cannot show "
+            "yet: e.g. `F1Score(average=\"macro\")`")
     t = args["threshold"]
     if t is not None and not (_number(t) and 0 < t <= 1):
-        return "threshold", "should be a number in (0, 1]"
+        return "threshold", "a number in (0, 1]", None
     return None
 
 

@@ -161,6 +161,11 @@ def initial_carry(program, seed: int):
     return variables, (tuple(program.init_optimizer().values()), np.int32(0))
 
 
+def initial_metrics(program) -> tuple:
+    """The metric state `step_functions`' functions start an epoch or evaluation from."""
+    return tuple(program.init_metrics().values())
+
+
 def split_variables(program, variables: dict) -> tuple[tuple, tuple]:
     """A dict of the model's variables (`Program.init`'s) as (params, state) tuples."""
     return tuple(tuple(variables[m["name"]] for m in program.meta.get(kind, []))
@@ -173,7 +178,7 @@ def final_metrics(program, variables: dict) -> dict[str, float]:
     data = load_data(program)
     loss, metrics = evaluate_dataset(evaluate, split_variables(program, variables), data,
                                      program.compilation.train.batch_size,
-                                     tuple(program.init_metrics().values()))
+                                     initial_metrics(program))
     return dict(zip(program.compilation.train.metrics,
                     [float(loss)] + [float(m) for m in metrics]))
 
@@ -274,7 +279,7 @@ def run_training(program, *, log=print, verbose: int = 1, **overrides):
                    validation=validation,
                    evaluate=evaluate if validation is not None else None,
                    metric_names=config.metrics,
-                   metric_state=tuple(program.init_metrics().values()), log=log,
+                   metric_state=initial_metrics(program), log=log,
                    verbose=verbose,
                    devices=settings["devices"])
     (params, state), (slots, _) = result.params, result.opt_state

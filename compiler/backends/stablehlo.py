@@ -103,6 +103,8 @@ def artifact(module: Module, target: str, source_path: str, source_text: str,
         "params": module.meta.get("params", []),
         "state": module.meta.get("state", []),
         "optimizer_state": module.meta.get("optimizer_state", []),
+        # The metrics' variables as each epoch and evaluation starts them.
+        "metric_state": module.meta.get("metric_state", []),
         # Each function's mode (training or inference), fixed when it was compiled.
         "modes": module.meta.get("modes", {}),
     }

@@ -22,6 +22,7 @@ from ..ir import DTYPES
 from ..metrics import METRICS
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .binding import CallSite
+from .errors import fail
 from .list_builtins import LIST_FUNCTIONS
 from .loops import scan_builtin
 from .op_builtins import op_builtins
@@ -156,8 +157,8 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
                 check_arg_kind(c, arg, value, kinds[arg], f"`{name}`")
         # A metric checks its arguments together (`compiler.metrics.Metric.check`).
         if kind == "metric" and (problem := component.check(args)):
-            arg, text = problem
-            raise c.fail("E0304", f"`{name}`'s `{arg}` {text}", arg, "this argument")
+            raise argument_error(name, component, args, problem,
+                                 c.arg_spans.get(problem[0], c.span), "this argument")
         return Spec(kind, name, component, args, c.span)
     return impl
 
@@ -200,6 +201,26 @@ def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> N
         raise c.fail("E0304", f"{what}'s `{arg}` is out of range", arg,
                      help="a seed is from 0 to 2**31 - 1" if arg == "seed"
                      else "it must fit in a 32-bit integer")
+
+
+def argument_error(name: str, record, args: dict, problem, span, label: str = ""):
+    """E0304 for the metric argument `check` refused, with its hint or the signature."""
+    arg, should_be, hint = problem
+    signature = ", ".join(f"{k}={_describe(v).strip('`')}" for k, v in record.params.items())
+    return fail("E0304", f"`{name}`'s `{arg}` should be {should_be}, found "
+                f"{_describe(args[arg])}", span, label,
+                help=hint or f"Keras' `{name}` takes {signature}")
+
+
+def _describe(value) -> str:
+    """A compile-time value as `.nn` writes it, or its kind."""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, (int, float)):
+        return f"`{value}`"
+    return kind_name(value)
 
 
 def _component(kind: str, name: str, component, params: dict[str, Any],

@@ -20,8 +20,9 @@ from ..builder import Builder
 from ..ir import Function, Loc, TensorType, Value
 from ..metrics import MEAN, Metric, mean_update
 from . import keras_names
+from .builtins import argument_error
 from .errors import fail
-from .values import Spec, as_spec, kind_name
+from .values import Spec, as_spec
 
 ACCURACY_NAMES = ("accuracy", "acc")
 
@@ -37,9 +38,10 @@ class Tracked:
     prediction: TensorType  # the type of the predictions it sees
 
 
-def resolve(value, span, lowering, y: Value, prediction: Value, call) -> Tracked:
+def resolve(value, span, y: Value, prediction: Value, as_fn, call) -> Tracked:
     """The metric a `metrics` entry names, for targets `y` and predictions `prediction`;
-    `call(fn)` evaluates a plain fn metric on them (MeanMetricWrapper's values)."""
+    `as_fn(value)` is the fn any other value names (`train.loss_function`), and
+    `call(fn)` evaluates it on them (MeanMetricWrapper's values)."""
     name = value if isinstance(value, str) else None
     if isinstance(value, str):
         value = keras_names.named(accuracy_for(y.type, prediction.type)
@@ -51,9 +53,7 @@ def resolve(value, span, lowering, y: Value, prediction: Value, call) -> Tracked
         return Tracked(name or record.name, record, spec.args,
                        lambda b, variables: record.update(b, spec.args, y, prediction,
                                                           variables), prediction.type)
-    from .train import loss_function
-
-    fn = loss_function(value, span, lowering, "metric")
+    fn = as_fn(value)
     values = call(fn)
     if not values.type.is_float:
         raise fail("E0404", f"the metric `{fn.definition.name}` gives `{values.type}`, not "
@@ -75,17 +75,7 @@ def check(spec: Spec, span) -> None:
     """A metric class's arguments (with its defaults), at `span` (the metrics line; a
     call's own arguments are checked where they are written, `builtins._configure`)."""
     if problem := spec.component.check(spec.args):
-        arg, text = problem
-        raise fail("E0304", f"`{spec.name}`'s `{arg}` {text}, found "
-                   f"{describe(spec.args[arg])}", span)
-
-
-def describe(value) -> str:
-    if isinstance(value, str):
-        return f'`"{value}"`'
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"`{value}`"
-    return kind_name(value)
+        raise argument_error(spec.name, spec.component, spec.args, problem, span)
 
 
 def loss_tracker(name: str, loss: Value, batch: Value) -> Tracked:

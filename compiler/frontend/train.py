@@ -259,13 +259,12 @@ def loss_function_of(lowering, forward: Function, goals: list[Objective], spans,
         if len(goals) > 1:
             output_losses.append((f"{prefix}loss", loss))
 
-        def call(fn, y=y, prediction=prediction):
-            return ev.tensor(lowering.calls.call(ev, fn, [(y, spans["metrics"]),
-                                                          (prediction, spans["metrics"])],
-                                                 {}, spans["metrics"]), spans["metrics"])
         for value in goal.metrics:
-            metric = metric_specs.resolve(value, spans["metrics"], lowering, y, prediction,
-                                          call)
+            metric = metric_specs.resolve(
+                value, spans["metrics"], y, prediction,
+                lambda v: loss_function(v, spans["metrics"], lowering, "metric"),
+                lambda fn, y=y, prediction=prediction: applied(
+                    lowering, ev, fn, y, prediction, spans["metrics"]))
             metric.name = prefix + metric.name
             tracked.append(metric)
     batch = b.size(function.args_with("input")[0], axes=(0,))
@@ -285,10 +284,15 @@ def loss_function_of(lowering, forward: Function, goals: list[Objective], spans,
     return function
 
 
+def applied(lowering, ev, fn, y, prediction, span):
+    """`fn(y, prediction)`: a loss's or a metric's values."""
+    return ev.tensor(lowering.calls.call(ev, fn, [(y, span), (prediction, span)], {}, span),
+                     span)
+
+
 def scalar(lowering, ev, fn, y, prediction, span, what: str):
-    """`fn(y, prediction)`, which must be a float scalar (a loss or a metric)."""
-    value = ev.tensor(lowering.calls.call(ev, fn, [(y, span), (prediction, span)], {}, span),
-                      span)
+    """`fn(y, prediction)`, which must be a float scalar (a loss)."""
+    value = applied(lowering, ev, fn, y, prediction, span)
     if value.type.shape != () or not value.type.is_float:
         raise fail("E0404", f"the {what} `{fn.definition.name}` gives `{value.type}`, "
                    "not a float scalar", span)
