@@ -45,7 +45,7 @@ PROGRESS_UPDATES_PER_EPOCH = 10
 class History:
     """What `fit` recorded. `history` maps "loss", each metric name, "val_loss" and
     "val_<metric>" to lists of floats: one per step in steps mode, one per epoch
-    (means over its batches) in epochs mode. `epochs` is the number of epochs run
+    (the metrics' results over all of its batches) in epochs mode. `epochs` is the number of epochs run
     (None in steps mode) and `steps` the number of optimizer steps run."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
