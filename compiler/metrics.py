@@ -74,19 +74,25 @@ def _is_true(b: Builder, y_true: Value) -> Value:
     return _as_float(b, b.ne(y, _zeros_like(b, y)))
 
 
-def same_rank(b: Builder, y_true: Value, y_pred: Value) -> tuple[Value, Value]:
+def same_rank_shapes(y_true: tuple, y_pred: tuple) -> tuple[tuple, tuple]:
     """Keras' `squeeze_or_expand_to_same_rank`: a trailing dim of 1 squeezed from the
-    higher-ranked of two whose ranks differ by one, else a dim of 1 added to the other."""
+    higher-ranked of two shapes whose ranks differ by one, else a dim of 1 added to the
+    other."""
     def squeeze_or_expand(high, low):
-        if high.type.shape[-1] == 1:
-            return b.reshape(high, shape=high.type.shape[:-1]), low
-        return high, b.reshape(low, shape=(*low.type.shape, 1))
+        return (high[:-1], low) if high[-1:] == (1,) else (high, (*low, 1))
 
-    if y_true.type.rank == y_pred.type.rank + 1:
+    if len(y_true) == len(y_pred) + 1:
         return squeeze_or_expand(y_true, y_pred)
-    if y_pred.type.rank == y_true.type.rank + 1:
-        y_pred, y_true = squeeze_or_expand(y_pred, y_true)
+    if len(y_pred) == len(y_true) + 1:
+        return squeeze_or_expand(y_pred, y_true)[::-1]
     return y_true, y_pred
+
+
+def same_rank(b: Builder, y_true: Value, y_pred: Value) -> tuple[Value, Value]:
+    """`y_true` and `y_pred` reshaped to `same_rank_shapes`."""
+    shapes = same_rank_shapes(y_true.type.shape, y_pred.type.shape)
+    return tuple(b.reshape(v, shape=shape) if v.type.shape != shape else v
+                 for v, shape in zip((y_true, y_pred), shapes))
 
 
 def _first(b: Builder, x: Value, count: int) -> Value:
@@ -158,7 +164,8 @@ def _auc_update(b: Builder, args, y_true, y_pred, variables):
     if args["from_logits"]:
         p = b.sigmoid(p)
     p = b.minimum(b.maximum(p, b.const(0.0)), b.const(1.0))
-    scaled = b.reshape(b.mul(_flat(b, p), b.const(float(n - 1))), shape=(1, dims.product(p.type.shape)))
+    scaled = b.reshape(b.mul(_flat(b, p), b.const(float(n - 1))),
+                       shape=(1, dims.product(p.type.shape)))
     index = b.iota(shape=(n, 1), axis=0, dtype=F32)
     above = b.maximum(_as_float(b, b.gt(scaled, index)),
                       _as_float(b, b.eq(index, b.const(0.0))))
@@ -308,7 +315,7 @@ def _f1_state(args, y_pred_type):
 
 
 def _f1_update(b: Builder, args, y_true, y_pred, variables):
-    y_true, y_pred = _as_float(b, y_true), _as_float(b, y_pred)
+    y_true, y_pred = same_rank(b, _as_float(b, y_true), _as_float(b, y_pred))
     if args["threshold"] is None:
         top = b.max(y_pred, axes=(y_pred.type.rank - 1,), keepdims=True)
         predicted = b.mul(_as_float(b, b.ge(y_pred, top)),

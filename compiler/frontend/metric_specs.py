@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..builder import Builder
 from ..ir import Function, Loc, TensorType, Value
-from ..metrics import MEAN, Metric, mean_update
+from ..metrics import MEAN, Metric, mean_update, same_rank_shapes
 from . import keras_names
 from .builtins import argument_error
 from .errors import fail
@@ -49,6 +49,12 @@ def resolve(value, span, y: Value, prediction: Value, as_fn, call) -> Tracked:
     spec = as_spec(value, "metric", span)
     if spec is not None:
         check(spec, span)
+        y_shape, p_shape = same_rank_shapes(y.type.shape, prediction.type.shape)
+        if y_shape != p_shape:
+            raise fail("E0404", f"`{spec.name}` compares targets `{y.type}` with predictions "
+                       f"`{prediction.type}` element by element, but their shapes differ",
+                       span, help="it takes targets shaped like the predictions: train with "
+                       "a loss that takes one-hot or binary targets, not class ids")
         record = spec.component
         return Tracked(name or record.name, record, spec.args,
                        lambda b, variables: record.update(b, spec.args, y, prediction,
@@ -94,7 +100,8 @@ def unique_names(tracked: list[Tracked]) -> None:
             metric.name = f"{metric.name}_{count}"
 
 
-def thread_state(function: Function, tracked: list[Tracked], loc: Loc, b: Builder) -> tuple[list[Value], list[Value], list[dict]]:
+def thread_state(function: Function, tracked: list[Tracked], loc: Loc,
+                 b: Builder) -> tuple[list[Value], list[Value], list[dict]]:
     """Adds each metric's variables to `function` as `metric_state` arguments and builds
     their update and the results. Returns (results, new variables, meta entries)."""
     unique_names(tracked)
