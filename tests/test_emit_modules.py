@@ -289,6 +289,35 @@ def test_torch_module_wrapper_trains_and_exports(programs, modules):
     torch.testing.assert_close(exported.module()(x), model(x))
 
 
+EVERY_METRIC = """
+model M(x: f32[B, 2]) -> f32[B, 1] {
+    param W: f32[2, 1] = glorot_uniform
+    param b: f32[1] = zeros
+    return sigmoid(x @ W + b)
+}
+
+train M {
+    data       = two_blobs(per_class=50, seed=0)
+    loss       = binary_crossentropy
+    optimizer  = SGD(learning_rate=0.1)
+    metrics    = ["accuracy", AUC(num_thresholds=50), AUC(curve="PR"),
+                  Precision(thresholds=0.3), Recall(top_k=1),
+                  F1Score(average="weighted", threshold=0.5)]
+    batch_size = 16
+}
+"""
+
+
+def test_every_metric_class_agrees_on_three_backends():
+    """The metric classes' updates and results (slices, iota, selects, the top-k mask)
+    and their variables, carried from step to step, agree on XLA, TF and torch."""
+    from dslc.compiler.agreement import verify
+
+    result = verify(compile_program(EVERY_METRIC), 4, torch_backend="aot_eager", log=None)
+    assert result.ok, (result.failed_step, result.culprit)
+    assert len(result.steps) == 4
+
+
 def assert_metrics_accumulate(model, x, y, numpy):
     """The wrapper's metrics (the loss tracker and binary accuracy) over two halves of a
     batch, after `reset_metrics`, are those of the whole batch evaluated at once."""
