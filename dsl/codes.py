@@ -172,7 +172,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E0304": _entry(
         "invalid argument value",
         "An argument must be a compile-time constant (a number, string, name of a builtin)\n"
-        "or has a value out of its allowed range.",
+        "or has a value out of its allowed range. A metric class's arguments are checked as\n"
+        "Keras checks them (`AUC(num_thresholds=1)`, `curve=\"XY\"`), and those whose\n"
+        "result would not be one number for the training log (F1Score's default\n"
+        "`average=none`, a list of `thresholds`) are refused too.",
         "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return x |> Dropout(1.5)\n}",
         "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return x |> Dropout(0.5)\n}",
     ),
@@ -203,7 +206,9 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "E0404": _entry(
         "invalid value for a train setting",
-        "A `train` setting has a value of the wrong kind or out of range.",
+        "A `train` setting has a value of the wrong kind or out of range, or a metric\n"
+        "cannot pair the targets with the predictions (AUC, Precision, Recall and F1Score\n"
+        "take targets shaped like the predictions, not class ids).",
         "train M {\n    data = two_blobs()\n    loss = mse\n    optimizer = sgd\n    steps = -4\n}",
         "train M {\n    data = two_blobs()\n    loss = mse\n    optimizer = sgd\n    steps = 40\n}",
     ),

@@ -163,16 +163,23 @@ def test_artifact_functions_are_called_by_role(tmp_path):
     assert run_dslc("examples/linear_classifier.nn", "-o", str(out)).returncode == 0
     artifact = load(out)
     train_step = artifact.function("train_step")
-    assert [s.role for s in train_step.inputs] == ["param", "param", "input", "target"]
-    assert [s.role for s in train_step.outputs] == ["param", "param", "loss", "metric"]
+    counters = ["metric_state"] * 4  # loss and binary_accuracy: a total and a count each
+    assert [s.role for s in train_step.inputs] == ["param", "param", *counters, "input",
+                                                   "target"]
+    assert [s.role for s in train_step.outputs] == ["param", "param", *counters, "loss",
+                                                    "metric", "metric"]
+    assert [s.name for s in artifact.metric_state] == [
+        "loss/total", "loss/count", "binary_accuracy/total", "binary_accuracy/count"]
     params = artifact.function("init").call_by_role(rng=[np.int32(0)])["param"]
     x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
     y = (x[:, :1] > 0).astype(np.float32)
-    stepped = train_step.call_by_role(param=params, input=[x], target=[y])
+    stepped = train_step.call_by_role(param=params, input=[x], target=[y],
+                                      metric_state=artifact.initial_values("metric_state"))
     program = compile_program("examples/linear_classifier.nn")
     new_params, _, loss, metrics = program.train_step(program.init(0), {}, x, y)
     np.testing.assert_allclose(stepped["loss"][0], loss, rtol=1e-6)
+    np.testing.assert_allclose(stepped["metric"], list(metrics.values()), rtol=1e-6)
     for ours, theirs in zip(stepped["param"], new_params.values()):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
-    with pytest.raises(Exception, match="takes param `W`, param `b`, input `x`, target `y`"):
+    with pytest.raises(Exception, match="takes param `W`, param `b`, metric_state "):
         train_step.call_by_role(param=params, input=[x])

@@ -100,9 +100,11 @@ def artifact(module: Module, target: str, source_path: str, source_text: str,
         "target": target,
         "platforms": [PLATFORMS[target]],
         "functions": functions,
-        "params": module.meta.get("params", []),
-        "state": module.meta.get("state", []),
-        "optimizer_state": module.meta.get("optimizer_state", []),
+        # The variables' groups (the metrics' as each epoch and evaluation starts them),
+        # their dtypes spelled as NumPy spells them, as the functions' entries are.
+        **{group: [{**entry, "dtype": str(np.dtype(numpy_dtype(entry["dtype"])))}
+                   for entry in module.meta.get(group, [])]
+           for group in ("params", "state", "optimizer_state", "metric_state")},
         # Each function's mode (training or inference), fixed when it was compiled.
         "modes": module.meta.get("modes", {}),
     }

@@ -140,9 +140,10 @@ class Configured:
 @dataclass(frozen=True)
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
-    `kind` is "initializer", "optimizer", "data" or "callback"; `component` is its
-    record (an `Initializer`, `Optimizer`, `DataSource` or `CallbackRecord`); `args`
-    are compile-time values, `arg_spans` where the call gave them."""
+    `kind` is "initializer", "optimizer", "metric", "data" or "callback"; `component`
+    is its record (an `Initializer`, `Optimizer`, `Metric`, `DataSource` or
+    `CallbackRecord`); `args` are compile-time values, `arg_spans` where the call gave
+    them."""
 
     kind: str
     name: str
