@@ -49,8 +49,9 @@ PROGRESS_UPDATES_PER_EPOCH = 10
 class History:
     """What `fit` recorded. `history` maps "loss", each metric name, "val_loss" and
     "val_<metric>" to lists of floats: one per step in steps mode (that step's batch
-    alone), one per epoch (the metrics' results over all of its batches) in epochs mode. `epochs` is the number of epochs run
-    (None in steps mode) and `steps` the number of optimizer steps run."""
+    alone), one per epoch (the metrics' results over all of its batches) in epochs
+    mode. `epochs` is the number of epochs run (None in steps mode) and `steps` the
+    number of optimizer steps run."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
     epochs: int | None = None
@@ -396,7 +397,8 @@ def fit(
         metric_names = ("loss", *metric_names)
         metric_state_names = TRACKER_NAMES
     else:
-        metric_state_names = tuple(f"metrics/{i}" for i in range(len(jax.tree.leaves(metric_state))))
+        metric_state_names = tuple(f"metrics/{i}"
+                                   for i in range(len(jax.tree.leaves(metric_state))))
     mesh = None
     if devices is not None and devices > 1:
         if batch_size is not None and batch_size % devices:
