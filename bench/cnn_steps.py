@@ -20,7 +20,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import dslc
-from dslc.compiler.training import initial_carry, load_data, step_functions
+from dslc.compiler.training import initial_carry, initial_metrics, load_data, step_functions
 from dslc.runtime.training import fit
 
 from hand_frameworks import ADAM, apply_adam
@@ -172,7 +172,7 @@ def fit_us_per_step(program, data, epochs_short: int, epochs_long: int) -> dict[
         variables, carry = initial_carry(program, 0)
         start = time.perf_counter()
         fit(step, variables, carry, data, batch_size=BATCH, epochs=epochs, metric_names=names,
-            verbose=0)
+            metric_state=initial_metrics(program), verbose=0)
         return time.perf_counter() - start
 
     model = keras_model(program)

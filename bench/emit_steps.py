@@ -18,6 +18,7 @@ import numpy as np
 import dslc
 from dslc.compiler.training import load_data
 
+from conventions import hand_convention
 from hand_frameworks import HAND_TF, HAND_TORCH, tf, tf_step, torch, torch_step
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -94,11 +95,14 @@ class Framework:
 FRAMEWORKS = {
     "tf": Framework(
         tf.constant,
-        lambda w: emitted_namespace(w.program, "tf")["train_step"],
+        lambda w: hand_convention(w.program, emitted_namespace(w.program, "tf")["train_step"],
+                                  tf.constant),
         lambda w: tf_step(HAND_TF[w.name], (*w.state, w.x, w.y))),
     "torch": Framework(
         torch.tensor,
-        lambda w: emitted_namespace(w.program, "torch")["compiled"]("inductor")["train_step"],
+        lambda w: hand_convention(
+            w.program, emitted_namespace(w.program, "torch")["compiled"]("inductor")["train_step"],
+            torch.tensor),
         lambda w: torch_step(HAND_TORCH[w.name])),
 }
 

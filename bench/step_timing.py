@@ -15,9 +15,10 @@ import jax
 import numpy as np
 
 import dslc
-from dslc.compiler.training import initial_carry, load_data, step_functions
+from dslc.compiler.training import initial_carry, initial_metrics, load_data, step_functions
 from dslc.runtime.training import fit
 
+from conventions import hand_convention
 from hand_steps import HAND_STEPS
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -42,7 +43,9 @@ def load_case(name: str) -> StepCase:
     data = load_data(program)
     batch_size = program.meta["train"]["batch_size"] or len(data)
     state = (*program.init(0).values(), *program.init_optimizer().values())
-    return StepCase(name, program, program.jax_function("train_step"), HAND_STEPS[name],
+    return StepCase(name, program,
+                    jax.jit(hand_convention(program, program.jax_function("train_step"))),
+                    HAND_STEPS[name],
                     tuple(jax.device_put(a) for a in state),
                     jax.device_put(data.x[:batch_size]), jax.device_put(data.y[:batch_size]))
 
@@ -104,7 +107,7 @@ def fit_seconds(case: StepCase, steps: int, steps_per_call: int) -> float:
     start = time.perf_counter()
     fit(step, variables, carry, data, batch_size=int(case.x.shape[0]), steps=steps,
         steps_per_call=steps_per_call, metric_names=case.program.meta["train"]["metrics"],
-        verbose=0)
+        metric_state=initial_metrics(case.program), verbose=0)
     return time.perf_counter() - start
 
 

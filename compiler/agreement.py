@@ -145,7 +145,8 @@ def verify(program, steps: int = 40, *, torch_backend: str = "inductor",
     variables = program.init(config.seed)
     start = {"param": [variables[n] for n in program.param_names],
              "state": [variables[n] for n in program.state_names],
-             "optimizer": list(program.init_optimizer().values())}
+             "optimizer": list(program.init_optimizer().values()),
+             "metric_state": list(program.init_metrics().values())}
     carried = {name: start for name in runners}
     draws = bool(train_step.args_with("rng"))
     result = Agreement()

@@ -160,10 +160,19 @@ class Program:
         return dict(zip(self.module.functions["init"].result_names, values))
 
     def init_optimizer(self) -> dict[str, np.ndarray]:
+        """The optimizer's slots before the first step."""
+        return self._initial("optimizer_state")
+
+    def init_metrics(self) -> dict[str, np.ndarray]:
+        """The metrics' variables as every epoch and evaluation starts them
+        (`meta["metric_state"]`): `<metric>/<variable>` -> array."""
+        return self._initial("metric_state")
+
+    def _initial(self, group: str) -> dict[str, np.ndarray]:
         from .backends.stablehlo import numpy_dtype
 
         return {s["name"]: np.full(s["shape"], s["value"], numpy_dtype(s["dtype"]))
-                for s in self.meta.get("optimizer_state", [])}
+                for s in self.meta.get(group, [])}
 
     def predict(self, variables, x) -> np.ndarray:
         """The model in inference mode (its state read, not updated); `variables` is a
@@ -176,8 +185,11 @@ class Program:
             state=self._named(variables, self.state_names),
             input=_parts(x, len(predict.args_with("input")))))
 
-    def train_step(self, variables: dict, opt_state: dict, x, y, step: int = 0):
+    def train_step(self, variables: dict, opt_state: dict, x, y, step: int = 0,
+                   metric_state: dict | None = None):
         """One step in training mode: returns (variables, opt_state, loss, metrics dict).
+        The metrics are their results after this batch folded into `metric_state`
+        (default: `init_metrics()`, so this batch's own; "loss" is the loss tracker's).
         A model that draws (dropout) draws with the seed of step `step` of a run seeded
         with the train block's `seed` (`runtime.training.step_seed`)."""
         from ..runtime.training import step_seed
@@ -186,10 +198,12 @@ class Program:
         rng = [np.int32(step_seed(self.compilation.train.seed, step))] \
             if function.args_with("rng") else []
         slots = [a.name for a in function.args_with("optimizer")]
+        metric_state = self.init_metrics() if metric_state is None else metric_state
         results = self.function("train_step")(*function.order_args(
             rng=rng, param=self._named(variables, self.param_names),
             state=self._named(variables, self.state_names),
             optimizer=self._named(opt_state, slots),
+            metric_state=self._named(metric_state, list(self.init_metrics())),
             input=_parts(x, len(function.args_with("input"))),
             target=_parts(y, len(function.args_with("target")))))
         named = function.group_results(list(zip(function.result_names, results)))
@@ -255,7 +269,8 @@ class Program:
         from ..runtime.data import Dataset
         from ..runtime.training import evaluate_dataset
         from .backends.jax_lower import precision
-        from .training import checked_data, load_data, split_variables, step_functions
+        from .training import (checked_data, initial_metrics, load_data, split_variables,
+                               step_functions)
 
         if x is None:
             data = load_data(self)
@@ -270,8 +285,8 @@ class Program:
         _, evaluate = step_functions(self)
         with precision(self.module):
             loss, metrics = evaluate_dataset(evaluate, split_variables(self, _variables(variables)),
-                                             data, batch_size)
-        return dict(zip(["loss"] + self.compilation.train.metrics,
+                                             data, batch_size, initial_metrics(self))
+        return dict(zip(self.compilation.train.metrics,
                         [float(loss)] + [float(m) for m in metrics]))
 
     def save(self, result, directory: str | os.PathLike) -> str:

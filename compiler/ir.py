@@ -130,8 +130,9 @@ UNKNOWN_LOC = Loc("<unknown>", 0, 0)
 ARG_ROLES = {
     "rng": "a random seed or key",
     "param": "a trained parameter",
-    "state": "non-trained state (moving statistics, metric accumulators)",
+    "state": "non-trained state of the model (moving statistics)",
     "optimizer": "an optimizer slot",
+    "metric_state": "a metric's variable (a count, a sum, a confusion matrix row)",
     "input": "a model input",
     "target": "a training target",
 }
@@ -139,6 +140,7 @@ RESULT_ROLES = {
     "param": "a trained parameter's new value",
     "state": "non-trained state's new value",
     "optimizer": "an optimizer slot's new value",
+    "metric_state": "a metric variable's new value",
     "output": "a model output",
     "loss": "the loss",
     "metric": "a metric",
@@ -244,6 +246,13 @@ class Function:
         self.args.sort(key=lambda a: order.index(a.role) if a.role in order else len(order))
         for index, arg in enumerate(self.args):
             arg.index = index
+
+    def sort_results(self) -> None:
+        """Results in the order of `RESULT_ROLES` (stably), with their names."""
+        order = list(RESULT_ROLES)
+        ranked = sorted(zip(self.results, self.result_names, self.result_roles),
+                        key=lambda r: order.index(r[2]) if r[2] in order else len(order))
+        self.results, self.result_names, self.result_roles = map(list, zip(*ranked))
 
     def set_results(self, groups: Sequence[tuple[str, Sequence[Value], Sequence[str]]]) -> None:
         """The results as (role, values, names) groups, in order."""

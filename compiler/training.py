@@ -159,36 +159,40 @@ def shape_problem(actual: tuple[int, ...], expected: tuple) -> str | None:
 def step_functions(program, seed: int = 0):
     """The compiled `train_step` and `eval_step` in the runtime's calling convention,
     whose pytrees carry the named signature's groups: `step((params, state),
-    (slots, step_count), x, y) -> ((params, state), (slots, step_count), loss, metrics)`
-    and `evaluate((params, state), x, y) -> (loss, metrics)`. A `train_step` that draws
-    takes the step's seed (`step_seed(seed, step_count)`)."""
+    (slots, step_count), metric_state, x, y) -> ((params, state), (slots, step_count),
+    metric_state, loss, metrics)` and `evaluate((params, state), metric_state, x, y) ->
+    (metric_state, loss, metrics)`, `metrics` being the results the training log names
+    (`TrainConfig.metrics`, "loss" first). A `train_step` that draws takes the step's
+    seed (`step_seed(seed, step_count)`)."""
     functions = program.module.functions
     train_step, eval_step = functions["train_step"], functions["eval_step"]
     lowered_train, lowered_eval = lower_function(train_step), lower_function(eval_step)
     draws = bool(train_step.args_with("rng"))
 
-    def step(variables, carry, x, y):
+    def step(variables, carry, metric_state, x, y):
         (params, state), (slots, count) = variables, carry
         rng = [step_seed(seed, count)] if draws else []
         out = train_step.group_results(lowered_train(*train_step.order_args(
-            rng=rng, param=params, state=state, optimizer=slots, input=arrays(x),
-            target=arrays(y))))
+            rng=rng, param=params, state=state, optimizer=slots, metric_state=metric_state,
+            input=arrays(x), target=arrays(y))))
         return ((tuple(out.get("param", ())), tuple(out.get("state", ()))),
-                (tuple(out.get("optimizer", ())), count + 1), out["loss"][0],
-                tuple(out.get("metric", ())))
+                (tuple(out.get("optimizer", ())), count + 1),
+                tuple(out.get("metric_state", ())), out["loss"][0], tuple(out["metric"]))
 
-    def evaluate(variables, x, y):
+    def evaluate(variables, metric_state, x, y):
         params, state = variables
         out = eval_step.group_results(lowered_eval(*eval_step.order_args(
-            param=params, state=state, input=arrays(x), target=arrays(y))))
-        return out["loss"][0], tuple(out.get("metric", ()))
+            param=params, state=state, metric_state=metric_state, input=arrays(x),
+            target=arrays(y))))
+        return tuple(out.get("metric_state", ())), out["loss"][0], tuple(out["metric"])
 
     return step, evaluate
 
 
 def carry_names(program):
-    """The names checkpoints and callbacks give the arrays of `initial_carry`, shaped
-    like it: "params/W", "state/...", "optimizer/..." (one group per `meta` list) and
+    """The names checkpoints and callbacks give the arrays of the run's carry,
+    `(*initial_carry, initial_metrics)`, shaped like it: "params/W", "state/...",
+    "optimizer/..." and "metrics/<metric>/<variable>" (one group per `meta` list) and
     the step counter "loop/step". The optimizer's own entries are named so already
     (`optimizer/learning_rate`, which ReduceLROnPlateau rewrites); its per-parameter
     slots get the prefix (`optimizer/W/momentum`)."""
@@ -197,7 +201,8 @@ def carry_names(program):
                      for m in program.meta.get(kind, []))
 
     return ((group("params", "params"), group("state", "state")),
-            (group("optimizer_state", "optimizer"), "loop/step"))
+            (group("optimizer_state", "optimizer"), "loop/step"),
+            group("metric_state", "metrics"))
 
 
 def source_info(program) -> dict:
@@ -257,6 +262,11 @@ def initial_carry(program, seed: int):
     return variables, (tuple(program.init_optimizer().values()), np.int32(0))
 
 
+def initial_metrics(program) -> tuple:
+    """The metric state `step_functions`' functions start an epoch or evaluation from."""
+    return tuple(program.init_metrics().values())
+
+
 def split_variables(program, variables: dict) -> tuple[tuple, tuple]:
     """A dict of the model's variables (`Program.init`'s) as (params, state) tuples."""
     return tuple(tuple(variables[m["name"]] for m in program.meta.get(kind, []))
@@ -268,9 +278,10 @@ def final_metrics(program, variables: dict) -> dict[str, float]:
     _, evaluate = step_functions(program)
     data = load_data(program)
     loss, metrics = evaluate_dataset(evaluate, split_variables(program, variables), data,
-                                     program.compilation.train.batch_size)
-    names = ["loss"] + program.compilation.train.metrics
-    return dict(zip(names, [float(loss)] + [float(m) for m in metrics]))
+                                     program.compilation.train.batch_size,
+                                     initial_metrics(program))
+    return dict(zip(program.compilation.train.metrics,
+                    [float(loss)] + [float(m) for m in metrics]))
 
 
 def activation_problem(program, rows: int) -> Diagnostic | None:
@@ -401,8 +412,8 @@ def run_training(program, *, log=print, verbose: int = 1, save: str | None = Non
                    steps=settings["steps"], shuffle=settings["shuffle"], seed=settings["seed"],
                    validation=validation,
                    evaluate=evaluate if validation is not None else None,
-                   metric_names=config.metrics, log=log, verbose=verbose,
-                   devices=settings["devices"], callbacks=callbacks,
+                   metric_names=config.metrics, metric_state=initial_metrics(program),
+                   log=log, verbose=verbose, devices=settings["devices"], callbacks=callbacks,
                    names=carry_names(program), resume=resume, info=source_info(program),
                    mesh=mesh, specs=mesh and variable_specs(program))
     (params, state), (slots, _) = result.params, result.opt_state

@@ -173,7 +173,10 @@ CODES: dict[str, tuple[str, str]] = {
         "invalid argument value",
         "An argument must be a compile-time constant (a number, string, name of a builtin)\n"
         "or has a value out of its allowed range, or one that excludes another argument\n"
-        "(an optimizer takes one of `clipnorm`, `clipvalue` and `global_clipnorm`).",
+        "(an optimizer takes one of `clipnorm`, `clipvalue` and `global_clipnorm`). A\n"
+        "metric class's arguments are checked as Keras checks them (`AUC(num_thresholds=1)`,\n"
+        "`curve=\"XY\"`), and those whose result would not be one number for the training\n"
+        "log (F1Score's default `average=none`, a list of `thresholds`) are refused too.",
         "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return x |> Dropout(1.5)\n}",
         "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return x |> Dropout(0.5)\n}",
     ),
@@ -204,7 +207,9 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "E0404": _entry(
         "invalid value for a train setting",
-        "A `train` setting has a value of the wrong kind or out of range.",
+        "A `train` setting has a value of the wrong kind or out of range, or a metric\n"
+        "cannot pair the targets with the predictions (AUC, Precision, Recall and F1Score\n"
+        "take targets shaped like the predictions, not class ids).",
         "train M {\n    data = two_blobs()\n    loss = mse\n    optimizer = sgd\n    steps = -4\n}",
         "train M {\n    data = two_blobs()\n    loss = mse\n    optimizer = sgd\n    steps = 40\n}",
     ),

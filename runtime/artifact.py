@@ -203,8 +203,22 @@ class Artifact:
 
     @property
     def optimizer_state(self) -> tuple[TensorSpec, ...]:
-        entries = self.manifest.get("optimizer_state", [])
-        return tuple(TensorSpec.from_manifest(e, "optimizer_state") for e in entries)
+        return self._group("optimizer_state")
+
+    @property
+    def metric_state(self) -> tuple[TensorSpec, ...]:
+        """The metrics' variables (`<metric>/<variable>`, each with its initial
+        `value` in the manifest), which `train_step` and `eval_step` take and return."""
+        return self._group("metric_state")
+
+    def _group(self, group: str) -> tuple[TensorSpec, ...]:
+        return tuple(TensorSpec.from_manifest(e, group) for e in self.manifest.get(group, []))
+
+    def initial_values(self, group: str) -> list[np.ndarray]:
+        """The initial values of a group the manifest lists with them ("metric_state",
+        "optimizer_state"), in the order the functions take them."""
+        return [np.full(spec.shape, entry["value"], spec.dtype) for spec, entry in
+                zip(self._group(group), self.manifest.get(group, []))]
 
     @property
     def mesh_shape(self) -> tuple[int, ...]:

@@ -30,7 +30,7 @@ class Callback:
 
     def on_steps_end(self, run, logs: dict[str, float]) -> None:
         """After each XLA call of steps, with the last step's logs (in epochs mode the
-        epoch's running means, as Keras' batch logs)."""
+        metrics' results over the epoch's batches so far, as Keras' batch logs)."""
 
     def on_epoch_end(self, run, logs: dict[str, float]) -> None:
         pass

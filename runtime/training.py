@@ -1,10 +1,18 @@
 """The Keras-like training loop: fit, evaluate and predict over compiled functions.
 
-Consumes JAX-traceable `step(params, opt_state, x, y) -> (params, opt_state, loss,
-metrics)` and `evaluate(params, x, y) -> (loss, metrics)` (from the compiler or
-written by hand) and `Dataset`s; produces trained parameters and a `History`. Many
-steps run per XLA call (`lax.scan` over index batches gathered from device-resident
-data), with donated parameter buffers and no host round trip per step.
+Consumes JAX-traceable steps with metric state, `step(params, opt_state, metric_state,
+x, y) -> (params, opt_state, metric_state, loss, results)` and `evaluate(params,
+metric_state, x, y) -> (metric_state, loss, results)` (the compiler's), where `results`
+are the metrics' current values ("loss", Keras' loss tracker, first), or plain ones
+written by hand, `step(params, opt_state, x, y) -> (params, opt_state, loss, metrics)`
+and `evaluate(params, x, y) -> (loss, metrics)`, whose batch values `mean_tracked` turns
+into means weighted by batch size. The run's carry is `(params, opt_state,
+metric_state)`; the metric state is reset to its initial value at the start of every
+epoch and of every evaluation, as Keras' `reset_metrics` does, so an epoch logs its
+metrics over all of its batches, and a checkpoint taken mid-epoch holds them. Produces
+trained parameters and a `History`. Many steps run per XLA call (`lax.scan` over index
+batches gathered from device-resident data), with donated carry buffers and no host
+round trip per step.
 """
 
 from __future__ import annotations
@@ -41,9 +49,10 @@ PROGRESS_UPDATES_PER_EPOCH = 10
 @dataclass
 class History:
     """What `fit` recorded. `history` maps "loss", each metric name, "val_loss" and
-    "val_<metric>" to lists of floats: one per step in steps mode, one per epoch
-    (means over its batches) in epochs mode. `epochs` is the number of epochs run
-    (None in steps mode) and `steps` the number of optimizer steps run."""
+    "val_<metric>" to lists of floats: one per step in steps mode (that step's batch
+    alone), one per epoch (the metrics' results over all of its batches) in epochs
+    mode. `epochs` is the number of epochs run (None in steps mode) and `steps` the
+    number of optimizer steps run."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
     epochs: int | None = None
@@ -101,21 +110,26 @@ def _json_number(value: float) -> float | None:
 # -- the jitted kernels ---------------------------------------------------------
 
 
-def _guarded(step, halt: bool, active):
+def _guarded(step, halt: bool, accumulate: bool, fresh, active):
     """A scan body running `step` on a batch, whose steps from the `active`-th on
-    leave the carry as it was, and with `halt` also those after a NaN or infinite
-    loss. (Padding is how a single step runs as a loop of two: XLA compiles a loop of
-    one differently, and its rounding would make a resumed run differ from one that
-    was never interrupted.)"""
+    leave the carry `(params, opt_state, metric_state)` as it was, and with `halt` also
+    those after a NaN or infinite loss. With `accumulate` the metric state runs on from
+    step to step, else every step starts from `fresh` (each logs its own batch).
+    (Padding is how a single step runs as a loop of two: XLA compiles a loop of one
+    differently, and its rounding would make a resumed run differ from one that was
+    never interrupted.)"""
 
     def body(state, batch):
         carry, stopped, index = state
-        params, opt_state, loss, metrics = step(*carry, *batch)
+        params, opt_state, metric_state = carry
+        params, opt_state, metric_state, loss, results = step(
+            params, opt_state, metric_state if accumulate else fresh, *batch)
         keep = stopped | (index >= active)
-        new = jax.tree.map(lambda n, o: jnp.where(keep, o, n), (params, opt_state), carry)
+        new = jax.tree.map(lambda n, o: jnp.where(keep, o, n),
+                           (params, opt_state, metric_state), carry)
         if halt:
             stopped = stopped | ~jnp.isfinite(loss)
-        return (new, stopped, index + 1), (loss, tuple(metrics))
+        return (new, stopped, index + 1), (loss, tuple(results))
 
     return body
 
@@ -124,11 +138,11 @@ def _start(carry):
     return carry, jnp.array(False), jnp.array(0, jnp.int32)
 
 
-def _scan_gathered(step, shard, halt, carry, x, y, index_chunk, active):
+def _scan_gathered(step, shard, halt, accumulate, carry, x, y, index_chunk, active):
     """Run `step` once per row of `index_chunk` ([steps, batch]), gathering each
     batch from the device-resident `x` and `y`; `shard` places a batch (over a device
     mesh, or not at all)."""
-    body = _guarded(step, halt, active)
+    body = _guarded(step, halt, accumulate, carry[2], active)
 
     def gathered(state, indices):
         return body(state, (shard(rows_of(x, indices)), shard(rows_of(y, indices))))
@@ -137,26 +151,33 @@ def _scan_gathered(step, shard, halt, carry, x, y, index_chunk, active):
     return carry, losses, metrics
 
 
-def _scan_full_batch(step, shard, halt, carry, x, y, active, length):
+def _scan_full_batch(step, shard, halt, accumulate, carry, x, y, active, length):
     """Run `step` `length` times on the whole of `x` and `y` (no gather needed)."""
-    body = _guarded(step, halt, active)
+    body = _guarded(step, halt, accumulate, carry[2], active)
     (carry, _, _), (losses, metrics) = jax.lax.scan(
         lambda state, _: body(state, (shard(x), shard(y))), _start(carry), None, length=length)
     return carry, losses, metrics
 
 
-def _scan_batches(step, halt, carry, xs, ys, active):
+def _scan_batches(step, halt, accumulate, carry, xs, ys, active):
     """Run `step` once per batch of `xs` and `ys` ([steps, batch, ...], gathered and
     placed by the caller: across processes each hands over its own rows)."""
     (carry, _, _), (losses, metrics) = jax.lax.scan(
-        _guarded(step, halt, active), _start(carry), (xs, ys))
+        _guarded(step, halt, accumulate, carry[2], active), _start(carry), (xs, ys))
     return carry, losses, metrics
 
 
-def _map_gathered(function, params, x, y, index_chunk):
-    """`function(params, x[batch], y[batch])` for each row of `index_chunk`."""
-    return jax.lax.map(lambda indices: function(params, rows_of(x, indices), rows_of(y, indices)),
-                       index_chunk)
+def _scan_evaluate(function, params, metric_state, x, y, index_chunk):
+    """`function` over each batch of `index_chunk`, its metric state running on;
+    returns the state and the results after the last batch."""
+
+    def body(metric_state, indices):
+        metric_state, _, results = function(params, metric_state, rows_of(x, indices),
+                                            rows_of(y, indices))
+        return metric_state, tuple(results)
+
+    metric_state, results = jax.lax.scan(body, metric_state, index_chunk)
+    return metric_state, tuple(r[-1] for r in results)
 
 
 def _unsharded(batch):
@@ -184,50 +205,59 @@ class _Trainer:
             place = mesh.place if mesh else jax.device_put
         self.x, self.y = place(train.x), place(train.y)
         shard = mesh.shard_batch if mesh else _unsharded
-        self._gathered = jax.jit(functools.partial(_scan_gathered, step, shard, halt), donate_argnums=(0,))
-        self._full = jax.jit(functools.partial(_scan_full_batch, step, shard, halt), donate_argnums=(0,), static_argnums=(4,))
-        self._batches = jax.jit(functools.partial(_scan_batches, step, halt), donate_argnums=(0,))
+        # keyed by `accumulate`: epochs run the metric state on, steps mode does not
+        self._gathered, self._full, self._batches = ({
+            accumulate: jax.jit(functools.partial(kernel, step, *bound, halt, accumulate), **options)
+            for accumulate in (False, True)} for kernel, bound, options in (
+                (_scan_gathered, (shard,), {"donate_argnums": (0,)}),
+                (_scan_full_batch, (shard,), {"donate_argnums": (0,), "static_argnums": (4,)}),
+                (_scan_batches, (), {"donate_argnums": (0,)})))
 
-    def run(self, carry, work):
+    def run(self, carry, work, accumulate: bool):
         """`work` is a step count (full batch) or an index chunk [steps, batch];
-        `carry` is (params, opt_state). Returns the new carry, losses [steps] and
-        metrics (tuple of [steps])."""
+        `carry` is (params, opt_state, metric_state). Returns the new carry, losses
+        [steps] and the metrics' results after each step (tuple of [steps])."""
         count = work if self.full_batch else len(work)
         if self.full_batch:
-            carry, losses, metrics = self._full(carry, self.x, self.y, count, max(count, 2))
+            carry, losses, results = self._full[accumulate](carry, self.x, self.y, count,
+                                                            max(count, 2))
         else:
             padded = np.concatenate([work, work]) if count == 1 else work
             if self.local:
                 xs, ys = self.mesh.local_batches(self.x, padded), self.mesh.local_batches(self.y, padded)
-                carry, losses, metrics = self._batches(carry, xs, ys, count)
+                carry, losses, results = self._batches[accumulate](carry, xs, ys, count)
             else:
                 indices = jnp.asarray(padded, dtype=jnp.int32)
-                carry, losses, metrics = self._gathered(carry, self.x, self.y, indices, count)
-        losses, metrics = jax.tree.map(lambda a: a[:count],
-                                       jax.device_get(on_this_process((losses, metrics))))
+                carry, losses, results = self._gathered[accumulate](carry, self.x, self.y,
+                                                                    indices, count)
+        losses, results = jax.tree.map(lambda a: a[:count],
+                                       jax.device_get(on_this_process((losses, results))))
         if np.ndim(losses) != 1:
             raise ValueError(f"the step function must return a scalar loss, got shape {np.shape(losses)[1:]}")
-        return carry, np.asarray(losses), tuple(np.asarray(m) for m in metrics)
+        return carry, np.asarray(losses), tuple(np.asarray(r) for r in results)
 
 
 class _Evaluator:
-    """Holds a dataset on device and computes size-weighted means of `evaluate`."""
+    """Holds a dataset on device and runs `evaluate` over all of it, from the initial
+    metric state `fresh` (a reset, as Keras' evaluate starts with); returns the
+    metrics' results (floats)."""
 
-    def __init__(self, evaluate: Callable, data: Dataset, batch_size: int | None, steps_per_call: int = 0):
+    def __init__(self, evaluate: Callable, fresh, data: Dataset, batch_size: int | None,
+                 steps_per_call: int = 0):
         self.x, self.y = jax.device_put(data.x), jax.device_put(data.y)
+        self.fresh = fresh
         self.size = len(data)
         self.batch_size = self.size if batch_size is None else min(batch_size, self.size)
         self.steps_per_call = steps_per_call or MAX_STEPS_PER_CALL
-        self._mapped = _jitted(evaluate, _map_gathered)
+        self._scanned = _jitted(evaluate, _scan_evaluate)
 
-    def __call__(self, params) -> tuple[float, tuple[float, ...]]:
-        params = on_this_process(params)
-        means = _WeightedMeans()
+    def __call__(self, params) -> tuple[float, ...]:
+        params, metric_state, results = on_this_process(params), self.fresh, ()
         batches = batches_for_epoch(self.size, self.batch_size, shuffle=False, rng=None)
         for chunk in _index_chunks(batches, self.steps_per_call):
-            loss, metrics = self._mapped(params, self.x, self.y, jnp.asarray(chunk, dtype=jnp.int32))
-            means.add(*jax.device_get((loss, metrics)), weight=chunk.shape[1])
-        return means.result()
+            metric_state, results = self._scanned(params, metric_state, self.x, self.y,
+                                                  jnp.asarray(chunk, dtype=jnp.int32))
+        return tuple(float(r) for r in jax.device_get(results))
 
 
 @functools.lru_cache(maxsize=64)
@@ -247,23 +277,38 @@ def _index_chunks(batches: list[np.ndarray], steps_per_call: int):
         yield batches[-1][None]
 
 
-class _WeightedMeans:
-    """Accumulates per-batch loss and metrics weighted by batch size, as Keras'
-    epoch logs do (so an epoch's accuracy is the accuracy over its samples)."""
+TRACKER_NAMES = ("metrics/mean/total", "metrics/mean/count")
+"""The names of `mean_tracked`'s metric state in the run's carry."""
 
-    def __init__(self):
-        self.total_weight = 0.0
-        self.sums: np.ndarray | None = None
 
-    def add(self, losses, metrics, weight: int) -> None:
-        columns = np.stack([np.ravel(losses)] + [np.ravel(m) for m in metrics]).astype(np.float64)
-        batch_sums = columns.sum(axis=1) * weight
-        self.sums = batch_sums if self.sums is None else self.sums + batch_sums
-        self.total_weight += weight * columns.shape[1]
+def mean_tracked(step: Callable, evaluate: Callable | None, metrics: int):
+    """A plain `step(params, opt_state, x, y) -> (params, opt_state, loss, metrics)`
+    and `evaluate(params, x, y) -> (loss, metrics)` (`metrics` of them) as steps with
+    metric state: the loss and each metric tracked by a mean weighted by the batch size,
+    as Keras' loss tracker is. Returns (step, evaluate, initial metric state)."""
 
-    def result(self) -> tuple[float, tuple[float, ...]]:
-        means = self.sums / self.total_weight
-        return float(means[0]), tuple(float(m) for m in means[1:])
+    def tracked(sums, x, loss, values):
+        if len(values) != metrics:
+            raise ValueError(f"the step/evaluate function returned {len(values)} metrics but "
+                             f"{metrics} metric names were given")
+        totals, count = sums
+        batch = jnp.asarray(jax.tree.leaves(x)[0].shape[0], jnp.float32)
+        columns = jnp.stack([jnp.ravel(v)[0] for v in (loss, *values)]).astype(jnp.float32)
+        totals, count = totals + columns * batch, count + batch
+        return (totals, count), tuple(totals / count)
+
+    def tracked_step(params, opt_state, sums, x, y):
+        params, opt_state, loss, values = step(params, opt_state, x, y)
+        sums, results = tracked(sums, x, loss, values)
+        return params, opt_state, sums, loss, results
+
+    def tracked_evaluate(params, sums, x, y):
+        loss, values = evaluate(params, x, y)
+        sums, results = tracked(sums, x, loss, values)
+        return sums, loss, results
+
+    fresh = (np.zeros(metrics + 1, np.float32), np.float32(0))
+    return tracked_step, tracked_evaluate if evaluate is not None else None, fresh
 
 
 # -- fit ----------------------------------------------------------------------
@@ -298,6 +343,7 @@ def fit(
     validation: Dataset | None = None,
     evaluate: Callable | None = None,
     metric_names: Sequence[str] = (),
+    metric_state=None,
     steps_per_call: int = 0,
     devices: int | None = None,
     mesh: DeviceMesh | None = None,
@@ -319,16 +365,24 @@ def fit(
     successive shuffled epochs, so all are full. `steps_per_call` (0 = automatic: an
     epoch or all steps, capped) sets how many steps one XLA call runs. `validation`
     needs `evaluate`; it runs after every epoch, or once at the end in steps mode.
+    With `metric_state` (its initial value), `step` and `evaluate` thread it and return
+    the results named `metric_names` (the loss tracker, "loss", among them); without,
+    they are plain and `metric_names` names their metrics (`mean_tracked`). An epoch
+    logs the results after its last step; steps mode records each step's own batch.
     `verbose` as Keras' (`runtime/progress.py`): 0 silent, 1 a progress bar redrawn
     inside each epoch when `log` is `print` to a terminal, else (and with 2) one line
-    per epoch handed to `log`. Steps mode shows as one epoch of `steps` steps.
+    per epoch handed to `log`. Steps mode shows as one epoch of `steps` steps, its
+    numbers the means of the steps' own.
     `callbacks` (`runtime.callbacks`) see the run after each call of steps and each
     epoch; `terminate_on_nan` stops after the first non-finite loss (Keras'
     TerminateOnNaN, here the default).
-    `names` is a pytree shaped like `(params, opt_state)` of "group/name" strings that
-    name the carry's arrays in checkpoints and to callbacks (default `carry/0`, ...).
-    `resume` (a `Checkpoint`) continues a run where it stopped: its carry, step, epoch,
-    data order and history; `epochs` and `steps` stay totals, as Keras' initial_epoch.
+    `names` is a pytree shaped like `(params, opt_state, metric_state)` of "group/name"
+    strings that name the carry's arrays in checkpoints and to callbacks (default
+    `carry/0`, ..., and `metrics/...` for the metric state; a pytree shaped like
+    `(params, opt_state)` is completed so).
+    `resume` (a `Checkpoint`) continues a run where it stopped: its carry (metric state
+    included, so an epoch resumed mid-way logs all of its batches), step, epoch, data
+    order and history; `epochs` and `steps` stay totals, as Keras' initial_epoch.
     `info` is copied into each checkpoint's manifest.
     `devices` (> 1) trains data-parallel over that many of this host's devices; a
     `mesh` (`DeviceMesh`: several processes, a `model` axis) is given instead of it,
@@ -336,8 +390,15 @@ def fit(
     split over the mesh (the rest is replicated). The batch size must be a multiple
     of the mesh's `data` axis. The result holds global arrays (`on_this_process`
     gives them to one process).
-    The caller's `params` and `opt_state` are copied, never donated."""
+    The caller's `params`, `opt_state` and `metric_state` are copied, never donated."""
     _check_fit_arguments(train, batch_size, epochs, steps, validation, evaluate, steps_per_call)
+    if metric_state is None:
+        step, evaluate, metric_state = mean_tracked(step, evaluate, len(metric_names))
+        metric_names = ("loss", *metric_names)
+        metric_state_names = TRACKER_NAMES
+    else:
+        metric_state_names = tuple(f"metrics/{i}"
+                                   for i in range(len(jax.tree.leaves(metric_state))))
     if mesh is None and devices is not None and devices > 1:
         mesh = DeviceMesh(devices)
     if mesh is not None and batch_size is not None and batch_size % mesh.data:
@@ -346,17 +407,24 @@ def fit(
     callbacks = [*callbacks, *([TerminateOnNaN()] if terminate_on_nan else [])]
     halt = any(isinstance(callback, TerminateOnNaN) for callback in callbacks)
     trainer = _Trainer(step, train, batch_size, mesh, halt)
-    evaluator = _Evaluator(evaluate, validation, batch_size, steps_per_call) if validation is not None else None
-    carry = jax.tree.map(jnp.array, (params, opt_state))
+    place = mesh.place if mesh is not None else (lambda tree: tree)
+    fresh = place(jax.tree.map(jnp.array, metric_state))
+    # evaluation runs on this process's devices alone, from a state of its own
+    evaluator = (_Evaluator(evaluate, jax.tree.map(jnp.array, metric_state), validation,
+                            batch_size, steps_per_call) if validation is not None else None)
+    carry = jax.tree.map(jnp.array, (params, opt_state, metric_state))
     if names is None:
-        names = jax.tree.unflatten(jax.tree.structure(carry),
-                                   [f"carry/{i}" for i in range(len(jax.tree.leaves(carry)))])
+        names = jax.tree.unflatten(jax.tree.structure(carry[:2]),
+                                   [f"carry/{i}" for i in range(len(jax.tree.leaves(carry[:2])))])
+    if len(names) == 2:
+        names = (*names, jax.tree.unflatten(jax.tree.structure(metric_state), metric_state_names))
     loop = _FitLoop(trainer, evaluator, tuple(metric_names), steps_per_call, log, verbose,
-                    carry, names, np.random.default_rng(seed), shuffle, callbacks, info or {})
+                    carry, names, np.random.default_rng(seed), shuffle, callbacks, info or {},
+                    fresh, place)
     if resume is not None:
         loop.restore(resume)
     if mesh is not None:
-        loop.carry = mesh.place(loop.carry, specs)
+        loop.carry = (*mesh.place(loop.carry[:2], specs), place(loop.carry[2]))
     return loop.run(epochs=None if steps is not None else (epochs or 1), steps=steps)
 
 
@@ -379,7 +447,7 @@ class _FitLoop:
     calls the callbacks, and is the `run` handle they see (`runtime.callbacks`)."""
 
     def __init__(self, trainer, evaluator, metric_names, steps_per_call, log, verbose,
-                 carry, names, rng, shuffle, callbacks, info):
+                 carry, names, rng, shuffle, callbacks, info, fresh, place):
         self.trainer = trainer
         self.evaluator = evaluator
         self.metric_names = metric_names
@@ -387,6 +455,7 @@ class _FitLoop:
         self.progress = progress_logger(verbose, log)
         self.dynamic = self.progress is not None and self.progress.dynamic
         self.carry, self.names = carry, list(jax.tree.leaves(names))
+        self.fresh, self.place = fresh, place  # the metric state every epoch starts from
         self.order = DataOrder(trainer.size, shuffle, rng)
         self.callbacks, self.info = list(callbacks), info
         self.periods = [c.every_steps for c in callbacks if c.every_steps]
@@ -394,7 +463,10 @@ class _FitLoop:
         self.step = 0  # optimizer steps run
         self.epoch = 0  # the epoch under way (or ending, for on_epoch_end), from 0
         self.epochs_done = 0
-        self.epoch_means: _WeightedMeans | None = None  # while an epoch is under way
+        # while an epoch is under way: its steps run and its logs so far (the metric
+        # state holding them is in the carry)
+        self.epoch_steps: int | None = None
+        self.epoch_logs: dict[str, float] = {}
         self.nonfinite: tuple[int, float] | None = None
         self.stop_training = False
 
@@ -418,7 +490,7 @@ class _FitLoop:
                     raise ValueError(f"`{name}` is {old.dtype}{list(old.shape)} in this run, "
                                      f"{value.dtype}{list(value.shape)} in what was given")
                 leaves[index] = jnp.array(value)
-        self.carry = jax.tree.unflatten(jax.tree.structure(self.carry), leaves)
+        self.carry = self.place(jax.tree.unflatten(jax.tree.structure(self.carry), leaves))
 
     def snapshot(self) -> Checkpoint:
         """Everything a resumed run needs, as host arrays and JSON-able info."""
@@ -426,10 +498,9 @@ class _FitLoop:
         info = {**self.info, "step": self.step, "epoch": self.epochs_done,
                 "data_order": self.order.rng.bit_generator.state,
                 "history": {"keys": list(self.history.history), "epochs": self.history.epochs}}
-        if self.epoch_means is not None:
-            info["epoch_weight"] = self.epoch_means.total_weight
-            if self.epoch_means.sums is not None:
-                arrays["loop/epoch_sums"] = self.epoch_means.sums
+        if self.epoch_steps is not None:
+            info["epoch_steps"] = self.epoch_steps
+            info["epoch_logs"] = self.epoch_logs
         return Checkpoint(arrays, info)
 
     def save(self, directory) -> None:
@@ -453,10 +524,9 @@ class _FitLoop:
         self.epoch = self.epochs_done
         self.order.rng.bit_generator.state = info["data_order"]
         self.order.pending = checkpoint.arrays["loop/pending"].astype(np.int64)
-        if "epoch_weight" in info:
-            self.epoch_means = _WeightedMeans()
-            self.epoch_means.total_weight = float(info["epoch_weight"])
-            self.epoch_means.sums = checkpoint.arrays.get("loop/epoch_sums")
+        if "epoch_steps" in info:
+            self.epoch_steps = int(info["epoch_steps"])
+            self.epoch_logs = {key: float(value) for key, value in info["epoch_logs"].items()}
         self.history = History.from_arrays(checkpoint.group("history"), info["history"], self.step)
 
     # -- the loop
@@ -470,31 +540,47 @@ class _FitLoop:
             self._run_epochs(epochs)
         for callback in self.callbacks:
             callback.on_train_end(self)
-        params, opt_state = self.carry
+        params, opt_state, _ = self.carry
         return FitResult(params, opt_state, self.history, self.nonfinite, self.snapshot())
 
+    def _reset_metrics(self) -> None:
+        """The carry's metric state back to its initial value (a copy: the carry's
+        buffers are donated to each call)."""
+        params, opt_state, _ = self.carry
+        self.carry = (params, opt_state, self.place(jax.tree.map(jnp.copy, self.fresh)))
+
     def _run_steps(self, steps: int) -> None:
+        """Each step from a fresh metric state, so the history holds each batch's own
+        results; the display shows one epoch whose numbers are their means."""
         chunk_size = self.steps_per_call or self._chunk_size(steps)
-        start, means = self.step, _WeightedMeans()
+        start = self.step
         self._report("epoch_begin", 0, 1, steps)
         while self.step < steps and not self.stop_training:
             count = self._call_length(min(chunk_size, steps - self.step))
             work = count if self.trainer.full_batch else self.order.take(count, self.trainer.batch_size)
-            first = self.step
-            losses, metrics = self._advance(work)
-            for i in range(len(losses)):
-                logs = self._named(losses[i], tuple(m[i] for m in metrics))
+            self._reset_metrics()
+            results = self._advance(work, accumulate=False)
+            for i in range(len(results[0])):
+                logs = self._named(tuple(r[i] for r in results))
                 self.history.record(logs)
-            means.add(losses, metrics, weight=self.trainer.batch_size)
             self.history.steps = self.step
-            self._report("batch_end", self.step, self._named(*means.result()))
+            self._report("batch_end", self.step, self._means_since(start))
             self._steps_end(logs)
-        logs = self._named(*means.result()) if self.step > start else {}
+        logs = self._means_since(start)
         if self.evaluator is not None and self.step > start:
-            val_logs = self._named(*self.evaluator(self.carry[0]), prefix="val_")
+            val_logs = self._named(self.evaluator(self.carry[0]), prefix="val_")
             self.history.record(val_logs)
             logs.update(val_logs)
         self._report("epoch_end", logs)
+
+    def _means_since(self, start: int) -> dict[str, float]:
+        """The means of the steps' own logs recorded from step `start` on (all their
+        batches are full, so they weigh alike); the steps-mode display's numbers."""
+        done = self.step - start
+        if done <= 0:
+            return {}
+        return {name: float(np.mean(self.history.history[name][-done:]))
+                for name in self.metric_names}
 
     def _report(self, event: str, *args) -> None:
         if self.progress is not None:
@@ -504,14 +590,15 @@ class _FitLoop:
         self.history.epochs = self.epochs_done
         while self.epochs_done < epochs and not self.stop_training:
             self.epoch = self.epochs_done
-            if self.epoch_means is None:
-                self.epoch_means = _WeightedMeans()
+            if self.epoch_steps is None:
+                self.epoch_steps, self.epoch_logs = 0, {}
+                self._reset_metrics()
                 if not self.trainer.full_batch:
                     self.order.new_pass()
             logs = self._run_epoch(epochs)
             if self.evaluator is not None:
-                logs.update(self._named(*self.evaluator(self.carry[0]), prefix="val_"))
-            self.epoch_means = None
+                logs.update(self._named(self.evaluator(self.carry[0]), prefix="val_"))
+            self.epoch_steps, self.epoch_logs = None, {}
             self.history.record(logs)
             self.epochs_done = self.history.epochs = self.epoch + 1
             self._report("epoch_end", logs)
@@ -519,42 +606,43 @@ class _FitLoop:
                 callback.on_epoch_end(self, dict(logs))
 
     def _run_epoch(self, epochs: int) -> dict[str, float]:
-        """The rest of the epoch under way; its logs (means over its batches)."""
-        trainer, means = self.trainer, self.epoch_means
+        """The rest of the epoch under way; its logs (the metrics' results over its
+        batches, from the metric state the carry accumulates)."""
+        trainer = self.trainer
         steps_per_epoch = 1 if trainer.full_batch else math.ceil(trainer.size / trainer.batch_size)
         self._report("epoch_begin", self.epoch, epochs, steps_per_epoch)
         chunk_size = self._epoch_chunk_size()
         while not self.stop_training:
             if trainer.full_batch:
-                work = 1 if means.sums is None else None
+                work = 1 if self.epoch_steps == 0 else None
             else:
                 work = self.order.next_batches(self._call_length(chunk_size), trainer.batch_size)
             if work is None:
                 break
-            losses, metrics = self._advance(work)
-            batch = trainer.batch_size if trainer.full_batch else work.shape[1]
-            means.add(losses, metrics, weight=batch)
+            results = self._advance(work, accumulate=True)
+            self.epoch_steps += len(results[0])
+            self.epoch_logs = self._named(tuple(r[-1] for r in results))
             self.history.steps = self.step
-            logs = self._named(*means.result())
             done = steps_per_epoch - math.ceil(len(self.order.pending) / trainer.batch_size) \
                 if not trainer.full_batch else 1
             if done < steps_per_epoch:
-                self._report("batch_end", done, logs)
-            self._steps_end(logs)
-        return self._named(*means.result())
+                self._report("batch_end", done, self.epoch_logs)
+            self._steps_end(self.epoch_logs)
+        return dict(self.epoch_logs)
 
-    def _advance(self, work):
-        """Runs one XLA call; its losses and metrics, cut after the first non-finite
-        loss when the trainer halts there (the steps after it left the carry alone)."""
-        self.carry, losses, metrics = self.trainer.run(self.carry, work)
+    def _advance(self, work, accumulate: bool):
+        """Runs one XLA call; the metrics' results after each of its steps, cut after
+        the first non-finite loss when the trainer halts there (the steps after it left
+        the carry alone)."""
+        self.carry, losses, results = self.trainer.run(self.carry, work, accumulate)
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             if self.nonfinite is None:
                 self.nonfinite = (self.step + int(bad[0]) + 1, float(losses[bad[0]]))
             if self.trainer.halt:
-                losses, metrics = losses[: bad[0] + 1], tuple(m[: bad[0] + 1] for m in metrics)
+                losses, results = losses[: bad[0] + 1], tuple(r[: bad[0] + 1] for r in results)
         self.step += len(losses)
-        return losses, metrics
+        return results
 
     def _steps_end(self, logs: dict[str, float]) -> None:
         for callback in self.callbacks:
@@ -577,26 +665,32 @@ class _FitLoop:
             return max(1, math.ceil(steps / PROGRESS_UPDATES_PER_EPOCH))
         return max(1, min(steps, MAX_STEPS_PER_CALL))
 
-    def _named(self, loss, metrics, prefix: str = "") -> dict[str, float]:
-        if len(metrics) != len(self.metric_names):
+    def _named(self, results, prefix: str = "") -> dict[str, float]:
+        if len(results) != len(self.metric_names):
             raise ValueError(
-                f"the step/evaluate function returned {len(metrics)} metrics but "
-                f"{len(self.metric_names)} metric names were given: {list(self.metric_names)}"
+                f"the step/evaluate function returned {len(results)} results but "
+                f"{len(self.metric_names)} names were given: {list(self.metric_names)}"
             )
-        logs = {prefix + "loss": float(loss)}
-        logs.update((prefix + name, float(value)) for name, value in zip(self.metric_names, metrics))
-        return logs
+        return {prefix + name: float(value) for name, value in zip(self.metric_names, results)}
 
 
 # -- evaluate and predict -------------------------------------------------------
 
 
 def evaluate_dataset(
-    evaluate: Callable, params, data: Dataset, batch_size: int | None = None
+    evaluate: Callable, params, data: Dataset, batch_size: int | None = None,
+    metric_state=None,
 ) -> tuple[float, tuple[float, ...]]:
-    """Loss and metrics of `evaluate(params, x, y)` over `data`, as means over all
-    rows (batch results weighted by batch size). `batch_size=None`: one batch."""
-    return _Evaluator(evaluate, data, batch_size)(params)
+    """Loss and metrics of `evaluate` over `data` (`batch_size=None`: one batch): with
+    `metric_state`, `evaluate(params, metric_state, x, y)`'s results from that initial
+    state, the loss tracker first; without, the means over all rows of a plain
+    `evaluate(params, x, y)`'s `metrics` (batch results weighted by batch size)."""
+    if metric_state is None:
+        first = data.take(np.arange(1))
+        _, metrics = jax.eval_shape(evaluate, params, first.x, first.y)
+        _, evaluate, metric_state = mean_tracked(None, evaluate, len(metrics))
+    results = _Evaluator(evaluate, metric_state, data, batch_size)(params)
+    return results[0], results[1:]
 
 
 def predict_batches(fn: Callable, params, x: np.ndarray, batch_size: int | None = None):

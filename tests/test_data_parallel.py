@@ -21,7 +21,7 @@ import sys
 import jax
 import numpy as np
 import dslc
-from dslc.compiler.training import initial_carry, load_data, step_functions
+from dslc.compiler.training import initial_carry, initial_metrics, load_data, step_functions
 from dslc.runtime.mesh import DeviceMesh
 from dslc.runtime.training import _Trainer, fit
 
@@ -36,15 +36,16 @@ for example in sys.argv[1:]:
     for devices in (None, 4):
         result = fit(step, *initial_carry(program, 0), data,
                      batch_size=config.batch_size, steps=40, seed=0, log=None, verbose=0,
-                     metric_names=config.metrics, devices=devices)
+                     metric_names=config.metrics, metric_state=initial_metrics(program),
+                     devices=devices)
         losses[devices] = np.array(result.history.history["loss"])
     trainer = _Trainer(step, data, config.batch_size, DeviceMesh(4))
-    carry = initial_carry(program, 0)
+    carry = (*initial_carry(program, 0), initial_metrics(program))
     if trainer.full_batch:
-        lowered = trainer._full.lower(carry, trainer.x, trainer.y, 2, 2)
+        lowered = trainer._full[True].lower(carry, trainer.x, trainer.y, 2, 2)
     else:
         indices = np.zeros((2, trainer.batch_size), np.int32)
-        lowered = trainer._gathered.lower(carry, trainer.x, trainer.y, indices, 2)
+        lowered = trainer._gathered[True].lower(carry, trainer.x, trainer.y, indices, 2)
     report[example] = {
         "deviation": float(np.max(np.abs(losses[4] - losses[None]) / np.abs(losses[None]))),
         "all_reduce": "all-reduce" in lowered.compile().as_text(),

@@ -139,7 +139,8 @@ def qr_dependent(init) -> list[bool]:
 
 def by_role(program, function, variables, x, y=None, step=0):
     """`function`'s arguments from the model's variables (`init`'s dict), the optimizer's
-    initial slots, the seed of training step `step`, and the batch, by role."""
+    initial slots and the metrics' initial variables, the seed of training step `step`,
+    and the batch, by role."""
     from dslc.runtime.data import arrays
     from dslc.runtime.training import step_seed
 
@@ -149,6 +150,7 @@ def by_role(program, function, variables, x, y=None, step=0):
         param=[variables[n] for n in program.param_names],
         state=[variables[n] for n in program.state_names],
         optimizer=list(program.init_optimizer().values()),
+        metric_state=list(program.init_metrics().values()),
         input=list(arrays(x)), target=[] if y is None else list(arrays(y)))
 
 
@@ -295,6 +297,7 @@ def test_tf_module_wrapper_trains_and_saves(tmp_path, programs, modules):
     for _ in range(5):
         model.train_step(x, y)
     assert float(model.evaluate(x, y)[0]) < before
+    assert_metrics_accumulate(model, x, y, lambda t: t.numpy())
     tf.saved_model.save(model, str(tmp_path / "saved"))
     restored = tf.saved_model.load(str(tmp_path / "saved"))
     np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), rtol=1e-6)
@@ -309,8 +312,50 @@ def test_torch_module_wrapper_trains_and_exports(programs, modules):
     for _ in range(5):
         model.train_step(x, y)
     assert float(model.evaluate(x, y)[0]) < before
+    assert_metrics_accumulate(model, x, y, lambda t: t.numpy())
     exported = torch.export.export(model, (x,))
     torch.testing.assert_close(exported.module()(x), model(x))
+
+
+EVERY_METRIC = """
+model M(x: f32[B, 2]) -> f32[B, 1] {
+    param W: f32[2, 1] = glorot_uniform
+    param b: f32[1] = zeros
+    return sigmoid(x @ W + b)
+}
+
+train M {
+    data       = two_blobs(per_class=50, seed=0)
+    loss       = binary_crossentropy
+    optimizer  = SGD(learning_rate=0.1)
+    metrics    = ["accuracy", AUC(num_thresholds=50), AUC(curve="PR"),
+                  Precision(thresholds=0.3), Recall(top_k=1),
+                  F1Score(average="weighted", threshold=0.5)]
+    batch_size = 16
+}
+"""
+
+
+def test_every_metric_class_agrees_on_three_backends():
+    """The metric classes' updates and results (slices, iota, selects, the top-k mask)
+    and their variables, carried from step to step, agree on XLA, TF and torch."""
+    from dslc.compiler.agreement import verify
+
+    result = verify(compile_program(EVERY_METRIC), 4, torch_backend="aot_eager", log=None)
+    assert result.ok, (result.failed_step, result.culprit)
+    assert len(result.steps) == 4
+
+
+def assert_metrics_accumulate(model, x, y, numpy):
+    """The wrapper's metrics (the loss tracker and binary accuracy) over two halves of a
+    batch, after `reset_metrics`, are those of the whole batch evaluated at once."""
+    model.reset_metrics()
+    whole = [numpy(t) for t in model.evaluate(x, y)[1:]]
+    model.reset_metrics()
+    model.evaluate(x[:24], y[:24])
+    halves = [numpy(t) for t in model.evaluate(x[24:], y[24:])[1:]]
+    assert len(whole) == 2
+    np.testing.assert_allclose(halves, whole, rtol=1e-6)
 
 
 def test_emitted_module_needs_only_its_framework_and_numpy(tmp_path, programs):

@@ -171,10 +171,13 @@ def test_artifact_functions_are_called_by_role(tmp_path):
     assert run_dslc("examples/linear_classifier.nn", "-o", str(out)).returncode == 0
     artifact = load(out)
     train_step = artifact.function("train_step")
-    assert [s.role for s in train_step.inputs] == ["param", "param", "optimizer",
-                                                   "optimizer", "input", "target"]
-    assert [s.role for s in train_step.outputs] == ["param", "param", "optimizer",
-                                                    "optimizer", "loss", "metric"]
+    counters = ["metric_state"] * 4  # loss and binary_accuracy: a total and a count each
+    assert [s.role for s in train_step.inputs] == ["param", "param", "optimizer", "optimizer",
+                                                   *counters, "input", "target"]
+    assert [s.role for s in train_step.outputs] == ["param", "param", "optimizer", "optimizer",
+                                                    *counters, "loss", "metric", "metric"]
+    assert [s.name for s in artifact.metric_state] == [
+        "loss/total", "loss/count", "binary_accuracy/total", "binary_accuracy/count"]
     params = artifact.function("init").call_by_role(rng=[np.int32(0)])["param"]
     x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
     y = (x[:, :1] > 0).astype(np.float32)
@@ -186,14 +189,16 @@ def test_artifact_functions_are_called_by_role(tmp_path):
     assert int(slots["optimizer/iterations"]) == 0
     assert float(slots["optimizer/learning_rate"]) == np.float32(0.1)
     stepped = train_step.call_by_role(param=params, optimizer=list(slots.values()),
+                                      metric_state=artifact.initial_values("metric_state"),
                                       input=[x], target=[y])
     new_params, new_slots, loss, metrics = program.train_step(
         program.init(0), program.init_optimizer(), x, y)
     np.testing.assert_allclose(stepped["loss"][0], loss, rtol=1e-6)
+    np.testing.assert_allclose(stepped["metric"], list(metrics.values()), rtol=1e-6)
     for ours, theirs in zip(stepped["param"], new_params.values()):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
     assert [int(stepped["optimizer"][0])] == [int(new_slots["optimizer/iterations"])] == [1]
     with pytest.raises(Exception, match="takes param `W`, param `b`, optimizer "
-                       "`optimizer/iterations`, optimizer `optimizer/learning_rate`, input "
-                       "`x`, target `y`"):
+                       "`optimizer/iterations`, optimizer `optimizer/learning_rate`, "
+                       "metric_state "):
         train_step.call_by_role(param=params, input=[x])

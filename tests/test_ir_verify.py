@@ -123,7 +123,7 @@ def test_roles_are_known_and_in_signature_order():
     fn.result_roles = ["bogus"]
     assert problems_of(fn) == [
         "@f: argument 1 (param) comes after one with role input; roles come in the order "
-        "rng, param, state, optimizer, input, target",
+        "rng, param, state, optimizer, metric_state, input, target",
         "@f: result 0 has the unknown role `bogus`"]
     fn.args[0].role, fn.args[1].role, fn.result_roles = "param", "input", ["loss", "metric"]
     assert problems_of(fn) == ["@f: 2 result roles for 1 results"]

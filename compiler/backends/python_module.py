@@ -84,17 +84,19 @@ def header(module: Module, target: Target, source_name: str, digest: str,
 
 
 def tables(module: Module) -> str:
-    """`PARAMS` and `OPTIMIZER_STATE`: (name, dtype, shape[, initial value]) in the
-    order the functions take them; names are the `.nn` paths, as string literals."""
+    """`PARAMS`, `OPTIMIZER_STATE` and `METRIC_STATE`: (name, dtype, shape[, initial
+    value]) in the order the functions take them; names are the `.nn` paths, as string
+    literals. `METRICS` are the training log's names of the metrics' results."""
     params = [(p["name"], p["dtype"], tuple(p["shape"])) for p in module.meta.get("params", [])]
-    state = [(s["name"], s["dtype"], tuple(s["shape"]), s["value"])
-             for s in module.meta.get("optimizer_state", [])]
     lines = ["# (name, dtype, shape) of each parameter, in the order the functions take them.",
              "PARAMS = ("]
     lines += [f"    {literal(p)}," for p in params] + [")"]
-    lines += ["# (name, dtype, shape, initial value) of each entry of the optimizer's state.",
-              "OPTIMIZER_STATE = ("]
-    lines += [f"    {literal(s)}," for s in state] + [")"]
+    for table, group, what in (("OPTIMIZER_STATE", "optimizer_state", "entry of the optimizer's state"),
+                               ("METRIC_STATE", "metric_state",
+                                "metric variable, reset each epoch")):
+        lines += [f"# (name, dtype, shape, initial value) of each {what}.", f"{table} = ("]
+        lines += [f"    {literal((s['name'], s['dtype'], tuple(s['shape']), s['value']))},"
+                  for s in module.meta.get(group, [])] + [")"]
     metrics = module.meta.get("train", {}).get("metrics", [])
     lines += [f"METRICS = {literal(tuple(metrics))}"]
     return "\n".join(lines)

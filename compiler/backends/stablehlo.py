@@ -171,10 +171,11 @@ def artifact(module: Module, target: str, source_path: str, source_text: str,
         "target": target,
         "platforms": [PLATFORMS[target]],
         "functions": functions,
-        # With NumPy's dtype names, which the runtime reads without the compiler.
-        **{group: [{**entry, "dtype": np.dtype(numpy_dtype(entry["dtype"])).name}
+        # The variables' groups (the metrics' as each epoch and evaluation starts them),
+        # their dtypes spelled as NumPy spells them, as the functions' entries are.
+        **{group: [{**entry, "dtype": str(np.dtype(numpy_dtype(entry["dtype"])))}
                    for entry in module.meta.get(group, [])]
-           for group in ("params", "state", "optimizer_state")},
+           for group in ("params", "state", "optimizer_state", "metric_state")},
         # Each function's mode (training or inference), fixed when it was compiled.
         "modes": module.meta.get("modes", {}),
         # The devices the functions were compiled for; they run on that many only.

@@ -35,11 +35,28 @@ def decorate(emitted, source: str) -> str:
             f"{signature(emitted.function.args)})\n{source}")
 
 
+def filled_variables(attribute: str, entries, variable: Namer) -> list[str]:
+    """`self.<attribute> = [tf.Variable(...)]`, one non-trainable variable per entry
+    of a `meta` group (name, dtype, shape, initial value)."""
+    if not entries:
+        return [f"        self.{attribute} = []"]
+    lines = [f"        self.{attribute} = [",
+             "            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),",
+             "                        trainable=False, name=name)",
+             "            for name, dtype, shape, value in ("]
+    lines += [f"                ({literal(variable.fresh(s['name']))}, {TF_DTYPES[s['dtype']]}, "
+              f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
+              for s in entries]
+    return lines + ["            )]"]
+
+
 def wrapper(module, names: dict[str, str], namer: Namer) -> str:
-    """`Model(tf.Module)`: parameters (trainable), state and optimizer slots (not) as
-    `tf.Variable`s from `init`, `__call__` (predict), `train_step` (which assigns the new
-    values, and counts steps for the seed of a model that draws) and `evaluate`; every
-    method has an input signature, so `tf.saved_model.save` exports it."""
+    """`Model(tf.Module)`: parameters (trainable), state, optimizer slots and metric
+    variables (not) as `tf.Variable`s from `init`, `__call__` (predict), `train_step`
+    (which assigns the new values, and counts steps for the seed of a model that draws),
+    `evaluate` and `reset_metrics`; the metrics a step returns are their results since
+    the last reset, as Keras' are within an epoch. Every compiled method has an input
+    signature, so `tf.saved_model.save` exports it."""
     if not {"init", "predict"} <= set(names):
         return ""
     functions = module.functions
@@ -47,13 +64,12 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     params, state = module.meta["params"], module.meta.get("state", [])
     param_names = [variable.fresh(p["name"]) for p in params]
     state_names = [variable.fresh(s["name"]) for s in state]
-    slots = module.meta.get("optimizer_state", [])
-    slot_names = [variable.fresh(s["name"]) for s in slots]
     single = len(functions["predict"].results) == 1
     lines = [
         "class Model(tf.Module):",
-        '    """The program as a `tf.Module`: parameters, state and optimizer slots are',
-        "    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions.\"\"\"",
+        '    """The program as a `tf.Module`: parameters, state, optimizer slots and metric',
+        "    variables are `tf.Variable`s (drawn by `init(seed)`), methods run the compiled",
+        "    functions.\"\"\"",
         "",
         "    def __init__(self, seed=0, name=None):",
         "        super().__init__(name=name)",
@@ -65,17 +81,10 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
         f"                      zip(values[{len(params)}:], {literal(tuple(state_names))})]",
         "        self.steps = tf.Variable(tf.constant(0, tf.int64), trainable=False, name='steps')",
     ]
-    if slots:
-        lines += ["        self.optimizer_state = [",
-                  "            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),",
-                  "                        trainable=False, name=name)",
-                  "            for name, dtype, shape, value in ("]
-        lines += [f"                ({literal(n)}, {TF_DTYPES[s['dtype']]}, "
-                  f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
-                  for n, s in zip(slot_names, slots)]
-        lines += ["            )]"]
-    else:
-        lines += ["        self.optimizer_state = []"]
+    lines += filled_variables("optimizer_state", module.meta.get("optimizer_state", []),
+                              variable)
+    lines += filled_variables("metric_state", module.meta.get("metric_state", []), variable)
+    lines += ["        self.initial_metric_state = [tf.identity(v) for v in self.metric_state]"]
 
     def method(name: str, args, doc: str | None, body) -> list[str]:
         """A compiled method; `body(arguments)` gives its statements."""
@@ -93,8 +102,10 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
         seed = step_seed_source("tf.constant(self.seed, tf.int64)", "self.steps")
         lines += method(
             "train_step", data_args(functions["train_step"]),
-            "One optimizer step; returns the loss and the metrics before it.", lambda args: [
-                "variables = self.params + self.state + self.optimizer_state",
+            "One optimizer step; returns the loss and the metrics, this batch folded in.",
+            lambda args: [
+                "variables = (self.params + self.state + self.optimizer_state",
+                "             + self.metric_state)",
                 *([f"rng = tf.cast({seed}, tf.int32)"] if draws else []),
                 f"results = {names['train_step']}({'rng, ' if draws else ''}*variables, {args})",
                 "for variable, value in zip(variables, results):",
@@ -103,14 +114,22 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
                 "return results[len(variables):]"])
     if "eval_step" in names:
         lines += method("evaluate", data_args(functions["eval_step"]),
-                        "The loss and the metrics on one batch.",
-                        lambda args: [f"return {names['eval_step']}(*self.params, *self.state, "
-                                      f"{args})"])
+                        "The loss on one batch, and the metrics with it folded in.",
+                        lambda args: [
+                            f"results = {names['eval_step']}(*self.params, *self.state, "
+                            f"*self.metric_state, {args})",
+                            "for variable, value in zip(self.metric_state, results):",
+                            "    variable.assign(value)",
+                            "return results[len(self.metric_state):]"])
+    lines += ["", "    def reset_metrics(self):",
+              '        """The metric variables back to their initial values (a new epoch)."""',
+              "        for variable, value in zip(self.metric_state, self.initial_metric_state):",
+              "            variable.assign(value)"]
     return "\n".join(lines)
 
 
 TF = Target("tf", TfCtx, ("tf", "np"), lambda arg, axis: f"tf.shape({arg})[{axis}]",
             title="TensorFlow",
             imports="import numpy as np\nimport tensorflow as tf",
-            module_names=("PARAMS", "OPTIMIZER_STATE", "METRICS", "Model"),
+            module_names=("PARAMS", "OPTIMIZER_STATE", "METRIC_STATE", "METRICS", "Model"),
             decorate=decorate, wrapper=wrapper)

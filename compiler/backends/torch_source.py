@@ -22,11 +22,26 @@ def decorate(emitted, source: str) -> str:
     return source
 
 
+def filled_buffers(entries, buffers: list[str]) -> list[str]:
+    """`__init__` lines registering one buffer per entry of a `meta` group (name,
+    dtype, shape, initial value), filled with its initial value."""
+    if not entries:
+        return []
+    lines = ["        for name, dtype, shape, value in ("]
+    lines += [f"                ({literal(b)}, {TORCH_DTYPES[s['dtype']]}, "
+              f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
+              for b, s in zip(buffers, entries)]
+    return lines + ["        ):",
+                    "            self.register_buffer(name, torch.full(shape, value, dtype=dtype))"]
+
+
 def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     """`compiled(backend)`, then `Model(torch.nn.Module)`: parameters from `init` as
-    `nn.Parameter`s, optimizer state as buffers, `forward` (predict, eager, so that
-    `torch.export` and a user's own `torch.compile` see plain torch code), `train_step`
-    (compiled; updates the parameters and buffers in place) and `evaluate`."""
+    `nn.Parameter`s, optimizer state and metric variables as buffers, `forward`
+    (predict, eager, so that `torch.export` and a user's own `torch.compile` see plain
+    torch code), `train_step` (compiled; updates the parameters and buffers in place),
+    `evaluate` and `reset_metrics`; the metrics a step returns are their results since
+    the last reset, as Keras' are within an epoch."""
     pairs = ", ".join(f"({literal(ir_name)}, {name})" for ir_name, name in names.items())
     lines = [
         'def compiled(backend="inductor"):',
@@ -45,6 +60,8 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     state_buffers = [f"var_{keys.fresh(s['name'])}" for s in state]
     slots = module.meta.get("optimizer_state", [])
     slot_buffers = [f"state_{keys.fresh(s['name'])}" for s in slots]
+    metric_vars = module.meta.get("metric_state", [])
+    metric_buffers = [f"metric_{keys.fresh(s['name'])}" for s in metric_vars]
     single = len(functions["predict"].results) == 1
     lines += [
         "",
@@ -69,15 +86,19 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
         f"        for name, value in zip(self.variable_names, values[{len(params)}:]):",
         "            self.register_buffer(name, value.clone())",
         f"        self.state_names = {literal(tuple(slot_buffers))}",
+        f"        self.metric_names = {literal(tuple(metric_buffers))}",
         "        self.register_buffer('steps', torch.zeros((), dtype=torch.int64))",
     ]
-    if slots:
-        lines += ["        for name, dtype, shape, value in ("]
-        lines += [f"                ({literal(b)}, {TORCH_DTYPES[s['dtype']]}, "
-                  f"{literal(tuple(s['shape']))}, {literal(s['value'])}),"
-                  for b, s in zip(slot_buffers, slots)]
-        lines += ["        ):",
-                  "            self.register_buffer(name, torch.full(shape, value, dtype=dtype))"]
+    lines += filled_buffers(slots, slot_buffers) + filled_buffers(metric_vars, metric_buffers)
+    lines += [
+        "        self.initial_metrics = [getattr(self, name).clone()",
+        "                                for name in self.metric_names]",
+        "",
+        "    def reset_metrics(self):",
+        '        """The metric variables back to their initial values (a new epoch)."""',
+        "        for name, value in zip(self.metric_names, self.initial_metrics):",
+        "            getattr(self, name).copy_(value)",
+    ]
     lines += [
         "",
         "    def ordered_params(self):",
@@ -92,8 +113,10 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
     ]
     for method, function, doc in (
             ("train_step", "train_step",
-             "One optimizer step in place; returns the loss and the metrics before it."),
-            ("evaluate", "eval_step", "The loss and the metrics on one batch.")):
+             "One optimizer step in place; returns the loss and the metrics, this batch "
+             "folded in."),
+            ("evaluate", "eval_step",
+             "The loss on one batch, and the metrics with it folded in.")):
         if function not in names:
             continue
         data = argument_names(data_args(functions[function]), namer)
@@ -106,6 +129,7 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
             seed = step_seed_source("self.seed", "self.steps")
             lines += [
                 "        tensors += [getattr(self, name) for name in self.state_names]",
+                "        tensors += [getattr(self, name) for name in self.metric_names]",
                 *([f"        rng = {seed}.to(torch.int32)"] if draws else []),
                 f'        results = self.functions[{literal(function)}]('
                 f'{"rng, " if draws else ""}*tensors, {", ".join(data)})',
@@ -115,13 +139,20 @@ def wrapper(module, names: dict[str, str], namer: Namer) -> str:
                 "        return results[len(tensors):]",
             ]
         else:
-            lines += [f'        return self.functions[{literal(function)}](*tensors, '
-                      f'{", ".join(data)})']
+            lines += [
+                "        metrics = [getattr(self, name) for name in self.metric_names]",
+                f'        results = self.functions[{literal(function)}](*tensors, *metrics, '
+                f'{", ".join(data)})',
+                "        for tensor, value in zip(metrics, results):",
+                "            tensor.copy_(value)",
+                "        return results[len(metrics):]",
+            ]
     return "\n".join(lines)
 
 
 TORCH = Target("torch", TorchCtx, ("torch", "np"), lambda arg, axis: f"{arg}.shape[{axis}]",
                title="PyTorch",
                imports="import numpy as np\nimport torch",
-               module_names=("PARAMS", "OPTIMIZER_STATE", "METRICS", "Model", "compiled"),
+               module_names=("PARAMS", "OPTIMIZER_STATE", "METRIC_STATE", "METRICS", "Model",
+                             "compiled"),
                decorate=decorate, wrapper=wrapper)

@@ -1,10 +1,11 @@
 """The builtin names of `.nn` code that the compiler implements (not the prelude).
 
 Tensor functions are IR ops, their builtins generated from the registry
-(`op_builtins.py`); initializers, optimizers and data sources (their
-records in `compiler/initializers.py`, `optimizers.py`, `data_sources.py`) evaluate to
-`Spec`s that carry the record; dtypes and `grad` are compile-time values. The table is
-built once (`builtin_globals`); the prelude (`compiler/prelude/*.nn`) adds the rest.
+(`op_builtins.py`); initializers, optimizers, metric classes and data sources (their
+records in `compiler/initializers.py`, `optimizers.py`, `metrics.py`,
+`data_sources.py`) evaluate to `Spec`s that carry the record; dtypes and `grad` are
+compile-time values. The table is built once (`builtin_globals`); the prelude
+(`compiler/prelude/*.nn`) adds the rest.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from ..callbacks import CALLBACKS
 from ..data_sources import DATA_SOURCES, REQUIRED as DATA_REQUIRED
 from ..initializers import ALIASES as INIT_ALIASES, INITIALIZERS
 from ..ir import DTYPES
+from ..metrics import METRICS
 from ..optimizers import ALIASES as OPT_ALIASES, OPTIMIZERS
 from .attention_builtins import ATTENTION_FUNCTIONS
 from ..schedules import REQUIRED as SCHEDULE_REQUIRED, SCHEDULES
 from .binding import CallSite
+from .errors import fail
 from .list_builtins import LIST_FUNCTIONS
 from .loops import scan_builtin
 from .op_builtins import op_builtins
@@ -175,9 +178,13 @@ def _configure(kind: str, name: str, component, kinds: dict[str, str]):
             if args[arg] < 0:
                 raise c.fail("E0304", f"`{name}`'s `{arg}` should be 0 or more, found "
                              f"`{args[arg]}`", arg)
-        # Optimizers and schedules refuse some values, or combinations, as Keras does.
+        # A metric checks its arguments together (`compiler.metrics.Metric.check`);
+        # optimizers and schedules refuse some values, or combinations, as Keras does.
+        if kind == "metric" and (problem := component.check(args)):
+            raise argument_error(name, component, args, problem,
+                                 c.arg_spans.get(problem[0], c.span), "this argument")
         check = getattr(component, "check", None)
-        if check is not None and (problem := check(args)):
+        if kind != "metric" and check is not None and (problem := check(args)):
             arg, message, label, hint = problem
             raise c.fail("E0304", f"`{name}`: {message}", arg, label, help=hint)
         return Spec(kind, name, component, args, c.span, dict(c.arg_spans))
@@ -238,6 +245,26 @@ def check_arg_kind(c: CallSite, arg: str, value: Any, kind: str, what: str) -> N
                      else "it must fit in a 32-bit integer")
 
 
+def argument_error(name: str, record, args: dict, problem, span, label: str = ""):
+    """E0304 for the metric argument `check` refused, with its hint or the signature."""
+    arg, should_be, hint = problem
+    signature = ", ".join(f"{k}={_describe(v).strip('`')}" for k, v in record.params.items())
+    return fail("E0304", f"`{name}`'s `{arg}` should be {should_be}, found "
+                f"{_describe(args[arg])}", span, label,
+                help=hint or f"Keras' `{name}` takes {signature}")
+
+
+def _describe(value) -> str:
+    """A compile-time value as `.nn` writes it, or its kind."""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, (int, float)):
+        return f"`{value}`"
+    return kind_name(value)
+
+
 def _component(kind: str, name: str, component, params: dict[str, Any],
                kinds: dict[str, str | None]) -> Builtin:
     """The builtin that names an initializer, optimizer or data source: called, it
@@ -281,6 +308,8 @@ def _builtin_table() -> Mapping[str, Any]:
             table[name] = _by_defaults(kind, name, record)
         for alias, name in aliases.items():
             table[alias] = _by_defaults(kind, name, records[name])
+    for name, record in METRICS.items():
+        table[name] = _component("metric", name, record, record.params, {})
     for kind, records, required in (("data", DATA_SOURCES, DATA_REQUIRED),
                                     ("callback", CALLBACKS, DATA_REQUIRED),
                                     ("schedule", SCHEDULES, SCHEDULE_REQUIRED)):

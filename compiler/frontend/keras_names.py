@@ -4,7 +4,8 @@
 The one place that decides what such a string names: a definition of the prelude file
 of its kind (`activations.nn`, `losses.nn`, `metrics.nn`) that can be called with the
 arguments its caller gives (one tensor for an activation; y_true and y_pred for a loss
-or metric), or one of `BUILTIN_ACTIVATIONS`. Anything else is E0403 at the string,
+or metric), one of `BUILTIN_ACTIVATIONS`, or a metric class of `compiler/metrics.py` by
+its class name or the snake-case one Keras also accepts (`"AUC"`, `"auc"`). Anything else is E0403 at the string,
 with the nearest name.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from ...dsl import ast
 from ...dsl.diagnostics import suggest
+from ..metrics import METRICS
 from .builtins import builtin_globals
 from .errors import fail
 from .prelude_files import definitions, prelude
@@ -46,6 +48,9 @@ def keras_names(kind: str) -> dict[str, Any]:
              if name in fns and callable_with(fns[name])}
     if kind == "activation":
         names.update({name: builtin_globals()[name] for name in BUILTIN_ACTIVATIONS})
+    if kind == "metric":
+        names.update({name: builtin_globals()[cls] for cls, record in METRICS.items()
+                      for name in (cls, record.name)})
     return names
 
 

@@ -17,7 +17,7 @@ from ..ir import Function, Loc, TensorType
 from .errors import fail
 from .evaluate import Evaluator
 from .trace import Scope, Trace
-from . import keras_names
+from . import keras_names, metric_specs
 from .values import ALL, REQUIRED, Configured, FnRef, Spec, as_spec, kind_name
 
 
@@ -70,7 +70,7 @@ class TrainConfig:
     data: Spec
     loss: str
     optimizer: Spec
-    metrics: list[str]  # the names of eval_step's metrics, as the training log shows them
+    metrics: list[str]  # the training log's names of eval_step's metrics ("loss" first)
     epochs: int | None
     steps: int | None
     batch_size: int | None  # None: full batch
@@ -195,8 +195,9 @@ def target_type(loss: str, prediction: TensorType) -> TensorType:
 
 @dataclass
 class Objective:
-    """What training asks of one output: its loss (weighted) and metrics; `output` names
-    it in the training log (empty for a model's only output)."""
+    """What training asks of one output: its loss (weighted) and metrics (the entries of
+    `metrics`, resolved by `metric_specs`); `output` names it in the training log (empty
+    for a model's only output)."""
 
     output: str
     loss: FnRef | Configured
@@ -224,8 +225,7 @@ def objectives(lowering, model: ast.ModelDef, values, spans, outputs: int) -> li
                            "`loss_weights = [1.0, 0.5]`, `metrics = [[accuracy], []]`"))
     names = output_names(model, outputs)
     return [Objective(name, loss_function(loss, spans["loss"], lowering, "loss"),
-                      1.0 if weights is None else float(weight),
-                      [loss_function(m, spans["metrics"], lowering, "metric") for m in own])
+                      1.0 if weights is None else float(weight), list(own))
             for name, loss, weight, own in zip(names, losses, weights or [1.0] * outputs,
                                                 metrics)]
 
@@ -251,12 +251,14 @@ def build_training(lowering, train: ast.TrainDef, model: ast.ModelDef) -> TrainC
     predict = lowering.module.functions["predict"]
     goals = objectives(lowering, model, values, spans, len(predict.results))
     eval_step = loss_function_of(lowering, predict, goals, spans, "eval_step")
+    eval_step.sort_results()
     lowering.module.add(eval_step)
     train_loss = loss_function_of(lowering, lowering.forward, goals, spans, "train_loss")
     lowering.module.add(build_train_step(lowering, train_loss, optimizer))
     lowering.module.meta["modes"].update(eval_step="inference", train_step="training")
-    logs = ["loss"] + [n for n, role in zip(eval_step.result_names, eval_step.result_roles)
-                       if role == "metric"]
+    # the training log's names: the metrics' results, Keras' loss tracker "loss" first
+    logs = [n for n, role in zip(eval_step.result_names, eval_step.result_roles)
+            if role == "metric"]
     if values["validation_split"] or values["validation_data"] is not None:
         logs += ["val_" + name for name in logs]
     callbacks = [checked_callback(value, spans, i, lowering, logs)
@@ -305,46 +307,67 @@ def _monitor_help(monitor: str, logs: list[str]) -> str:
 
 def loss_function_of(lowering, forward: Function, goals: list[Objective], spans,
                      name: str) -> Function:
-    """`name(..., x..., y...) -> (loss, metrics..., state...)`: `forward` (the model in
-    one mode: `predict`, or the training forward with its new state) inlined, then each
-    output's loss and metrics of (its target, its prediction). The loss is the sum of the
-    outputs' weighted losses, and with several outputs each one's own loss is a metric
-    too (`classes_loss`), as Keras logs it. For `eval_step` there is no new state."""
+    """`name(..., metric_state..., x..., y...) -> (loss, metric..., metric_state...,
+    state...)`: `forward` (the model in one mode: `predict`, or the training forward with
+    its new state) inlined, then each output's loss of (its target, its prediction). The
+    loss is the sum of the outputs' weighted losses. The metrics (`metric_specs`) are
+    the loss's tracker, with several outputs each one's own loss (`classes_loss`), then
+    each output's metrics, as Keras logs them: their results, and their variables'
+    new values. For `eval_step` there is no new state."""
     from ..passes.inline import empty_like, inline
 
     function = empty_like(forward, name)
     values = forward.group_results(inline(forward, Builder(function, forward.loc),
                                           function.args))
     ev = Evaluator(Trace(function), lowering.calls)
-    total, metrics = None, []
+    b = ev.trace.builder(spans["loss"])
+    total, output_losses, tracked = None, [], []
     for goal, prediction in zip(goals, values["output"]):
         y_type = target_type(goal.loss.definition.name, prediction.type)
         y = function.add_arg(y_type, f"y_{goal.output}" if goal.output else "y",
                              Loc.of(spans["data"]), role="target")
         prefix = f"{goal.output}_" if goal.output else ""
         loss = scalar(lowering, ev, goal.loss, y, prediction, spans["loss"], "loss")
-        b = ev.trace.builder(spans["loss"])
         weighted = loss if goal.weight == 1.0 else b.mul(loss, b.const(goal.weight,
                                                                       loss.type.dtype))
         total = weighted if total is None else b.add(total, weighted)
         if len(goals) > 1:
-            metrics.append((f"{prefix}loss", loss))
-        metrics += [(prefix + m.definition.name,
-                     scalar(lowering, ev, m, y, prediction, spans["metrics"], "metric"))
-                    for m in goal.metrics]
+            output_losses.append((f"{prefix}loss", loss))
+
+        for value in goal.metrics:
+            metric = metric_specs.resolve(
+                value, spans["metrics"], y, prediction,
+                lambda v: loss_function(v, spans["metrics"], lowering, "metric"),
+                lambda fn, y=y, prediction=prediction: applied(
+                    lowering, ev, fn, y, prediction, spans["metrics"]))
+            metric.name = prefix + metric.name
+            tracked.append(metric)
+    batch = b.size(function.args_with("input")[0], axes=(0,))
+    tracked = [metric_specs.loss_tracker(n, v, batch)
+               for n, v in [("loss", total), *output_losses]] + tracked
+    where = spans.get("metrics", spans["loss"])
+    results, variables, meta = metric_specs.thread_state(
+        function, tracked, Loc.of(where), ev.trace.builder(where))
+    function.sort_args()
+    lowering.module.meta["metric_state"] = meta
     states = values.get("state", [])
     # The loss comes first, as `grad_function` differentiates the first result.
-    function.results = [total, *(v for _, v in metrics), *states]
-    function.result_names = ["loss", *(n for n, _ in metrics),
-                             *(a.name for a in function.args_with("state")[:len(states)])]
-    function.result_roles = ["loss"] + ["metric"] * len(metrics) + ["state"] * len(states)
+    function.set_results([
+        ("loss", [total], ["loss"]), ("metric", results, [m.name for m in tracked]),
+        ("metric_state", variables, [m["name"] for m in meta]),
+        ("state", states, [a.name for a in function.args_with("state")[:len(states)]])])
     return function
 
 
+def applied(lowering, ev, fn, y, prediction, span):
+    """`fn(y, prediction)`: a loss's or a metric's values."""
+    return ev.tensor(lowering.calls.call(ev, fn, [(y, span), (prediction, span)], {}, span),
+                     span)
+
+
 def scalar(lowering, ev, fn, y, prediction, span, what: str):
-    """`fn(y, prediction)`, which must be a float scalar (a loss or a metric)."""
-    value = ev.tensor(lowering.calls.call(ev, fn, [(y, span), (prediction, span)], {}, span),
-                      span)
+    """`fn(y, prediction)`, which must be a float scalar (a loss)."""
+    value = applied(lowering, ev, fn, y, prediction, span)
     if value.type.shape != () or not value.type.is_float:
         raise fail("E0404", f"the {what} `{fn.definition.name}` gives `{value.type}`, "
                    "not a float scalar", span)
@@ -352,11 +375,13 @@ def scalar(lowering, ev, fn, y, prediction, span, what: str):
 
 
 def build_train_step(lowering, train_loss: Function, spec: Spec) -> Function:
-    """`train_step(rng?, params..., state..., optimizer state..., x, y) -> (params...,
-    state..., optimizer state..., loss, metrics...)`: the gradient of `train_loss` (the
-    model in training mode) with respect to the parameters, the optimizer's state
-    (`optimizers.state_entries`) as further arguments, and its update appended, at the
-    learning rate its state holds or its schedule computes from `iterations`."""
+    """`train_step(rng?, params..., state..., optimizer state..., metric_state..., x, y)
+    -> (params..., state..., optimizer state..., metric_state..., loss, metrics...)`: the
+    gradient of `train_loss` (the model in training mode) with respect to the
+    parameters, the optimizer's state (`optimizers.state_entries`) as further
+    arguments, and its update appended, at the learning rate its state holds or its
+    schedule computes from `iterations`; the metrics' variables pass through
+    `train_loss`'s update."""
     from ..passes.autodiff import grad_function
 
     hyper = spec.args
@@ -387,7 +412,7 @@ def build_train_step(lowering, train_loss: Function, spec: Spec) -> Function:
 
     step.set_results([("param", new_params, [a.name for a in params]), passed_on("state"),
                       ("optimizer", list(new_state.values()), list(new_state)),
-                      passed_on("loss"), passed_on("metric")])
+                      passed_on("metric_state"), passed_on("loss"), passed_on("metric")])
     lowering.module.meta["optimizer_state"] = [
         {"name": e.name, "dtype": e.type.dtype, "shape": list(e.type.shape),
          "value": e.initial} for e in entries]

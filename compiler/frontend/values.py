@@ -144,9 +144,9 @@ class Configured:
 class Spec:
     """A configured component named in a `train` block or a `param` initializer:
     `kind` is "initializer", "optimizer", "schedule" (an optimizer's `learning_rate`),
-    "data" or "callback"; `component` is its record (an `Initializer`, `Optimizer`,
-    `Schedule`, `DataSource` or `CallbackRecord`); `args` are compile-time values, a
-    schedule among them, `arg_spans` where the call gave them."""
+    "metric", "data" or "callback"; `component` is its record (an `Initializer`,
+    `Optimizer`, `Schedule`, `Metric`, `DataSource` or `CallbackRecord`); `args` are
+    compile-time values, a schedule among them, `arg_spans` where the call gave them."""
 
     kind: str
     name: str

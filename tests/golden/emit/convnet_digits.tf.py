@@ -37,7 +37,14 @@ OPTIMIZER_STATE = (
     ('dense/bias/momentum', 'f32', (10,), 0.0),
     ('dense/bias/velocity', 'f32', (10,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -97,17 +104,17 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_kernel = _dslc_random_uniform(seed, shape=(3, 3, 1, 16), stream=0, low=-0.19802950859533486, high=0.19802950859533486)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
     conv2d_bias = tf.fill((16,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_1_kernel = _dslc_random_uniform(seed, shape=(3, 3, 16, 32), stream=2, low=-0.11785113019775792, high=0.11785113019775792)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
     conv2d_1_bias = tf.fill((32,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_kernel = _dslc_random_uniform(seed, shape=(128, 10), stream=4, low=-0.20851441405707477, high=0.20851441405707477)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_bias = tf.fill((10,), tf.constant(0.0, tf.float32))
     return (conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias)
 
@@ -115,25 +122,25 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32)])
 def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y = tf.nn.convolution(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = tf.add(y, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = tf.nn.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(rectified, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y_1 = tf.nn.convolution(max_pool, conv2d_1_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(y_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = tf.reshape(rectified_1, (B, 128))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_2 = tf.linalg.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(y_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_2, axis=(1,), keepdims=True)
@@ -146,35 +153,35 @@ def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_ke
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, conv2d_kernel_momentum, conv2d_kernel_velocity, conv2d_bias_momentum, conv2d_bias_velocity, conv2d_1_kernel_momentum, conv2d_1_kernel_velocity, conv2d_1_bias_momentum, conv2d_1_bias_velocity, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, conv2d_kernel_momentum, conv2d_kernel_velocity, conv2d_bias_momentum, conv2d_bias_velocity, conv2d_1_kernel_momentum, conv2d_1_kernel_velocity, conv2d_1_bias_momentum, conv2d_1_bias_velocity, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = tf.nn.convolution(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = tf.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(relu, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = tf.nn.convolution(max_pool, conv2d_1_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = tf.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:80: return if training { random.dropout(x, rate) } else { x }
+    # <prelude>/layers.nn:81: return if training { random.dropout(x, rate) } else { x }
     random_uniform = _dslc_random_uniform(rng, shape=(B, 128), stream=0, low=0.0, high=1.0)
     constant = tf.constant(0.75, tf.float32)
     lt = tf.less(random_uniform, constant)
     div = tf.math.divide(reshape, constant)
     constant_1 = tf.constant(0.0, tf.float32)
     select = tf.where(lt, div, constant_1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = tf.linalg.matmul(select, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_2, axis=(1,), keepdims=True)
@@ -201,250 +208,268 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     sum_3 = tf.reduce_sum(mul, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(div_1, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
-    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
+    # examples/convnet_digits.nn:15: loss             = sparse_categorical_crossentropy    # labels are class ids 0..9
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/convnet_digits.nn:17: metrics          = [sparse_categorical_accuracy]
+    mul_1 = tf.multiply(neg, size)
+    add_3 = tf.add(loss_total, mul_1)
+    add_4 = tf.add(loss_count, size)
+    eq_1 = tf.equal(add_4, constant_1)
     constant_4 = tf.constant(1.0, tf.float32)
+    select_1 = tf.where(eq_1, constant_4, add_4)
+    div_3 = tf.math.divide(add_3, select_1)
+    select_2 = tf.where(eq_1, constant_1, div_3)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_5 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_6, constant_1)
+    select_3 = tf.where(eq_2, constant_4, add_6)
+    div_4 = tf.math.divide(add_5, select_3)
+    select_4 = tf.where(eq_2, constant_1, div_4)
+    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
     neg_1 = tf.negative(constant_4)
-    size = tf.cast(tf.shape(sum_3)[0], tf.float32)
-    div_3 = tf.math.divide(neg_1, size)
-    reshape_1 = tf.reshape(div_3, (1,))
+    size_2 = tf.cast(tf.shape(sum_3)[0], tf.float32)
+    div_5 = tf.math.divide(neg_1, size_2)
+    reshape_1 = tf.reshape(div_5, (1,))
     broadcast = tf.broadcast_to(reshape_1, (B,))
     reshape_2 = tf.reshape(broadcast, (B, 1))
     broadcast_1 = tf.broadcast_to(reshape_2, (B, 10))
-    mul_1 = tf.multiply(broadcast_1, one_hot)
+    mul_2 = tf.multiply(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = tf.math.divide(mul_1, minimum)
+    div_6 = tf.math.divide(mul_2, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
     constant_5 = tf.constant(0.0, tf.float32)
     constant_6 = tf.constant(0.5, tf.float32)
     constant_7 = tf.constant(1.0, tf.float32)
-    eq_1 = tf.equal(maximum, minimum)
-    eq_2 = tf.equal(constant_3, minimum)
-    select_1 = tf.where(eq_2, constant_6, constant_7)
-    select_2 = tf.where(eq_1, select_1, constant_5)
-    mul_2 = tf.multiply(div_4, select_2)
-    eq_3 = tf.equal(div_2, maximum)
-    eq_4 = tf.equal(constant_2, maximum)
-    select_3 = tf.where(eq_4, constant_6, constant_7)
-    select_4 = tf.where(eq_3, select_3, constant_5)
-    mul_3 = tf.multiply(mul_2, select_4)
+    eq_3 = tf.equal(maximum, minimum)
+    eq_4 = tf.equal(constant_3, minimum)
+    select_5 = tf.where(eq_4, constant_6, constant_7)
+    select_6 = tf.where(eq_3, select_5, constant_5)
+    mul_3 = tf.multiply(div_6, select_6)
+    eq_5 = tf.equal(div_2, maximum)
+    eq_6 = tf.equal(constant_2, maximum)
+    select_7 = tf.where(eq_6, constant_6, constant_7)
+    select_8 = tf.where(eq_5, select_7, constant_5)
+    mul_4 = tf.multiply(mul_3, select_8)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_5 = tf.math.divide(mul_3, sum_2)
-    mul_4 = tf.multiply(div_5, div_2)
-    neg_2 = tf.negative(mul_4)
-    sum_4 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
-    reshape_3 = tf.reshape(sum_4, (B, 1))
+    div_7 = tf.math.divide(mul_4, sum_2)
+    mul_5 = tf.multiply(div_7, div_2)
+    neg_2 = tf.negative(mul_5)
+    sum_5 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
+    reshape_3 = tf.reshape(sum_5, (B, 1))
     broadcast_2 = tf.broadcast_to(reshape_3, (B, 10))
-    add_3 = tf.add(div_5, broadcast_2)
+    add_7 = tf.add(div_7, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_6 = tf.math.divide(add_3, sum_1)
-    mul_5 = tf.multiply(div_6, div_1)
-    neg_3 = tf.negative(mul_5)
-    sum_5 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
-    reshape_4 = tf.reshape(sum_5, (B, 1))
+    div_8 = tf.math.divide(add_7, sum_1)
+    mul_6 = tf.multiply(div_8, div_1)
+    neg_3 = tf.negative(mul_6)
+    sum_6 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
+    reshape_4 = tf.reshape(sum_6, (B, 1))
     broadcast_3 = tf.broadcast_to(reshape_4, (B, 10))
-    add_4 = tf.add(div_6, broadcast_3)
+    add_8 = tf.add(div_8, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_6 = tf.multiply(add_4, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = tf.reduce_sum(mul_6, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_7 = tf.multiply(add_8, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = tf.reduce_sum(mul_7, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose = tf.transpose(dense_kernel, (1, 0))
-    matmul_1 = tf.linalg.matmul(mul_6, transpose)
+    matmul_1 = tf.linalg.matmul(mul_7, transpose)
     transpose_1 = tf.transpose(select, (1, 0))
-    matmul_2 = tf.linalg.matmul(transpose_1, mul_6)
-    # <prelude>/layers.nn:80 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
-    select_5 = tf.where(lt, matmul_1, constant_5)
-    div_7 = tf.math.divide(select_5, constant)
-    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
-    reshape_5 = tf.reshape(div_7, (B, 2, 2, 32))
+    matmul_2 = tf.linalg.matmul(transpose_1, mul_7)
+    # <prelude>/layers.nn:81 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
+    select_9 = tf.where(lt, matmul_1, constant_5)
+    div_9 = tf.math.divide(select_9, constant)
+    # <prelude>/layers.nn:173 (gradient of `reshape`): return flatten(x)
+    reshape_5 = tf.reshape(div_9, (B, 2, 2, 32))
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = tf.greater(add_1, constant_5)
-    select_6 = tf.where(gt, reshape_5, constant_5)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_7 = tf.reduce_sum(select_6, axis=(0, 1, 2), keepdims=False)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    select_10 = tf.where(gt, reshape_5, constant_5)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_8 = tf.reduce_sum(select_10, axis=(0, 1, 2), keepdims=False)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     reshape_6 = tf.reshape(conv2d_1_kernel, (3, 3, 16, 1, 32))
     transpose_2 = tf.transpose(reshape_6, (0, 1, 4, 3, 2))
     reshape_7 = tf.reshape(transpose_2, (3, 3, 32, 16))
     reverse = tf.reverse(reshape_7, (0, 1))
-    conv_2 = tf.nn.convolution(tf.pad(select_6, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=0), reverse, strides=(1, 1), padding="VALID", dilations=(1, 1))
+    conv_2 = tf.nn.convolution(tf.pad(select_10, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=0), reverse, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_3 = tf.transpose(max_pool, (3, 1, 2, 0))
-    transpose_4 = tf.transpose(select_6, (1, 2, 0, 3))
+    transpose_4 = tf.transpose(select_10, (1, 2, 0, 3))
     conv_3 = tf.nn.convolution(transpose_3, transpose_4, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_5 = tf.transpose(conv_3, (1, 2, 0, 3))
-    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_1 = relu[:, 0:7:2, 0:7:2, :]
-    eq_5 = tf.equal(slice_1, max_pool)
-    convert_1 = tf.cast(eq_5, tf.float32)
-    mul_7 = tf.multiply(conv_2, convert_1)
+    eq_7 = tf.equal(slice_1, max_pool)
+    convert_1 = tf.cast(eq_7, tf.float32)
+    mul_8 = tf.multiply(conv_2, convert_1)
     slice_2 = relu[:, 0:7:2, 1:8:2, :]
-    eq_6 = tf.equal(slice_2, max_pool)
-    convert_2 = tf.cast(eq_6, tf.float32)
+    eq_8 = tf.equal(slice_2, max_pool)
+    convert_2 = tf.cast(eq_8, tf.float32)
     sub_1 = tf.subtract(constant_7, convert_1)
-    mul_8 = tf.multiply(convert_2, sub_1)
-    add_5 = tf.add(convert_1, mul_8)
-    mul_9 = tf.multiply(conv_2, mul_8)
+    mul_9 = tf.multiply(convert_2, sub_1)
+    add_9 = tf.add(convert_1, mul_9)
+    mul_10 = tf.multiply(conv_2, mul_9)
     slice_3 = relu[:, 1:8:2, 0:7:2, :]
-    eq_7 = tf.equal(slice_3, max_pool)
-    convert_3 = tf.cast(eq_7, tf.float32)
-    sub_2 = tf.subtract(constant_7, add_5)
-    mul_10 = tf.multiply(convert_3, sub_2)
-    add_6 = tf.add(add_5, mul_10)
-    mul_11 = tf.multiply(conv_2, mul_10)
+    eq_9 = tf.equal(slice_3, max_pool)
+    convert_3 = tf.cast(eq_9, tf.float32)
+    sub_2 = tf.subtract(constant_7, add_9)
+    mul_11 = tf.multiply(convert_3, sub_2)
+    add_10 = tf.add(add_9, mul_11)
+    mul_12 = tf.multiply(conv_2, mul_11)
     slice_4 = relu[:, 1:8:2, 1:8:2, :]
-    eq_8 = tf.equal(slice_4, max_pool)
-    convert_4 = tf.cast(eq_8, tf.float32)
-    sub_3 = tf.subtract(constant_7, add_6)
-    mul_12 = tf.multiply(convert_4, sub_3)
-    mul_13 = tf.multiply(conv_2, mul_12)
-    spread = tf.reshape(tf.pad(tf.expand_dims(mul_7, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
+    eq_10 = tf.equal(slice_4, max_pool)
+    convert_4 = tf.cast(eq_10, tf.float32)
+    sub_3 = tf.subtract(constant_7, add_10)
+    mul_13 = tf.multiply(convert_4, sub_3)
+    mul_14 = tf.multiply(conv_2, mul_13)
+    spread = tf.reshape(tf.pad(tf.expand_dims(mul_8, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
     spread_1 = tf.reshape(tf.pad(tf.expand_dims(spread, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 7, 8, 16))[:, :, :-1]
     pad = tf.pad(spread_1, ((0, 0), (0, 1), (0, 1), (0, 0)))
-    spread_2 = tf.reshape(tf.pad(tf.expand_dims(mul_9, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
+    spread_2 = tf.reshape(tf.pad(tf.expand_dims(mul_10, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
     spread_3 = tf.reshape(tf.pad(tf.expand_dims(spread_2, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 7, 8, 16))[:, :, :-1]
     pad_1 = tf.pad(spread_3, ((0, 0), (0, 1), (1, 0), (0, 0)))
-    add_7 = tf.add(pad, pad_1)
-    spread_4 = tf.reshape(tf.pad(tf.expand_dims(mul_11, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
+    add_11 = tf.add(pad, pad_1)
+    spread_4 = tf.reshape(tf.pad(tf.expand_dims(mul_12, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
     spread_5 = tf.reshape(tf.pad(tf.expand_dims(spread_4, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 7, 8, 16))[:, :, :-1]
     pad_2 = tf.pad(spread_5, ((0, 0), (1, 0), (0, 1), (0, 0)))
-    add_8 = tf.add(add_7, pad_2)
-    spread_6 = tf.reshape(tf.pad(tf.expand_dims(mul_13, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
+    add_12 = tf.add(add_11, pad_2)
+    spread_6 = tf.reshape(tf.pad(tf.expand_dims(mul_14, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 8, 4, 16))[:, :-1]
     spread_7 = tf.reshape(tf.pad(tf.expand_dims(spread_6, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 7, 8, 16))[:, :, :-1]
     pad_3 = tf.pad(spread_7, ((0, 0), (1, 0), (1, 0), (0, 0)))
-    add_9 = tf.add(add_8, pad_3)
+    add_13 = tf.add(add_12, pad_3)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_1 = tf.greater(add, constant_5)
-    select_7 = tf.where(gt_1, add_9, constant_5)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_8 = tf.reduce_sum(select_7, axis=(0, 1, 2), keepdims=False)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    select_11 = tf.where(gt_1, add_13, constant_5)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_9 = tf.reduce_sum(select_11, axis=(0, 1, 2), keepdims=False)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_6 = tf.transpose(x, (3, 1, 2, 0))
-    transpose_7 = tf.transpose(select_7, (1, 2, 0, 3))
+    transpose_7 = tf.transpose(select_11, (1, 2, 0, 3))
     conv_4 = tf.nn.convolution(tf.pad(transpose_6, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), transpose_7, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_8 = tf.transpose(conv_4, (1, 2, 0, 3))
     # examples/convnet_digits.nn:16: optimizer        = Adam(learning_rate=0.005)
     constant_8 = tf.constant(1, tf.int32)
-    add_10 = tf.add(optimizer_iterations, constant_8)
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    convert_5 = tf.cast(add_10, tf.float32)
+    add_14 = tf.add(optimizer_iterations, constant_8)
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    convert_5 = tf.cast(add_14, tf.float32)
     constant_9 = tf.constant(0.999, tf.float32)
     pow_1 = tf.pow(constant_9, convert_5)
     sub_4 = tf.subtract(constant_7, pow_1)
     sqrt = tf.sqrt(sub_4)
-    mul_14 = tf.multiply(optimizer_learning_rate, sqrt)
+    mul_15 = tf.multiply(optimizer_learning_rate, sqrt)
     constant_10 = tf.constant(0.9, tf.float32)
     pow_2 = tf.pow(constant_10, convert_5)
     sub_5 = tf.subtract(constant_7, pow_2)
-    div_8 = tf.math.divide(mul_14, sub_5)
+    div_10 = tf.math.divide(mul_15, sub_5)
     constant_11 = tf.constant(0.09999999999999998, tf.float32)
     sub_6 = tf.subtract(transpose_8, conv2d_kernel_momentum)
-    mul_15 = tf.multiply(sub_6, constant_11)
-    add_11 = tf.add(conv2d_kernel_momentum, mul_15)
+    mul_16 = tf.multiply(sub_6, constant_11)
+    add_15 = tf.add(conv2d_kernel_momentum, mul_16)
     square = tf.square(transpose_8)
     constant_12 = tf.constant(0.0010000000000000009, tf.float32)
     sub_7 = tf.subtract(square, conv2d_kernel_velocity)
-    mul_16 = tf.multiply(sub_7, constant_12)
-    add_12 = tf.add(conv2d_kernel_velocity, mul_16)
-    mul_17 = tf.multiply(add_11, div_8)
-    sqrt_1 = tf.sqrt(add_12)
-    add_13 = tf.add(sqrt_1, constant_2)
-    div_9 = tf.math.divide(mul_17, add_13)
-    sub_8 = tf.subtract(conv2d_kernel, div_9)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    sub_9 = tf.subtract(sum_8, conv2d_bias_momentum)
-    mul_18 = tf.multiply(sub_9, constant_11)
-    add_14 = tf.add(conv2d_bias_momentum, mul_18)
-    square_1 = tf.square(sum_8)
+    mul_17 = tf.multiply(sub_7, constant_12)
+    add_16 = tf.add(conv2d_kernel_velocity, mul_17)
+    mul_18 = tf.multiply(add_15, div_10)
+    sqrt_1 = tf.sqrt(add_16)
+    add_17 = tf.add(sqrt_1, constant_2)
+    div_11 = tf.math.divide(mul_18, add_17)
+    sub_8 = tf.subtract(conv2d_kernel, div_11)
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
+    sub_9 = tf.subtract(sum_9, conv2d_bias_momentum)
+    mul_19 = tf.multiply(sub_9, constant_11)
+    add_18 = tf.add(conv2d_bias_momentum, mul_19)
+    square_1 = tf.square(sum_9)
     sub_10 = tf.subtract(square_1, conv2d_bias_velocity)
-    mul_19 = tf.multiply(sub_10, constant_12)
-    add_15 = tf.add(conv2d_bias_velocity, mul_19)
-    mul_20 = tf.multiply(add_14, div_8)
-    sqrt_2 = tf.sqrt(add_15)
-    add_16 = tf.add(sqrt_2, constant_2)
-    div_10 = tf.math.divide(mul_20, add_16)
-    sub_11 = tf.subtract(conv2d_bias, div_10)
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    mul_20 = tf.multiply(sub_10, constant_12)
+    add_19 = tf.add(conv2d_bias_velocity, mul_20)
+    mul_21 = tf.multiply(add_18, div_10)
+    sqrt_2 = tf.sqrt(add_19)
+    add_20 = tf.add(sqrt_2, constant_2)
+    div_12 = tf.math.divide(mul_21, add_20)
+    sub_11 = tf.subtract(conv2d_bias, div_12)
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     sub_12 = tf.subtract(transpose_5, conv2d_1_kernel_momentum)
-    mul_21 = tf.multiply(sub_12, constant_11)
-    add_17 = tf.add(conv2d_1_kernel_momentum, mul_21)
+    mul_22 = tf.multiply(sub_12, constant_11)
+    add_21 = tf.add(conv2d_1_kernel_momentum, mul_22)
     square_2 = tf.square(transpose_5)
     sub_13 = tf.subtract(square_2, conv2d_1_kernel_velocity)
-    mul_22 = tf.multiply(sub_13, constant_12)
-    add_18 = tf.add(conv2d_1_kernel_velocity, mul_22)
-    mul_23 = tf.multiply(add_17, div_8)
-    sqrt_3 = tf.sqrt(add_18)
-    add_19 = tf.add(sqrt_3, constant_2)
-    div_11 = tf.math.divide(mul_23, add_19)
-    sub_14 = tf.subtract(conv2d_1_kernel, div_11)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    sub_15 = tf.subtract(sum_7, conv2d_1_bias_momentum)
-    mul_24 = tf.multiply(sub_15, constant_11)
-    add_20 = tf.add(conv2d_1_bias_momentum, mul_24)
-    square_3 = tf.square(sum_7)
+    mul_23 = tf.multiply(sub_13, constant_12)
+    add_22 = tf.add(conv2d_1_kernel_velocity, mul_23)
+    mul_24 = tf.multiply(add_21, div_10)
+    sqrt_3 = tf.sqrt(add_22)
+    add_23 = tf.add(sqrt_3, constant_2)
+    div_13 = tf.math.divide(mul_24, add_23)
+    sub_14 = tf.subtract(conv2d_1_kernel, div_13)
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
+    sub_15 = tf.subtract(sum_8, conv2d_1_bias_momentum)
+    mul_25 = tf.multiply(sub_15, constant_11)
+    add_24 = tf.add(conv2d_1_bias_momentum, mul_25)
+    square_3 = tf.square(sum_8)
     sub_16 = tf.subtract(square_3, conv2d_1_bias_velocity)
-    mul_25 = tf.multiply(sub_16, constant_12)
-    add_21 = tf.add(conv2d_1_bias_velocity, mul_25)
-    mul_26 = tf.multiply(add_20, div_8)
-    sqrt_4 = tf.sqrt(add_21)
-    add_22 = tf.add(sqrt_4, constant_2)
-    div_12 = tf.math.divide(mul_26, add_22)
-    sub_17 = tf.subtract(conv2d_1_bias, div_12)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_26 = tf.multiply(sub_16, constant_12)
+    add_25 = tf.add(conv2d_1_bias_velocity, mul_26)
+    mul_27 = tf.multiply(add_24, div_10)
+    sqrt_4 = tf.sqrt(add_25)
+    add_26 = tf.add(sqrt_4, constant_2)
+    div_14 = tf.math.divide(mul_27, add_26)
+    sub_17 = tf.subtract(conv2d_1_bias, div_14)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_18 = tf.subtract(matmul_2, dense_kernel_momentum)
-    mul_27 = tf.multiply(sub_18, constant_11)
-    add_23 = tf.add(dense_kernel_momentum, mul_27)
+    mul_28 = tf.multiply(sub_18, constant_11)
+    add_27 = tf.add(dense_kernel_momentum, mul_28)
     square_4 = tf.square(matmul_2)
     sub_19 = tf.subtract(square_4, dense_kernel_velocity)
-    mul_28 = tf.multiply(sub_19, constant_12)
-    add_24 = tf.add(dense_kernel_velocity, mul_28)
-    mul_29 = tf.multiply(add_23, div_8)
-    sqrt_5 = tf.sqrt(add_24)
-    add_25 = tf.add(sqrt_5, constant_2)
-    div_13 = tf.math.divide(mul_29, add_25)
-    sub_20 = tf.subtract(dense_kernel, div_13)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_21 = tf.subtract(sum_6, dense_bias_momentum)
-    mul_30 = tf.multiply(sub_21, constant_11)
-    add_26 = tf.add(dense_bias_momentum, mul_30)
-    square_5 = tf.square(sum_6)
+    mul_29 = tf.multiply(sub_19, constant_12)
+    add_28 = tf.add(dense_kernel_velocity, mul_29)
+    mul_30 = tf.multiply(add_27, div_10)
+    sqrt_5 = tf.sqrt(add_28)
+    add_29 = tf.add(sqrt_5, constant_2)
+    div_15 = tf.math.divide(mul_30, add_29)
+    sub_20 = tf.subtract(dense_kernel, div_15)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_21 = tf.subtract(sum_7, dense_bias_momentum)
+    mul_31 = tf.multiply(sub_21, constant_11)
+    add_30 = tf.add(dense_bias_momentum, mul_31)
+    square_5 = tf.square(sum_7)
     sub_22 = tf.subtract(square_5, dense_bias_velocity)
-    mul_31 = tf.multiply(sub_22, constant_12)
-    add_27 = tf.add(dense_bias_velocity, mul_31)
-    mul_32 = tf.multiply(add_26, div_8)
-    sqrt_6 = tf.sqrt(add_27)
-    add_28 = tf.add(sqrt_6, constant_2)
-    div_14 = tf.math.divide(mul_32, add_28)
-    sub_23 = tf.subtract(dense_bias, div_14)
-    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_10, optimizer_learning_rate, add_11, add_12, add_14, add_15, add_17, add_18, add_20, add_21, add_23, add_24, add_26, add_27, neg, mean_1)
+    mul_32 = tf.multiply(sub_22, constant_12)
+    add_31 = tf.add(dense_bias_velocity, mul_32)
+    mul_33 = tf.multiply(add_30, div_10)
+    sqrt_6 = tf.sqrt(add_31)
+    add_32 = tf.add(sqrt_6, constant_2)
+    div_16 = tf.math.divide(mul_33, add_32)
+    sub_23 = tf.subtract(dense_bias, div_16)
+    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_14, optimizer_learning_rate, add_15, add_16, add_18, add_19, add_21, add_22, add_24, add_25, add_27, add_28, add_30, add_31, add_3, add_4, add_5, add_6, neg, select_2, select_4)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((3, 3, 16, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((128, 10), tf.float32), tf.TensorSpec((10,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = tf.nn.convolution(tf.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=0), conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = tf.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    constant = tf.constant(0.0, tf.float32)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(relu, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = tf.nn.convolution(max_pool, conv2d_1_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = tf.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = tf.linalg.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_2, axis=(1,), keepdims=True)
@@ -460,10 +485,10 @@ def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_
     sum_2 = tf.reduce_sum(classes_last, axis=(1,), keepdims=True)
     div = tf.math.divide(classes_last, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant = tf.constant(1e-07, tf.float32)
-    maximum = tf.maximum(div, constant)
-    constant_1 = tf.constant(0.9999999, tf.float32)
-    minimum = tf.minimum(maximum, constant_1)
+    constant_1 = tf.constant(1e-07, tf.float32)
+    maximum = tf.maximum(div, constant_1)
+    constant_2 = tf.constant(0.9999999, tf.float32)
+    minimum = tf.minimum(maximum, constant_2)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = tf.math.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -471,17 +496,36 @@ def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_
     sum_3 = tf.reduce_sum(mul, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(classes_last, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
-    return (neg, mean_1)
+    # examples/convnet_digits.nn:15: loss             = sparse_categorical_crossentropy    # labels are class ids 0..9
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/convnet_digits.nn:17: metrics          = [sparse_categorical_accuracy]
+    mul_1 = tf.multiply(neg, size)
+    add_3 = tf.add(loss_total, mul_1)
+    add_4 = tf.add(loss_count, size)
+    eq_1 = tf.equal(add_4, constant)
+    constant_3 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_3, add_4)
+    div_1 = tf.math.divide(add_3, select)
+    select_1 = tf.where(eq_1, constant, div_1)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_5 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_6, constant)
+    select_2 = tf.where(eq_2, constant_3, add_6)
+    div_2 = tf.math.divide(add_5, select_2)
+    select_3 = tf.where(eq_2, constant, div_2)
+    return (add_3, add_4, add_5, add_6, neg, select_1, select_3)
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters, state and optimizer slots are
-    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
+    """The program as a `tf.Module`: parameters, state, optimizer slots and metric
+    variables are `tf.Variable`s (drawn by `init(seed)`), methods run the compiled
+    functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
@@ -511,6 +555,16 @@ class Model(tf.Module):
                 ('dense_bias_momentum', tf.float32, (10,), 0.0),
                 ('dense_bias_velocity', tf.float32, (10,), 0.0),
             )]
+        self.metric_state = [
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
+            for name, dtype, shape, value in (
+                ('loss_total', tf.float32, (), 0.0),
+                ('loss_count', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_total', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_count', tf.float32, (), 0.0),
+            )]
+        self.initial_metric_state = [tf.identity(v) for v in self.metric_state]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 8, 8, 1), tf.float32)])
     def __call__(self, x):
@@ -519,8 +573,9 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def train_step(self, x, y):
-        """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.state + self.optimizer_state
+        """One optimizer step; returns the loss and the metrics, this batch folded in."""
+        variables = (self.params + self.state + self.optimizer_state
+                     + self.metric_state)
         rng = tf.cast(((tf.constant(self.seed, tf.int64) + self.steps * 0x9e3779b1) & 0x7FFFFFFF), tf.int32)
         results = train_step(rng, *variables, x, y)
         for variable, value in zip(variables, results):
@@ -530,5 +585,13 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
-        return eval_step(*self.params, *self.state, x, y)
+        """The loss on one batch, and the metrics with it folded in."""
+        results = eval_step(*self.params, *self.state, *self.metric_state, x, y)
+        for variable, value in zip(self.metric_state, results):
+            variable.assign(value)
+        return results[len(self.metric_state):]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for variable, value in zip(self.metric_state, self.initial_metric_state):
+            variable.assign(value)

@@ -37,7 +37,14 @@ OPTIMIZER_STATE = (
     ('dense/bias/momentum', 'f32', (10,), 0.0),
     ('dense/bias/velocity', 'f32', (10,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -95,42 +102,42 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 
 def init(seed):
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_kernel = _dslc_random_uniform(seed, shape=(3, 3, 1, 16), stream=0, low=-0.19802950859533486, high=0.19802950859533486)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
     conv2d_bias = torch.full((16,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     conv2d_1_kernel = _dslc_random_uniform(seed, shape=(3, 3, 16, 32), stream=2, low=-0.11785113019775792, high=0.11785113019775792)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
     conv2d_1_bias = torch.full((32,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_kernel = _dslc_random_uniform(seed, shape=(128, 10), stream=4, low=-0.20851441405707477, high=0.20851441405707477)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_bias = torch.full((10,), 0.0, dtype=torch.float32)
     return (conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias)
 
 
 def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x):
     B = x.shape[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(x, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = torch.add(y, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = torch.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(rectified, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(max_pool, (0, 3, 1, 2)), torch.permute(conv2d_1_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(y_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = torch.reshape(rectified_1, (B, 128))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_2 = torch.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(y_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_2, dim=(1,), keepdim=True)
@@ -143,34 +150,34 @@ def predict(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_ke
     return (div,)
 
 
-def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, conv2d_kernel_momentum, conv2d_kernel_velocity, conv2d_bias_momentum, conv2d_bias_velocity, conv2d_1_kernel_momentum, conv2d_1_kernel_velocity, conv2d_1_bias_momentum, conv2d_1_bias_velocity, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, x, y):
+def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, conv2d_kernel_momentum, conv2d_kernel_velocity, conv2d_bias_momentum, conv2d_bias_velocity, conv2d_1_kernel_momentum, conv2d_1_kernel_velocity, conv2d_1_bias_momentum, conv2d_1_bias_velocity, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(x, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = torch.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(max_pool, (0, 3, 1, 2)), torch.permute(conv2d_1_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = torch.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:80: return if training { random.dropout(x, rate) } else { x }
+    # <prelude>/layers.nn:81: return if training { random.dropout(x, rate) } else { x }
     random_uniform = _dslc_random_uniform(rng, shape=(B, 128), stream=0, low=0.0, high=1.0)
     constant = torch.full((), 0.75, dtype=torch.float32)
     lt = torch.lt(random_uniform, constant)
     div = torch.div(reshape, constant)
     constant_1 = torch.full((), 0.0, dtype=torch.float32)
     select = torch.where(lt, div, constant_1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = torch.matmul(select, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_2, dim=(1,), keepdim=True)
@@ -197,249 +204,267 @@ def train_step(rng, conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, 
     sum_3 = torch.sum(mul, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(div_1, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
-    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
+    # examples/convnet_digits.nn:15: loss             = sparse_categorical_crossentropy    # labels are class ids 0..9
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/convnet_digits.nn:17: metrics          = [sparse_categorical_accuracy]
+    mul_1 = torch.mul(neg, size)
+    add_3 = torch.add(loss_total, mul_1)
+    add_4 = torch.add(loss_count, size)
+    eq_1 = torch.eq(add_4, constant_1)
     constant_4 = torch.full((), 1.0, dtype=torch.float32)
+    select_1 = torch.where(eq_1, constant_4, add_4)
+    div_3 = torch.div(add_3, select_1)
+    select_2 = torch.where(eq_1, constant_1, div_3)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_5 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_6, constant_1)
+    select_3 = torch.where(eq_2, constant_4, add_6)
+    div_4 = torch.div(add_5, select_3)
+    select_4 = torch.where(eq_2, constant_1, div_4)
+    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
     neg_1 = torch.neg(constant_4)
-    size = torch.tensor(sum_3.shape[0], dtype=torch.float32)
-    div_3 = torch.div(neg_1, size)
-    reshape_1 = torch.reshape(div_3, (1,))
+    size_2 = torch.tensor(sum_3.shape[0], dtype=torch.float32)
+    div_5 = torch.div(neg_1, size_2)
+    reshape_1 = torch.reshape(div_5, (1,))
     broadcast = torch.broadcast_to(reshape_1, (B,))
     reshape_2 = torch.reshape(broadcast, (B, 1))
     broadcast_1 = torch.broadcast_to(reshape_2, (B, 10))
-    mul_1 = torch.mul(broadcast_1, one_hot)
+    mul_2 = torch.mul(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = torch.div(mul_1, minimum)
+    div_6 = torch.div(mul_2, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
     constant_5 = torch.full((), 0.0, dtype=torch.float32)
     constant_6 = torch.full((), 0.5, dtype=torch.float32)
     constant_7 = torch.full((), 1.0, dtype=torch.float32)
-    eq_1 = torch.eq(maximum, minimum)
-    eq_2 = torch.eq(constant_3, minimum)
-    select_1 = torch.where(eq_2, constant_6, constant_7)
-    select_2 = torch.where(eq_1, select_1, constant_5)
-    mul_2 = torch.mul(div_4, select_2)
-    eq_3 = torch.eq(div_2, maximum)
-    eq_4 = torch.eq(constant_2, maximum)
-    select_3 = torch.where(eq_4, constant_6, constant_7)
-    select_4 = torch.where(eq_3, select_3, constant_5)
-    mul_3 = torch.mul(mul_2, select_4)
+    eq_3 = torch.eq(maximum, minimum)
+    eq_4 = torch.eq(constant_3, minimum)
+    select_5 = torch.where(eq_4, constant_6, constant_7)
+    select_6 = torch.where(eq_3, select_5, constant_5)
+    mul_3 = torch.mul(div_6, select_6)
+    eq_5 = torch.eq(div_2, maximum)
+    eq_6 = torch.eq(constant_2, maximum)
+    select_7 = torch.where(eq_6, constant_6, constant_7)
+    select_8 = torch.where(eq_5, select_7, constant_5)
+    mul_4 = torch.mul(mul_3, select_8)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_5 = torch.div(mul_3, sum_2)
-    mul_4 = torch.mul(div_5, div_2)
-    neg_2 = torch.neg(mul_4)
-    sum_4 = torch.sum(neg_2, dim=(1,), keepdim=False)
-    reshape_3 = torch.reshape(sum_4, (B, 1))
+    div_7 = torch.div(mul_4, sum_2)
+    mul_5 = torch.mul(div_7, div_2)
+    neg_2 = torch.neg(mul_5)
+    sum_5 = torch.sum(neg_2, dim=(1,), keepdim=False)
+    reshape_3 = torch.reshape(sum_5, (B, 1))
     broadcast_2 = torch.broadcast_to(reshape_3, (B, 10))
-    add_3 = torch.add(div_5, broadcast_2)
+    add_7 = torch.add(div_7, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_6 = torch.div(add_3, sum_1)
-    mul_5 = torch.mul(div_6, div_1)
-    neg_3 = torch.neg(mul_5)
-    sum_5 = torch.sum(neg_3, dim=(1,), keepdim=False)
-    reshape_4 = torch.reshape(sum_5, (B, 1))
+    div_8 = torch.div(add_7, sum_1)
+    mul_6 = torch.mul(div_8, div_1)
+    neg_3 = torch.neg(mul_6)
+    sum_6 = torch.sum(neg_3, dim=(1,), keepdim=False)
+    reshape_4 = torch.reshape(sum_6, (B, 1))
     broadcast_3 = torch.broadcast_to(reshape_4, (B, 10))
-    add_4 = torch.add(div_6, broadcast_3)
+    add_8 = torch.add(div_8, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_6 = torch.mul(add_4, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = torch.sum(mul_6, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_7 = torch.mul(add_8, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = torch.sum(mul_7, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose = torch.permute(dense_kernel, (1, 0))
-    matmul_1 = torch.matmul(mul_6, transpose)
+    matmul_1 = torch.matmul(mul_7, transpose)
     transpose_1 = torch.permute(select, (1, 0))
-    matmul_2 = torch.matmul(transpose_1, mul_6)
-    # <prelude>/layers.nn:80 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
-    select_5 = torch.where(lt, matmul_1, constant_5)
-    div_7 = torch.div(select_5, constant)
-    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
-    reshape_5 = torch.reshape(div_7, (B, 2, 2, 32))
+    matmul_2 = torch.matmul(transpose_1, mul_7)
+    # <prelude>/layers.nn:81 (gradient of `select`): return if training { random.dropout(x, rate) } else { x }
+    select_9 = torch.where(lt, matmul_1, constant_5)
+    div_9 = torch.div(select_9, constant)
+    # <prelude>/layers.nn:173 (gradient of `reshape`): return flatten(x)
+    reshape_5 = torch.reshape(div_9, (B, 2, 2, 32))
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt = torch.gt(add_1, constant_5)
-    select_6 = torch.where(gt, reshape_5, constant_5)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_7 = torch.sum(select_6, dim=(0, 1, 2), keepdim=False)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    select_10 = torch.where(gt, reshape_5, constant_5)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_8 = torch.sum(select_10, dim=(0, 1, 2), keepdim=False)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     reshape_6 = torch.reshape(conv2d_1_kernel, (3, 3, 16, 1, 32))
     transpose_2 = torch.permute(reshape_6, (0, 1, 4, 3, 2))
     reshape_7 = torch.reshape(transpose_2, (3, 3, 32, 16))
     reverse = torch.flip(reshape_7, (0, 1))
-    conv_2 = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(select_6, (0, 3, 1, 2)), (2, 2, 2, 2), value=0.0), torch.permute(reverse, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
+    conv_2 = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(select_10, (0, 3, 1, 2)), (2, 2, 2, 2), value=0.0), torch.permute(reverse, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_3 = torch.permute(max_pool, (3, 1, 2, 0))
-    transpose_4 = torch.permute(select_6, (1, 2, 0, 3))
+    transpose_4 = torch.permute(select_10, (1, 2, 0, 3))
     conv_3 = torch.permute(torch.nn.functional.conv2d(torch.permute(transpose_3, (0, 3, 1, 2)), torch.permute(transpose_4, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_5 = torch.permute(conv_3, (1, 2, 0, 3))
-    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_1 = relu[:, 0:7:2, 0:7:2, :]
-    eq_5 = torch.eq(slice_1, max_pool)
-    convert_1 = eq_5.to(torch.float32)
-    mul_7 = torch.mul(conv_2, convert_1)
+    eq_7 = torch.eq(slice_1, max_pool)
+    convert_1 = eq_7.to(torch.float32)
+    mul_8 = torch.mul(conv_2, convert_1)
     slice_2 = relu[:, 0:7:2, 1:8:2, :]
-    eq_6 = torch.eq(slice_2, max_pool)
-    convert_2 = eq_6.to(torch.float32)
+    eq_8 = torch.eq(slice_2, max_pool)
+    convert_2 = eq_8.to(torch.float32)
     sub_1 = torch.sub(constant_7, convert_1)
-    mul_8 = torch.mul(convert_2, sub_1)
-    add_5 = torch.add(convert_1, mul_8)
-    mul_9 = torch.mul(conv_2, mul_8)
+    mul_9 = torch.mul(convert_2, sub_1)
+    add_9 = torch.add(convert_1, mul_9)
+    mul_10 = torch.mul(conv_2, mul_9)
     slice_3 = relu[:, 1:8:2, 0:7:2, :]
-    eq_7 = torch.eq(slice_3, max_pool)
-    convert_3 = eq_7.to(torch.float32)
-    sub_2 = torch.sub(constant_7, add_5)
-    mul_10 = torch.mul(convert_3, sub_2)
-    add_6 = torch.add(add_5, mul_10)
-    mul_11 = torch.mul(conv_2, mul_10)
+    eq_9 = torch.eq(slice_3, max_pool)
+    convert_3 = eq_9.to(torch.float32)
+    sub_2 = torch.sub(constant_7, add_9)
+    mul_11 = torch.mul(convert_3, sub_2)
+    add_10 = torch.add(add_9, mul_11)
+    mul_12 = torch.mul(conv_2, mul_11)
     slice_4 = relu[:, 1:8:2, 1:8:2, :]
-    eq_8 = torch.eq(slice_4, max_pool)
-    convert_4 = eq_8.to(torch.float32)
-    sub_3 = torch.sub(constant_7, add_6)
-    mul_12 = torch.mul(convert_4, sub_3)
-    mul_13 = torch.mul(conv_2, mul_12)
-    padded = mul_7.new_zeros((B, 8, 8, 16))
-    padded[:, 0:7:2, 0:7:2, :] = mul_7
+    eq_10 = torch.eq(slice_4, max_pool)
+    convert_4 = eq_10.to(torch.float32)
+    sub_3 = torch.sub(constant_7, add_10)
+    mul_13 = torch.mul(convert_4, sub_3)
+    mul_14 = torch.mul(conv_2, mul_13)
+    padded = mul_8.new_zeros((B, 8, 8, 16))
+    padded[:, 0:7:2, 0:7:2, :] = mul_8
     pad = padded
-    padded_1 = mul_9.new_zeros((B, 8, 8, 16))
-    padded_1[:, 0:7:2, 1:8:2, :] = mul_9
+    padded_1 = mul_10.new_zeros((B, 8, 8, 16))
+    padded_1[:, 0:7:2, 1:8:2, :] = mul_10
     pad_1 = padded_1
-    add_7 = torch.add(pad, pad_1)
-    padded_2 = mul_11.new_zeros((B, 8, 8, 16))
-    padded_2[:, 1:8:2, 0:7:2, :] = mul_11
+    add_11 = torch.add(pad, pad_1)
+    padded_2 = mul_12.new_zeros((B, 8, 8, 16))
+    padded_2[:, 1:8:2, 0:7:2, :] = mul_12
     pad_2 = padded_2
-    add_8 = torch.add(add_7, pad_2)
-    padded_3 = mul_13.new_zeros((B, 8, 8, 16))
-    padded_3[:, 1:8:2, 1:8:2, :] = mul_13
+    add_12 = torch.add(add_11, pad_2)
+    padded_3 = mul_14.new_zeros((B, 8, 8, 16))
+    padded_3[:, 1:8:2, 1:8:2, :] = mul_14
     pad_3 = padded_3
-    add_9 = torch.add(add_8, pad_3)
+    add_13 = torch.add(add_12, pad_3)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     gt_1 = torch.gt(add, constant_5)
-    select_7 = torch.where(gt_1, add_9, constant_5)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_8 = torch.sum(select_7, dim=(0, 1, 2), keepdim=False)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    select_11 = torch.where(gt_1, add_13, constant_5)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_9 = torch.sum(select_11, dim=(0, 1, 2), keepdim=False)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_6 = torch.permute(x, (3, 1, 2, 0))
-    transpose_7 = torch.permute(select_7, (1, 2, 0, 3))
+    transpose_7 = torch.permute(select_11, (1, 2, 0, 3))
     conv_4 = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(transpose_6, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(transpose_7, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_8 = torch.permute(conv_4, (1, 2, 0, 3))
     # examples/convnet_digits.nn:16: optimizer        = Adam(learning_rate=0.005)
     constant_8 = torch.full((), 1, dtype=torch.int32)
-    add_10 = torch.add(optimizer_iterations, constant_8)
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    convert_5 = add_10.to(torch.float32)
+    add_14 = torch.add(optimizer_iterations, constant_8)
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    convert_5 = add_14.to(torch.float32)
     constant_9 = torch.full((), 0.999, dtype=torch.float32)
     pow_1 = torch.pow(constant_9, convert_5)
     sub_4 = torch.sub(constant_7, pow_1)
     sqrt = torch.sqrt(sub_4)
-    mul_14 = torch.mul(optimizer_learning_rate, sqrt)
+    mul_15 = torch.mul(optimizer_learning_rate, sqrt)
     constant_10 = torch.full((), 0.9, dtype=torch.float32)
     pow_2 = torch.pow(constant_10, convert_5)
     sub_5 = torch.sub(constant_7, pow_2)
-    div_8 = torch.div(mul_14, sub_5)
+    div_10 = torch.div(mul_15, sub_5)
     constant_11 = torch.full((), 0.09999999999999998, dtype=torch.float32)
     sub_6 = torch.sub(transpose_8, conv2d_kernel_momentum)
-    mul_15 = torch.mul(sub_6, constant_11)
-    add_11 = torch.add(conv2d_kernel_momentum, mul_15)
+    mul_16 = torch.mul(sub_6, constant_11)
+    add_15 = torch.add(conv2d_kernel_momentum, mul_16)
     square = torch.square(transpose_8)
     constant_12 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
     sub_7 = torch.sub(square, conv2d_kernel_velocity)
-    mul_16 = torch.mul(sub_7, constant_12)
-    add_12 = torch.add(conv2d_kernel_velocity, mul_16)
-    mul_17 = torch.mul(add_11, div_8)
-    sqrt_1 = torch.sqrt(add_12)
-    add_13 = torch.add(sqrt_1, constant_2)
-    div_9 = torch.div(mul_17, add_13)
-    sub_8 = torch.sub(conv2d_kernel, div_9)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    sub_9 = torch.sub(sum_8, conv2d_bias_momentum)
-    mul_18 = torch.mul(sub_9, constant_11)
-    add_14 = torch.add(conv2d_bias_momentum, mul_18)
-    square_1 = torch.square(sum_8)
+    mul_17 = torch.mul(sub_7, constant_12)
+    add_16 = torch.add(conv2d_kernel_velocity, mul_17)
+    mul_18 = torch.mul(add_15, div_10)
+    sqrt_1 = torch.sqrt(add_16)
+    add_17 = torch.add(sqrt_1, constant_2)
+    div_11 = torch.div(mul_18, add_17)
+    sub_8 = torch.sub(conv2d_kernel, div_11)
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
+    sub_9 = torch.sub(sum_9, conv2d_bias_momentum)
+    mul_19 = torch.mul(sub_9, constant_11)
+    add_18 = torch.add(conv2d_bias_momentum, mul_19)
+    square_1 = torch.square(sum_9)
     sub_10 = torch.sub(square_1, conv2d_bias_velocity)
-    mul_19 = torch.mul(sub_10, constant_12)
-    add_15 = torch.add(conv2d_bias_velocity, mul_19)
-    mul_20 = torch.mul(add_14, div_8)
-    sqrt_2 = torch.sqrt(add_15)
-    add_16 = torch.add(sqrt_2, constant_2)
-    div_10 = torch.div(mul_20, add_16)
-    sub_11 = torch.sub(conv2d_bias, div_10)
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    mul_20 = torch.mul(sub_10, constant_12)
+    add_19 = torch.add(conv2d_bias_velocity, mul_20)
+    mul_21 = torch.mul(add_18, div_10)
+    sqrt_2 = torch.sqrt(add_19)
+    add_20 = torch.add(sqrt_2, constant_2)
+    div_12 = torch.div(mul_21, add_20)
+    sub_11 = torch.sub(conv2d_bias, div_12)
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     sub_12 = torch.sub(transpose_5, conv2d_1_kernel_momentum)
-    mul_21 = torch.mul(sub_12, constant_11)
-    add_17 = torch.add(conv2d_1_kernel_momentum, mul_21)
+    mul_22 = torch.mul(sub_12, constant_11)
+    add_21 = torch.add(conv2d_1_kernel_momentum, mul_22)
     square_2 = torch.square(transpose_5)
     sub_13 = torch.sub(square_2, conv2d_1_kernel_velocity)
-    mul_22 = torch.mul(sub_13, constant_12)
-    add_18 = torch.add(conv2d_1_kernel_velocity, mul_22)
-    mul_23 = torch.mul(add_17, div_8)
-    sqrt_3 = torch.sqrt(add_18)
-    add_19 = torch.add(sqrt_3, constant_2)
-    div_11 = torch.div(mul_23, add_19)
-    sub_14 = torch.sub(conv2d_1_kernel, div_11)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    sub_15 = torch.sub(sum_7, conv2d_1_bias_momentum)
-    mul_24 = torch.mul(sub_15, constant_11)
-    add_20 = torch.add(conv2d_1_bias_momentum, mul_24)
-    square_3 = torch.square(sum_7)
+    mul_23 = torch.mul(sub_13, constant_12)
+    add_22 = torch.add(conv2d_1_kernel_velocity, mul_23)
+    mul_24 = torch.mul(add_21, div_10)
+    sqrt_3 = torch.sqrt(add_22)
+    add_23 = torch.add(sqrt_3, constant_2)
+    div_13 = torch.div(mul_24, add_23)
+    sub_14 = torch.sub(conv2d_1_kernel, div_13)
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
+    sub_15 = torch.sub(sum_8, conv2d_1_bias_momentum)
+    mul_25 = torch.mul(sub_15, constant_11)
+    add_24 = torch.add(conv2d_1_bias_momentum, mul_25)
+    square_3 = torch.square(sum_8)
     sub_16 = torch.sub(square_3, conv2d_1_bias_velocity)
-    mul_25 = torch.mul(sub_16, constant_12)
-    add_21 = torch.add(conv2d_1_bias_velocity, mul_25)
-    mul_26 = torch.mul(add_20, div_8)
-    sqrt_4 = torch.sqrt(add_21)
-    add_22 = torch.add(sqrt_4, constant_2)
-    div_12 = torch.div(mul_26, add_22)
-    sub_17 = torch.sub(conv2d_1_bias, div_12)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_26 = torch.mul(sub_16, constant_12)
+    add_25 = torch.add(conv2d_1_bias_velocity, mul_26)
+    mul_27 = torch.mul(add_24, div_10)
+    sqrt_4 = torch.sqrt(add_25)
+    add_26 = torch.add(sqrt_4, constant_2)
+    div_14 = torch.div(mul_27, add_26)
+    sub_17 = torch.sub(conv2d_1_bias, div_14)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_18 = torch.sub(matmul_2, dense_kernel_momentum)
-    mul_27 = torch.mul(sub_18, constant_11)
-    add_23 = torch.add(dense_kernel_momentum, mul_27)
+    mul_28 = torch.mul(sub_18, constant_11)
+    add_27 = torch.add(dense_kernel_momentum, mul_28)
     square_4 = torch.square(matmul_2)
     sub_19 = torch.sub(square_4, dense_kernel_velocity)
-    mul_28 = torch.mul(sub_19, constant_12)
-    add_24 = torch.add(dense_kernel_velocity, mul_28)
-    mul_29 = torch.mul(add_23, div_8)
-    sqrt_5 = torch.sqrt(add_24)
-    add_25 = torch.add(sqrt_5, constant_2)
-    div_13 = torch.div(mul_29, add_25)
-    sub_20 = torch.sub(dense_kernel, div_13)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_21 = torch.sub(sum_6, dense_bias_momentum)
-    mul_30 = torch.mul(sub_21, constant_11)
-    add_26 = torch.add(dense_bias_momentum, mul_30)
-    square_5 = torch.square(sum_6)
+    mul_29 = torch.mul(sub_19, constant_12)
+    add_28 = torch.add(dense_kernel_velocity, mul_29)
+    mul_30 = torch.mul(add_27, div_10)
+    sqrt_5 = torch.sqrt(add_28)
+    add_29 = torch.add(sqrt_5, constant_2)
+    div_15 = torch.div(mul_30, add_29)
+    sub_20 = torch.sub(dense_kernel, div_15)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_21 = torch.sub(sum_7, dense_bias_momentum)
+    mul_31 = torch.mul(sub_21, constant_11)
+    add_30 = torch.add(dense_bias_momentum, mul_31)
+    square_5 = torch.square(sum_7)
     sub_22 = torch.sub(square_5, dense_bias_velocity)
-    mul_31 = torch.mul(sub_22, constant_12)
-    add_27 = torch.add(dense_bias_velocity, mul_31)
-    mul_32 = torch.mul(add_26, div_8)
-    sqrt_6 = torch.sqrt(add_27)
-    add_28 = torch.add(sqrt_6, constant_2)
-    div_14 = torch.div(mul_32, add_28)
-    sub_23 = torch.sub(dense_bias, div_14)
-    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_10, optimizer_learning_rate, add_11, add_12, add_14, add_15, add_17, add_18, add_20, add_21, add_23, add_24, add_26, add_27, neg, mean_1)
+    mul_32 = torch.mul(sub_22, constant_12)
+    add_31 = torch.add(dense_bias_velocity, mul_32)
+    mul_33 = torch.mul(add_30, div_10)
+    sqrt_6 = torch.sqrt(add_31)
+    add_32 = torch.add(sqrt_6, constant_2)
+    div_16 = torch.div(mul_33, add_32)
+    sub_23 = torch.sub(dense_bias, div_16)
+    return (sub_8, sub_11, sub_14, sub_17, sub_20, sub_23, add_14, optimizer_learning_rate, add_15, add_16, add_18, add_19, add_21, add_22, add_24, add_25, add_27, add_28, add_30, add_31, add_3, add_4, add_5, add_6, neg, select_2, select_4)
 
 
-def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, x, y):
+def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_kernel, dense_bias, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = torch.permute(torch.nn.functional.conv2d(torch.nn.functional.pad(torch.permute(x, (0, 3, 1, 2)), (1, 1, 1, 1), value=0.0), torch.permute(conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = torch.add(conv, conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    constant = torch.full((), 0.0, dtype=torch.float32)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(max_pool, (0, 3, 1, 2)), torch.permute(conv2d_1_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(conv_1, conv2d_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = torch.reshape(relu_1, (B, 128))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = torch.matmul(reshape, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_2, dim=(1,), keepdim=True)
@@ -455,10 +480,10 @@ def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_
     sum_2 = torch.sum(classes_last, dim=(1,), keepdim=True)
     div = torch.div(classes_last, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant = torch.full((), 1e-07, dtype=torch.float32)
-    maximum = torch.maximum(div, constant)
-    constant_1 = torch.full((), 0.9999999, dtype=torch.float32)
-    minimum = torch.minimum(maximum, constant_1)
+    constant_1 = torch.full((), 1e-07, dtype=torch.float32)
+    maximum = torch.maximum(div, constant_1)
+    constant_2 = torch.full((), 0.9999999, dtype=torch.float32)
+    minimum = torch.minimum(maximum, constant_2)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = torch.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -466,12 +491,30 @@ def eval_step(conv2d_kernel, conv2d_bias, conv2d_1_kernel, conv2d_1_bias, dense_
     sum_3 = torch.sum(mul, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(classes_last, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
-    return (neg, mean_1)
+    # examples/convnet_digits.nn:15: loss             = sparse_categorical_crossentropy    # labels are class ids 0..9
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/convnet_digits.nn:17: metrics          = [sparse_categorical_accuracy]
+    mul_1 = torch.mul(neg, size)
+    add_3 = torch.add(loss_total, mul_1)
+    add_4 = torch.add(loss_count, size)
+    eq_1 = torch.eq(add_4, constant)
+    constant_3 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_3, add_4)
+    div_1 = torch.div(add_3, select)
+    select_1 = torch.where(eq_1, constant, div_1)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_5 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_6, constant)
+    select_2 = torch.where(eq_2, constant_3, add_6)
+    div_2 = torch.div(add_5, select_2)
+    select_3 = torch.where(eq_2, constant, div_2)
+    return (add_3, add_4, add_5, add_6, neg, select_1, select_3)
 
 
 def compiled(backend="inductor"):
@@ -498,6 +541,7 @@ class Model(torch.nn.Module):
         for name, value in zip(self.variable_names, values[6:]):
             self.register_buffer(name, value.clone())
         self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_conv2d_kernel_momentum', 'state_conv2d_kernel_velocity', 'state_conv2d_bias_momentum', 'state_conv2d_bias_velocity', 'state_conv2d_1_kernel_momentum', 'state_conv2d_1_kernel_velocity', 'state_conv2d_1_bias_momentum', 'state_conv2d_1_bias_velocity', 'state_dense_kernel_momentum', 'state_dense_kernel_velocity', 'state_dense_bias_momentum', 'state_dense_bias_velocity')
+        self.metric_names = ('metric_loss_total', 'metric_loss_count', 'metric_sparse_categorical_accuracy_total', 'metric_sparse_categorical_accuracy_count')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
                 ('state_optimizer_iterations', torch.int32, (), 0),
@@ -516,6 +560,20 @@ class Model(torch.nn.Module):
                 ('state_dense_bias_velocity', torch.float32, (10,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        for name, dtype, shape, value in (
+                ('metric_loss_total', torch.float32, (), 0.0),
+                ('metric_loss_count', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_total', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_count', torch.float32, (), 0.0),
+        ):
+            self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        self.initial_metrics = [getattr(self, name).clone()
+                                for name in self.metric_names]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for name, value in zip(self.metric_names, self.initial_metrics):
+            getattr(self, name).copy_(value)
 
     def ordered_params(self):
         """The parameters in the order the functions take them."""
@@ -528,10 +586,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def train_step(self, x, y):
-        """One optimizer step in place; returns the loss and the metrics before it."""
+        """One optimizer step in place; returns the loss and the metrics, this batch folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
         tensors += [getattr(self, name) for name in self.state_names]
+        tensors += [getattr(self, name) for name in self.metric_names]
         rng = ((self.seed + self.steps * 0x9e3779b1) & 0x7FFFFFFF).to(torch.int32)
         results = self.functions['train_step'](rng, *tensors, x, y)
         for tensor, value in zip(tensors, results):
@@ -541,7 +600,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
+        """The loss on one batch, and the metrics with it folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
-        return self.functions['eval_step'](*tensors, x, y)
+        metrics = [getattr(self, name) for name in self.metric_names]
+        results = self.functions['eval_step'](*tensors, *metrics, x, y)
+        for tensor, value in zip(metrics, results):
+            tensor.copy_(value)
+        return results[len(metrics):]

@@ -16,6 +16,9 @@ PARAMS = (
 # (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
 )
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+)
 METRICS = ()
 
 

@@ -21,7 +21,14 @@ OPTIMIZER_STATE = (
     ('optimizer/iterations', 'i32', (), 0),
     ('optimizer/learning_rate', 'f32', (), 0.1),
 )
-METRICS = ('binary_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('binary_accuracy/total', 'f32', (), 0.0),
+    ('binary_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'binary_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -97,8 +104,8 @@ def predict(W, b, x):
     return (add,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 1), tf.float32), tf.TensorSpec((1,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
-def train_step(W, b, optimizer_iterations, optimizer_learning_rate, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 1), tf.float32), tf.TensorSpec((1,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
+def train_step(W, b, optimizer_iterations, optimizer_learning_rate, loss_total, loss_count, binary_accuracy_total, binary_accuracy_count, x, y):
     N = tf.shape(x)[0]
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = tf.linalg.matmul(x, W)
@@ -107,40 +114,59 @@ def train_step(W, b, optimizer_iterations, optimizer_learning_rate, x, y):
     sub = tf.subtract(add, y)
     square = tf.square(sub)
     mean = tf.reduce_mean(square, axis=(0, 1), keepdims=False)
-    # <prelude>/metrics.nn:5: mean(cast(cast(y_pred > threshold, f32) == y_true, f32))
+    # <prelude>/metrics.nn:16: return cast(cast(y_pred > threshold, f32) == cast(labels, f32), f32)
     constant = tf.constant(0.5, tf.float32)
     gt = tf.greater(add, constant)
     convert = tf.cast(gt, tf.float32)
     eq = tf.equal(convert, y)
     convert_1 = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert_1, axis=(0, 1), keepdims=False)
+    # examples/linear_classifier.nn:15: loss       = mean_squared_error                  # the score regresses onto the label
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/linear_classifier.nn:19: metrics    = [binary_accuracy]                   # share of scores on the right side of 0.5
+    mul = tf.multiply(mean, size)
+    add_1 = tf.add(loss_total, mul)
+    add_2 = tf.add(loss_count, size)
+    constant_1 = tf.constant(0.0, tf.float32)
+    eq_1 = tf.equal(add_2, constant_1)
+    constant_2 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_2, add_2)
+    div = tf.math.divide(add_1, select)
+    select_1 = tf.where(eq_1, constant_1, div)
+    mean_1 = tf.reduce_mean(convert_1, axis=(1,), keepdims=False)
+    sum_1 = tf.reduce_sum(mean_1, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(mean_1)[0], tf.float32)
+    add_3 = tf.add(binary_accuracy_total, sum_1)
+    add_4 = tf.add(binary_accuracy_count, size_1)
+    eq_2 = tf.equal(add_4, constant_1)
+    select_2 = tf.where(eq_2, constant_2, add_4)
+    div_1 = tf.math.divide(add_3, select_2)
+    select_3 = tf.where(eq_2, constant_1, div_1)
     # <prelude>/losses.nn:10 (gradient of `mean`): fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
-    constant_1 = tf.constant(1.0, tf.float32)
-    size = tf.cast(tf.shape(square)[0], tf.float32)
-    div = tf.math.divide(constant_1, size)
-    reshape = tf.reshape(div, (1, 1))
+    size_2 = tf.cast(tf.shape(square)[0], tf.float32)
+    div_2 = tf.math.divide(constant_2, size_2)
+    reshape = tf.reshape(div_2, (1, 1))
     broadcast = tf.broadcast_to(reshape, (N, 1))
-    constant_2 = tf.constant(2.0, tf.float32)
-    mul = tf.multiply(sub, constant_2)
-    mul_1 = tf.multiply(broadcast, mul)
+    constant_3 = tf.constant(2.0, tf.float32)
+    mul_1 = tf.multiply(sub, constant_3)
+    mul_2 = tf.multiply(broadcast, mul_1)
     # examples/linear_classifier.nn:10 (gradient of `add`): return x @ W + b                      # the score; b broadcasts over the batch
-    sum_1 = tf.reduce_sum(mul_1, axis=(0,), keepdims=False)
+    sum_2 = tf.reduce_sum(mul_2, axis=(0,), keepdims=False)
     transpose = tf.transpose(x, (1, 0))
-    matmul_1 = tf.linalg.matmul(transpose, mul_1)
+    matmul_1 = tf.linalg.matmul(transpose, mul_2)
     # examples/linear_classifier.nn:16: optimizer  = SGD(learning_rate=0.1)              # plain gradient descent
-    constant_3 = tf.constant(1, tf.int32)
-    add_1 = tf.add(optimizer_iterations, constant_3)
+    constant_4 = tf.constant(1, tf.int32)
+    add_5 = tf.add(optimizer_iterations, constant_4)
     # examples/linear_classifier.nn:8: param W: f32[2, 1] = uniform(0, 1)    # weights drawn uniformly from [0, 1)
-    mul_2 = tf.multiply(matmul_1, optimizer_learning_rate)
-    sub_1 = tf.subtract(W, mul_2)
+    mul_3 = tf.multiply(matmul_1, optimizer_learning_rate)
+    sub_1 = tf.subtract(W, mul_3)
     # examples/linear_classifier.nn:9: param b: f32[1] = zeros               # the bias starts at zero
-    mul_3 = tf.multiply(sum_1, optimizer_learning_rate)
-    sub_2 = tf.subtract(b, mul_3)
-    return (sub_1, sub_2, add_1, optimizer_learning_rate, mean, mean_1)
+    mul_4 = tf.multiply(sum_2, optimizer_learning_rate)
+    sub_2 = tf.subtract(b, mul_4)
+    return (sub_1, sub_2, add_5, optimizer_learning_rate, add_1, add_2, add_3, add_4, mean, select_1, select_3)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 1), tf.float32), tf.TensorSpec((1,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
-def eval_step(W, b, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 1), tf.float32), tf.TensorSpec((1,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
+def eval_step(W, b, loss_total, loss_count, binary_accuracy_total, binary_accuracy_count, x, y):
     N = tf.shape(x)[0]
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = tf.linalg.matmul(x, W)
@@ -149,19 +175,40 @@ def eval_step(W, b, x, y):
     sub = tf.subtract(add, y)
     square = tf.square(sub)
     mean = tf.reduce_mean(square, axis=(0, 1), keepdims=False)
-    # <prelude>/metrics.nn:5: mean(cast(cast(y_pred > threshold, f32) == y_true, f32))
+    # <prelude>/metrics.nn:16: return cast(cast(y_pred > threshold, f32) == cast(labels, f32), f32)
     constant = tf.constant(0.5, tf.float32)
     gt = tf.greater(add, constant)
     convert = tf.cast(gt, tf.float32)
     eq = tf.equal(convert, y)
     convert_1 = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert_1, axis=(0, 1), keepdims=False)
-    return (mean, mean_1)
+    # examples/linear_classifier.nn:15: loss       = mean_squared_error                  # the score regresses onto the label
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/linear_classifier.nn:19: metrics    = [binary_accuracy]                   # share of scores on the right side of 0.5
+    mul = tf.multiply(mean, size)
+    add_1 = tf.add(loss_total, mul)
+    add_2 = tf.add(loss_count, size)
+    constant_1 = tf.constant(0.0, tf.float32)
+    eq_1 = tf.equal(add_2, constant_1)
+    constant_2 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_2, add_2)
+    div = tf.math.divide(add_1, select)
+    select_1 = tf.where(eq_1, constant_1, div)
+    mean_1 = tf.reduce_mean(convert_1, axis=(1,), keepdims=False)
+    sum_1 = tf.reduce_sum(mean_1, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(mean_1)[0], tf.float32)
+    add_3 = tf.add(binary_accuracy_total, sum_1)
+    add_4 = tf.add(binary_accuracy_count, size_1)
+    eq_2 = tf.equal(add_4, constant_1)
+    select_2 = tf.where(eq_2, constant_2, add_4)
+    div_1 = tf.math.divide(add_3, select_2)
+    select_3 = tf.where(eq_2, constant_1, div_1)
+    return (add_1, add_2, add_3, add_4, mean, select_1, select_3)
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters, state and optimizer slots are
-    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
+    """The program as a `tf.Module`: parameters, state, optimizer slots and metric
+    variables are `tf.Variable`s (drawn by `init(seed)`), methods run the compiled
+    functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
@@ -179,6 +226,16 @@ class Model(tf.Module):
                 ('optimizer_iterations', tf.int32, (), 0),
                 ('optimizer_learning_rate', tf.float32, (), 0.1),
             )]
+        self.metric_state = [
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
+            for name, dtype, shape, value in (
+                ('loss_total', tf.float32, (), 0.0),
+                ('loss_count', tf.float32, (), 0.0),
+                ('binary_accuracy_total', tf.float32, (), 0.0),
+                ('binary_accuracy_count', tf.float32, (), 0.0),
+            )]
+        self.initial_metric_state = [tf.identity(v) for v in self.metric_state]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32)])
     def __call__(self, x):
@@ -187,8 +244,9 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
     def train_step(self, x, y):
-        """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.state + self.optimizer_state
+        """One optimizer step; returns the loss and the metrics, this batch folded in."""
+        variables = (self.params + self.state + self.optimizer_state
+                     + self.metric_state)
         results = train_step(*variables, x, y)
         for variable, value in zip(variables, results):
             variable.assign(value)
@@ -197,5 +255,13 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None, 1), tf.float32)])
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
-        return eval_step(*self.params, *self.state, x, y)
+        """The loss on one batch, and the metrics with it folded in."""
+        results = eval_step(*self.params, *self.state, *self.metric_state, x, y)
+        for variable, value in zip(self.metric_state, results):
+            variable.assign(value)
+        return results[len(self.metric_state):]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for variable, value in zip(self.metric_state, self.initial_metric_state):
+            variable.assign(value)

@@ -21,7 +21,14 @@ OPTIMIZER_STATE = (
     ('optimizer/iterations', 'i32', (), 0),
     ('optimizer/learning_rate', 'f32', (), 0.1),
 )
-METRICS = ('binary_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('binary_accuracy/total', 'f32', (), 0.0),
+    ('binary_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'binary_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -94,7 +101,7 @@ def predict(W, b, x):
     return (add,)
 
 
-def train_step(W, b, optimizer_iterations, optimizer_learning_rate, x, y):
+def train_step(W, b, optimizer_iterations, optimizer_learning_rate, loss_total, loss_count, binary_accuracy_total, binary_accuracy_count, x, y):
     N = x.shape[0]
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = torch.matmul(x, W)
@@ -103,39 +110,58 @@ def train_step(W, b, optimizer_iterations, optimizer_learning_rate, x, y):
     sub = torch.sub(add, y)
     square = torch.square(sub)
     mean = torch.mean(square, dim=(0, 1), keepdim=False)
-    # <prelude>/metrics.nn:5: mean(cast(cast(y_pred > threshold, f32) == y_true, f32))
+    # <prelude>/metrics.nn:16: return cast(cast(y_pred > threshold, f32) == cast(labels, f32), f32)
     constant = torch.full((), 0.5, dtype=torch.float32)
     gt = torch.gt(add, constant)
     convert = gt.to(torch.float32)
     eq = torch.eq(convert, y)
     convert_1 = eq.to(torch.float32)
-    mean_1 = torch.mean(convert_1, dim=(0, 1), keepdim=False)
+    # examples/linear_classifier.nn:15: loss       = mean_squared_error                  # the score regresses onto the label
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/linear_classifier.nn:19: metrics    = [binary_accuracy]                   # share of scores on the right side of 0.5
+    mul = torch.mul(mean, size)
+    add_1 = torch.add(loss_total, mul)
+    add_2 = torch.add(loss_count, size)
+    constant_1 = torch.full((), 0.0, dtype=torch.float32)
+    eq_1 = torch.eq(add_2, constant_1)
+    constant_2 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_2, add_2)
+    div = torch.div(add_1, select)
+    select_1 = torch.where(eq_1, constant_1, div)
+    mean_1 = torch.mean(convert_1, dim=(1,), keepdim=False)
+    sum_1 = torch.sum(mean_1, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(mean_1.shape[0], dtype=torch.float32)
+    add_3 = torch.add(binary_accuracy_total, sum_1)
+    add_4 = torch.add(binary_accuracy_count, size_1)
+    eq_2 = torch.eq(add_4, constant_1)
+    select_2 = torch.where(eq_2, constant_2, add_4)
+    div_1 = torch.div(add_3, select_2)
+    select_3 = torch.where(eq_2, constant_1, div_1)
     # <prelude>/losses.nn:10 (gradient of `mean`): fn mean_squared_error(y_true, y_pred) = mean(square(y_pred - y_true))
-    constant_1 = torch.full((), 1.0, dtype=torch.float32)
-    size = torch.tensor(square.shape[0], dtype=torch.float32)
-    div = torch.div(constant_1, size)
-    reshape = torch.reshape(div, (1, 1))
+    size_2 = torch.tensor(square.shape[0], dtype=torch.float32)
+    div_2 = torch.div(constant_2, size_2)
+    reshape = torch.reshape(div_2, (1, 1))
     broadcast = torch.broadcast_to(reshape, (N, 1))
-    constant_2 = torch.full((), 2.0, dtype=torch.float32)
-    mul = torch.mul(sub, constant_2)
-    mul_1 = torch.mul(broadcast, mul)
+    constant_3 = torch.full((), 2.0, dtype=torch.float32)
+    mul_1 = torch.mul(sub, constant_3)
+    mul_2 = torch.mul(broadcast, mul_1)
     # examples/linear_classifier.nn:10 (gradient of `add`): return x @ W + b                      # the score; b broadcasts over the batch
-    sum_1 = torch.sum(mul_1, dim=(0,), keepdim=False)
+    sum_2 = torch.sum(mul_2, dim=(0,), keepdim=False)
     transpose = torch.permute(x, (1, 0))
-    matmul_1 = torch.matmul(transpose, mul_1)
+    matmul_1 = torch.matmul(transpose, mul_2)
     # examples/linear_classifier.nn:16: optimizer  = SGD(learning_rate=0.1)              # plain gradient descent
-    constant_3 = torch.full((), 1, dtype=torch.int32)
-    add_1 = torch.add(optimizer_iterations, constant_3)
+    constant_4 = torch.full((), 1, dtype=torch.int32)
+    add_5 = torch.add(optimizer_iterations, constant_4)
     # examples/linear_classifier.nn:8: param W: f32[2, 1] = uniform(0, 1)    # weights drawn uniformly from [0, 1)
-    mul_2 = torch.mul(matmul_1, optimizer_learning_rate)
-    sub_1 = torch.sub(W, mul_2)
+    mul_3 = torch.mul(matmul_1, optimizer_learning_rate)
+    sub_1 = torch.sub(W, mul_3)
     # examples/linear_classifier.nn:9: param b: f32[1] = zeros               # the bias starts at zero
-    mul_3 = torch.mul(sum_1, optimizer_learning_rate)
-    sub_2 = torch.sub(b, mul_3)
-    return (sub_1, sub_2, add_1, optimizer_learning_rate, mean, mean_1)
+    mul_4 = torch.mul(sum_2, optimizer_learning_rate)
+    sub_2 = torch.sub(b, mul_4)
+    return (sub_1, sub_2, add_5, optimizer_learning_rate, add_1, add_2, add_3, add_4, mean, select_1, select_3)
 
 
-def eval_step(W, b, x, y):
+def eval_step(W, b, loss_total, loss_count, binary_accuracy_total, binary_accuracy_count, x, y):
     N = x.shape[0]
     # examples/linear_classifier.nn:10: return x @ W + b                      # the score; b broadcasts over the batch
     matmul = torch.matmul(x, W)
@@ -144,14 +170,34 @@ def eval_step(W, b, x, y):
     sub = torch.sub(add, y)
     square = torch.square(sub)
     mean = torch.mean(square, dim=(0, 1), keepdim=False)
-    # <prelude>/metrics.nn:5: mean(cast(cast(y_pred > threshold, f32) == y_true, f32))
+    # <prelude>/metrics.nn:16: return cast(cast(y_pred > threshold, f32) == cast(labels, f32), f32)
     constant = torch.full((), 0.5, dtype=torch.float32)
     gt = torch.gt(add, constant)
     convert = gt.to(torch.float32)
     eq = torch.eq(convert, y)
     convert_1 = eq.to(torch.float32)
-    mean_1 = torch.mean(convert_1, dim=(0, 1), keepdim=False)
-    return (mean, mean_1)
+    # examples/linear_classifier.nn:15: loss       = mean_squared_error                  # the score regresses onto the label
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/linear_classifier.nn:19: metrics    = [binary_accuracy]                   # share of scores on the right side of 0.5
+    mul = torch.mul(mean, size)
+    add_1 = torch.add(loss_total, mul)
+    add_2 = torch.add(loss_count, size)
+    constant_1 = torch.full((), 0.0, dtype=torch.float32)
+    eq_1 = torch.eq(add_2, constant_1)
+    constant_2 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_2, add_2)
+    div = torch.div(add_1, select)
+    select_1 = torch.where(eq_1, constant_1, div)
+    mean_1 = torch.mean(convert_1, dim=(1,), keepdim=False)
+    sum_1 = torch.sum(mean_1, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(mean_1.shape[0], dtype=torch.float32)
+    add_3 = torch.add(binary_accuracy_total, sum_1)
+    add_4 = torch.add(binary_accuracy_count, size_1)
+    eq_2 = torch.eq(add_4, constant_1)
+    select_2 = torch.where(eq_2, constant_2, add_4)
+    div_1 = torch.div(add_3, select_2)
+    select_3 = torch.where(eq_2, constant_1, div_1)
+    return (add_1, add_2, add_3, add_4, mean, select_1, select_3)
 
 
 def compiled(backend="inductor"):
@@ -178,12 +224,27 @@ class Model(torch.nn.Module):
         for name, value in zip(self.variable_names, values[2:]):
             self.register_buffer(name, value.clone())
         self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate')
+        self.metric_names = ('metric_loss_total', 'metric_loss_count', 'metric_binary_accuracy_total', 'metric_binary_accuracy_count')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
                 ('state_optimizer_iterations', torch.int32, (), 0),
                 ('state_optimizer_learning_rate', torch.float32, (), 0.1),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        for name, dtype, shape, value in (
+                ('metric_loss_total', torch.float32, (), 0.0),
+                ('metric_loss_count', torch.float32, (), 0.0),
+                ('metric_binary_accuracy_total', torch.float32, (), 0.0),
+                ('metric_binary_accuracy_count', torch.float32, (), 0.0),
+        ):
+            self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        self.initial_metrics = [getattr(self, name).clone()
+                                for name in self.metric_names]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for name, value in zip(self.metric_names, self.initial_metrics):
+            getattr(self, name).copy_(value)
 
     def ordered_params(self):
         """The parameters in the order the functions take them."""
@@ -196,10 +257,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def train_step(self, x, y):
-        """One optimizer step in place; returns the loss and the metrics before it."""
+        """One optimizer step in place; returns the loss and the metrics, this batch folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
         tensors += [getattr(self, name) for name in self.state_names]
+        tensors += [getattr(self, name) for name in self.metric_names]
         results = self.functions['train_step'](*tensors, x, y)
         for tensor, value in zip(tensors, results):
             tensor.copy_(value)
@@ -208,7 +270,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
+        """The loss on one batch, and the metrics with it folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
-        return self.functions['eval_step'](*tensors, x, y)
+        metrics = [getattr(self, name) for name in self.metric_names]
+        results = self.functions['eval_step'](*tensors, *metrics, x, y)
+        for tensor, value in zip(metrics, results):
+            tensor.copy_(value)
+        return results[len(metrics):]

@@ -31,7 +31,14 @@ OPTIMIZER_STATE = (
     ('dense/kernel/momentum', 'f32', (16, 2), 0.0),
     ('dense/bias/momentum', 'f32', (2,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -175,11 +182,11 @@ def _dslc_truncated_normal(seed, stream, shape, mean, stddev):
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:188: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     embedding_embeddings = _dslc_random_uniform(seed, shape=(10, 8), stream=0, low=-0.05, high=0.05)
-    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
+    # <prelude>/layers.nn:252: param kernel: f32[in, 4 * units] = kernel_initializer
     lstm_kernel = _dslc_random_uniform(seed, shape=(8, 64), stream=1, low=-0.28867513459481287, high=0.28867513459481287)
-    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    # <prelude>/layers.nn:253: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
     random_normal = _dslc_random_normal(seed, shape=(64, 16), stream=2, mean=0.0, stddev=1.0)
     qr = tf.linalg.qr(random_normal, full_matrices=False)
     qr_1, qr_2 = qr[0], qr[1]
@@ -192,14 +199,14 @@ def init(seed):
     sign = tf.sign(sum_1)
     mul = tf.multiply(qr_1, sign)
     lstm_recurrent_kernel = tf.transpose(mul, (1, 0))
-    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    # <prelude>/layers.nn:256: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
     constant_1 = tf.fill((16,), tf.constant(0.0, tf.float32))
     constant_2 = tf.fill((16,), tf.constant(1.0, tf.float32))
     constant_3 = tf.fill((32,), tf.constant(0.0, tf.float32))
     lstm_bias = tf.concat([constant_1, constant_2, constant_3], 0)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_kernel = _dslc_random_uniform(seed, shape=(16, 2), stream=4, low=-0.5773502691896257, high=0.5773502691896257)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_bias = tf.fill((2,), tf.constant(0.0, tf.float32))
     return (embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias)
 
@@ -207,40 +214,40 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32)])
 def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:190: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:256: projected = x @ kernel
+    # <prelude>/layers.nn:259: projected = x @ kernel
     projected = tf.linalg.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:260: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = tf.add(projected, lstm_bias)
-    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199: steps = moveaxis(x, 1, 0)
     steps = tf.transpose(add, (1, 0, 2))
-    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:208: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = tf.constant(0.0, tf.float32)
     zero = tf.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:264: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_1 = tf.linalg.matmul(carry0, lstm_recurrent_kernel_1)
         z = tf.add(x0, matmul_1)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = tf.sigmoid(slice_1)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = tf.sigmoid(slice_2)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = tf.tanh(slice_3)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = tf.sigmoid(slice_4)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
         mul = tf.multiply(f, carry1)
         mul_1 = tf.multiply(i, g)
         new_c = tf.add(mul, mul_1)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh = tf.tanh(new_c)
         new_h = tf.multiply(o, tanh)
         return (new_h, new_c, new_h)
@@ -249,9 +256,9 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
         return (tuple(out[:2]), tuple(out[2:]))
     scanned = tf.scan(scan_step, (steps,), initializer=((zero, zero,), (tf.zeros((B, 16), tf.float32),)), reverse=False)
     scan, scan_1, scan_2 = scanned[0][0][-1], scanned[0][1][-1], scanned[1][0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = tf.linalg.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_1, axis=(1,), keepdims=True)
@@ -264,43 +271,43 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
-def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
+def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, tokens, y):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:190: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:256: projected = x @ kernel
+    # <prelude>/layers.nn:259: projected = x @ kernel
     matmul_1 = tf.linalg.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:260: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = tf.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199: steps = moveaxis(x, 1, 0)
     transpose = tf.transpose(add, (1, 0, 2))
-    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:208: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = tf.constant(0.0, tf.float32)
     broadcast = tf.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:264: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_2 = tf.linalg.matmul(carry0, lstm_recurrent_kernel_1)
         z = tf.add(x0, matmul_2)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = tf.sigmoid(slice_1)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = tf.sigmoid(slice_2)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = tf.tanh(slice_3)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = tf.sigmoid(slice_4)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
         mul = tf.multiply(f, carry1)
         mul_1 = tf.multiply(i, g)
         new_c = tf.add(mul, mul_1)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh = tf.tanh(new_c)
         new_h = tf.multiply(o, tanh)
         return (new_h, new_c, new_h)
@@ -309,9 +316,9 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         return (tuple(out[:2]), tuple(out[2:]))
     scanned = tf.scan(scan_step, (transpose,), initializer=((broadcast, broadcast,), (tf.zeros((B, 16), tf.float32),)), reverse=False)
     scan, scan_1, scan_2 = scanned[0][0][-1], scanned[0][1][-1], scanned[1][0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = tf.linalg.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_1, axis=(1,), keepdims=True)
@@ -338,84 +345,101 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     sum_3 = tf.reduce_sum(mul_2, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(div, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
-    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
+    # examples/lstm_sequences.nn:13: loss             = sparse_categorical_crossentropy   # labels are 0 (2 first) or 1 (1 first)
+    size = tf.cast(tf.shape(tokens)[0], tf.float32)
+    # examples/lstm_sequences.nn:15: metrics          = [sparse_categorical_accuracy]
+    mul_3 = tf.multiply(neg, size)
+    add_2 = tf.add(loss_total, mul_3)
+    add_3 = tf.add(loss_count, size)
+    eq_1 = tf.equal(add_3, constant)
     constant_3 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_3, add_3)
+    div_2 = tf.math.divide(add_2, select)
+    select_1 = tf.where(eq_1, constant, div_2)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_4 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_5 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_5, constant)
+    select_2 = tf.where(eq_2, constant_3, add_5)
+    div_3 = tf.math.divide(add_4, select_2)
+    select_3 = tf.where(eq_2, constant, div_3)
+    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
     neg_1 = tf.negative(constant_3)
-    size = tf.cast(tf.shape(sum_3)[0], tf.float32)
-    div_2 = tf.math.divide(neg_1, size)
-    reshape = tf.reshape(div_2, (1,))
+    size_2 = tf.cast(tf.shape(sum_3)[0], tf.float32)
+    div_4 = tf.math.divide(neg_1, size_2)
+    reshape = tf.reshape(div_4, (1,))
     broadcast_1 = tf.broadcast_to(reshape, (B,))
     reshape_1 = tf.reshape(broadcast_1, (B, 1))
     broadcast_2 = tf.broadcast_to(reshape_1, (B, 2))
-    mul_3 = tf.multiply(broadcast_2, one_hot_1)
+    mul_4 = tf.multiply(broadcast_2, one_hot_1)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = tf.math.divide(mul_3, minimum)
+    div_5 = tf.math.divide(mul_4, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
     constant_4 = tf.constant(0.0, tf.float32)
     constant_5 = tf.constant(0.5, tf.float32)
     constant_6 = tf.constant(1.0, tf.float32)
-    eq_1 = tf.equal(maximum, minimum)
-    eq_2 = tf.equal(constant_2, minimum)
-    select = tf.where(eq_2, constant_5, constant_6)
-    select_1 = tf.where(eq_1, select, constant_4)
-    mul_4 = tf.multiply(div_3, select_1)
-    eq_3 = tf.equal(div_1, maximum)
-    eq_4 = tf.equal(constant_1, maximum)
-    select_2 = tf.where(eq_4, constant_5, constant_6)
-    select_3 = tf.where(eq_3, select_2, constant_4)
-    mul_5 = tf.multiply(mul_4, select_3)
+    eq_3 = tf.equal(maximum, minimum)
+    eq_4 = tf.equal(constant_2, minimum)
+    select_4 = tf.where(eq_4, constant_5, constant_6)
+    select_5 = tf.where(eq_3, select_4, constant_4)
+    mul_5 = tf.multiply(div_5, select_5)
+    eq_5 = tf.equal(div_1, maximum)
+    eq_6 = tf.equal(constant_1, maximum)
+    select_6 = tf.where(eq_6, constant_5, constant_6)
+    select_7 = tf.where(eq_5, select_6, constant_4)
+    mul_6 = tf.multiply(mul_5, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = tf.math.divide(mul_5, sum_2)
-    mul_6 = tf.multiply(div_4, div_1)
-    neg_2 = tf.negative(mul_6)
-    sum_4 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
-    reshape_2 = tf.reshape(sum_4, (B, 1))
+    div_6 = tf.math.divide(mul_6, sum_2)
+    mul_7 = tf.multiply(div_6, div_1)
+    neg_2 = tf.negative(mul_7)
+    sum_5 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
+    reshape_2 = tf.reshape(sum_5, (B, 1))
     broadcast_3 = tf.broadcast_to(reshape_2, (B, 2))
-    add_2 = tf.add(div_4, broadcast_3)
+    add_6 = tf.add(div_6, broadcast_3)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = tf.math.divide(add_2, sum_1)
-    mul_7 = tf.multiply(div_5, div)
-    neg_3 = tf.negative(mul_7)
-    sum_5 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
-    reshape_3 = tf.reshape(sum_5, (B, 1))
+    div_7 = tf.math.divide(add_6, sum_1)
+    mul_8 = tf.multiply(div_7, div)
+    neg_3 = tf.negative(mul_8)
+    sum_6 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
+    reshape_3 = tf.reshape(sum_6, (B, 1))
     broadcast_4 = tf.broadcast_to(reshape_3, (B, 2))
-    add_3 = tf.add(div_5, broadcast_4)
+    add_7 = tf.add(div_7, broadcast_4)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_8 = tf.multiply(add_3, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = tf.reduce_sum(mul_8, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_9 = tf.multiply(add_7, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = tf.reduce_sum(mul_9, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_1 = tf.transpose(dense_kernel, (1, 0))
-    matmul_4 = tf.linalg.matmul(mul_8, transpose_1)
+    matmul_4 = tf.linalg.matmul(mul_9, transpose_1)
     transpose_2 = tf.transpose(scan, (1, 0))
-    matmul_5 = tf.linalg.matmul(transpose_2, mul_8)
-    # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+    matmul_5 = tf.linalg.matmul(transpose_2, mul_9)
+    # <prelude>/layers.nn:264 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
     def step_1(lstm_recurrent_kernel_2, carry0_1, carry1_1, x0_1):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_6 = tf.linalg.matmul(carry0_1, lstm_recurrent_kernel_2)
         z_1 = tf.add(x0_1, matmul_6)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_5 = z_1[:, 0:16]
         i_1 = tf.sigmoid(slice_5)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_6 = z_1[:, 16:32]
         f_1 = tf.sigmoid(slice_6)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_7 = z_1[:, 32:48]
         g_1 = tf.tanh(slice_7)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_8 = z_1[:, 48:64]
         o_1 = tf.sigmoid(slice_8)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
-        mul_9 = tf.multiply(f_1, carry1_1)
-        mul_10 = tf.multiply(i_1, g_1)
-        new_c_1 = tf.add(mul_9, mul_10)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
+        mul_10 = tf.multiply(f_1, carry1_1)
+        mul_11 = tf.multiply(i_1, g_1)
+        new_c_1 = tf.add(mul_10, mul_11)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh_1 = tf.tanh(new_c_1)
         new_h_1 = tf.multiply(o_1, tanh_1)
         return (new_h_1, new_c_1, new_h_1, tanh_1, o_1, g_1, i_1, carry1_1, f_1, carry0_1)
@@ -428,145 +452,145 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     constant_8 = tf.fill((10, B, 16), tf.constant(0.0, tf.float32))
     constant_9 = tf.fill((16, 64), tf.constant(0.0, tf.float32))
     def step_2(lstm_recurrent_kernel_3, ct_carry0, ct_carry1, sum_ct0, ct_y0, x0_2, residual0, residual1, residual2, residual3, residual4, residual5, residual6):
-        # <prelude>/layers.nn:261 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
-        add_4 = tf.add(ct_carry0, ct_y0)
-        # <prelude>/layers.nn:239 (gradient of `mul`): new_h = o * activation(new_c)
-        mul_11 = tf.multiply(add_4, residual0)
-        mul_12 = tf.multiply(add_4, residual1)
+        # <prelude>/layers.nn:264 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
+        add_8 = tf.add(ct_carry0, ct_y0)
+        # <prelude>/layers.nn:242 (gradient of `mul`): new_h = o * activation(new_c)
+        mul_12 = tf.multiply(add_8, residual0)
+        mul_13 = tf.multiply(add_8, residual1)
         constant_10 = tf.constant(1.0, tf.float32)
         square = tf.square(residual0)
         sub_1 = tf.subtract(constant_10, square)
-        mul_13 = tf.multiply(mul_12, sub_1)
-        add_5 = tf.add(ct_carry1, mul_13)
-        # <prelude>/layers.nn:238 (gradient of `mul`): new_c = f * c + i * g
-        mul_14 = tf.multiply(add_5, residual2)
-        mul_15 = tf.multiply(add_5, residual3)
-        mul_16 = tf.multiply(add_5, residual4)
-        mul_17 = tf.multiply(add_5, residual5)
-        # <prelude>/layers.nn:237 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
+        mul_14 = tf.multiply(mul_13, sub_1)
+        add_9 = tf.add(ct_carry1, mul_14)
+        # <prelude>/layers.nn:241 (gradient of `mul`): new_c = f * c + i * g
+        mul_15 = tf.multiply(add_9, residual2)
+        mul_16 = tf.multiply(add_9, residual3)
+        mul_17 = tf.multiply(add_9, residual4)
+        mul_18 = tf.multiply(add_9, residual5)
+        # <prelude>/layers.nn:240 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
         sub_2 = tf.subtract(constant_10, residual1)
-        mul_18 = tf.multiply(residual1, sub_2)
-        mul_19 = tf.multiply(mul_11, mul_18)
-        pad = tf.pad(mul_19, ((0, 0), (48, 0)))
-        # <prelude>/layers.nn:236 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
+        mul_19 = tf.multiply(residual1, sub_2)
+        mul_20 = tf.multiply(mul_12, mul_19)
+        pad = tf.pad(mul_20, ((0, 0), (48, 0)))
+        # <prelude>/layers.nn:239 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
         square_1 = tf.square(residual2)
         sub_3 = tf.subtract(constant_10, square_1)
-        mul_20 = tf.multiply(mul_15, sub_3)
-        pad_1 = tf.pad(mul_20, ((0, 0), (32, 16)))
-        add_6 = tf.add(pad, pad_1)
-        # <prelude>/layers.nn:235 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
+        mul_21 = tf.multiply(mul_16, sub_3)
+        pad_1 = tf.pad(mul_21, ((0, 0), (32, 16)))
+        add_10 = tf.add(pad, pad_1)
+        # <prelude>/layers.nn:238 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
         sub_4 = tf.subtract(constant_10, residual5)
-        mul_21 = tf.multiply(residual5, sub_4)
-        mul_22 = tf.multiply(mul_16, mul_21)
-        pad_2 = tf.pad(mul_22, ((0, 0), (16, 32)))
-        add_7 = tf.add(add_6, pad_2)
-        # <prelude>/layers.nn:234 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
+        mul_22 = tf.multiply(residual5, sub_4)
+        mul_23 = tf.multiply(mul_17, mul_22)
+        pad_2 = tf.pad(mul_23, ((0, 0), (16, 32)))
+        add_11 = tf.add(add_10, pad_2)
+        # <prelude>/layers.nn:237 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
         sub_5 = tf.subtract(constant_10, residual3)
-        mul_23 = tf.multiply(residual3, sub_5)
-        mul_24 = tf.multiply(mul_14, mul_23)
-        pad_3 = tf.pad(mul_24, ((0, 0), (0, 48)))
-        add_8 = tf.add(add_7, pad_3)
-        # <prelude>/layers.nn:233 (gradient of `matmul`): z = projected + h @ recurrent_kernel
+        mul_24 = tf.multiply(residual3, sub_5)
+        mul_25 = tf.multiply(mul_15, mul_24)
+        pad_3 = tf.pad(mul_25, ((0, 0), (0, 48)))
+        add_12 = tf.add(add_11, pad_3)
+        # <prelude>/layers.nn:236 (gradient of `matmul`): z = projected + h @ recurrent_kernel
         transpose_3 = tf.transpose(lstm_recurrent_kernel_3, (1, 0))
-        matmul_7 = tf.linalg.matmul(add_8, transpose_3)
+        matmul_7 = tf.linalg.matmul(add_12, transpose_3)
         transpose_4 = tf.transpose(residual6, (1, 0))
-        matmul_8 = tf.linalg.matmul(transpose_4, add_8)
-        # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
-        add_9 = tf.add(sum_ct0, matmul_8)
-        return (matmul_7, mul_17, add_9, add_8)
+        matmul_8 = tf.linalg.matmul(transpose_4, add_12)
+        # <prelude>/layers.nn:264 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+        add_13 = tf.add(sum_ct0, matmul_8)
+        return (matmul_7, mul_18, add_13, add_12)
     def scan_step_2(acc_2, x_2):
         out_2 = step_2(lstm_recurrent_kernel, *acc_2[0], x_2[0], x_2[1], x_2[2], x_2[3], x_2[4], x_2[5], x_2[6], x_2[7], x_2[8])
         return (tuple(out_2[:3]), tuple(out_2[3:]))
     scanned_2 = tf.scan(scan_step_2, (constant_8, transpose, scan_6, scan_7, scan_8, scan_9, scan_10, scan_11, scan_12,), initializer=((matmul_4, constant_7, constant_9,), (tf.zeros((B, 64), tf.float32),)), reverse=True)
     scan_13, scan_14, scan_15, scan_16 = scanned_2[0][0][0], scanned_2[0][1][0], scanned_2[0][2][0], scanned_2[1][0]
-    # <prelude>/layers.nn:196 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
     transpose_5 = tf.transpose(scan_16, (1, 0, 2))
-    # <prelude>/layers.nn:257 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
-    sum_7 = tf.reduce_sum(transpose_5, axis=(0, 1), keepdims=False)
-    # <prelude>/layers.nn:256 (gradient of `matmul`): projected = x @ kernel
+    # <prelude>/layers.nn:260 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    sum_8 = tf.reduce_sum(transpose_5, axis=(0, 1), keepdims=False)
+    # <prelude>/layers.nn:259 (gradient of `matmul`): projected = x @ kernel
     transpose_6 = tf.transpose(lstm_kernel, (1, 0))
     matmul_9 = tf.linalg.matmul(transpose_5, transpose_6)
     transpose_7 = tf.transpose(matmul, (0, 2, 1))
     matmul_10 = tf.linalg.matmul(transpose_7, transpose_5)
-    sum_8 = tf.reduce_sum(matmul_10, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:187 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
+    sum_9 = tf.reduce_sum(matmul_10, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:190 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
     transpose_8 = tf.transpose(one_hot, (0, 2, 1))
     matmul_11 = tf.linalg.matmul(transpose_8, matmul_9)
-    sum_9 = tf.reduce_sum(matmul_11, axis=(0,), keepdims=False)
+    sum_10 = tf.reduce_sum(matmul_11, axis=(0,), keepdims=False)
     # examples/lstm_sequences.nn:14: optimizer        = SGD(learning_rate=0.2, momentum=0.9)   # Adam's g / (|g| + eps) magnifies rounding in near-zero gradients
     constant_11 = tf.constant(1, tf.int32)
-    add_10 = tf.add(optimizer_iterations, constant_11)
-    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    add_14 = tf.add(optimizer_iterations, constant_11)
+    # <prelude>/layers.nn:188: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     constant_12 = tf.constant(0.9, tf.float32)
-    mul_25 = tf.multiply(embedding_embeddings_momentum, constant_12)
-    mul_26 = tf.multiply(sum_9, optimizer_learning_rate)
-    sub_6 = tf.subtract(mul_25, mul_26)
-    add_11 = tf.add(embedding_embeddings, sub_6)
-    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
-    mul_27 = tf.multiply(lstm_kernel_momentum, constant_12)
-    mul_28 = tf.multiply(sum_8, optimizer_learning_rate)
-    sub_7 = tf.subtract(mul_27, mul_28)
-    add_12 = tf.add(lstm_kernel, sub_7)
-    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    mul_29 = tf.multiply(lstm_recurrent_kernel_momentum, constant_12)
-    mul_30 = tf.multiply(scan_15, optimizer_learning_rate)
-    sub_8 = tf.subtract(mul_29, mul_30)
-    add_13 = tf.add(lstm_recurrent_kernel, sub_8)
-    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
-    mul_31 = tf.multiply(lstm_bias_momentum, constant_12)
-    mul_32 = tf.multiply(sum_7, optimizer_learning_rate)
-    sub_9 = tf.subtract(mul_31, mul_32)
-    add_14 = tf.add(lstm_bias, sub_9)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    mul_33 = tf.multiply(dense_kernel_momentum, constant_12)
-    mul_34 = tf.multiply(matmul_5, optimizer_learning_rate)
-    sub_10 = tf.subtract(mul_33, mul_34)
-    add_15 = tf.add(dense_kernel, sub_10)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    mul_35 = tf.multiply(dense_bias_momentum, constant_12)
-    mul_36 = tf.multiply(sum_6, optimizer_learning_rate)
-    sub_11 = tf.subtract(mul_35, mul_36)
-    add_16 = tf.add(dense_bias, sub_11)
-    return (add_11, add_12, add_13, add_14, add_15, add_16, add_10, optimizer_learning_rate, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
+    mul_26 = tf.multiply(embedding_embeddings_momentum, constant_12)
+    mul_27 = tf.multiply(sum_10, optimizer_learning_rate)
+    sub_6 = tf.subtract(mul_26, mul_27)
+    add_15 = tf.add(embedding_embeddings, sub_6)
+    # <prelude>/layers.nn:252: param kernel: f32[in, 4 * units] = kernel_initializer
+    mul_28 = tf.multiply(lstm_kernel_momentum, constant_12)
+    mul_29 = tf.multiply(sum_9, optimizer_learning_rate)
+    sub_7 = tf.subtract(mul_28, mul_29)
+    add_16 = tf.add(lstm_kernel, sub_7)
+    # <prelude>/layers.nn:253: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    mul_30 = tf.multiply(lstm_recurrent_kernel_momentum, constant_12)
+    mul_31 = tf.multiply(scan_15, optimizer_learning_rate)
+    sub_8 = tf.subtract(mul_30, mul_31)
+    add_17 = tf.add(lstm_recurrent_kernel, sub_8)
+    # <prelude>/layers.nn:256: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    mul_32 = tf.multiply(lstm_bias_momentum, constant_12)
+    mul_33 = tf.multiply(sum_8, optimizer_learning_rate)
+    sub_9 = tf.subtract(mul_32, mul_33)
+    add_18 = tf.add(lstm_bias, sub_9)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    mul_34 = tf.multiply(dense_kernel_momentum, constant_12)
+    mul_35 = tf.multiply(matmul_5, optimizer_learning_rate)
+    sub_10 = tf.subtract(mul_34, mul_35)
+    add_19 = tf.add(dense_kernel, sub_10)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    mul_36 = tf.multiply(dense_bias_momentum, constant_12)
+    mul_37 = tf.multiply(sum_7, optimizer_learning_rate)
+    sub_11 = tf.subtract(mul_36, mul_37)
+    add_20 = tf.add(dense_bias, sub_11)
+    return (add_15, add_16, add_17, add_18, add_19, add_20, add_14, optimizer_learning_rate, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, add_2, add_3, add_4, add_5, neg, select_1, select_3)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
-def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((10, 8), tf.float32), tf.TensorSpec((8, 64), tf.float32), tf.TensorSpec((16, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((16, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
+def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, tokens, y):
     B = tf.shape(tokens)[0]
-    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:190: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = tf.one_hot(tokens, 10, dtype=tf.float32)
     matmul = tf.linalg.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:256: projected = x @ kernel
+    # <prelude>/layers.nn:259: projected = x @ kernel
     matmul_1 = tf.linalg.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:260: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = tf.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199: steps = moveaxis(x, 1, 0)
     transpose = tf.transpose(add, (1, 0, 2))
-    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:208: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = tf.constant(0.0, tf.float32)
     broadcast = tf.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:264: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_2 = tf.linalg.matmul(carry0, lstm_recurrent_kernel_1)
         z = tf.add(x0, matmul_2)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = tf.sigmoid(slice_1)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = tf.sigmoid(slice_2)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = tf.tanh(slice_3)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = tf.sigmoid(slice_4)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
         mul = tf.multiply(f, carry1)
         mul_1 = tf.multiply(i, g)
         new_c = tf.add(mul, mul_1)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh = tf.tanh(new_c)
         new_h = tf.multiply(o, tanh)
         return (new_h, new_c, new_h)
@@ -575,9 +599,9 @@ def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bia
         return (tuple(out[:2]), tuple(out[2:]))
     scanned = tf.scan(scan_step, (transpose,), initializer=((broadcast, broadcast,), (tf.zeros((B, 16), tf.float32),)), reverse=False)
     scan, scan_1, scan_2 = scanned[0][0][-1], scanned[0][1][-1], scanned[1][0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = tf.linalg.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_1, axis=(1,), keepdims=True)
@@ -604,17 +628,36 @@ def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bia
     sum_3 = tf.reduce_sum(mul_2, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(div, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
-    return (neg, mean_1)
+    # examples/lstm_sequences.nn:13: loss             = sparse_categorical_crossentropy   # labels are 0 (2 first) or 1 (1 first)
+    size = tf.cast(tf.shape(tokens)[0], tf.float32)
+    # examples/lstm_sequences.nn:15: metrics          = [sparse_categorical_accuracy]
+    mul_3 = tf.multiply(neg, size)
+    add_2 = tf.add(loss_total, mul_3)
+    add_3 = tf.add(loss_count, size)
+    eq_1 = tf.equal(add_3, constant)
+    constant_3 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_3, add_3)
+    div_2 = tf.math.divide(add_2, select)
+    select_1 = tf.where(eq_1, constant, div_2)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_4 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_5 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_5, constant)
+    select_2 = tf.where(eq_2, constant_3, add_5)
+    div_3 = tf.math.divide(add_4, select_2)
+    select_3 = tf.where(eq_2, constant, div_3)
+    return (add_2, add_3, add_4, add_5, neg, select_1, select_3)
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters, state and optimizer slots are
-    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
+    """The program as a `tf.Module`: parameters, state, optimizer slots and metric
+    variables are `tf.Variable`s (drawn by `init(seed)`), methods run the compiled
+    functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
@@ -638,6 +681,16 @@ class Model(tf.Module):
                 ('dense_kernel_momentum', tf.float32, (16, 2), 0.0),
                 ('dense_bias_momentum', tf.float32, (2,), 0.0),
             )]
+        self.metric_state = [
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
+            for name, dtype, shape, value in (
+                ('loss_total', tf.float32, (), 0.0),
+                ('loss_count', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_total', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_count', tf.float32, (), 0.0),
+            )]
+        self.initial_metric_state = [tf.identity(v) for v in self.metric_state]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 10), tf.int32)])
     def __call__(self, tokens):
@@ -646,8 +699,9 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
     def train_step(self, tokens, y):
-        """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.state + self.optimizer_state
+        """One optimizer step; returns the loss and the metrics, this batch folded in."""
+        variables = (self.params + self.state + self.optimizer_state
+                     + self.metric_state)
         results = train_step(*variables, tokens, y)
         for variable, value in zip(variables, results):
             variable.assign(value)
@@ -656,5 +710,13 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 10), tf.int32), tf.TensorSpec((None,), tf.int32)])
     def evaluate(self, tokens, y):
-        """The loss and the metrics on one batch."""
-        return eval_step(*self.params, *self.state, tokens, y)
+        """The loss on one batch, and the metrics with it folded in."""
+        results = eval_step(*self.params, *self.state, *self.metric_state, tokens, y)
+        for variable, value in zip(self.metric_state, results):
+            variable.assign(value)
+        return results[len(self.metric_state):]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for variable, value in zip(self.metric_state, self.initial_metric_state):
+            variable.assign(value)

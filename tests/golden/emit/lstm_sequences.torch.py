@@ -31,7 +31,14 @@ OPTIMIZER_STATE = (
     ('dense/kernel/momentum', 'f32', (16, 2), 0.0),
     ('dense/bias/momentum', 'f32', (2,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -176,11 +183,11 @@ def _dslc_truncated_normal(seed, stream, shape, mean, stddev):
 
 
 def init(seed):
-    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    # <prelude>/layers.nn:188: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     embedding_embeddings = _dslc_random_uniform(seed, shape=(10, 8), stream=0, low=-0.05, high=0.05)
-    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
+    # <prelude>/layers.nn:252: param kernel: f32[in, 4 * units] = kernel_initializer
     lstm_kernel = _dslc_random_uniform(seed, shape=(8, 64), stream=1, low=-0.28867513459481287, high=0.28867513459481287)
-    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    # <prelude>/layers.nn:253: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
     random_normal = _dslc_random_normal(seed, shape=(64, 16), stream=2, mean=0.0, stddev=1.0)
     qr = torch.linalg.qr(random_normal, mode="reduced")
     qr_1, qr_2 = qr[0], qr[1]
@@ -193,54 +200,54 @@ def init(seed):
     sign = torch.sign(sum_1)
     mul = torch.mul(qr_1, sign)
     lstm_recurrent_kernel = torch.permute(mul, (1, 0))
-    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    # <prelude>/layers.nn:256: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
     constant_1 = torch.full((16,), 0.0, dtype=torch.float32)
     constant_2 = torch.full((16,), 1.0, dtype=torch.float32)
     constant_3 = torch.full((32,), 0.0, dtype=torch.float32)
     lstm_bias = torch.cat([constant_1, constant_2, constant_3], 0)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_kernel = _dslc_random_uniform(seed, shape=(16, 2), stream=4, low=-0.5773502691896257, high=0.5773502691896257)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_bias = torch.full((2,), 0.0, dtype=torch.float32)
     return (embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias)
 
 
 def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:190: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:256: projected = x @ kernel
+    # <prelude>/layers.nn:259: projected = x @ kernel
     projected = torch.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:260: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = torch.add(projected, lstm_bias)
-    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199: steps = moveaxis(x, 1, 0)
     steps = torch.permute(add, (1, 0, 2))
-    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:208: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = torch.full((), 0.0, dtype=torch.float32)
     zero = torch.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:264: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_1 = torch.matmul(carry0, lstm_recurrent_kernel_1)
         z = torch.add(x0, matmul_1)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = torch.sigmoid(slice_1)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = torch.sigmoid(slice_2)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = torch.tanh(slice_3)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = torch.sigmoid(slice_4)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
         mul = torch.mul(f, carry1)
         mul_1 = torch.mul(i, g)
         new_c = torch.add(mul, mul_1)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh = torch.tanh(new_c)
         new_h = torch.mul(o, tanh)
         return (new_h, new_c, new_h)
@@ -251,9 +258,9 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
         carry = out[:2]
         outputs.append(out[2:])
     scan, scan_1, scan_2 = carry[0], carry[1], torch.stack([step_out[0] for step_out in outputs])
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = torch.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul_2, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_1, dim=(1,), keepdim=True)
@@ -266,42 +273,42 @@ def predict(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias,
     return (div,)
 
 
-def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, tokens, y):
+def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, optimizer_iterations, optimizer_learning_rate, embedding_embeddings_momentum, lstm_kernel_momentum, lstm_recurrent_kernel_momentum, lstm_bias_momentum, dense_kernel_momentum, dense_bias_momentum, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, tokens, y):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:190: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:256: projected = x @ kernel
+    # <prelude>/layers.nn:259: projected = x @ kernel
     matmul_1 = torch.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:260: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = torch.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199: steps = moveaxis(x, 1, 0)
     transpose = torch.permute(add, (1, 0, 2))
-    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:208: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = torch.full((), 0.0, dtype=torch.float32)
     broadcast = torch.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:264: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_2 = torch.matmul(carry0, lstm_recurrent_kernel_1)
         z = torch.add(x0, matmul_2)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = torch.sigmoid(slice_1)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = torch.sigmoid(slice_2)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = torch.tanh(slice_3)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = torch.sigmoid(slice_4)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
         mul = torch.mul(f, carry1)
         mul_1 = torch.mul(i, g)
         new_c = torch.add(mul, mul_1)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh = torch.tanh(new_c)
         new_h = torch.mul(o, tanh)
         return (new_h, new_c, new_h)
@@ -312,9 +319,9 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         carry = out[:2]
         outputs.append(out[2:])
     scan, scan_1, scan_2 = carry[0], carry[1], torch.stack([step_out[0] for step_out in outputs])
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = torch.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_1, dim=(1,), keepdim=True)
@@ -341,84 +348,101 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     sum_3 = torch.sum(mul_2, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(div, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
-    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
+    # examples/lstm_sequences.nn:13: loss             = sparse_categorical_crossentropy   # labels are 0 (2 first) or 1 (1 first)
+    size = torch.tensor(tokens.shape[0], dtype=torch.float32)
+    # examples/lstm_sequences.nn:15: metrics          = [sparse_categorical_accuracy]
+    mul_3 = torch.mul(neg, size)
+    add_2 = torch.add(loss_total, mul_3)
+    add_3 = torch.add(loss_count, size)
+    eq_1 = torch.eq(add_3, constant)
     constant_3 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_3, add_3)
+    div_2 = torch.div(add_2, select)
+    select_1 = torch.where(eq_1, constant, div_2)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_4 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_5 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_5, constant)
+    select_2 = torch.where(eq_2, constant_3, add_5)
+    div_3 = torch.div(add_4, select_2)
+    select_3 = torch.where(eq_2, constant, div_3)
+    # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
     neg_1 = torch.neg(constant_3)
-    size = torch.tensor(sum_3.shape[0], dtype=torch.float32)
-    div_2 = torch.div(neg_1, size)
-    reshape = torch.reshape(div_2, (1,))
+    size_2 = torch.tensor(sum_3.shape[0], dtype=torch.float32)
+    div_4 = torch.div(neg_1, size_2)
+    reshape = torch.reshape(div_4, (1,))
     broadcast_1 = torch.broadcast_to(reshape, (B,))
     reshape_1 = torch.reshape(broadcast_1, (B, 1))
     broadcast_2 = torch.broadcast_to(reshape_1, (B, 2))
-    mul_3 = torch.mul(broadcast_2, one_hot_1)
+    mul_4 = torch.mul(broadcast_2, one_hot_1)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = torch.div(mul_3, minimum)
+    div_5 = torch.div(mul_4, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
     constant_4 = torch.full((), 0.0, dtype=torch.float32)
     constant_5 = torch.full((), 0.5, dtype=torch.float32)
     constant_6 = torch.full((), 1.0, dtype=torch.float32)
-    eq_1 = torch.eq(maximum, minimum)
-    eq_2 = torch.eq(constant_2, minimum)
-    select = torch.where(eq_2, constant_5, constant_6)
-    select_1 = torch.where(eq_1, select, constant_4)
-    mul_4 = torch.mul(div_3, select_1)
-    eq_3 = torch.eq(div_1, maximum)
-    eq_4 = torch.eq(constant_1, maximum)
-    select_2 = torch.where(eq_4, constant_5, constant_6)
-    select_3 = torch.where(eq_3, select_2, constant_4)
-    mul_5 = torch.mul(mul_4, select_3)
+    eq_3 = torch.eq(maximum, minimum)
+    eq_4 = torch.eq(constant_2, minimum)
+    select_4 = torch.where(eq_4, constant_5, constant_6)
+    select_5 = torch.where(eq_3, select_4, constant_4)
+    mul_5 = torch.mul(div_5, select_5)
+    eq_5 = torch.eq(div_1, maximum)
+    eq_6 = torch.eq(constant_1, maximum)
+    select_6 = torch.where(eq_6, constant_5, constant_6)
+    select_7 = torch.where(eq_5, select_6, constant_4)
+    mul_6 = torch.mul(mul_5, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = torch.div(mul_5, sum_2)
-    mul_6 = torch.mul(div_4, div_1)
-    neg_2 = torch.neg(mul_6)
-    sum_4 = torch.sum(neg_2, dim=(1,), keepdim=False)
-    reshape_2 = torch.reshape(sum_4, (B, 1))
+    div_6 = torch.div(mul_6, sum_2)
+    mul_7 = torch.mul(div_6, div_1)
+    neg_2 = torch.neg(mul_7)
+    sum_5 = torch.sum(neg_2, dim=(1,), keepdim=False)
+    reshape_2 = torch.reshape(sum_5, (B, 1))
     broadcast_3 = torch.broadcast_to(reshape_2, (B, 2))
-    add_2 = torch.add(div_4, broadcast_3)
+    add_6 = torch.add(div_6, broadcast_3)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = torch.div(add_2, sum_1)
-    mul_7 = torch.mul(div_5, div)
-    neg_3 = torch.neg(mul_7)
-    sum_5 = torch.sum(neg_3, dim=(1,), keepdim=False)
-    reshape_3 = torch.reshape(sum_5, (B, 1))
+    div_7 = torch.div(add_6, sum_1)
+    mul_8 = torch.mul(div_7, div)
+    neg_3 = torch.neg(mul_8)
+    sum_6 = torch.sum(neg_3, dim=(1,), keepdim=False)
+    reshape_3 = torch.reshape(sum_6, (B, 1))
     broadcast_4 = torch.broadcast_to(reshape_3, (B, 2))
-    add_3 = torch.add(div_5, broadcast_4)
+    add_7 = torch.add(div_7, broadcast_4)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_8 = torch.mul(add_3, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = torch.sum(mul_8, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_9 = torch.mul(add_7, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = torch.sum(mul_9, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_1 = torch.permute(dense_kernel, (1, 0))
-    matmul_4 = torch.matmul(mul_8, transpose_1)
+    matmul_4 = torch.matmul(mul_9, transpose_1)
     transpose_2 = torch.permute(scan, (1, 0))
-    matmul_5 = torch.matmul(transpose_2, mul_8)
-    # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+    matmul_5 = torch.matmul(transpose_2, mul_9)
+    # <prelude>/layers.nn:264 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
     def step_1(lstm_recurrent_kernel_2, carry0_1, carry1_1, x0_1):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_6 = torch.matmul(carry0_1, lstm_recurrent_kernel_2)
         z_1 = torch.add(x0_1, matmul_6)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_5 = z_1[:, 0:16]
         i_1 = torch.sigmoid(slice_5)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_6 = z_1[:, 16:32]
         f_1 = torch.sigmoid(slice_6)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_7 = z_1[:, 32:48]
         g_1 = torch.tanh(slice_7)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_8 = z_1[:, 48:64]
         o_1 = torch.sigmoid(slice_8)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
-        mul_9 = torch.mul(f_1, carry1_1)
-        mul_10 = torch.mul(i_1, g_1)
-        new_c_1 = torch.add(mul_9, mul_10)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
+        mul_10 = torch.mul(f_1, carry1_1)
+        mul_11 = torch.mul(i_1, g_1)
+        new_c_1 = torch.add(mul_10, mul_11)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh_1 = torch.tanh(new_c_1)
         new_h_1 = torch.mul(o_1, tanh_1)
         return (new_h_1, new_c_1, new_h_1, tanh_1, o_1, g_1, i_1, carry1_1, f_1, carry0_1)
@@ -433,60 +457,60 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
     constant_8 = torch.full((10, B, 16), 0.0, dtype=torch.float32)
     constant_9 = torch.full((16, 64), 0.0, dtype=torch.float32)
     def step_2(lstm_recurrent_kernel_3, ct_carry0, ct_carry1, sum_ct0, ct_y0, x0_2, residual0, residual1, residual2, residual3, residual4, residual5, residual6):
-        # <prelude>/layers.nn:261 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
-        add_4 = torch.add(ct_carry0, ct_y0)
-        # <prelude>/layers.nn:239 (gradient of `mul`): new_h = o * activation(new_c)
-        mul_11 = torch.mul(add_4, residual0)
-        mul_12 = torch.mul(add_4, residual1)
+        # <prelude>/layers.nn:264 (gradient of `lstm_step`): carry, ys = scan(step, [zero, zero], steps)
+        add_8 = torch.add(ct_carry0, ct_y0)
+        # <prelude>/layers.nn:242 (gradient of `mul`): new_h = o * activation(new_c)
+        mul_12 = torch.mul(add_8, residual0)
+        mul_13 = torch.mul(add_8, residual1)
         constant_10 = torch.full((), 1.0, dtype=torch.float32)
         square = torch.square(residual0)
         sub_1 = torch.sub(constant_10, square)
-        mul_13 = torch.mul(mul_12, sub_1)
-        add_5 = torch.add(ct_carry1, mul_13)
-        # <prelude>/layers.nn:238 (gradient of `mul`): new_c = f * c + i * g
-        mul_14 = torch.mul(add_5, residual2)
-        mul_15 = torch.mul(add_5, residual3)
-        mul_16 = torch.mul(add_5, residual4)
-        mul_17 = torch.mul(add_5, residual5)
-        # <prelude>/layers.nn:237 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
+        mul_14 = torch.mul(mul_13, sub_1)
+        add_9 = torch.add(ct_carry1, mul_14)
+        # <prelude>/layers.nn:241 (gradient of `mul`): new_c = f * c + i * g
+        mul_15 = torch.mul(add_9, residual2)
+        mul_16 = torch.mul(add_9, residual3)
+        mul_17 = torch.mul(add_9, residual4)
+        mul_18 = torch.mul(add_9, residual5)
+        # <prelude>/layers.nn:240 (gradient of `sigmoid`): o = recurrent_activation(z[:, 3 * units:])
         sub_2 = torch.sub(constant_10, residual1)
-        mul_18 = torch.mul(residual1, sub_2)
-        mul_19 = torch.mul(mul_11, mul_18)
-        padded = mul_19.new_zeros((B, 64))
-        padded[:, 48:64] = mul_19
+        mul_19 = torch.mul(residual1, sub_2)
+        mul_20 = torch.mul(mul_12, mul_19)
+        padded = mul_20.new_zeros((B, 64))
+        padded[:, 48:64] = mul_20
         pad = padded
-        # <prelude>/layers.nn:236 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239 (gradient of `tanh`): g = activation(z[:, 2 * units:3 * units])
         square_1 = torch.square(residual2)
         sub_3 = torch.sub(constant_10, square_1)
-        mul_20 = torch.mul(mul_15, sub_3)
-        padded_1 = mul_20.new_zeros((B, 64))
-        padded_1[:, 32:48] = mul_20
+        mul_21 = torch.mul(mul_16, sub_3)
+        padded_1 = mul_21.new_zeros((B, 64))
+        padded_1[:, 32:48] = mul_21
         pad_1 = padded_1
-        add_6 = torch.add(pad, pad_1)
-        # <prelude>/layers.nn:235 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
+        add_10 = torch.add(pad, pad_1)
+        # <prelude>/layers.nn:238 (gradient of `sigmoid`): f = recurrent_activation(z[:, units:2 * units])
         sub_4 = torch.sub(constant_10, residual5)
-        mul_21 = torch.mul(residual5, sub_4)
-        mul_22 = torch.mul(mul_16, mul_21)
-        padded_2 = mul_22.new_zeros((B, 64))
-        padded_2[:, 16:32] = mul_22
+        mul_22 = torch.mul(residual5, sub_4)
+        mul_23 = torch.mul(mul_17, mul_22)
+        padded_2 = mul_23.new_zeros((B, 64))
+        padded_2[:, 16:32] = mul_23
         pad_2 = padded_2
-        add_7 = torch.add(add_6, pad_2)
-        # <prelude>/layers.nn:234 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
+        add_11 = torch.add(add_10, pad_2)
+        # <prelude>/layers.nn:237 (gradient of `sigmoid`): i = recurrent_activation(z[:, :units])
         sub_5 = torch.sub(constant_10, residual3)
-        mul_23 = torch.mul(residual3, sub_5)
-        mul_24 = torch.mul(mul_14, mul_23)
-        padded_3 = mul_24.new_zeros((B, 64))
-        padded_3[:, 0:16] = mul_24
+        mul_24 = torch.mul(residual3, sub_5)
+        mul_25 = torch.mul(mul_15, mul_24)
+        padded_3 = mul_25.new_zeros((B, 64))
+        padded_3[:, 0:16] = mul_25
         pad_3 = padded_3
-        add_8 = torch.add(add_7, pad_3)
-        # <prelude>/layers.nn:233 (gradient of `matmul`): z = projected + h @ recurrent_kernel
+        add_12 = torch.add(add_11, pad_3)
+        # <prelude>/layers.nn:236 (gradient of `matmul`): z = projected + h @ recurrent_kernel
         transpose_3 = torch.permute(lstm_recurrent_kernel_3, (1, 0))
-        matmul_7 = torch.matmul(add_8, transpose_3)
+        matmul_7 = torch.matmul(add_12, transpose_3)
         transpose_4 = torch.permute(residual6, (1, 0))
-        matmul_8 = torch.matmul(transpose_4, add_8)
-        # <prelude>/layers.nn:261 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
-        add_9 = torch.add(sum_ct0, matmul_8)
-        return (matmul_7, mul_17, add_9, add_8)
+        matmul_8 = torch.matmul(transpose_4, add_12)
+        # <prelude>/layers.nn:264 (gradient of `scan`): carry, ys = scan(step, [zero, zero], steps)
+        add_13 = torch.add(sum_ct0, matmul_8)
+        return (matmul_7, mul_18, add_13, add_12)
     carry_2 = (matmul_4, constant_7, constant_9,)
     outputs_2 = []
     for t_2 in range(10 - 1, -1, -1):
@@ -495,93 +519,93 @@ def train_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bi
         outputs_2.append(out_2[3:])
     outputs_2.reverse()
     scan_13, scan_14, scan_15, scan_16 = carry_2[0], carry_2[1], carry_2[2], torch.stack([step_out_2[0] for step_out_2 in outputs_2])
-    # <prelude>/layers.nn:196 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199 (gradient of `transpose`): steps = moveaxis(x, 1, 0)
     transpose_5 = torch.permute(scan_16, (1, 0, 2))
-    # <prelude>/layers.nn:257 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
-    sum_7 = torch.sum(transpose_5, dim=(0, 1), keepdim=False)
-    # <prelude>/layers.nn:256 (gradient of `matmul`): projected = x @ kernel
+    # <prelude>/layers.nn:260 (gradient of `add`): steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    sum_8 = torch.sum(transpose_5, dim=(0, 1), keepdim=False)
+    # <prelude>/layers.nn:259 (gradient of `matmul`): projected = x @ kernel
     transpose_6 = torch.permute(lstm_kernel, (1, 0))
     matmul_9 = torch.matmul(transpose_5, transpose_6)
     transpose_7 = torch.permute(matmul, (0, 2, 1))
     matmul_10 = torch.matmul(transpose_7, transpose_5)
-    sum_8 = torch.sum(matmul_10, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:187 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
+    sum_9 = torch.sum(matmul_10, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:190 (gradient of `matmul`): return one_hot(cast(x, i32), input_dim) @ embeddings
     transpose_8 = torch.permute(one_hot, (0, 2, 1))
     matmul_11 = torch.matmul(transpose_8, matmul_9)
-    sum_9 = torch.sum(matmul_11, dim=(0,), keepdim=False)
+    sum_10 = torch.sum(matmul_11, dim=(0,), keepdim=False)
     # examples/lstm_sequences.nn:14: optimizer        = SGD(learning_rate=0.2, momentum=0.9)   # Adam's g / (|g| + eps) magnifies rounding in near-zero gradients
     constant_11 = torch.full((), 1, dtype=torch.int32)
-    add_10 = torch.add(optimizer_iterations, constant_11)
-    # <prelude>/layers.nn:186: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
+    add_14 = torch.add(optimizer_iterations, constant_11)
+    # <prelude>/layers.nn:188: param embeddings: f32[input_dim, output_dim] = embeddings_initializer
     constant_12 = torch.full((), 0.9, dtype=torch.float32)
-    mul_25 = torch.mul(embedding_embeddings_momentum, constant_12)
-    mul_26 = torch.mul(sum_9, optimizer_learning_rate)
-    sub_6 = torch.sub(mul_25, mul_26)
-    add_11 = torch.add(embedding_embeddings, sub_6)
-    # <prelude>/layers.nn:249: param kernel: f32[in, 4 * units] = kernel_initializer
-    mul_27 = torch.mul(lstm_kernel_momentum, constant_12)
-    mul_28 = torch.mul(sum_8, optimizer_learning_rate)
-    sub_7 = torch.sub(mul_27, mul_28)
-    add_12 = torch.add(lstm_kernel, sub_7)
-    # <prelude>/layers.nn:250: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
-    mul_29 = torch.mul(lstm_recurrent_kernel_momentum, constant_12)
-    mul_30 = torch.mul(scan_15, optimizer_learning_rate)
-    sub_8 = torch.sub(mul_29, mul_30)
-    add_13 = torch.add(lstm_recurrent_kernel, sub_8)
-    # <prelude>/layers.nn:253: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
-    mul_31 = torch.mul(lstm_bias_momentum, constant_12)
-    mul_32 = torch.mul(sum_7, optimizer_learning_rate)
-    sub_9 = torch.sub(mul_31, mul_32)
-    add_14 = torch.add(lstm_bias, sub_9)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    mul_33 = torch.mul(dense_kernel_momentum, constant_12)
-    mul_34 = torch.mul(matmul_5, optimizer_learning_rate)
-    sub_10 = torch.sub(mul_33, mul_34)
-    add_15 = torch.add(dense_kernel, sub_10)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    mul_35 = torch.mul(dense_bias_momentum, constant_12)
-    mul_36 = torch.mul(sum_6, optimizer_learning_rate)
-    sub_11 = torch.sub(mul_35, mul_36)
-    add_16 = torch.add(dense_bias, sub_11)
-    return (add_11, add_12, add_13, add_14, add_15, add_16, add_10, optimizer_learning_rate, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, neg, mean_1)
+    mul_26 = torch.mul(embedding_embeddings_momentum, constant_12)
+    mul_27 = torch.mul(sum_10, optimizer_learning_rate)
+    sub_6 = torch.sub(mul_26, mul_27)
+    add_15 = torch.add(embedding_embeddings, sub_6)
+    # <prelude>/layers.nn:252: param kernel: f32[in, 4 * units] = kernel_initializer
+    mul_28 = torch.mul(lstm_kernel_momentum, constant_12)
+    mul_29 = torch.mul(sum_9, optimizer_learning_rate)
+    sub_7 = torch.sub(mul_28, mul_29)
+    add_16 = torch.add(lstm_kernel, sub_7)
+    # <prelude>/layers.nn:253: param recurrent_kernel: f32[units, 4 * units] = recurrent_initializer
+    mul_30 = torch.mul(lstm_recurrent_kernel_momentum, constant_12)
+    mul_31 = torch.mul(scan_15, optimizer_learning_rate)
+    sub_8 = torch.sub(mul_30, mul_31)
+    add_17 = torch.add(lstm_recurrent_kernel, sub_8)
+    # <prelude>/layers.nn:256: param bias: f32[4 * units] = if unit_forget_bias { lstm_forget_bias(units) }
+    mul_32 = torch.mul(lstm_bias_momentum, constant_12)
+    mul_33 = torch.mul(sum_8, optimizer_learning_rate)
+    sub_9 = torch.sub(mul_32, mul_33)
+    add_18 = torch.add(lstm_bias, sub_9)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    mul_34 = torch.mul(dense_kernel_momentum, constant_12)
+    mul_35 = torch.mul(matmul_5, optimizer_learning_rate)
+    sub_10 = torch.sub(mul_34, mul_35)
+    add_19 = torch.add(dense_kernel, sub_10)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    mul_36 = torch.mul(dense_bias_momentum, constant_12)
+    mul_37 = torch.mul(sum_7, optimizer_learning_rate)
+    sub_11 = torch.sub(mul_36, mul_37)
+    add_20 = torch.add(dense_bias, sub_11)
+    return (add_15, add_16, add_17, add_18, add_19, add_20, add_14, optimizer_learning_rate, sub_6, sub_7, sub_8, sub_9, sub_10, sub_11, add_2, add_3, add_4, add_5, neg, select_1, select_3)
 
 
-def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, tokens, y):
+def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bias, dense_kernel, dense_bias, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, tokens, y):
     B = tokens.shape[0]
-    # <prelude>/layers.nn:187: return one_hot(cast(x, i32), input_dim) @ embeddings
+    # <prelude>/layers.nn:190: return one_hot(cast(x, i32), input_dim) @ embeddings
     one_hot = (tokens.unsqueeze(-1) == torch.arange(10, device=tokens.device)).to(torch.float32)
     matmul = torch.matmul(one_hot, embedding_embeddings)
-    # <prelude>/layers.nn:256: projected = x @ kernel
+    # <prelude>/layers.nn:259: projected = x @ kernel
     matmul_1 = torch.matmul(matmul, lstm_kernel)
-    # <prelude>/layers.nn:257: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
+    # <prelude>/layers.nn:260: steps = time_major(if use_bias { projected + bias } else { projected }, go_backwards)
     add = torch.add(matmul_1, lstm_bias)
-    # <prelude>/layers.nn:196: steps = moveaxis(x, 1, 0)
+    # <prelude>/layers.nn:199: steps = moveaxis(x, 1, 0)
     transpose = torch.permute(add, (1, 0, 2))
-    # <prelude>/layers.nn:205: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
+    # <prelude>/layers.nn:208: fn zero_state(x, units) = broadcast_to(0.0, [shape(x)[0], units])
     constant = torch.full((), 0.0, dtype=torch.float32)
     broadcast = torch.broadcast_to(constant, (B, 16))
-    # <prelude>/layers.nn:261: carry, ys = scan(step, [zero, zero], steps)
+    # <prelude>/layers.nn:264: carry, ys = scan(step, [zero, zero], steps)
     def step(lstm_recurrent_kernel_1, carry0, carry1, x0):
-        # <prelude>/layers.nn:233: z = projected + h @ recurrent_kernel
+        # <prelude>/layers.nn:236: z = projected + h @ recurrent_kernel
         matmul_2 = torch.matmul(carry0, lstm_recurrent_kernel_1)
         z = torch.add(x0, matmul_2)
-        # <prelude>/layers.nn:234: i = recurrent_activation(z[:, :units])
+        # <prelude>/layers.nn:237: i = recurrent_activation(z[:, :units])
         slice_1 = z[:, 0:16]
         i = torch.sigmoid(slice_1)
-        # <prelude>/layers.nn:235: f = recurrent_activation(z[:, units:2 * units])
+        # <prelude>/layers.nn:238: f = recurrent_activation(z[:, units:2 * units])
         slice_2 = z[:, 16:32]
         f = torch.sigmoid(slice_2)
-        # <prelude>/layers.nn:236: g = activation(z[:, 2 * units:3 * units])
+        # <prelude>/layers.nn:239: g = activation(z[:, 2 * units:3 * units])
         slice_3 = z[:, 32:48]
         g = torch.tanh(slice_3)
-        # <prelude>/layers.nn:237: o = recurrent_activation(z[:, 3 * units:])
+        # <prelude>/layers.nn:240: o = recurrent_activation(z[:, 3 * units:])
         slice_4 = z[:, 48:64]
         o = torch.sigmoid(slice_4)
-        # <prelude>/layers.nn:238: new_c = f * c + i * g
+        # <prelude>/layers.nn:241: new_c = f * c + i * g
         mul = torch.mul(f, carry1)
         mul_1 = torch.mul(i, g)
         new_c = torch.add(mul, mul_1)
-        # <prelude>/layers.nn:239: new_h = o * activation(new_c)
+        # <prelude>/layers.nn:242: new_h = o * activation(new_c)
         tanh = torch.tanh(new_c)
         new_h = torch.mul(o, tanh)
         return (new_h, new_c, new_h)
@@ -592,9 +616,9 @@ def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bia
         carry = out[:2]
         outputs.append(out[2:])
     scan, scan_1, scan_2 = carry[0], carry[1], torch.stack([step_out[0] for step_out in outputs])
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = torch.matmul(scan, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul_3, dense_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_1, dim=(1,), keepdim=True)
@@ -621,12 +645,30 @@ def eval_step(embedding_embeddings, lstm_kernel, lstm_recurrent_kernel, lstm_bia
     sum_3 = torch.sum(mul_2, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(div, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
-    return (neg, mean_1)
+    # examples/lstm_sequences.nn:13: loss             = sparse_categorical_crossentropy   # labels are 0 (2 first) or 1 (1 first)
+    size = torch.tensor(tokens.shape[0], dtype=torch.float32)
+    # examples/lstm_sequences.nn:15: metrics          = [sparse_categorical_accuracy]
+    mul_3 = torch.mul(neg, size)
+    add_2 = torch.add(loss_total, mul_3)
+    add_3 = torch.add(loss_count, size)
+    eq_1 = torch.eq(add_3, constant)
+    constant_3 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_3, add_3)
+    div_2 = torch.div(add_2, select)
+    select_1 = torch.where(eq_1, constant, div_2)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_4 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_5 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_5, constant)
+    select_2 = torch.where(eq_2, constant_3, add_5)
+    div_3 = torch.div(add_4, select_2)
+    select_3 = torch.where(eq_2, constant, div_3)
+    return (add_2, add_3, add_4, add_5, neg, select_1, select_3)
 
 
 def compiled(backend="inductor"):
@@ -653,6 +695,7 @@ class Model(torch.nn.Module):
         for name, value in zip(self.variable_names, values[6:]):
             self.register_buffer(name, value.clone())
         self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_embedding_embeddings_momentum', 'state_lstm_kernel_momentum', 'state_lstm_recurrent_kernel_momentum', 'state_lstm_bias_momentum', 'state_dense_kernel_momentum', 'state_dense_bias_momentum')
+        self.metric_names = ('metric_loss_total', 'metric_loss_count', 'metric_sparse_categorical_accuracy_total', 'metric_sparse_categorical_accuracy_count')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
                 ('state_optimizer_iterations', torch.int32, (), 0),
@@ -665,6 +708,20 @@ class Model(torch.nn.Module):
                 ('state_dense_bias_momentum', torch.float32, (2,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        for name, dtype, shape, value in (
+                ('metric_loss_total', torch.float32, (), 0.0),
+                ('metric_loss_count', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_total', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_count', torch.float32, (), 0.0),
+        ):
+            self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        self.initial_metrics = [getattr(self, name).clone()
+                                for name in self.metric_names]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for name, value in zip(self.metric_names, self.initial_metrics):
+            getattr(self, name).copy_(value)
 
     def ordered_params(self):
         """The parameters in the order the functions take them."""
@@ -677,10 +734,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def train_step(self, tokens, y):
-        """One optimizer step in place; returns the loss and the metrics before it."""
+        """One optimizer step in place; returns the loss and the metrics, this batch folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
         tensors += [getattr(self, name) for name in self.state_names]
+        tensors += [getattr(self, name) for name in self.metric_names]
         results = self.functions['train_step'](*tensors, tokens, y)
         for tensor, value in zip(tensors, results):
             tensor.copy_(value)
@@ -689,7 +747,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def evaluate(self, tokens, y):
-        """The loss and the metrics on one batch."""
+        """The loss on one batch, and the metrics with it folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
-        return self.functions['eval_step'](*tensors, tokens, y)
+        metrics = [getattr(self, name) for name in self.metric_names]
+        results = self.functions['eval_step'](*tensors, *metrics, tokens, y)
+        for tensor, value in zip(metrics, results):
+            tensor.copy_(value)
+        return results[len(metrics):]

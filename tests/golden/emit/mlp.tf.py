@@ -31,7 +31,14 @@ OPTIMIZER_STATE = (
     ('simple_dense_2/W/momentum', 'f32', (64, 3), 0.0),
     ('simple_dense_2/b/momentum', 'f32', (3,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -130,8 +137,8 @@ def predict(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, 
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, optimizer_iterations, optimizer_learning_rate, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, optimizer_iterations, optimizer_learning_rate, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = tf.shape(x)[0]
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul = tf.linalg.matmul(x, simple_dense_W)
@@ -171,122 +178,141 @@ def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_
     sum_3 = tf.reduce_sum(mul, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(div, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
+    # examples/mlp.nn:21: loss       = sparse_categorical_crossentropy             # labels are class ids
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/mlp.nn:23: metrics    = [sparse_categorical_accuracy]
+    mul_1 = tf.multiply(neg, size)
+    add_3 = tf.add(loss_total, mul_1)
+    add_4 = tf.add(loss_count, size)
+    constant_2 = tf.constant(0.0, tf.float32)
+    eq_1 = tf.equal(add_4, constant_2)
+    constant_3 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_3, add_4)
+    div_2 = tf.math.divide(add_3, select)
+    select_1 = tf.where(eq_1, constant_2, div_2)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_5 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_6, constant_2)
+    select_2 = tf.where(eq_2, constant_3, add_6)
+    div_3 = tf.math.divide(add_5, select_2)
+    select_3 = tf.where(eq_2, constant_2, div_3)
     # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
-    constant_2 = tf.constant(1.0, tf.float32)
-    neg_1 = tf.negative(constant_2)
-    size = tf.cast(tf.shape(sum_3)[0], tf.float32)
-    div_2 = tf.math.divide(neg_1, size)
-    reshape = tf.reshape(div_2, (1,))
+    neg_1 = tf.negative(constant_3)
+    size_2 = tf.cast(tf.shape(sum_3)[0], tf.float32)
+    div_4 = tf.math.divide(neg_1, size_2)
+    reshape = tf.reshape(div_4, (1,))
     broadcast = tf.broadcast_to(reshape, (B,))
     reshape_1 = tf.reshape(broadcast, (B, 1))
     broadcast_1 = tf.broadcast_to(reshape_1, (B, 3))
-    mul_1 = tf.multiply(broadcast_1, one_hot)
+    mul_2 = tf.multiply(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = tf.math.divide(mul_1, minimum)
+    div_5 = tf.math.divide(mul_2, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_3 = tf.constant(0.0, tf.float32)
-    constant_4 = tf.constant(0.5, tf.float32)
-    constant_5 = tf.constant(1.0, tf.float32)
-    eq_1 = tf.equal(maximum, minimum)
-    eq_2 = tf.equal(constant_1, minimum)
-    select = tf.where(eq_2, constant_4, constant_5)
-    select_1 = tf.where(eq_1, select, constant_3)
-    mul_2 = tf.multiply(div_3, select_1)
-    eq_3 = tf.equal(div_1, maximum)
-    eq_4 = tf.equal(constant, maximum)
-    select_2 = tf.where(eq_4, constant_4, constant_5)
-    select_3 = tf.where(eq_3, select_2, constant_3)
-    mul_3 = tf.multiply(mul_2, select_3)
+    constant_4 = tf.constant(0.0, tf.float32)
+    constant_5 = tf.constant(0.5, tf.float32)
+    constant_6 = tf.constant(1.0, tf.float32)
+    eq_3 = tf.equal(maximum, minimum)
+    eq_4 = tf.equal(constant_1, minimum)
+    select_4 = tf.where(eq_4, constant_5, constant_6)
+    select_5 = tf.where(eq_3, select_4, constant_4)
+    mul_3 = tf.multiply(div_5, select_5)
+    eq_5 = tf.equal(div_1, maximum)
+    eq_6 = tf.equal(constant, maximum)
+    select_6 = tf.where(eq_6, constant_5, constant_6)
+    select_7 = tf.where(eq_5, select_6, constant_4)
+    mul_4 = tf.multiply(mul_3, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = tf.math.divide(mul_3, sum_2)
-    mul_4 = tf.multiply(div_4, div_1)
-    neg_2 = tf.negative(mul_4)
-    sum_4 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
-    reshape_2 = tf.reshape(sum_4, (B, 1))
+    div_6 = tf.math.divide(mul_4, sum_2)
+    mul_5 = tf.multiply(div_6, div_1)
+    neg_2 = tf.negative(mul_5)
+    sum_5 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
+    reshape_2 = tf.reshape(sum_5, (B, 1))
     broadcast_2 = tf.broadcast_to(reshape_2, (B, 3))
-    add_3 = tf.add(div_4, broadcast_2)
+    add_7 = tf.add(div_6, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = tf.math.divide(add_3, sum_1)
-    mul_5 = tf.multiply(div_5, div)
-    neg_3 = tf.negative(mul_5)
-    sum_5 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
-    reshape_3 = tf.reshape(sum_5, (B, 1))
+    div_7 = tf.math.divide(add_7, sum_1)
+    mul_6 = tf.multiply(div_7, div)
+    neg_3 = tf.negative(mul_6)
+    sum_6 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
+    reshape_3 = tf.reshape(sum_6, (B, 1))
     broadcast_3 = tf.broadcast_to(reshape_3, (B, 3))
-    add_4 = tf.add(div_5, broadcast_3)
+    add_8 = tf.add(div_7, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_6 = tf.multiply(add_4, exp)
+    mul_7 = tf.multiply(add_8, exp)
     # examples/mlp.nn:9 (gradient of `add`): return activation(x @ W + b)
-    sum_6 = tf.reduce_sum(mul_6, axis=(0,), keepdims=False)
+    sum_7 = tf.reduce_sum(mul_7, axis=(0,), keepdims=False)
     transpose = tf.transpose(simple_dense_2_W, (1, 0))
-    matmul_3 = tf.linalg.matmul(mul_6, transpose)
+    matmul_3 = tf.linalg.matmul(mul_7, transpose)
     transpose_1 = tf.transpose(relu_1, (1, 0))
-    matmul_4 = tf.linalg.matmul(transpose_1, mul_6)
+    matmul_4 = tf.linalg.matmul(transpose_1, mul_7)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt = tf.greater(add_1, constant_3)
-    select_4 = tf.where(gt, matmul_3, constant_3)
+    gt = tf.greater(add_1, constant_4)
+    select_8 = tf.where(gt, matmul_3, constant_4)
     # examples/mlp.nn:9 (gradient of `add`): return activation(x @ W + b)
-    sum_7 = tf.reduce_sum(select_4, axis=(0,), keepdims=False)
+    sum_8 = tf.reduce_sum(select_8, axis=(0,), keepdims=False)
     transpose_2 = tf.transpose(simple_dense_1_W, (1, 0))
-    matmul_5 = tf.linalg.matmul(select_4, transpose_2)
+    matmul_5 = tf.linalg.matmul(select_8, transpose_2)
     transpose_3 = tf.transpose(relu, (1, 0))
-    matmul_6 = tf.linalg.matmul(transpose_3, select_4)
+    matmul_6 = tf.linalg.matmul(transpose_3, select_8)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_1 = tf.greater(add, constant_3)
-    select_5 = tf.where(gt_1, matmul_5, constant_3)
+    gt_1 = tf.greater(add, constant_4)
+    select_9 = tf.where(gt_1, matmul_5, constant_4)
     # examples/mlp.nn:9 (gradient of `add`): return activation(x @ W + b)
-    sum_8 = tf.reduce_sum(select_5, axis=(0,), keepdims=False)
+    sum_9 = tf.reduce_sum(select_9, axis=(0,), keepdims=False)
     transpose_4 = tf.transpose(x, (1, 0))
-    matmul_7 = tf.linalg.matmul(transpose_4, select_5)
+    matmul_7 = tf.linalg.matmul(transpose_4, select_9)
     # examples/mlp.nn:22: optimizer  = SGD(learning_rate=0.1, momentum=0.9)
-    constant_6 = tf.constant(1, tf.int32)
-    add_5 = tf.add(optimizer_iterations, constant_6)
+    constant_7 = tf.constant(1, tf.int32)
+    add_9 = tf.add(optimizer_iterations, constant_7)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    constant_7 = tf.constant(0.9, tf.float32)
-    mul_7 = tf.multiply(simple_dense_W_momentum, constant_7)
-    mul_8 = tf.multiply(matmul_7, optimizer_learning_rate)
-    sub_1 = tf.subtract(mul_7, mul_8)
-    add_6 = tf.add(simple_dense_W, sub_1)
+    constant_8 = tf.constant(0.9, tf.float32)
+    mul_8 = tf.multiply(simple_dense_W_momentum, constant_8)
+    mul_9 = tf.multiply(matmul_7, optimizer_learning_rate)
+    sub_1 = tf.subtract(mul_8, mul_9)
+    add_10 = tf.add(simple_dense_W, sub_1)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_9 = tf.multiply(simple_dense_b_momentum, constant_7)
-    mul_10 = tf.multiply(sum_8, optimizer_learning_rate)
-    sub_2 = tf.subtract(mul_9, mul_10)
-    add_7 = tf.add(simple_dense_b, sub_2)
+    mul_10 = tf.multiply(simple_dense_b_momentum, constant_8)
+    mul_11 = tf.multiply(sum_9, optimizer_learning_rate)
+    sub_2 = tf.subtract(mul_10, mul_11)
+    add_11 = tf.add(simple_dense_b, sub_2)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_11 = tf.multiply(simple_dense_1_W_momentum, constant_7)
-    mul_12 = tf.multiply(matmul_6, optimizer_learning_rate)
-    sub_3 = tf.subtract(mul_11, mul_12)
-    add_8 = tf.add(simple_dense_1_W, sub_3)
+    mul_12 = tf.multiply(simple_dense_1_W_momentum, constant_8)
+    mul_13 = tf.multiply(matmul_6, optimizer_learning_rate)
+    sub_3 = tf.subtract(mul_12, mul_13)
+    add_12 = tf.add(simple_dense_1_W, sub_3)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_13 = tf.multiply(simple_dense_1_b_momentum, constant_7)
-    mul_14 = tf.multiply(sum_7, optimizer_learning_rate)
-    sub_4 = tf.subtract(mul_13, mul_14)
-    add_9 = tf.add(simple_dense_1_b, sub_4)
+    mul_14 = tf.multiply(simple_dense_1_b_momentum, constant_8)
+    mul_15 = tf.multiply(sum_8, optimizer_learning_rate)
+    sub_4 = tf.subtract(mul_14, mul_15)
+    add_13 = tf.add(simple_dense_1_b, sub_4)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_15 = tf.multiply(simple_dense_2_W_momentum, constant_7)
-    mul_16 = tf.multiply(matmul_4, optimizer_learning_rate)
-    sub_5 = tf.subtract(mul_15, mul_16)
-    add_10 = tf.add(simple_dense_2_W, sub_5)
+    mul_16 = tf.multiply(simple_dense_2_W_momentum, constant_8)
+    mul_17 = tf.multiply(matmul_4, optimizer_learning_rate)
+    sub_5 = tf.subtract(mul_16, mul_17)
+    add_14 = tf.add(simple_dense_2_W, sub_5)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_17 = tf.multiply(simple_dense_2_b_momentum, constant_7)
-    mul_18 = tf.multiply(sum_6, optimizer_learning_rate)
-    sub_6 = tf.subtract(mul_17, mul_18)
-    add_11 = tf.add(simple_dense_2_b, sub_6)
-    return (add_6, add_7, add_8, add_9, add_10, add_11, add_5, optimizer_learning_rate, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, neg, mean_1)
+    mul_18 = tf.multiply(simple_dense_2_b_momentum, constant_8)
+    mul_19 = tf.multiply(sum_7, optimizer_learning_rate)
+    sub_6 = tf.subtract(mul_18, mul_19)
+    add_15 = tf.add(simple_dense_2_b, sub_6)
+    return (add_10, add_11, add_12, add_13, add_14, add_15, add_9, optimizer_learning_rate, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, add_3, add_4, add_5, add_6, neg, select_1, select_3)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = tf.shape(x)[0]
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul = tf.linalg.matmul(x, simple_dense_W)
     add = tf.add(matmul, simple_dense_b)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
+    constant = tf.constant(0.0, tf.float32)
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul_1 = tf.linalg.matmul(relu, simple_dense_1_W)
     add_1 = tf.add(matmul_1, simple_dense_1_b)
@@ -309,10 +335,10 @@ def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b
     sum_2 = tf.reduce_sum(classes_last, axis=(1,), keepdims=True)
     div = tf.math.divide(classes_last, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant = tf.constant(1e-07, tf.float32)
-    maximum = tf.maximum(div, constant)
-    constant_1 = tf.constant(0.9999999, tf.float32)
-    minimum = tf.minimum(maximum, constant_1)
+    constant_1 = tf.constant(1e-07, tf.float32)
+    maximum = tf.maximum(div, constant_1)
+    constant_2 = tf.constant(0.9999999, tf.float32)
+    minimum = tf.minimum(maximum, constant_2)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = tf.math.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -320,17 +346,36 @@ def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b
     sum_3 = tf.reduce_sum(mul, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(classes_last, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
-    return (neg, mean_1)
+    # examples/mlp.nn:21: loss       = sparse_categorical_crossentropy             # labels are class ids
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/mlp.nn:23: metrics    = [sparse_categorical_accuracy]
+    mul_1 = tf.multiply(neg, size)
+    add_3 = tf.add(loss_total, mul_1)
+    add_4 = tf.add(loss_count, size)
+    eq_1 = tf.equal(add_4, constant)
+    constant_3 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_3, add_4)
+    div_1 = tf.math.divide(add_3, select)
+    select_1 = tf.where(eq_1, constant, div_1)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_5 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_6, constant)
+    select_2 = tf.where(eq_2, constant_3, add_6)
+    div_2 = tf.math.divide(add_5, select_2)
+    select_3 = tf.where(eq_2, constant, div_2)
+    return (add_3, add_4, add_5, add_6, neg, select_1, select_3)
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters, state and optimizer slots are
-    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
+    """The program as a `tf.Module`: parameters, state, optimizer slots and metric
+    variables are `tf.Variable`s (drawn by `init(seed)`), methods run the compiled
+    functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
@@ -354,6 +399,16 @@ class Model(tf.Module):
                 ('simple_dense_2_W_momentum', tf.float32, (64, 3), 0.0),
                 ('simple_dense_2_b_momentum', tf.float32, (3,), 0.0),
             )]
+        self.metric_state = [
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
+            for name, dtype, shape, value in (
+                ('loss_total', tf.float32, (), 0.0),
+                ('loss_count', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_total', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_count', tf.float32, (), 0.0),
+            )]
+        self.initial_metric_state = [tf.identity(v) for v in self.metric_state]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32)])
     def __call__(self, x):
@@ -362,8 +417,9 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def train_step(self, x, y):
-        """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.state + self.optimizer_state
+        """One optimizer step; returns the loss and the metrics, this batch folded in."""
+        variables = (self.params + self.state + self.optimizer_state
+                     + self.metric_state)
         results = train_step(*variables, x, y)
         for variable, value in zip(variables, results):
             variable.assign(value)
@@ -372,5 +428,13 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
-        return eval_step(*self.params, *self.state, x, y)
+        """The loss on one batch, and the metrics with it folded in."""
+        results = eval_step(*self.params, *self.state, *self.metric_state, x, y)
+        for variable, value in zip(self.metric_state, results):
+            variable.assign(value)
+        return results[len(self.metric_state):]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for variable, value in zip(self.metric_state, self.initial_metric_state):
+            variable.assign(value)

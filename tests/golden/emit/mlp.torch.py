@@ -31,7 +31,14 @@ OPTIMIZER_STATE = (
     ('simple_dense_2/W/momentum', 'f32', (64, 3), 0.0),
     ('simple_dense_2/b/momentum', 'f32', (3,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -127,7 +134,7 @@ def predict(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, 
     return (div,)
 
 
-def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, optimizer_iterations, optimizer_learning_rate, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, x, y):
+def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, optimizer_iterations, optimizer_learning_rate, simple_dense_W_momentum, simple_dense_b_momentum, simple_dense_1_W_momentum, simple_dense_1_b_momentum, simple_dense_2_W_momentum, simple_dense_2_b_momentum, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = x.shape[0]
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul = torch.matmul(x, simple_dense_W)
@@ -167,121 +174,140 @@ def train_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_
     sum_3 = torch.sum(mul, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(div, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
+    # examples/mlp.nn:21: loss       = sparse_categorical_crossentropy             # labels are class ids
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/mlp.nn:23: metrics    = [sparse_categorical_accuracy]
+    mul_1 = torch.mul(neg, size)
+    add_3 = torch.add(loss_total, mul_1)
+    add_4 = torch.add(loss_count, size)
+    constant_2 = torch.full((), 0.0, dtype=torch.float32)
+    eq_1 = torch.eq(add_4, constant_2)
+    constant_3 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_3, add_4)
+    div_2 = torch.div(add_3, select)
+    select_1 = torch.where(eq_1, constant_2, div_2)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_5 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_6, constant_2)
+    select_2 = torch.where(eq_2, constant_3, add_6)
+    div_3 = torch.div(add_5, select_2)
+    select_3 = torch.where(eq_2, constant_2, div_3)
     # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
-    constant_2 = torch.full((), 1.0, dtype=torch.float32)
-    neg_1 = torch.neg(constant_2)
-    size = torch.tensor(sum_3.shape[0], dtype=torch.float32)
-    div_2 = torch.div(neg_1, size)
-    reshape = torch.reshape(div_2, (1,))
+    neg_1 = torch.neg(constant_3)
+    size_2 = torch.tensor(sum_3.shape[0], dtype=torch.float32)
+    div_4 = torch.div(neg_1, size_2)
+    reshape = torch.reshape(div_4, (1,))
     broadcast = torch.broadcast_to(reshape, (B,))
     reshape_1 = torch.reshape(broadcast, (B, 1))
     broadcast_1 = torch.broadcast_to(reshape_1, (B, 3))
-    mul_1 = torch.mul(broadcast_1, one_hot)
+    mul_2 = torch.mul(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = torch.div(mul_1, minimum)
+    div_5 = torch.div(mul_2, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_3 = torch.full((), 0.0, dtype=torch.float32)
-    constant_4 = torch.full((), 0.5, dtype=torch.float32)
-    constant_5 = torch.full((), 1.0, dtype=torch.float32)
-    eq_1 = torch.eq(maximum, minimum)
-    eq_2 = torch.eq(constant_1, minimum)
-    select = torch.where(eq_2, constant_4, constant_5)
-    select_1 = torch.where(eq_1, select, constant_3)
-    mul_2 = torch.mul(div_3, select_1)
-    eq_3 = torch.eq(div_1, maximum)
-    eq_4 = torch.eq(constant, maximum)
-    select_2 = torch.where(eq_4, constant_4, constant_5)
-    select_3 = torch.where(eq_3, select_2, constant_3)
-    mul_3 = torch.mul(mul_2, select_3)
+    constant_4 = torch.full((), 0.0, dtype=torch.float32)
+    constant_5 = torch.full((), 0.5, dtype=torch.float32)
+    constant_6 = torch.full((), 1.0, dtype=torch.float32)
+    eq_3 = torch.eq(maximum, minimum)
+    eq_4 = torch.eq(constant_1, minimum)
+    select_4 = torch.where(eq_4, constant_5, constant_6)
+    select_5 = torch.where(eq_3, select_4, constant_4)
+    mul_3 = torch.mul(div_5, select_5)
+    eq_5 = torch.eq(div_1, maximum)
+    eq_6 = torch.eq(constant, maximum)
+    select_6 = torch.where(eq_6, constant_5, constant_6)
+    select_7 = torch.where(eq_5, select_6, constant_4)
+    mul_4 = torch.mul(mul_3, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = torch.div(mul_3, sum_2)
-    mul_4 = torch.mul(div_4, div_1)
-    neg_2 = torch.neg(mul_4)
-    sum_4 = torch.sum(neg_2, dim=(1,), keepdim=False)
-    reshape_2 = torch.reshape(sum_4, (B, 1))
+    div_6 = torch.div(mul_4, sum_2)
+    mul_5 = torch.mul(div_6, div_1)
+    neg_2 = torch.neg(mul_5)
+    sum_5 = torch.sum(neg_2, dim=(1,), keepdim=False)
+    reshape_2 = torch.reshape(sum_5, (B, 1))
     broadcast_2 = torch.broadcast_to(reshape_2, (B, 3))
-    add_3 = torch.add(div_4, broadcast_2)
+    add_7 = torch.add(div_6, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = torch.div(add_3, sum_1)
-    mul_5 = torch.mul(div_5, div)
-    neg_3 = torch.neg(mul_5)
-    sum_5 = torch.sum(neg_3, dim=(1,), keepdim=False)
-    reshape_3 = torch.reshape(sum_5, (B, 1))
+    div_7 = torch.div(add_7, sum_1)
+    mul_6 = torch.mul(div_7, div)
+    neg_3 = torch.neg(mul_6)
+    sum_6 = torch.sum(neg_3, dim=(1,), keepdim=False)
+    reshape_3 = torch.reshape(sum_6, (B, 1))
     broadcast_3 = torch.broadcast_to(reshape_3, (B, 3))
-    add_4 = torch.add(div_5, broadcast_3)
+    add_8 = torch.add(div_7, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_6 = torch.mul(add_4, exp)
+    mul_7 = torch.mul(add_8, exp)
     # examples/mlp.nn:9 (gradient of `add`): return activation(x @ W + b)
-    sum_6 = torch.sum(mul_6, dim=(0,), keepdim=False)
+    sum_7 = torch.sum(mul_7, dim=(0,), keepdim=False)
     transpose = torch.permute(simple_dense_2_W, (1, 0))
-    matmul_3 = torch.matmul(mul_6, transpose)
+    matmul_3 = torch.matmul(mul_7, transpose)
     transpose_1 = torch.permute(relu_1, (1, 0))
-    matmul_4 = torch.matmul(transpose_1, mul_6)
+    matmul_4 = torch.matmul(transpose_1, mul_7)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt = torch.gt(add_1, constant_3)
-    select_4 = torch.where(gt, matmul_3, constant_3)
+    gt = torch.gt(add_1, constant_4)
+    select_8 = torch.where(gt, matmul_3, constant_4)
     # examples/mlp.nn:9 (gradient of `add`): return activation(x @ W + b)
-    sum_7 = torch.sum(select_4, dim=(0,), keepdim=False)
+    sum_8 = torch.sum(select_8, dim=(0,), keepdim=False)
     transpose_2 = torch.permute(simple_dense_1_W, (1, 0))
-    matmul_5 = torch.matmul(select_4, transpose_2)
+    matmul_5 = torch.matmul(select_8, transpose_2)
     transpose_3 = torch.permute(relu, (1, 0))
-    matmul_6 = torch.matmul(transpose_3, select_4)
+    matmul_6 = torch.matmul(transpose_3, select_8)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_1 = torch.gt(add, constant_3)
-    select_5 = torch.where(gt_1, matmul_5, constant_3)
+    gt_1 = torch.gt(add, constant_4)
+    select_9 = torch.where(gt_1, matmul_5, constant_4)
     # examples/mlp.nn:9 (gradient of `add`): return activation(x @ W + b)
-    sum_8 = torch.sum(select_5, dim=(0,), keepdim=False)
+    sum_9 = torch.sum(select_9, dim=(0,), keepdim=False)
     transpose_4 = torch.permute(x, (1, 0))
-    matmul_7 = torch.matmul(transpose_4, select_5)
+    matmul_7 = torch.matmul(transpose_4, select_9)
     # examples/mlp.nn:22: optimizer  = SGD(learning_rate=0.1, momentum=0.9)
-    constant_6 = torch.full((), 1, dtype=torch.int32)
-    add_5 = torch.add(optimizer_iterations, constant_6)
+    constant_7 = torch.full((), 1, dtype=torch.int32)
+    add_9 = torch.add(optimizer_iterations, constant_7)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    constant_7 = torch.full((), 0.9, dtype=torch.float32)
-    mul_7 = torch.mul(simple_dense_W_momentum, constant_7)
-    mul_8 = torch.mul(matmul_7, optimizer_learning_rate)
-    sub_1 = torch.sub(mul_7, mul_8)
-    add_6 = torch.add(simple_dense_W, sub_1)
+    constant_8 = torch.full((), 0.9, dtype=torch.float32)
+    mul_8 = torch.mul(simple_dense_W_momentum, constant_8)
+    mul_9 = torch.mul(matmul_7, optimizer_learning_rate)
+    sub_1 = torch.sub(mul_8, mul_9)
+    add_10 = torch.add(simple_dense_W, sub_1)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_9 = torch.mul(simple_dense_b_momentum, constant_7)
-    mul_10 = torch.mul(sum_8, optimizer_learning_rate)
-    sub_2 = torch.sub(mul_9, mul_10)
-    add_7 = torch.add(simple_dense_b, sub_2)
+    mul_10 = torch.mul(simple_dense_b_momentum, constant_8)
+    mul_11 = torch.mul(sum_9, optimizer_learning_rate)
+    sub_2 = torch.sub(mul_10, mul_11)
+    add_11 = torch.add(simple_dense_b, sub_2)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_11 = torch.mul(simple_dense_1_W_momentum, constant_7)
-    mul_12 = torch.mul(matmul_6, optimizer_learning_rate)
-    sub_3 = torch.sub(mul_11, mul_12)
-    add_8 = torch.add(simple_dense_1_W, sub_3)
+    mul_12 = torch.mul(simple_dense_1_W_momentum, constant_8)
+    mul_13 = torch.mul(matmul_6, optimizer_learning_rate)
+    sub_3 = torch.sub(mul_12, mul_13)
+    add_12 = torch.add(simple_dense_1_W, sub_3)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_13 = torch.mul(simple_dense_1_b_momentum, constant_7)
-    mul_14 = torch.mul(sum_7, optimizer_learning_rate)
-    sub_4 = torch.sub(mul_13, mul_14)
-    add_9 = torch.add(simple_dense_1_b, sub_4)
+    mul_14 = torch.mul(simple_dense_1_b_momentum, constant_8)
+    mul_15 = torch.mul(sum_8, optimizer_learning_rate)
+    sub_4 = torch.sub(mul_14, mul_15)
+    add_13 = torch.add(simple_dense_1_b, sub_4)
     # examples/mlp.nn:7: param W: f32[in, units] = glorot_uniform      # Keras' default kernel initializer
-    mul_15 = torch.mul(simple_dense_2_W_momentum, constant_7)
-    mul_16 = torch.mul(matmul_4, optimizer_learning_rate)
-    sub_5 = torch.sub(mul_15, mul_16)
-    add_10 = torch.add(simple_dense_2_W, sub_5)
+    mul_16 = torch.mul(simple_dense_2_W_momentum, constant_8)
+    mul_17 = torch.mul(matmul_4, optimizer_learning_rate)
+    sub_5 = torch.sub(mul_16, mul_17)
+    add_14 = torch.add(simple_dense_2_W, sub_5)
     # examples/mlp.nn:8: param b: f32[units] = zeros
-    mul_17 = torch.mul(simple_dense_2_b_momentum, constant_7)
-    mul_18 = torch.mul(sum_6, optimizer_learning_rate)
-    sub_6 = torch.sub(mul_17, mul_18)
-    add_11 = torch.add(simple_dense_2_b, sub_6)
-    return (add_6, add_7, add_8, add_9, add_10, add_11, add_5, optimizer_learning_rate, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, neg, mean_1)
+    mul_18 = torch.mul(simple_dense_2_b_momentum, constant_8)
+    mul_19 = torch.mul(sum_7, optimizer_learning_rate)
+    sub_6 = torch.sub(mul_18, mul_19)
+    add_15 = torch.add(simple_dense_2_b, sub_6)
+    return (add_10, add_11, add_12, add_13, add_14, add_15, add_9, optimizer_learning_rate, sub_1, sub_2, sub_3, sub_4, sub_5, sub_6, add_3, add_4, add_5, add_6, neg, select_1, select_3)
 
 
-def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, x, y):
+def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b, simple_dense_2_W, simple_dense_2_b, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = x.shape[0]
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul = torch.matmul(x, simple_dense_W)
     add = torch.add(matmul, simple_dense_b)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
+    constant = torch.full((), 0.0, dtype=torch.float32)
     # examples/mlp.nn:9: return activation(x @ W + b)
     matmul_1 = torch.matmul(relu, simple_dense_1_W)
     add_1 = torch.add(matmul_1, simple_dense_1_b)
@@ -304,10 +330,10 @@ def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b
     sum_2 = torch.sum(classes_last, dim=(1,), keepdim=True)
     div = torch.div(classes_last, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant = torch.full((), 1e-07, dtype=torch.float32)
-    maximum = torch.maximum(div, constant)
-    constant_1 = torch.full((), 0.9999999, dtype=torch.float32)
-    minimum = torch.minimum(maximum, constant_1)
+    constant_1 = torch.full((), 1e-07, dtype=torch.float32)
+    maximum = torch.maximum(div, constant_1)
+    constant_2 = torch.full((), 0.9999999, dtype=torch.float32)
+    minimum = torch.minimum(maximum, constant_2)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = torch.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -315,12 +341,30 @@ def eval_step(simple_dense_W, simple_dense_b, simple_dense_1_W, simple_dense_1_b
     sum_3 = torch.sum(mul, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(classes_last, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
-    return (neg, mean_1)
+    # examples/mlp.nn:21: loss       = sparse_categorical_crossentropy             # labels are class ids
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/mlp.nn:23: metrics    = [sparse_categorical_accuracy]
+    mul_1 = torch.mul(neg, size)
+    add_3 = torch.add(loss_total, mul_1)
+    add_4 = torch.add(loss_count, size)
+    eq_1 = torch.eq(add_4, constant)
+    constant_3 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_3, add_4)
+    div_1 = torch.div(add_3, select)
+    select_1 = torch.where(eq_1, constant, div_1)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_5 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_6 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_6, constant)
+    select_2 = torch.where(eq_2, constant_3, add_6)
+    div_2 = torch.div(add_5, select_2)
+    select_3 = torch.where(eq_2, constant, div_2)
+    return (add_3, add_4, add_5, add_6, neg, select_1, select_3)
 
 
 def compiled(backend="inductor"):
@@ -347,6 +391,7 @@ class Model(torch.nn.Module):
         for name, value in zip(self.variable_names, values[6:]):
             self.register_buffer(name, value.clone())
         self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_simple_dense_W_momentum', 'state_simple_dense_b_momentum', 'state_simple_dense_1_W_momentum', 'state_simple_dense_1_b_momentum', 'state_simple_dense_2_W_momentum', 'state_simple_dense_2_b_momentum')
+        self.metric_names = ('metric_loss_total', 'metric_loss_count', 'metric_sparse_categorical_accuracy_total', 'metric_sparse_categorical_accuracy_count')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
                 ('state_optimizer_iterations', torch.int32, (), 0),
@@ -359,6 +404,20 @@ class Model(torch.nn.Module):
                 ('state_simple_dense_2_b_momentum', torch.float32, (3,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        for name, dtype, shape, value in (
+                ('metric_loss_total', torch.float32, (), 0.0),
+                ('metric_loss_count', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_total', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_count', torch.float32, (), 0.0),
+        ):
+            self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        self.initial_metrics = [getattr(self, name).clone()
+                                for name in self.metric_names]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for name, value in zip(self.metric_names, self.initial_metrics):
+            getattr(self, name).copy_(value)
 
     def ordered_params(self):
         """The parameters in the order the functions take them."""
@@ -371,10 +430,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def train_step(self, x, y):
-        """One optimizer step in place; returns the loss and the metrics before it."""
+        """One optimizer step in place; returns the loss and the metrics, this batch folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
         tensors += [getattr(self, name) for name in self.state_names]
+        tensors += [getattr(self, name) for name in self.metric_names]
         results = self.functions['train_step'](*tensors, x, y)
         for tensor, value in zip(tensors, results):
             tensor.copy_(value)
@@ -383,7 +443,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
+        """The loss on one batch, and the metrics with it folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
-        return self.functions['eval_step'](*tensors, x, y)
+        metrics = [getattr(self, name) for name in self.metric_names]
+        results = self.functions['eval_step'](*tensors, *metrics, x, y)
+        for tensor, value in zip(metrics, results):
+            tensor.copy_(value)
+        return results[len(metrics):]

@@ -61,7 +61,14 @@ OPTIMIZER_STATE = (
     ('dense_5/bias/momentum', 'f32', (3,), 0.0),
     ('dense_5/bias/velocity', 'f32', (3,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -121,20 +128,20 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_kernel = _dslc_random_uniform(seed, shape=(2, 32), stream=0, low=-0.42008402520840293, high=0.42008402520840293)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_bias = tf.fill((32,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     residual_block_dense_1_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=2, low=-0.30618621784789724, high=0.30618621784789724)
-    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:35: param gamma: f32[features] = gamma_initializer
     residual_block_batch_normalization_gamma = tf.fill((32,), tf.constant(1.0, tf.float32))
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     residual_block_dense_2_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=5, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_3_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=7, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_4_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=10, low=-0.30618621784789724, high=0.30618621784789724)
     dense_5_kernel = _dslc_random_uniform(seed, shape=(32, 3), stream=12, low=-0.4140393356054125, high=0.4140393356054125)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_5_bias = tf.fill((3,), tf.constant(0.0, tf.float32))
     return (dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_dense_2_kernel, dense_bias, residual_block_1_dense_3_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_1_dense_4_kernel, dense_bias, dense_5_kernel, dense_5_bias, dense_bias, residual_block_batch_normalization_gamma, dense_bias, residual_block_batch_normalization_gamma)
 
@@ -142,78 +149,78 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((None, 2), tf.float32)])
 def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y = tf.linalg.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add = tf.add(y, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = tf.nn.relu(add)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_1 = tf.linalg.matmul(rectified, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m = tf.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v = tf.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     constant = tf.constant(0.001, tf.float32)
     add_1 = tf.add(v, constant)
     root = tf.math.rsqrt(add_1)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape = tf.reshape(residual_block_batch_normalization_gamma, (1, 32))
     inv = tf.multiply(root, reshape)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg = tf.negative(m)
     shift = tf.multiply(neg, inv)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_1 = tf.reshape(residual_block_batch_normalization_beta, (1, 32))
     offset = tf.add(shift, reshape_1)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul = tf.multiply(y_1, inv)
     add_2 = tf.add(mul, offset)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = tf.nn.relu(add_2)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_2 = tf.linalg.matmul(rectified_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     h = tf.add(y_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_3 = tf.add(rectified, h)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_2 = tf.nn.relu(add_3)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_3 = tf.linalg.matmul(rectified_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m_1 = tf.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v_1 = tf.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     add_4 = tf.add(v_1, constant)
     rsqrt = tf.math.rsqrt(add_4)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = tf.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_1 = tf.multiply(rsqrt, reshape_2)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg_1 = tf.negative(m_1)
     mul_2 = tf.multiply(neg_1, mul_1)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = tf.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_5 = tf.add(mul_2, reshape_3)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_3 = tf.multiply(y_3, mul_1)
     add_6 = tf.add(mul_3, add_5)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add_6)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = tf.linalg.matmul(relu, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_7 = tf.add(matmul, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_8 = tf.add(rectified_2, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_8)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = tf.linalg.matmul(relu_1, dense_5_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_9 = tf.add(matmul_1, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_9, axis=(1,), keepdims=True)
@@ -226,107 +233,107 @@ def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_bl
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, optimizer_iterations, optimizer_learning_rate, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, residual_block_dense_1_kernel_momentum, residual_block_dense_1_kernel_velocity, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_dense_2_kernel_momentum, residual_block_dense_2_kernel_velocity, residual_block_dense_2_bias_momentum, residual_block_dense_2_bias_velocity, residual_block_1_dense_3_kernel_momentum, residual_block_1_dense_3_kernel_velocity, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_dense_4_kernel_momentum, residual_block_1_dense_4_kernel_velocity, residual_block_1_dense_4_bias_momentum, residual_block_1_dense_4_bias_velocity, dense_5_kernel_momentum, dense_5_kernel_velocity, dense_5_bias_momentum, dense_5_bias_velocity, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, optimizer_iterations, optimizer_learning_rate, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, residual_block_dense_1_kernel_momentum, residual_block_dense_1_kernel_velocity, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_dense_2_kernel_momentum, residual_block_dense_2_kernel_velocity, residual_block_dense_2_bias_momentum, residual_block_dense_2_bias_velocity, residual_block_1_dense_3_kernel_momentum, residual_block_1_dense_3_kernel_velocity, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_dense_4_kernel_momentum, residual_block_1_dense_4_kernel_velocity, residual_block_1_dense_4_bias_momentum, residual_block_1_dense_4_bias_velocity, dense_5_kernel_momentum, dense_5_kernel_velocity, dense_5_bias_momentum, dense_5_bias_velocity, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = tf.linalg.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = tf.linalg.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:21: centered = x - mean(x, axis=axes, keepdims=true)
     mean = tf.reduce_mean(matmul_1, axis=(0,), keepdims=True)
     sub = tf.subtract(matmul_1, mean)
-    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:22: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = tf.square(sub)
     mean_1 = tf.reduce_mean(square, axis=(0,), keepdims=True)
-    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:43: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     constant = tf.constant(0.99, tf.float32)
     mul = tf.multiply(residual_block_batch_normalization_movin, constant)
     reshape = tf.reshape(mean, (32,))
     constant_1 = tf.constant(0.010000000000000009, tf.float32)
     mul_1 = tf.multiply(reshape, constant_1)
     add_1 = tf.add(mul, mul_1)
-    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:45: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_2 = tf.multiply(residual_block_batch_normalization_movin_1, constant)
     reshape_1 = tf.reshape(mean_1, (32,))
     mul_3 = tf.multiply(reshape_1, constant_1)
     add_2 = tf.add(mul_2, mul_3)
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     constant_2 = tf.constant(0.001, tf.float32)
     add_3 = tf.add(mean_1, constant_2)
     rsqrt = tf.math.rsqrt(add_3)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = tf.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul_4 = tf.multiply(rsqrt, reshape_2)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg = tf.negative(mean)
     mul_5 = tf.multiply(neg, mul_4)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = tf.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_4 = tf.add(mul_5, reshape_3)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_6 = tf.multiply(matmul_1, mul_4)
     add_5 = tf.add(mul_6, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_5)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = tf.linalg.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_6 = tf.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_7 = tf.add(relu, add_6)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = tf.nn.relu(add_7)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = tf.linalg.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:21: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = tf.reduce_mean(matmul_3, axis=(0,), keepdims=True)
     sub_1 = tf.subtract(matmul_3, mean_2)
-    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:22: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = tf.square(sub_1)
     mean_3 = tf.reduce_mean(square_1, axis=(0,), keepdims=True)
-    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:43: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     mul_7 = tf.multiply(residual_block_1_batch_normalization_1_m, constant)
     reshape_4 = tf.reshape(mean_2, (32,))
     mul_8 = tf.multiply(reshape_4, constant_1)
     add_8 = tf.add(mul_7, mul_8)
-    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:45: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_9 = tf.multiply(residual_block_1_batch_normalization_1_m_1, constant)
     reshape_5 = tf.reshape(mean_3, (32,))
     mul_10 = tf.multiply(reshape_5, constant_1)
     add_9 = tf.add(mul_9, mul_10)
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     add_10 = tf.add(mean_3, constant_2)
     rsqrt_1 = tf.math.rsqrt(add_10)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = tf.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_11 = tf.multiply(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg_1 = tf.negative(mean_2)
     mul_12 = tf.multiply(neg_1, mul_11)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = tf.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_11 = tf.add(mul_12, reshape_7)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_13 = tf.multiply(matmul_3, mul_11)
     add_12 = tf.add(mul_13, add_11)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = tf.nn.relu(add_12)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_4 = tf.linalg.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_13 = tf.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_14 = tf.add(relu_2, add_13)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = tf.nn.relu(add_14)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_5 = tf.linalg.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_15 = tf.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_15, axis=(1,), keepdims=True)
@@ -353,465 +360,484 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     sum_3 = tf.reduce_sum(mul_14, axis=(1,), keepdims=False)
     mean_4 = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg_2 = tf.negative(mean_4)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(div, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_5 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
+    # examples/residual_block.nn:24: loss             = sparse_categorical_crossentropy             # labels are class ids
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/residual_block.nn:26: metrics          = [sparse_categorical_accuracy]
+    mul_15 = tf.multiply(neg_2, size)
+    add_16 = tf.add(loss_total, mul_15)
+    add_17 = tf.add(loss_count, size)
+    constant_5 = tf.constant(0.0, tf.float32)
+    eq_1 = tf.equal(add_17, constant_5)
+    constant_6 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_6, add_17)
+    div_2 = tf.math.divide(add_16, select)
+    select_1 = tf.where(eq_1, constant_5, div_2)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_18 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_19 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_19, constant_5)
+    select_2 = tf.where(eq_2, constant_6, add_19)
+    div_3 = tf.math.divide(add_18, select_2)
+    select_3 = tf.where(eq_2, constant_5, div_3)
     # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
-    constant_5 = tf.constant(1.0, tf.float32)
-    neg_3 = tf.negative(constant_5)
-    size = tf.cast(tf.shape(sum_3)[0], tf.float32)
-    div_2 = tf.math.divide(neg_3, size)
-    reshape_8 = tf.reshape(div_2, (1,))
+    neg_3 = tf.negative(constant_6)
+    size_2 = tf.cast(tf.shape(sum_3)[0], tf.float32)
+    div_4 = tf.math.divide(neg_3, size_2)
+    reshape_8 = tf.reshape(div_4, (1,))
     broadcast = tf.broadcast_to(reshape_8, (B,))
     reshape_9 = tf.reshape(broadcast, (B, 1))
     broadcast_1 = tf.broadcast_to(reshape_9, (B, 3))
-    mul_15 = tf.multiply(broadcast_1, one_hot)
+    mul_16 = tf.multiply(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = tf.math.divide(mul_15, minimum)
+    div_5 = tf.math.divide(mul_16, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_6 = tf.constant(0.0, tf.float32)
-    constant_7 = tf.constant(0.5, tf.float32)
-    constant_8 = tf.constant(1.0, tf.float32)
-    eq_1 = tf.equal(maximum, minimum)
-    eq_2 = tf.equal(constant_4, minimum)
-    select = tf.where(eq_2, constant_7, constant_8)
-    select_1 = tf.where(eq_1, select, constant_6)
-    mul_16 = tf.multiply(div_3, select_1)
-    eq_3 = tf.equal(div_1, maximum)
-    eq_4 = tf.equal(constant_3, maximum)
-    select_2 = tf.where(eq_4, constant_7, constant_8)
-    select_3 = tf.where(eq_3, select_2, constant_6)
-    mul_17 = tf.multiply(mul_16, select_3)
+    constant_7 = tf.constant(0.0, tf.float32)
+    constant_8 = tf.constant(0.5, tf.float32)
+    constant_9 = tf.constant(1.0, tf.float32)
+    eq_3 = tf.equal(maximum, minimum)
+    eq_4 = tf.equal(constant_4, minimum)
+    select_4 = tf.where(eq_4, constant_8, constant_9)
+    select_5 = tf.where(eq_3, select_4, constant_7)
+    mul_17 = tf.multiply(div_5, select_5)
+    eq_5 = tf.equal(div_1, maximum)
+    eq_6 = tf.equal(constant_3, maximum)
+    select_6 = tf.where(eq_6, constant_8, constant_9)
+    select_7 = tf.where(eq_5, select_6, constant_7)
+    mul_18 = tf.multiply(mul_17, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = tf.math.divide(mul_17, sum_2)
-    mul_18 = tf.multiply(div_4, div_1)
-    neg_4 = tf.negative(mul_18)
-    sum_4 = tf.reduce_sum(neg_4, axis=(1,), keepdims=False)
-    reshape_10 = tf.reshape(sum_4, (B, 1))
+    div_6 = tf.math.divide(mul_18, sum_2)
+    mul_19 = tf.multiply(div_6, div_1)
+    neg_4 = tf.negative(mul_19)
+    sum_5 = tf.reduce_sum(neg_4, axis=(1,), keepdims=False)
+    reshape_10 = tf.reshape(sum_5, (B, 1))
     broadcast_2 = tf.broadcast_to(reshape_10, (B, 3))
-    add_16 = tf.add(div_4, broadcast_2)
+    add_20 = tf.add(div_6, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = tf.math.divide(add_16, sum_1)
-    mul_19 = tf.multiply(div_5, div)
-    neg_5 = tf.negative(mul_19)
-    sum_5 = tf.reduce_sum(neg_5, axis=(1,), keepdims=False)
-    reshape_11 = tf.reshape(sum_5, (B, 1))
+    div_7 = tf.math.divide(add_20, sum_1)
+    mul_20 = tf.multiply(div_7, div)
+    neg_5 = tf.negative(mul_20)
+    sum_6 = tf.reduce_sum(neg_5, axis=(1,), keepdims=False)
+    reshape_11 = tf.reshape(sum_6, (B, 1))
     broadcast_3 = tf.broadcast_to(reshape_11, (B, 3))
-    add_17 = tf.add(div_5, broadcast_3)
+    add_21 = tf.add(div_7, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_20 = tf.multiply(add_17, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = tf.reduce_sum(mul_20, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_21 = tf.multiply(add_21, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = tf.reduce_sum(mul_21, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose = tf.transpose(dense_5_kernel, (1, 0))
-    matmul_6 = tf.linalg.matmul(mul_20, transpose)
+    matmul_6 = tf.linalg.matmul(mul_21, transpose)
     transpose_1 = tf.transpose(relu_4, (1, 0))
-    matmul_7 = tf.linalg.matmul(transpose_1, mul_20)
+    matmul_7 = tf.linalg.matmul(transpose_1, mul_21)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt = tf.greater(add_14, constant_6)
-    select_4 = tf.where(gt, matmul_6, constant_6)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_7 = tf.reduce_sum(select_4, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt = tf.greater(add_14, constant_7)
+    select_8 = tf.where(gt, matmul_6, constant_7)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_8 = tf.reduce_sum(select_8, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_2 = tf.transpose(residual_block_1_dense_4_kernel, (1, 0))
-    matmul_8 = tf.linalg.matmul(select_4, transpose_2)
+    matmul_8 = tf.linalg.matmul(select_8, transpose_2)
     transpose_3 = tf.transpose(relu_3, (1, 0))
-    matmul_9 = tf.linalg.matmul(transpose_3, select_4)
+    matmul_9 = tf.linalg.matmul(transpose_3, select_8)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_1 = tf.greater(add_12, constant_6)
-    select_5 = tf.where(gt_1, matmul_8, constant_6)
-    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
-    sum_8 = tf.reduce_sum(select_5, axis=(0,), keepdims=False)
-    reshape_12 = tf.reshape(sum_8, (1, 32))
-    mul_21 = tf.multiply(select_5, mul_11)
-    mul_22 = tf.multiply(select_5, matmul_3)
-    sum_9 = tf.reduce_sum(mul_22, axis=(0,), keepdims=False)
-    reshape_13 = tf.reshape(sum_9, (1, 32))
-    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    gt_1 = tf.greater(add_12, constant_7)
+    select_9 = tf.where(gt_1, matmul_8, constant_7)
+    # <prelude>/layers.nn:53 (gradient of `add`): return x * inv + offset
+    sum_9 = tf.reduce_sum(select_9, axis=(0,), keepdims=False)
+    reshape_12 = tf.reshape(sum_9, (1, 32))
+    mul_22 = tf.multiply(select_9, mul_11)
+    mul_23 = tf.multiply(select_9, matmul_3)
+    sum_10 = tf.reduce_sum(mul_23, axis=(0,), keepdims=False)
+    reshape_13 = tf.reshape(sum_10, (1, 32))
+    # <prelude>/layers.nn:52 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_14 = tf.reshape(reshape_12, (32,))
-    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
-    mul_23 = tf.multiply(reshape_12, mul_11)
-    mul_24 = tf.multiply(reshape_12, neg_1)
-    add_18 = tf.add(reshape_13, mul_24)
-    neg_6 = tf.negative(mul_23)
-    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
-    mul_25 = tf.multiply(add_18, reshape_6)
-    mul_26 = tf.multiply(add_18, rsqrt_1)
-    reshape_15 = tf.reshape(mul_26, (32,))
-    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
-    constant_9 = tf.constant(-0.5, tf.float32)
-    div_6 = tf.math.divide(rsqrt_1, add_10)
-    mul_27 = tf.multiply(constant_9, div_6)
-    mul_28 = tf.multiply(mul_25, mul_27)
-    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
-    size_1 = tf.cast(tf.shape(square_1)[0], tf.float32)
-    div_7 = tf.math.divide(mul_28, size_1)
-    broadcast_4 = tf.broadcast_to(div_7, (B, 32))
-    constant_10 = tf.constant(2.0, tf.float32)
-    mul_29 = tf.multiply(sub_1, constant_10)
-    mul_30 = tf.multiply(broadcast_4, mul_29)
-    size_2 = tf.cast(tf.shape(matmul_3)[0], tf.float32)
-    div_8 = tf.math.divide(neg_6, size_2)
-    broadcast_5 = tf.broadcast_to(div_8, (B, 32))
-    add_19 = tf.add(mul_21, broadcast_5)
-    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
-    neg_7 = tf.negative(mul_30)
-    sum_10 = tf.reduce_sum(neg_7, axis=(0,), keepdims=False)
-    reshape_16 = tf.reshape(sum_10, (1, 32))
-    add_20 = tf.add(add_19, mul_30)
-    div_9 = tf.math.divide(reshape_16, size_2)
-    broadcast_6 = tf.broadcast_to(div_9, (B, 32))
-    add_21 = tf.add(add_20, broadcast_6)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:51 (gradient of `mul`): shift = -m * inv
+    mul_24 = tf.multiply(reshape_12, mul_11)
+    mul_25 = tf.multiply(reshape_12, neg_1)
+    add_22 = tf.add(reshape_13, mul_25)
+    neg_6 = tf.negative(mul_24)
+    # <prelude>/layers.nn:50 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    mul_26 = tf.multiply(add_22, reshape_6)
+    mul_27 = tf.multiply(add_22, rsqrt_1)
+    reshape_15 = tf.reshape(mul_27, (32,))
+    # <prelude>/layers.nn:49 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    constant_10 = tf.constant(-0.5, tf.float32)
+    div_8 = tf.math.divide(rsqrt_1, add_10)
+    mul_28 = tf.multiply(constant_10, div_8)
+    mul_29 = tf.multiply(mul_26, mul_28)
+    # <prelude>/layers.nn:22 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    size_3 = tf.cast(tf.shape(square_1)[0], tf.float32)
+    div_9 = tf.math.divide(mul_29, size_3)
+    broadcast_4 = tf.broadcast_to(div_9, (B, 32))
+    constant_11 = tf.constant(2.0, tf.float32)
+    mul_30 = tf.multiply(sub_1, constant_11)
+    mul_31 = tf.multiply(broadcast_4, mul_30)
+    size_4 = tf.cast(tf.shape(matmul_3)[0], tf.float32)
+    div_10 = tf.math.divide(neg_6, size_4)
+    broadcast_5 = tf.broadcast_to(div_10, (B, 32))
+    add_23 = tf.add(mul_22, broadcast_5)
+    # <prelude>/layers.nn:21 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    neg_7 = tf.negative(mul_31)
+    sum_11 = tf.reduce_sum(neg_7, axis=(0,), keepdims=False)
+    reshape_16 = tf.reshape(sum_11, (1, 32))
+    add_24 = tf.add(add_23, mul_31)
+    div_11 = tf.math.divide(reshape_16, size_4)
+    broadcast_6 = tf.broadcast_to(div_11, (B, 32))
+    add_25 = tf.add(add_24, broadcast_6)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_4 = tf.transpose(residual_block_1_dense_3_kernel, (1, 0))
-    matmul_10 = tf.linalg.matmul(add_21, transpose_4)
+    matmul_10 = tf.linalg.matmul(add_25, transpose_4)
     transpose_5 = tf.transpose(relu_2, (1, 0))
-    matmul_11 = tf.linalg.matmul(transpose_5, add_21)
-    add_22 = tf.add(select_4, matmul_10)
+    matmul_11 = tf.linalg.matmul(transpose_5, add_25)
+    add_26 = tf.add(select_8, matmul_10)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_2 = tf.greater(add_7, constant_6)
-    select_6 = tf.where(gt_2, add_22, constant_6)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_11 = tf.reduce_sum(select_6, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt_2 = tf.greater(add_7, constant_7)
+    select_10 = tf.where(gt_2, add_26, constant_7)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_12 = tf.reduce_sum(select_10, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_6 = tf.transpose(residual_block_dense_2_kernel, (1, 0))
-    matmul_12 = tf.linalg.matmul(select_6, transpose_6)
+    matmul_12 = tf.linalg.matmul(select_10, transpose_6)
     transpose_7 = tf.transpose(relu_1, (1, 0))
-    matmul_13 = tf.linalg.matmul(transpose_7, select_6)
+    matmul_13 = tf.linalg.matmul(transpose_7, select_10)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_3 = tf.greater(add_5, constant_6)
-    select_7 = tf.where(gt_3, matmul_12, constant_6)
-    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
-    sum_12 = tf.reduce_sum(select_7, axis=(0,), keepdims=False)
-    reshape_17 = tf.reshape(sum_12, (1, 32))
-    mul_31 = tf.multiply(select_7, mul_4)
-    mul_32 = tf.multiply(select_7, matmul_1)
-    sum_13 = tf.reduce_sum(mul_32, axis=(0,), keepdims=False)
-    reshape_18 = tf.reshape(sum_13, (1, 32))
-    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    gt_3 = tf.greater(add_5, constant_7)
+    select_11 = tf.where(gt_3, matmul_12, constant_7)
+    # <prelude>/layers.nn:53 (gradient of `add`): return x * inv + offset
+    sum_13 = tf.reduce_sum(select_11, axis=(0,), keepdims=False)
+    reshape_17 = tf.reshape(sum_13, (1, 32))
+    mul_32 = tf.multiply(select_11, mul_4)
+    mul_33 = tf.multiply(select_11, matmul_1)
+    sum_14 = tf.reduce_sum(mul_33, axis=(0,), keepdims=False)
+    reshape_18 = tf.reshape(sum_14, (1, 32))
+    # <prelude>/layers.nn:52 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_19 = tf.reshape(reshape_17, (32,))
-    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
-    mul_33 = tf.multiply(reshape_17, mul_4)
-    mul_34 = tf.multiply(reshape_17, neg)
-    add_23 = tf.add(reshape_18, mul_34)
-    neg_8 = tf.negative(mul_33)
-    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
-    mul_35 = tf.multiply(add_23, reshape_2)
-    mul_36 = tf.multiply(add_23, rsqrt)
-    reshape_20 = tf.reshape(mul_36, (32,))
-    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
-    div_10 = tf.math.divide(rsqrt, add_3)
-    mul_37 = tf.multiply(constant_9, div_10)
-    mul_38 = tf.multiply(mul_35, mul_37)
-    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
-    size_3 = tf.cast(tf.shape(square)[0], tf.float32)
-    div_11 = tf.math.divide(mul_38, size_3)
-    broadcast_7 = tf.broadcast_to(div_11, (B, 32))
-    mul_39 = tf.multiply(sub, constant_10)
-    mul_40 = tf.multiply(broadcast_7, mul_39)
-    size_4 = tf.cast(tf.shape(matmul_1)[0], tf.float32)
-    div_12 = tf.math.divide(neg_8, size_4)
-    broadcast_8 = tf.broadcast_to(div_12, (B, 32))
-    add_24 = tf.add(mul_31, broadcast_8)
-    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
-    neg_9 = tf.negative(mul_40)
-    sum_14 = tf.reduce_sum(neg_9, axis=(0,), keepdims=False)
-    reshape_21 = tf.reshape(sum_14, (1, 32))
-    add_25 = tf.add(add_24, mul_40)
-    div_13 = tf.math.divide(reshape_21, size_4)
-    broadcast_9 = tf.broadcast_to(div_13, (B, 32))
-    add_26 = tf.add(add_25, broadcast_9)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:51 (gradient of `mul`): shift = -m * inv
+    mul_34 = tf.multiply(reshape_17, mul_4)
+    mul_35 = tf.multiply(reshape_17, neg)
+    add_27 = tf.add(reshape_18, mul_35)
+    neg_8 = tf.negative(mul_34)
+    # <prelude>/layers.nn:50 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    mul_36 = tf.multiply(add_27, reshape_2)
+    mul_37 = tf.multiply(add_27, rsqrt)
+    reshape_20 = tf.reshape(mul_37, (32,))
+    # <prelude>/layers.nn:49 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    div_12 = tf.math.divide(rsqrt, add_3)
+    mul_38 = tf.multiply(constant_10, div_12)
+    mul_39 = tf.multiply(mul_36, mul_38)
+    # <prelude>/layers.nn:22 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    size_5 = tf.cast(tf.shape(square)[0], tf.float32)
+    div_13 = tf.math.divide(mul_39, size_5)
+    broadcast_7 = tf.broadcast_to(div_13, (B, 32))
+    mul_40 = tf.multiply(sub, constant_11)
+    mul_41 = tf.multiply(broadcast_7, mul_40)
+    size_6 = tf.cast(tf.shape(matmul_1)[0], tf.float32)
+    div_14 = tf.math.divide(neg_8, size_6)
+    broadcast_8 = tf.broadcast_to(div_14, (B, 32))
+    add_28 = tf.add(mul_32, broadcast_8)
+    # <prelude>/layers.nn:21 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    neg_9 = tf.negative(mul_41)
+    sum_15 = tf.reduce_sum(neg_9, axis=(0,), keepdims=False)
+    reshape_21 = tf.reshape(sum_15, (1, 32))
+    add_29 = tf.add(add_28, mul_41)
+    div_15 = tf.math.divide(reshape_21, size_6)
+    broadcast_9 = tf.broadcast_to(div_15, (B, 32))
+    add_30 = tf.add(add_29, broadcast_9)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_8 = tf.transpose(residual_block_dense_1_kernel, (1, 0))
-    matmul_14 = tf.linalg.matmul(add_26, transpose_8)
+    matmul_14 = tf.linalg.matmul(add_30, transpose_8)
     transpose_9 = tf.transpose(relu, (1, 0))
-    matmul_15 = tf.linalg.matmul(transpose_9, add_26)
-    add_27 = tf.add(select_6, matmul_14)
+    matmul_15 = tf.linalg.matmul(transpose_9, add_30)
+    add_31 = tf.add(select_10, matmul_14)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_4 = tf.greater(add, constant_6)
-    select_8 = tf.where(gt_4, add_27, constant_6)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_15 = tf.reduce_sum(select_8, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt_4 = tf.greater(add, constant_7)
+    select_12 = tf.where(gt_4, add_31, constant_7)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_16 = tf.reduce_sum(select_12, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_10 = tf.transpose(x, (1, 0))
-    matmul_16 = tf.linalg.matmul(transpose_10, select_8)
+    matmul_16 = tf.linalg.matmul(transpose_10, select_12)
     # examples/residual_block.nn:25: optimizer        = Adam(learning_rate=0.01)
-    constant_11 = tf.constant(1, tf.int32)
-    add_28 = tf.add(optimizer_iterations, constant_11)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    convert_1 = tf.cast(add_28, tf.float32)
-    constant_12 = tf.constant(0.999, tf.float32)
-    pow_1 = tf.pow(constant_12, convert_1)
-    sub_3 = tf.subtract(constant_8, pow_1)
+    constant_12 = tf.constant(1, tf.int32)
+    add_32 = tf.add(optimizer_iterations, constant_12)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    convert_1 = tf.cast(add_32, tf.float32)
+    constant_13 = tf.constant(0.999, tf.float32)
+    pow_1 = tf.pow(constant_13, convert_1)
+    sub_3 = tf.subtract(constant_9, pow_1)
     sqrt = tf.sqrt(sub_3)
-    mul_41 = tf.multiply(optimizer_learning_rate, sqrt)
-    constant_13 = tf.constant(0.9, tf.float32)
-    pow_2 = tf.pow(constant_13, convert_1)
-    sub_4 = tf.subtract(constant_8, pow_2)
-    div_14 = tf.math.divide(mul_41, sub_4)
-    constant_14 = tf.constant(0.09999999999999998, tf.float32)
+    mul_42 = tf.multiply(optimizer_learning_rate, sqrt)
+    constant_14 = tf.constant(0.9, tf.float32)
+    pow_2 = tf.pow(constant_14, convert_1)
+    sub_4 = tf.subtract(constant_9, pow_2)
+    div_16 = tf.math.divide(mul_42, sub_4)
+    constant_15 = tf.constant(0.09999999999999998, tf.float32)
     sub_5 = tf.subtract(matmul_16, dense_kernel_momentum)
-    mul_42 = tf.multiply(sub_5, constant_14)
-    add_29 = tf.add(dense_kernel_momentum, mul_42)
+    mul_43 = tf.multiply(sub_5, constant_15)
+    add_33 = tf.add(dense_kernel_momentum, mul_43)
     square_2 = tf.square(matmul_16)
-    constant_15 = tf.constant(0.0010000000000000009, tf.float32)
+    constant_16 = tf.constant(0.0010000000000000009, tf.float32)
     sub_6 = tf.subtract(square_2, dense_kernel_velocity)
-    mul_43 = tf.multiply(sub_6, constant_15)
-    add_30 = tf.add(dense_kernel_velocity, mul_43)
-    mul_44 = tf.multiply(add_29, div_14)
-    sqrt_1 = tf.sqrt(add_30)
-    add_31 = tf.add(sqrt_1, constant_3)
-    div_15 = tf.math.divide(mul_44, add_31)
-    sub_7 = tf.subtract(dense_kernel, div_15)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_8 = tf.subtract(sum_15, dense_bias_momentum)
-    mul_45 = tf.multiply(sub_8, constant_14)
-    add_32 = tf.add(dense_bias_momentum, mul_45)
-    square_3 = tf.square(sum_15)
+    mul_44 = tf.multiply(sub_6, constant_16)
+    add_34 = tf.add(dense_kernel_velocity, mul_44)
+    mul_45 = tf.multiply(add_33, div_16)
+    sqrt_1 = tf.sqrt(add_34)
+    add_35 = tf.add(sqrt_1, constant_3)
+    div_17 = tf.math.divide(mul_45, add_35)
+    sub_7 = tf.subtract(dense_kernel, div_17)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_8 = tf.subtract(sum_16, dense_bias_momentum)
+    mul_46 = tf.multiply(sub_8, constant_15)
+    add_36 = tf.add(dense_bias_momentum, mul_46)
+    square_3 = tf.square(sum_16)
     sub_9 = tf.subtract(square_3, dense_bias_velocity)
-    mul_46 = tf.multiply(sub_9, constant_15)
-    add_33 = tf.add(dense_bias_velocity, mul_46)
-    mul_47 = tf.multiply(add_32, div_14)
-    sqrt_2 = tf.sqrt(add_33)
-    add_34 = tf.add(sqrt_2, constant_3)
-    div_16 = tf.math.divide(mul_47, add_34)
-    sub_10 = tf.subtract(dense_bias, div_16)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_47 = tf.multiply(sub_9, constant_16)
+    add_37 = tf.add(dense_bias_velocity, mul_47)
+    mul_48 = tf.multiply(add_36, div_16)
+    sqrt_2 = tf.sqrt(add_37)
+    add_38 = tf.add(sqrt_2, constant_3)
+    div_18 = tf.math.divide(mul_48, add_38)
+    sub_10 = tf.subtract(dense_bias, div_18)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_11 = tf.subtract(matmul_15, residual_block_dense_1_kernel_momentum)
-    mul_48 = tf.multiply(sub_11, constant_14)
-    add_35 = tf.add(residual_block_dense_1_kernel_momentum, mul_48)
+    mul_49 = tf.multiply(sub_11, constant_15)
+    add_39 = tf.add(residual_block_dense_1_kernel_momentum, mul_49)
     square_4 = tf.square(matmul_15)
     sub_12 = tf.subtract(square_4, residual_block_dense_1_kernel_velocity)
-    mul_49 = tf.multiply(sub_12, constant_15)
-    add_36 = tf.add(residual_block_dense_1_kernel_velocity, mul_49)
-    mul_50 = tf.multiply(add_35, div_14)
-    sqrt_3 = tf.sqrt(add_36)
-    add_37 = tf.add(sqrt_3, constant_3)
-    div_17 = tf.math.divide(mul_50, add_37)
-    sub_13 = tf.subtract(residual_block_dense_1_kernel, div_17)
-    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
+    mul_50 = tf.multiply(sub_12, constant_16)
+    add_40 = tf.add(residual_block_dense_1_kernel_velocity, mul_50)
+    mul_51 = tf.multiply(add_39, div_16)
+    sqrt_3 = tf.sqrt(add_40)
+    add_41 = tf.add(sqrt_3, constant_3)
+    div_19 = tf.math.divide(mul_51, add_41)
+    sub_13 = tf.subtract(residual_block_dense_1_kernel, div_19)
+    # <prelude>/layers.nn:35: param gamma: f32[features] = gamma_initializer
     sub_14 = tf.subtract(reshape_20, residual_block_batch_normalization_gamma_1)
-    mul_51 = tf.multiply(sub_14, constant_14)
-    add_38 = tf.add(residual_block_batch_normalization_gamma_1, mul_51)
+    mul_52 = tf.multiply(sub_14, constant_15)
+    add_42 = tf.add(residual_block_batch_normalization_gamma_1, mul_52)
     square_5 = tf.square(reshape_20)
     sub_15 = tf.subtract(square_5, residual_block_batch_normalization_gamma_2)
-    mul_52 = tf.multiply(sub_15, constant_15)
-    add_39 = tf.add(residual_block_batch_normalization_gamma_2, mul_52)
-    mul_53 = tf.multiply(add_38, div_14)
-    sqrt_4 = tf.sqrt(add_39)
-    add_40 = tf.add(sqrt_4, constant_3)
-    div_18 = tf.math.divide(mul_53, add_40)
-    sub_16 = tf.subtract(residual_block_batch_normalization_gamma, div_18)
-    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
+    mul_53 = tf.multiply(sub_15, constant_16)
+    add_43 = tf.add(residual_block_batch_normalization_gamma_2, mul_53)
+    mul_54 = tf.multiply(add_42, div_16)
+    sqrt_4 = tf.sqrt(add_43)
+    add_44 = tf.add(sqrt_4, constant_3)
+    div_20 = tf.math.divide(mul_54, add_44)
+    sub_16 = tf.subtract(residual_block_batch_normalization_gamma, div_20)
+    # <prelude>/layers.nn:38: param beta: f32[features] = beta_initializer
     sub_17 = tf.subtract(reshape_19, residual_block_batch_normalization_beta_)
-    mul_54 = tf.multiply(sub_17, constant_14)
-    add_41 = tf.add(residual_block_batch_normalization_beta_, mul_54)
+    mul_55 = tf.multiply(sub_17, constant_15)
+    add_45 = tf.add(residual_block_batch_normalization_beta_, mul_55)
     square_6 = tf.square(reshape_19)
     sub_18 = tf.subtract(square_6, residual_block_batch_normalization_beta__1)
-    mul_55 = tf.multiply(sub_18, constant_15)
-    add_42 = tf.add(residual_block_batch_normalization_beta__1, mul_55)
-    mul_56 = tf.multiply(add_41, div_14)
-    sqrt_5 = tf.sqrt(add_42)
-    add_43 = tf.add(sqrt_5, constant_3)
-    div_19 = tf.math.divide(mul_56, add_43)
-    sub_19 = tf.subtract(residual_block_batch_normalization_beta, div_19)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_56 = tf.multiply(sub_18, constant_16)
+    add_46 = tf.add(residual_block_batch_normalization_beta__1, mul_56)
+    mul_57 = tf.multiply(add_45, div_16)
+    sqrt_5 = tf.sqrt(add_46)
+    add_47 = tf.add(sqrt_5, constant_3)
+    div_21 = tf.math.divide(mul_57, add_47)
+    sub_19 = tf.subtract(residual_block_batch_normalization_beta, div_21)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_20 = tf.subtract(matmul_13, residual_block_dense_2_kernel_momentum)
-    mul_57 = tf.multiply(sub_20, constant_14)
-    add_44 = tf.add(residual_block_dense_2_kernel_momentum, mul_57)
+    mul_58 = tf.multiply(sub_20, constant_15)
+    add_48 = tf.add(residual_block_dense_2_kernel_momentum, mul_58)
     square_7 = tf.square(matmul_13)
     sub_21 = tf.subtract(square_7, residual_block_dense_2_kernel_velocity)
-    mul_58 = tf.multiply(sub_21, constant_15)
-    add_45 = tf.add(residual_block_dense_2_kernel_velocity, mul_58)
-    mul_59 = tf.multiply(add_44, div_14)
-    sqrt_6 = tf.sqrt(add_45)
-    add_46 = tf.add(sqrt_6, constant_3)
-    div_20 = tf.math.divide(mul_59, add_46)
-    sub_22 = tf.subtract(residual_block_dense_2_kernel, div_20)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_23 = tf.subtract(sum_11, residual_block_dense_2_bias_momentum)
-    mul_60 = tf.multiply(sub_23, constant_14)
-    add_47 = tf.add(residual_block_dense_2_bias_momentum, mul_60)
-    square_8 = tf.square(sum_11)
+    mul_59 = tf.multiply(sub_21, constant_16)
+    add_49 = tf.add(residual_block_dense_2_kernel_velocity, mul_59)
+    mul_60 = tf.multiply(add_48, div_16)
+    sqrt_6 = tf.sqrt(add_49)
+    add_50 = tf.add(sqrt_6, constant_3)
+    div_22 = tf.math.divide(mul_60, add_50)
+    sub_22 = tf.subtract(residual_block_dense_2_kernel, div_22)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_23 = tf.subtract(sum_12, residual_block_dense_2_bias_momentum)
+    mul_61 = tf.multiply(sub_23, constant_15)
+    add_51 = tf.add(residual_block_dense_2_bias_momentum, mul_61)
+    square_8 = tf.square(sum_12)
     sub_24 = tf.subtract(square_8, residual_block_dense_2_bias_velocity)
-    mul_61 = tf.multiply(sub_24, constant_15)
-    add_48 = tf.add(residual_block_dense_2_bias_velocity, mul_61)
-    mul_62 = tf.multiply(add_47, div_14)
-    sqrt_7 = tf.sqrt(add_48)
-    add_49 = tf.add(sqrt_7, constant_3)
-    div_21 = tf.math.divide(mul_62, add_49)
-    sub_25 = tf.subtract(residual_block_dense_2_bias, div_21)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_62 = tf.multiply(sub_24, constant_16)
+    add_52 = tf.add(residual_block_dense_2_bias_velocity, mul_62)
+    mul_63 = tf.multiply(add_51, div_16)
+    sqrt_7 = tf.sqrt(add_52)
+    add_53 = tf.add(sqrt_7, constant_3)
+    div_23 = tf.math.divide(mul_63, add_53)
+    sub_25 = tf.subtract(residual_block_dense_2_bias, div_23)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_26 = tf.subtract(matmul_11, residual_block_1_dense_3_kernel_momentum)
-    mul_63 = tf.multiply(sub_26, constant_14)
-    add_50 = tf.add(residual_block_1_dense_3_kernel_momentum, mul_63)
+    mul_64 = tf.multiply(sub_26, constant_15)
+    add_54 = tf.add(residual_block_1_dense_3_kernel_momentum, mul_64)
     square_9 = tf.square(matmul_11)
     sub_27 = tf.subtract(square_9, residual_block_1_dense_3_kernel_velocity)
-    mul_64 = tf.multiply(sub_27, constant_15)
-    add_51 = tf.add(residual_block_1_dense_3_kernel_velocity, mul_64)
-    mul_65 = tf.multiply(add_50, div_14)
-    sqrt_8 = tf.sqrt(add_51)
-    add_52 = tf.add(sqrt_8, constant_3)
-    div_22 = tf.math.divide(mul_65, add_52)
-    sub_28 = tf.subtract(residual_block_1_dense_3_kernel, div_22)
-    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
+    mul_65 = tf.multiply(sub_27, constant_16)
+    add_55 = tf.add(residual_block_1_dense_3_kernel_velocity, mul_65)
+    mul_66 = tf.multiply(add_54, div_16)
+    sqrt_8 = tf.sqrt(add_55)
+    add_56 = tf.add(sqrt_8, constant_3)
+    div_24 = tf.math.divide(mul_66, add_56)
+    sub_28 = tf.subtract(residual_block_1_dense_3_kernel, div_24)
+    # <prelude>/layers.nn:35: param gamma: f32[features] = gamma_initializer
     sub_29 = tf.subtract(reshape_15, residual_block_1_batch_normalization_1_g_1)
-    mul_66 = tf.multiply(sub_29, constant_14)
-    add_53 = tf.add(residual_block_1_batch_normalization_1_g_1, mul_66)
+    mul_67 = tf.multiply(sub_29, constant_15)
+    add_57 = tf.add(residual_block_1_batch_normalization_1_g_1, mul_67)
     square_10 = tf.square(reshape_15)
     sub_30 = tf.subtract(square_10, residual_block_1_batch_normalization_1_g_2)
-    mul_67 = tf.multiply(sub_30, constant_15)
-    add_54 = tf.add(residual_block_1_batch_normalization_1_g_2, mul_67)
-    mul_68 = tf.multiply(add_53, div_14)
-    sqrt_9 = tf.sqrt(add_54)
-    add_55 = tf.add(sqrt_9, constant_3)
-    div_23 = tf.math.divide(mul_68, add_55)
-    sub_31 = tf.subtract(residual_block_1_batch_normalization_1_g, div_23)
-    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
+    mul_68 = tf.multiply(sub_30, constant_16)
+    add_58 = tf.add(residual_block_1_batch_normalization_1_g_2, mul_68)
+    mul_69 = tf.multiply(add_57, div_16)
+    sqrt_9 = tf.sqrt(add_58)
+    add_59 = tf.add(sqrt_9, constant_3)
+    div_25 = tf.math.divide(mul_69, add_59)
+    sub_31 = tf.subtract(residual_block_1_batch_normalization_1_g, div_25)
+    # <prelude>/layers.nn:38: param beta: f32[features] = beta_initializer
     sub_32 = tf.subtract(reshape_14, residual_block_1_batch_normalization_1_b_1)
-    mul_69 = tf.multiply(sub_32, constant_14)
-    add_56 = tf.add(residual_block_1_batch_normalization_1_b_1, mul_69)
+    mul_70 = tf.multiply(sub_32, constant_15)
+    add_60 = tf.add(residual_block_1_batch_normalization_1_b_1, mul_70)
     square_11 = tf.square(reshape_14)
     sub_33 = tf.subtract(square_11, residual_block_1_batch_normalization_1_b_2)
-    mul_70 = tf.multiply(sub_33, constant_15)
-    add_57 = tf.add(residual_block_1_batch_normalization_1_b_2, mul_70)
-    mul_71 = tf.multiply(add_56, div_14)
-    sqrt_10 = tf.sqrt(add_57)
-    add_58 = tf.add(sqrt_10, constant_3)
-    div_24 = tf.math.divide(mul_71, add_58)
-    sub_34 = tf.subtract(residual_block_1_batch_normalization_1_b, div_24)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_71 = tf.multiply(sub_33, constant_16)
+    add_61 = tf.add(residual_block_1_batch_normalization_1_b_2, mul_71)
+    mul_72 = tf.multiply(add_60, div_16)
+    sqrt_10 = tf.sqrt(add_61)
+    add_62 = tf.add(sqrt_10, constant_3)
+    div_26 = tf.math.divide(mul_72, add_62)
+    sub_34 = tf.subtract(residual_block_1_batch_normalization_1_b, div_26)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_35 = tf.subtract(matmul_9, residual_block_1_dense_4_kernel_momentum)
-    mul_72 = tf.multiply(sub_35, constant_14)
-    add_59 = tf.add(residual_block_1_dense_4_kernel_momentum, mul_72)
+    mul_73 = tf.multiply(sub_35, constant_15)
+    add_63 = tf.add(residual_block_1_dense_4_kernel_momentum, mul_73)
     square_12 = tf.square(matmul_9)
     sub_36 = tf.subtract(square_12, residual_block_1_dense_4_kernel_velocity)
-    mul_73 = tf.multiply(sub_36, constant_15)
-    add_60 = tf.add(residual_block_1_dense_4_kernel_velocity, mul_73)
-    mul_74 = tf.multiply(add_59, div_14)
-    sqrt_11 = tf.sqrt(add_60)
-    add_61 = tf.add(sqrt_11, constant_3)
-    div_25 = tf.math.divide(mul_74, add_61)
-    sub_37 = tf.subtract(residual_block_1_dense_4_kernel, div_25)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_38 = tf.subtract(sum_7, residual_block_1_dense_4_bias_momentum)
-    mul_75 = tf.multiply(sub_38, constant_14)
-    add_62 = tf.add(residual_block_1_dense_4_bias_momentum, mul_75)
-    square_13 = tf.square(sum_7)
+    mul_74 = tf.multiply(sub_36, constant_16)
+    add_64 = tf.add(residual_block_1_dense_4_kernel_velocity, mul_74)
+    mul_75 = tf.multiply(add_63, div_16)
+    sqrt_11 = tf.sqrt(add_64)
+    add_65 = tf.add(sqrt_11, constant_3)
+    div_27 = tf.math.divide(mul_75, add_65)
+    sub_37 = tf.subtract(residual_block_1_dense_4_kernel, div_27)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_38 = tf.subtract(sum_8, residual_block_1_dense_4_bias_momentum)
+    mul_76 = tf.multiply(sub_38, constant_15)
+    add_66 = tf.add(residual_block_1_dense_4_bias_momentum, mul_76)
+    square_13 = tf.square(sum_8)
     sub_39 = tf.subtract(square_13, residual_block_1_dense_4_bias_velocity)
-    mul_76 = tf.multiply(sub_39, constant_15)
-    add_63 = tf.add(residual_block_1_dense_4_bias_velocity, mul_76)
-    mul_77 = tf.multiply(add_62, div_14)
-    sqrt_12 = tf.sqrt(add_63)
-    add_64 = tf.add(sqrt_12, constant_3)
-    div_26 = tf.math.divide(mul_77, add_64)
-    sub_40 = tf.subtract(residual_block_1_dense_4_bias, div_26)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_77 = tf.multiply(sub_39, constant_16)
+    add_67 = tf.add(residual_block_1_dense_4_bias_velocity, mul_77)
+    mul_78 = tf.multiply(add_66, div_16)
+    sqrt_12 = tf.sqrt(add_67)
+    add_68 = tf.add(sqrt_12, constant_3)
+    div_28 = tf.math.divide(mul_78, add_68)
+    sub_40 = tf.subtract(residual_block_1_dense_4_bias, div_28)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_41 = tf.subtract(matmul_7, dense_5_kernel_momentum)
-    mul_78 = tf.multiply(sub_41, constant_14)
-    add_65 = tf.add(dense_5_kernel_momentum, mul_78)
+    mul_79 = tf.multiply(sub_41, constant_15)
+    add_69 = tf.add(dense_5_kernel_momentum, mul_79)
     square_14 = tf.square(matmul_7)
     sub_42 = tf.subtract(square_14, dense_5_kernel_velocity)
-    mul_79 = tf.multiply(sub_42, constant_15)
-    add_66 = tf.add(dense_5_kernel_velocity, mul_79)
-    mul_80 = tf.multiply(add_65, div_14)
-    sqrt_13 = tf.sqrt(add_66)
-    add_67 = tf.add(sqrt_13, constant_3)
-    div_27 = tf.math.divide(mul_80, add_67)
-    sub_43 = tf.subtract(dense_5_kernel, div_27)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_44 = tf.subtract(sum_6, dense_5_bias_momentum)
-    mul_81 = tf.multiply(sub_44, constant_14)
-    add_68 = tf.add(dense_5_bias_momentum, mul_81)
-    square_15 = tf.square(sum_6)
+    mul_80 = tf.multiply(sub_42, constant_16)
+    add_70 = tf.add(dense_5_kernel_velocity, mul_80)
+    mul_81 = tf.multiply(add_69, div_16)
+    sqrt_13 = tf.sqrt(add_70)
+    add_71 = tf.add(sqrt_13, constant_3)
+    div_29 = tf.math.divide(mul_81, add_71)
+    sub_43 = tf.subtract(dense_5_kernel, div_29)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_44 = tf.subtract(sum_7, dense_5_bias_momentum)
+    mul_82 = tf.multiply(sub_44, constant_15)
+    add_72 = tf.add(dense_5_bias_momentum, mul_82)
+    square_15 = tf.square(sum_7)
     sub_45 = tf.subtract(square_15, dense_5_bias_velocity)
-    mul_82 = tf.multiply(sub_45, constant_15)
-    add_69 = tf.add(dense_5_bias_velocity, mul_82)
-    mul_83 = tf.multiply(add_68, div_14)
-    sqrt_14 = tf.sqrt(add_69)
-    add_70 = tf.add(sqrt_14, constant_3)
-    div_28 = tf.math.divide(mul_83, add_70)
-    sub_46 = tf.subtract(dense_5_bias, div_28)
-    return (sub_7, sub_10, sub_13, sub_16, sub_19, sub_22, sub_25, sub_28, sub_31, sub_34, sub_37, sub_40, sub_43, sub_46, add_1, add_2, add_8, add_9, add_28, optimizer_learning_rate, add_29, add_30, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, neg_2, mean_5)
+    mul_83 = tf.multiply(sub_45, constant_16)
+    add_73 = tf.add(dense_5_bias_velocity, mul_83)
+    mul_84 = tf.multiply(add_72, div_16)
+    sqrt_14 = tf.sqrt(add_73)
+    add_74 = tf.add(sqrt_14, constant_3)
+    div_30 = tf.math.divide(mul_84, add_74)
+    sub_46 = tf.subtract(dense_5_bias, div_30)
+    return (sub_7, sub_10, sub_13, sub_16, sub_19, sub_22, sub_25, sub_28, sub_31, sub_34, sub_37, sub_40, sub_43, sub_46, add_1, add_2, add_8, add_9, add_32, optimizer_learning_rate, add_33, add_34, add_36, add_37, add_39, add_40, add_42, add_43, add_45, add_46, add_48, add_49, add_51, add_52, add_54, add_55, add_57, add_58, add_60, add_61, add_63, add_64, add_66, add_67, add_69, add_70, add_72, add_73, add_16, add_17, add_18, add_19, neg_2, select_1, select_3)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((2, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32, 3), tf.float32), tf.TensorSpec((3,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = tf.shape(x)[0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = tf.linalg.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add = tf.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    constant = tf.constant(0.0, tf.float32)
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = tf.linalg.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape = tf.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_1 = tf.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
-    constant = tf.constant(0.001, tf.float32)
-    add_1 = tf.add(reshape_1, constant)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
+    constant_1 = tf.constant(0.001, tf.float32)
+    add_1 = tf.add(reshape_1, constant_1)
     rsqrt = tf.math.rsqrt(add_1)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = tf.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul = tf.multiply(rsqrt, reshape_2)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg = tf.negative(reshape)
     mul_1 = tf.multiply(neg, mul)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = tf.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_2 = tf.add(mul_1, reshape_3)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_2 = tf.multiply(matmul_1, mul)
     add_3 = tf.add(mul_2, add_2)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_3)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = tf.linalg.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = tf.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_5 = tf.add(relu, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = tf.nn.relu(add_5)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = tf.linalg.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape_4 = tf.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_5 = tf.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
-    add_6 = tf.add(reshape_5, constant)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
+    add_6 = tf.add(reshape_5, constant_1)
     rsqrt_1 = tf.math.rsqrt(add_6)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = tf.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_3 = tf.multiply(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg_1 = tf.negative(reshape_4)
     mul_4 = tf.multiply(neg_1, mul_3)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = tf.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_7 = tf.add(mul_4, reshape_7)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_5 = tf.multiply(matmul_3, mul_3)
     add_8 = tf.add(mul_5, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = tf.nn.relu(add_8)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_4 = tf.linalg.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_9 = tf.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_10 = tf.add(relu_2, add_9)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = tf.nn.relu(add_10)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_5 = tf.linalg.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_11 = tf.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_11, axis=(1,), keepdims=True)
@@ -827,10 +853,10 @@ def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_
     sum_2 = tf.reduce_sum(div, axis=(1,), keepdims=True)
     div_1 = tf.math.divide(div, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_1 = tf.constant(1e-07, tf.float32)
-    maximum = tf.maximum(div_1, constant_1)
-    constant_2 = tf.constant(0.9999999, tf.float32)
-    minimum = tf.minimum(maximum, constant_2)
+    constant_2 = tf.constant(1e-07, tf.float32)
+    maximum = tf.maximum(div_1, constant_2)
+    constant_3 = tf.constant(0.9999999, tf.float32)
+    minimum = tf.minimum(maximum, constant_3)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = tf.math.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -838,17 +864,36 @@ def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_
     sum_3 = tf.reduce_sum(mul_6, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg_2 = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(div, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
-    return (neg_2, mean_1)
+    # examples/residual_block.nn:24: loss             = sparse_categorical_crossentropy             # labels are class ids
+    size = tf.cast(tf.shape(x)[0], tf.float32)
+    # examples/residual_block.nn:26: metrics          = [sparse_categorical_accuracy]
+    mul_7 = tf.multiply(neg_2, size)
+    add_12 = tf.add(loss_total, mul_7)
+    add_13 = tf.add(loss_count, size)
+    eq_1 = tf.equal(add_13, constant)
+    constant_4 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_4, add_13)
+    div_2 = tf.math.divide(add_12, select)
+    select_1 = tf.where(eq_1, constant, div_2)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_14 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_15 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_15, constant)
+    select_2 = tf.where(eq_2, constant_4, add_15)
+    div_3 = tf.math.divide(add_14, select_2)
+    select_3 = tf.where(eq_2, constant, div_3)
+    return (add_12, add_13, add_14, add_15, neg_2, select_1, select_3)
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters, state and optimizer slots are
-    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
+    """The program as a `tf.Module`: parameters, state, optimizer slots and metric
+    variables are `tf.Variable`s (drawn by `init(seed)`), methods run the compiled
+    functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
@@ -894,6 +939,16 @@ class Model(tf.Module):
                 ('dense_5_bias_momentum', tf.float32, (3,), 0.0),
                 ('dense_5_bias_velocity', tf.float32, (3,), 0.0),
             )]
+        self.metric_state = [
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
+            for name, dtype, shape, value in (
+                ('loss_total', tf.float32, (), 0.0),
+                ('loss_count', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_total', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_count', tf.float32, (), 0.0),
+            )]
+        self.initial_metric_state = [tf.identity(v) for v in self.metric_state]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32)])
     def __call__(self, x):
@@ -902,8 +957,9 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def train_step(self, x, y):
-        """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.state + self.optimizer_state
+        """One optimizer step; returns the loss and the metrics, this batch folded in."""
+        variables = (self.params + self.state + self.optimizer_state
+                     + self.metric_state)
         results = train_step(*variables, x, y)
         for variable, value in zip(variables, results):
             variable.assign(value)
@@ -912,5 +968,13 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
-        return eval_step(*self.params, *self.state, x, y)
+        """The loss on one batch, and the metrics with it folded in."""
+        results = eval_step(*self.params, *self.state, *self.metric_state, x, y)
+        for variable, value in zip(self.metric_state, results):
+            variable.assign(value)
+        return results[len(self.metric_state):]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for variable, value in zip(self.metric_state, self.initial_metric_state):
+            variable.assign(value)

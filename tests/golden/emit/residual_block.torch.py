@@ -61,7 +61,14 @@ OPTIMIZER_STATE = (
     ('dense_5/bias/momentum', 'f32', (3,), 0.0),
     ('dense_5/bias/velocity', 'f32', (3,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -119,98 +126,98 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 
 def init(seed):
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_kernel = _dslc_random_uniform(seed, shape=(2, 32), stream=0, low=-0.42008402520840293, high=0.42008402520840293)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_bias = torch.full((32,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     residual_block_dense_1_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=2, low=-0.30618621784789724, high=0.30618621784789724)
-    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
+    # <prelude>/layers.nn:35: param gamma: f32[features] = gamma_initializer
     residual_block_batch_normalization_gamma = torch.full((32,), 1.0, dtype=torch.float32)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     residual_block_dense_2_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=5, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_3_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=7, low=-0.30618621784789724, high=0.30618621784789724)
     residual_block_1_dense_4_kernel = _dslc_random_uniform(seed, shape=(32, 32), stream=10, low=-0.30618621784789724, high=0.30618621784789724)
     dense_5_kernel = _dslc_random_uniform(seed, shape=(32, 3), stream=12, low=-0.4140393356054125, high=0.4140393356054125)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_5_bias = torch.full((3,), 0.0, dtype=torch.float32)
     return (dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_dense_2_kernel, dense_bias, residual_block_1_dense_3_kernel, residual_block_batch_normalization_gamma, dense_bias, residual_block_1_dense_4_kernel, dense_bias, dense_5_kernel, dense_5_bias, dense_bias, residual_block_batch_normalization_gamma, dense_bias, residual_block_batch_normalization_gamma)
 
 
 def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x):
     B = x.shape[0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y = torch.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add = torch.add(y, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = torch.relu(add)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_1 = torch.matmul(rectified, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m = torch.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v = torch.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     constant = torch.full((), 0.001, dtype=torch.float32)
     add_1 = torch.add(v, constant)
     root = torch.rsqrt(add_1)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape = torch.reshape(residual_block_batch_normalization_gamma, (1, 32))
     inv = torch.mul(root, reshape)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg = torch.neg(m)
     shift = torch.mul(neg, inv)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_1 = torch.reshape(residual_block_batch_normalization_beta, (1, 32))
     offset = torch.add(shift, reshape_1)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul = torch.mul(y_1, inv)
     add_2 = torch.add(mul, offset)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = torch.relu(add_2)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_2 = torch.matmul(rectified_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     h = torch.add(y_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_3 = torch.add(rectified, h)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_2 = torch.relu(add_3)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_3 = torch.matmul(rectified_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     m_1 = torch.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     v_1 = torch.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     add_4 = torch.add(v_1, constant)
     rsqrt = torch.rsqrt(add_4)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = torch.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_1 = torch.mul(rsqrt, reshape_2)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg_1 = torch.neg(m_1)
     mul_2 = torch.mul(neg_1, mul_1)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = torch.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_5 = torch.add(mul_2, reshape_3)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_3 = torch.mul(y_3, mul_1)
     add_6 = torch.add(mul_3, add_5)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add_6)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = torch.matmul(relu, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_7 = torch.add(matmul, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_8 = torch.add(rectified_2, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_8)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = torch.matmul(relu_1, dense_5_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_9 = torch.add(matmul_1, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_9, dim=(1,), keepdim=True)
@@ -223,106 +230,106 @@ def predict(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_bl
     return (div,)
 
 
-def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, optimizer_iterations, optimizer_learning_rate, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, residual_block_dense_1_kernel_momentum, residual_block_dense_1_kernel_velocity, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_dense_2_kernel_momentum, residual_block_dense_2_kernel_velocity, residual_block_dense_2_bias_momentum, residual_block_dense_2_bias_velocity, residual_block_1_dense_3_kernel_momentum, residual_block_1_dense_3_kernel_velocity, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_dense_4_kernel_momentum, residual_block_1_dense_4_kernel_velocity, residual_block_1_dense_4_bias_momentum, residual_block_1_dense_4_bias_velocity, dense_5_kernel_momentum, dense_5_kernel_velocity, dense_5_bias_momentum, dense_5_bias_velocity, x, y):
+def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, optimizer_iterations, optimizer_learning_rate, dense_kernel_momentum, dense_kernel_velocity, dense_bias_momentum, dense_bias_velocity, residual_block_dense_1_kernel_momentum, residual_block_dense_1_kernel_velocity, residual_block_batch_normalization_gamma_1, residual_block_batch_normalization_gamma_2, residual_block_batch_normalization_beta_, residual_block_batch_normalization_beta__1, residual_block_dense_2_kernel_momentum, residual_block_dense_2_kernel_velocity, residual_block_dense_2_bias_momentum, residual_block_dense_2_bias_velocity, residual_block_1_dense_3_kernel_momentum, residual_block_1_dense_3_kernel_velocity, residual_block_1_batch_normalization_1_g_1, residual_block_1_batch_normalization_1_g_2, residual_block_1_batch_normalization_1_b_1, residual_block_1_batch_normalization_1_b_2, residual_block_1_dense_4_kernel_momentum, residual_block_1_dense_4_kernel_velocity, residual_block_1_dense_4_bias_momentum, residual_block_1_dense_4_bias_velocity, dense_5_kernel_momentum, dense_5_kernel_velocity, dense_5_bias_momentum, dense_5_bias_velocity, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = torch.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = torch.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:21: centered = x - mean(x, axis=axes, keepdims=true)
     mean = torch.mean(matmul_1, dim=(0,), keepdim=True)
     sub = torch.sub(matmul_1, mean)
-    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:22: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square = torch.square(sub)
     mean_1 = torch.mean(square, dim=(0,), keepdim=True)
-    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:43: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     constant = torch.full((), 0.99, dtype=torch.float32)
     mul = torch.mul(residual_block_batch_normalization_movin, constant)
     reshape = torch.reshape(mean, (32,))
     constant_1 = torch.full((), 0.010000000000000009, dtype=torch.float32)
     mul_1 = torch.mul(reshape, constant_1)
     add_1 = torch.add(mul, mul_1)
-    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:45: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_2 = torch.mul(residual_block_batch_normalization_movin_1, constant)
     reshape_1 = torch.reshape(mean_1, (32,))
     mul_3 = torch.mul(reshape_1, constant_1)
     add_2 = torch.add(mul_2, mul_3)
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     constant_2 = torch.full((), 0.001, dtype=torch.float32)
     add_3 = torch.add(mean_1, constant_2)
     rsqrt = torch.rsqrt(add_3)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = torch.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul_4 = torch.mul(rsqrt, reshape_2)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg = torch.neg(mean)
     mul_5 = torch.mul(neg, mul_4)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = torch.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_4 = torch.add(mul_5, reshape_3)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_6 = torch.mul(matmul_1, mul_4)
     add_5 = torch.add(mul_6, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_5)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = torch.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_6 = torch.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_7 = torch.add(relu, add_6)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = torch.relu(add_7)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = torch.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:20: centered = x - mean(x, axis=axes, keepdims=true)
+    # <prelude>/layers.nn:21: centered = x - mean(x, axis=axes, keepdims=true)
     mean_2 = torch.mean(matmul_3, dim=(0,), keepdim=True)
     sub_1 = torch.sub(matmul_3, mean_2)
-    # <prelude>/layers.nn:21: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    # <prelude>/layers.nn:22: return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
     square_1 = torch.square(sub_1)
     mean_3 = torch.mean(square_1, dim=(0,), keepdim=True)
-    # <prelude>/layers.nn:42: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:43: update moving_mean = moving_mean * momentum + reshape(batch_mean, [features]) * (1 - momentum)
     mul_7 = torch.mul(residual_block_1_batch_normalization_1_m, constant)
     reshape_4 = torch.reshape(mean_2, (32,))
     mul_8 = torch.mul(reshape_4, constant_1)
     add_8 = torch.add(mul_7, mul_8)
-    # <prelude>/layers.nn:44: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
+    # <prelude>/layers.nn:45: moving_variance * momentum + reshape(batch_variance, [features]) * (1 - momentum)
     mul_9 = torch.mul(residual_block_1_batch_normalization_1_m_1, constant)
     reshape_5 = torch.reshape(mean_3, (32,))
     mul_10 = torch.mul(reshape_5, constant_1)
     add_9 = torch.add(mul_9, mul_10)
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
     add_10 = torch.add(mean_3, constant_2)
     rsqrt_1 = torch.rsqrt(add_10)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = torch.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_11 = torch.mul(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg_1 = torch.neg(mean_2)
     mul_12 = torch.mul(neg_1, mul_11)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = torch.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_11 = torch.add(mul_12, reshape_7)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_13 = torch.mul(matmul_3, mul_11)
     add_12 = torch.add(mul_13, add_11)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = torch.relu(add_12)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_4 = torch.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_13 = torch.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_14 = torch.add(relu_2, add_13)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = torch.relu(add_14)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_5 = torch.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_15 = torch.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_15, dim=(1,), keepdim=True)
@@ -349,464 +356,483 @@ def train_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual
     sum_3 = torch.sum(mul_14, dim=(1,), keepdim=False)
     mean_4 = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg_2 = torch.neg(mean_4)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(div, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_5 = torch.mean(convert, dim=(0,), keepdim=False)
+    # examples/residual_block.nn:24: loss             = sparse_categorical_crossentropy             # labels are class ids
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/residual_block.nn:26: metrics          = [sparse_categorical_accuracy]
+    mul_15 = torch.mul(neg_2, size)
+    add_16 = torch.add(loss_total, mul_15)
+    add_17 = torch.add(loss_count, size)
+    constant_5 = torch.full((), 0.0, dtype=torch.float32)
+    eq_1 = torch.eq(add_17, constant_5)
+    constant_6 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_6, add_17)
+    div_2 = torch.div(add_16, select)
+    select_1 = torch.where(eq_1, constant_5, div_2)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_18 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_19 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_19, constant_5)
+    select_2 = torch.where(eq_2, constant_6, add_19)
+    div_3 = torch.div(add_18, select_2)
+    select_3 = torch.where(eq_2, constant_5, div_3)
     # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
-    constant_5 = torch.full((), 1.0, dtype=torch.float32)
-    neg_3 = torch.neg(constant_5)
-    size = torch.tensor(sum_3.shape[0], dtype=torch.float32)
-    div_2 = torch.div(neg_3, size)
-    reshape_8 = torch.reshape(div_2, (1,))
+    neg_3 = torch.neg(constant_6)
+    size_2 = torch.tensor(sum_3.shape[0], dtype=torch.float32)
+    div_4 = torch.div(neg_3, size_2)
+    reshape_8 = torch.reshape(div_4, (1,))
     broadcast = torch.broadcast_to(reshape_8, (B,))
     reshape_9 = torch.reshape(broadcast, (B, 1))
     broadcast_1 = torch.broadcast_to(reshape_9, (B, 3))
-    mul_15 = torch.mul(broadcast_1, one_hot)
+    mul_16 = torch.mul(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = torch.div(mul_15, minimum)
+    div_5 = torch.div(mul_16, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_6 = torch.full((), 0.0, dtype=torch.float32)
-    constant_7 = torch.full((), 0.5, dtype=torch.float32)
-    constant_8 = torch.full((), 1.0, dtype=torch.float32)
-    eq_1 = torch.eq(maximum, minimum)
-    eq_2 = torch.eq(constant_4, minimum)
-    select = torch.where(eq_2, constant_7, constant_8)
-    select_1 = torch.where(eq_1, select, constant_6)
-    mul_16 = torch.mul(div_3, select_1)
-    eq_3 = torch.eq(div_1, maximum)
-    eq_4 = torch.eq(constant_3, maximum)
-    select_2 = torch.where(eq_4, constant_7, constant_8)
-    select_3 = torch.where(eq_3, select_2, constant_6)
-    mul_17 = torch.mul(mul_16, select_3)
+    constant_7 = torch.full((), 0.0, dtype=torch.float32)
+    constant_8 = torch.full((), 0.5, dtype=torch.float32)
+    constant_9 = torch.full((), 1.0, dtype=torch.float32)
+    eq_3 = torch.eq(maximum, minimum)
+    eq_4 = torch.eq(constant_4, minimum)
+    select_4 = torch.where(eq_4, constant_8, constant_9)
+    select_5 = torch.where(eq_3, select_4, constant_7)
+    mul_17 = torch.mul(div_5, select_5)
+    eq_5 = torch.eq(div_1, maximum)
+    eq_6 = torch.eq(constant_3, maximum)
+    select_6 = torch.where(eq_6, constant_8, constant_9)
+    select_7 = torch.where(eq_5, select_6, constant_7)
+    mul_18 = torch.mul(mul_17, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = torch.div(mul_17, sum_2)
-    mul_18 = torch.mul(div_4, div_1)
-    neg_4 = torch.neg(mul_18)
-    sum_4 = torch.sum(neg_4, dim=(1,), keepdim=False)
-    reshape_10 = torch.reshape(sum_4, (B, 1))
+    div_6 = torch.div(mul_18, sum_2)
+    mul_19 = torch.mul(div_6, div_1)
+    neg_4 = torch.neg(mul_19)
+    sum_5 = torch.sum(neg_4, dim=(1,), keepdim=False)
+    reshape_10 = torch.reshape(sum_5, (B, 1))
     broadcast_2 = torch.broadcast_to(reshape_10, (B, 3))
-    add_16 = torch.add(div_4, broadcast_2)
+    add_20 = torch.add(div_6, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = torch.div(add_16, sum_1)
-    mul_19 = torch.mul(div_5, div)
-    neg_5 = torch.neg(mul_19)
-    sum_5 = torch.sum(neg_5, dim=(1,), keepdim=False)
-    reshape_11 = torch.reshape(sum_5, (B, 1))
+    div_7 = torch.div(add_20, sum_1)
+    mul_20 = torch.mul(div_7, div)
+    neg_5 = torch.neg(mul_20)
+    sum_6 = torch.sum(neg_5, dim=(1,), keepdim=False)
+    reshape_11 = torch.reshape(sum_6, (B, 1))
     broadcast_3 = torch.broadcast_to(reshape_11, (B, 3))
-    add_17 = torch.add(div_5, broadcast_3)
+    add_21 = torch.add(div_7, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_20 = torch.mul(add_17, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = torch.sum(mul_20, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_21 = torch.mul(add_21, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = torch.sum(mul_21, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose = torch.permute(dense_5_kernel, (1, 0))
-    matmul_6 = torch.matmul(mul_20, transpose)
+    matmul_6 = torch.matmul(mul_21, transpose)
     transpose_1 = torch.permute(relu_4, (1, 0))
-    matmul_7 = torch.matmul(transpose_1, mul_20)
+    matmul_7 = torch.matmul(transpose_1, mul_21)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt = torch.gt(add_14, constant_6)
-    select_4 = torch.where(gt, matmul_6, constant_6)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_7 = torch.sum(select_4, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt = torch.gt(add_14, constant_7)
+    select_8 = torch.where(gt, matmul_6, constant_7)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_8 = torch.sum(select_8, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_2 = torch.permute(residual_block_1_dense_4_kernel, (1, 0))
-    matmul_8 = torch.matmul(select_4, transpose_2)
+    matmul_8 = torch.matmul(select_8, transpose_2)
     transpose_3 = torch.permute(relu_3, (1, 0))
-    matmul_9 = torch.matmul(transpose_3, select_4)
+    matmul_9 = torch.matmul(transpose_3, select_8)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_1 = torch.gt(add_12, constant_6)
-    select_5 = torch.where(gt_1, matmul_8, constant_6)
-    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
-    sum_8 = torch.sum(select_5, dim=(0,), keepdim=False)
-    reshape_12 = torch.reshape(sum_8, (1, 32))
-    mul_21 = torch.mul(select_5, mul_11)
-    mul_22 = torch.mul(select_5, matmul_3)
-    sum_9 = torch.sum(mul_22, dim=(0,), keepdim=False)
-    reshape_13 = torch.reshape(sum_9, (1, 32))
-    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    gt_1 = torch.gt(add_12, constant_7)
+    select_9 = torch.where(gt_1, matmul_8, constant_7)
+    # <prelude>/layers.nn:53 (gradient of `add`): return x * inv + offset
+    sum_9 = torch.sum(select_9, dim=(0,), keepdim=False)
+    reshape_12 = torch.reshape(sum_9, (1, 32))
+    mul_22 = torch.mul(select_9, mul_11)
+    mul_23 = torch.mul(select_9, matmul_3)
+    sum_10 = torch.sum(mul_23, dim=(0,), keepdim=False)
+    reshape_13 = torch.reshape(sum_10, (1, 32))
+    # <prelude>/layers.nn:52 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_14 = torch.reshape(reshape_12, (32,))
-    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
-    mul_23 = torch.mul(reshape_12, mul_11)
-    mul_24 = torch.mul(reshape_12, neg_1)
-    add_18 = torch.add(reshape_13, mul_24)
-    neg_6 = torch.neg(mul_23)
-    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
-    mul_25 = torch.mul(add_18, reshape_6)
-    mul_26 = torch.mul(add_18, rsqrt_1)
-    reshape_15 = torch.reshape(mul_26, (32,))
-    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
-    constant_9 = torch.full((), -0.5, dtype=torch.float32)
-    div_6 = torch.div(rsqrt_1, add_10)
-    mul_27 = torch.mul(constant_9, div_6)
-    mul_28 = torch.mul(mul_25, mul_27)
-    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
-    size_1 = torch.tensor(square_1.shape[0], dtype=torch.float32)
-    div_7 = torch.div(mul_28, size_1)
-    broadcast_4 = torch.broadcast_to(div_7, (B, 32))
-    constant_10 = torch.full((), 2.0, dtype=torch.float32)
-    mul_29 = torch.mul(sub_1, constant_10)
-    mul_30 = torch.mul(broadcast_4, mul_29)
-    size_2 = torch.tensor(matmul_3.shape[0], dtype=torch.float32)
-    div_8 = torch.div(neg_6, size_2)
-    broadcast_5 = torch.broadcast_to(div_8, (B, 32))
-    add_19 = torch.add(mul_21, broadcast_5)
-    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
-    neg_7 = torch.neg(mul_30)
-    sum_10 = torch.sum(neg_7, dim=(0,), keepdim=False)
-    reshape_16 = torch.reshape(sum_10, (1, 32))
-    add_20 = torch.add(add_19, mul_30)
-    div_9 = torch.div(reshape_16, size_2)
-    broadcast_6 = torch.broadcast_to(div_9, (B, 32))
-    add_21 = torch.add(add_20, broadcast_6)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:51 (gradient of `mul`): shift = -m * inv
+    mul_24 = torch.mul(reshape_12, mul_11)
+    mul_25 = torch.mul(reshape_12, neg_1)
+    add_22 = torch.add(reshape_13, mul_25)
+    neg_6 = torch.neg(mul_24)
+    # <prelude>/layers.nn:50 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    mul_26 = torch.mul(add_22, reshape_6)
+    mul_27 = torch.mul(add_22, rsqrt_1)
+    reshape_15 = torch.reshape(mul_27, (32,))
+    # <prelude>/layers.nn:49 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    constant_10 = torch.full((), -0.5, dtype=torch.float32)
+    div_8 = torch.div(rsqrt_1, add_10)
+    mul_28 = torch.mul(constant_10, div_8)
+    mul_29 = torch.mul(mul_26, mul_28)
+    # <prelude>/layers.nn:22 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    size_3 = torch.tensor(square_1.shape[0], dtype=torch.float32)
+    div_9 = torch.div(mul_29, size_3)
+    broadcast_4 = torch.broadcast_to(div_9, (B, 32))
+    constant_11 = torch.full((), 2.0, dtype=torch.float32)
+    mul_30 = torch.mul(sub_1, constant_11)
+    mul_31 = torch.mul(broadcast_4, mul_30)
+    size_4 = torch.tensor(matmul_3.shape[0], dtype=torch.float32)
+    div_10 = torch.div(neg_6, size_4)
+    broadcast_5 = torch.broadcast_to(div_10, (B, 32))
+    add_23 = torch.add(mul_22, broadcast_5)
+    # <prelude>/layers.nn:21 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    neg_7 = torch.neg(mul_31)
+    sum_11 = torch.sum(neg_7, dim=(0,), keepdim=False)
+    reshape_16 = torch.reshape(sum_11, (1, 32))
+    add_24 = torch.add(add_23, mul_31)
+    div_11 = torch.div(reshape_16, size_4)
+    broadcast_6 = torch.broadcast_to(div_11, (B, 32))
+    add_25 = torch.add(add_24, broadcast_6)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_4 = torch.permute(residual_block_1_dense_3_kernel, (1, 0))
-    matmul_10 = torch.matmul(add_21, transpose_4)
+    matmul_10 = torch.matmul(add_25, transpose_4)
     transpose_5 = torch.permute(relu_2, (1, 0))
-    matmul_11 = torch.matmul(transpose_5, add_21)
-    add_22 = torch.add(select_4, matmul_10)
+    matmul_11 = torch.matmul(transpose_5, add_25)
+    add_26 = torch.add(select_8, matmul_10)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_2 = torch.gt(add_7, constant_6)
-    select_6 = torch.where(gt_2, add_22, constant_6)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_11 = torch.sum(select_6, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt_2 = torch.gt(add_7, constant_7)
+    select_10 = torch.where(gt_2, add_26, constant_7)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_12 = torch.sum(select_10, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_6 = torch.permute(residual_block_dense_2_kernel, (1, 0))
-    matmul_12 = torch.matmul(select_6, transpose_6)
+    matmul_12 = torch.matmul(select_10, transpose_6)
     transpose_7 = torch.permute(relu_1, (1, 0))
-    matmul_13 = torch.matmul(transpose_7, select_6)
+    matmul_13 = torch.matmul(transpose_7, select_10)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_3 = torch.gt(add_5, constant_6)
-    select_7 = torch.where(gt_3, matmul_12, constant_6)
-    # <prelude>/layers.nn:52 (gradient of `add`): return x * inv + offset
-    sum_12 = torch.sum(select_7, dim=(0,), keepdim=False)
-    reshape_17 = torch.reshape(sum_12, (1, 32))
-    mul_31 = torch.mul(select_7, mul_4)
-    mul_32 = torch.mul(select_7, matmul_1)
-    sum_13 = torch.sum(mul_32, dim=(0,), keepdim=False)
-    reshape_18 = torch.reshape(sum_13, (1, 32))
-    # <prelude>/layers.nn:51 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
+    gt_3 = torch.gt(add_5, constant_7)
+    select_11 = torch.where(gt_3, matmul_12, constant_7)
+    # <prelude>/layers.nn:53 (gradient of `add`): return x * inv + offset
+    sum_13 = torch.sum(select_11, dim=(0,), keepdim=False)
+    reshape_17 = torch.reshape(sum_13, (1, 32))
+    mul_32 = torch.mul(select_11, mul_4)
+    mul_33 = torch.mul(select_11, matmul_1)
+    sum_14 = torch.sum(mul_33, dim=(0,), keepdim=False)
+    reshape_18 = torch.reshape(sum_14, (1, 32))
+    # <prelude>/layers.nn:52 (gradient of `reshape`): offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_19 = torch.reshape(reshape_17, (32,))
-    # <prelude>/layers.nn:50 (gradient of `mul`): shift = -m * inv
-    mul_33 = torch.mul(reshape_17, mul_4)
-    mul_34 = torch.mul(reshape_17, neg)
-    add_23 = torch.add(reshape_18, mul_34)
-    neg_8 = torch.neg(mul_33)
-    # <prelude>/layers.nn:49 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
-    mul_35 = torch.mul(add_23, reshape_2)
-    mul_36 = torch.mul(add_23, rsqrt)
-    reshape_20 = torch.reshape(mul_36, (32,))
-    # <prelude>/layers.nn:48 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
-    div_10 = torch.div(rsqrt, add_3)
-    mul_37 = torch.mul(constant_9, div_10)
-    mul_38 = torch.mul(mul_35, mul_37)
-    # <prelude>/layers.nn:21 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
-    size_3 = torch.tensor(square.shape[0], dtype=torch.float32)
-    div_11 = torch.div(mul_38, size_3)
-    broadcast_7 = torch.broadcast_to(div_11, (B, 32))
-    mul_39 = torch.mul(sub, constant_10)
-    mul_40 = torch.mul(broadcast_7, mul_39)
-    size_4 = torch.tensor(matmul_1.shape[0], dtype=torch.float32)
-    div_12 = torch.div(neg_8, size_4)
-    broadcast_8 = torch.broadcast_to(div_12, (B, 32))
-    add_24 = torch.add(mul_31, broadcast_8)
-    # <prelude>/layers.nn:20 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
-    neg_9 = torch.neg(mul_40)
-    sum_14 = torch.sum(neg_9, dim=(0,), keepdim=False)
-    reshape_21 = torch.reshape(sum_14, (1, 32))
-    add_25 = torch.add(add_24, mul_40)
-    div_13 = torch.div(reshape_21, size_4)
-    broadcast_9 = torch.broadcast_to(div_13, (B, 32))
-    add_26 = torch.add(add_25, broadcast_9)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    # <prelude>/layers.nn:51 (gradient of `mul`): shift = -m * inv
+    mul_34 = torch.mul(reshape_17, mul_4)
+    mul_35 = torch.mul(reshape_17, neg)
+    add_27 = torch.add(reshape_18, mul_35)
+    neg_8 = torch.neg(mul_34)
+    # <prelude>/layers.nn:50 (gradient of `mul`): inv = if scale { root * reshape(gamma, kept) } else { root }
+    mul_36 = torch.mul(add_27, reshape_2)
+    mul_37 = torch.mul(add_27, rsqrt)
+    reshape_20 = torch.reshape(mul_37, (32,))
+    # <prelude>/layers.nn:49 (gradient of `rsqrt`): root = rsqrt(v + epsilon)
+    div_12 = torch.div(rsqrt, add_3)
+    mul_38 = torch.mul(constant_10, div_12)
+    mul_39 = torch.mul(mul_36, mul_38)
+    # <prelude>/layers.nn:22 (gradient of `mean`): return mean(x, axis=axes, keepdims=keepdims), mean(square(centered), axis=axes, keepdims=keepdims)
+    size_5 = torch.tensor(square.shape[0], dtype=torch.float32)
+    div_13 = torch.div(mul_39, size_5)
+    broadcast_7 = torch.broadcast_to(div_13, (B, 32))
+    mul_40 = torch.mul(sub, constant_11)
+    mul_41 = torch.mul(broadcast_7, mul_40)
+    size_6 = torch.tensor(matmul_1.shape[0], dtype=torch.float32)
+    div_14 = torch.div(neg_8, size_6)
+    broadcast_8 = torch.broadcast_to(div_14, (B, 32))
+    add_28 = torch.add(mul_32, broadcast_8)
+    # <prelude>/layers.nn:21 (gradient of `sub`): centered = x - mean(x, axis=axes, keepdims=true)
+    neg_9 = torch.neg(mul_41)
+    sum_15 = torch.sum(neg_9, dim=(0,), keepdim=False)
+    reshape_21 = torch.reshape(sum_15, (1, 32))
+    add_29 = torch.add(add_28, mul_41)
+    div_15 = torch.div(reshape_21, size_6)
+    broadcast_9 = torch.broadcast_to(div_15, (B, 32))
+    add_30 = torch.add(add_29, broadcast_9)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_8 = torch.permute(residual_block_dense_1_kernel, (1, 0))
-    matmul_14 = torch.matmul(add_26, transpose_8)
+    matmul_14 = torch.matmul(add_30, transpose_8)
     transpose_9 = torch.permute(relu, (1, 0))
-    matmul_15 = torch.matmul(transpose_9, add_26)
-    add_27 = torch.add(select_6, matmul_14)
+    matmul_15 = torch.matmul(transpose_9, add_30)
+    add_31 = torch.add(select_10, matmul_14)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_4 = torch.gt(add, constant_6)
-    select_8 = torch.where(gt_4, add_27, constant_6)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_15 = torch.sum(select_8, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt_4 = torch.gt(add, constant_7)
+    select_12 = torch.where(gt_4, add_31, constant_7)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_16 = torch.sum(select_12, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_10 = torch.permute(x, (1, 0))
-    matmul_16 = torch.matmul(transpose_10, select_8)
+    matmul_16 = torch.matmul(transpose_10, select_12)
     # examples/residual_block.nn:25: optimizer        = Adam(learning_rate=0.01)
-    constant_11 = torch.full((), 1, dtype=torch.int32)
-    add_28 = torch.add(optimizer_iterations, constant_11)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    convert_1 = add_28.to(torch.float32)
-    constant_12 = torch.full((), 0.999, dtype=torch.float32)
-    pow_1 = torch.pow(constant_12, convert_1)
-    sub_3 = torch.sub(constant_8, pow_1)
+    constant_12 = torch.full((), 1, dtype=torch.int32)
+    add_32 = torch.add(optimizer_iterations, constant_12)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    convert_1 = add_32.to(torch.float32)
+    constant_13 = torch.full((), 0.999, dtype=torch.float32)
+    pow_1 = torch.pow(constant_13, convert_1)
+    sub_3 = torch.sub(constant_9, pow_1)
     sqrt = torch.sqrt(sub_3)
-    mul_41 = torch.mul(optimizer_learning_rate, sqrt)
-    constant_13 = torch.full((), 0.9, dtype=torch.float32)
-    pow_2 = torch.pow(constant_13, convert_1)
-    sub_4 = torch.sub(constant_8, pow_2)
-    div_14 = torch.div(mul_41, sub_4)
-    constant_14 = torch.full((), 0.09999999999999998, dtype=torch.float32)
+    mul_42 = torch.mul(optimizer_learning_rate, sqrt)
+    constant_14 = torch.full((), 0.9, dtype=torch.float32)
+    pow_2 = torch.pow(constant_14, convert_1)
+    sub_4 = torch.sub(constant_9, pow_2)
+    div_16 = torch.div(mul_42, sub_4)
+    constant_15 = torch.full((), 0.09999999999999998, dtype=torch.float32)
     sub_5 = torch.sub(matmul_16, dense_kernel_momentum)
-    mul_42 = torch.mul(sub_5, constant_14)
-    add_29 = torch.add(dense_kernel_momentum, mul_42)
+    mul_43 = torch.mul(sub_5, constant_15)
+    add_33 = torch.add(dense_kernel_momentum, mul_43)
     square_2 = torch.square(matmul_16)
-    constant_15 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
+    constant_16 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
     sub_6 = torch.sub(square_2, dense_kernel_velocity)
-    mul_43 = torch.mul(sub_6, constant_15)
-    add_30 = torch.add(dense_kernel_velocity, mul_43)
-    mul_44 = torch.mul(add_29, div_14)
-    sqrt_1 = torch.sqrt(add_30)
-    add_31 = torch.add(sqrt_1, constant_3)
-    div_15 = torch.div(mul_44, add_31)
-    sub_7 = torch.sub(dense_kernel, div_15)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_8 = torch.sub(sum_15, dense_bias_momentum)
-    mul_45 = torch.mul(sub_8, constant_14)
-    add_32 = torch.add(dense_bias_momentum, mul_45)
-    square_3 = torch.square(sum_15)
+    mul_44 = torch.mul(sub_6, constant_16)
+    add_34 = torch.add(dense_kernel_velocity, mul_44)
+    mul_45 = torch.mul(add_33, div_16)
+    sqrt_1 = torch.sqrt(add_34)
+    add_35 = torch.add(sqrt_1, constant_3)
+    div_17 = torch.div(mul_45, add_35)
+    sub_7 = torch.sub(dense_kernel, div_17)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_8 = torch.sub(sum_16, dense_bias_momentum)
+    mul_46 = torch.mul(sub_8, constant_15)
+    add_36 = torch.add(dense_bias_momentum, mul_46)
+    square_3 = torch.square(sum_16)
     sub_9 = torch.sub(square_3, dense_bias_velocity)
-    mul_46 = torch.mul(sub_9, constant_15)
-    add_33 = torch.add(dense_bias_velocity, mul_46)
-    mul_47 = torch.mul(add_32, div_14)
-    sqrt_2 = torch.sqrt(add_33)
-    add_34 = torch.add(sqrt_2, constant_3)
-    div_16 = torch.div(mul_47, add_34)
-    sub_10 = torch.sub(dense_bias, div_16)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_47 = torch.mul(sub_9, constant_16)
+    add_37 = torch.add(dense_bias_velocity, mul_47)
+    mul_48 = torch.mul(add_36, div_16)
+    sqrt_2 = torch.sqrt(add_37)
+    add_38 = torch.add(sqrt_2, constant_3)
+    div_18 = torch.div(mul_48, add_38)
+    sub_10 = torch.sub(dense_bias, div_18)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_11 = torch.sub(matmul_15, residual_block_dense_1_kernel_momentum)
-    mul_48 = torch.mul(sub_11, constant_14)
-    add_35 = torch.add(residual_block_dense_1_kernel_momentum, mul_48)
+    mul_49 = torch.mul(sub_11, constant_15)
+    add_39 = torch.add(residual_block_dense_1_kernel_momentum, mul_49)
     square_4 = torch.square(matmul_15)
     sub_12 = torch.sub(square_4, residual_block_dense_1_kernel_velocity)
-    mul_49 = torch.mul(sub_12, constant_15)
-    add_36 = torch.add(residual_block_dense_1_kernel_velocity, mul_49)
-    mul_50 = torch.mul(add_35, div_14)
-    sqrt_3 = torch.sqrt(add_36)
-    add_37 = torch.add(sqrt_3, constant_3)
-    div_17 = torch.div(mul_50, add_37)
-    sub_13 = torch.sub(residual_block_dense_1_kernel, div_17)
-    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
+    mul_50 = torch.mul(sub_12, constant_16)
+    add_40 = torch.add(residual_block_dense_1_kernel_velocity, mul_50)
+    mul_51 = torch.mul(add_39, div_16)
+    sqrt_3 = torch.sqrt(add_40)
+    add_41 = torch.add(sqrt_3, constant_3)
+    div_19 = torch.div(mul_51, add_41)
+    sub_13 = torch.sub(residual_block_dense_1_kernel, div_19)
+    # <prelude>/layers.nn:35: param gamma: f32[features] = gamma_initializer
     sub_14 = torch.sub(reshape_20, residual_block_batch_normalization_gamma_1)
-    mul_51 = torch.mul(sub_14, constant_14)
-    add_38 = torch.add(residual_block_batch_normalization_gamma_1, mul_51)
+    mul_52 = torch.mul(sub_14, constant_15)
+    add_42 = torch.add(residual_block_batch_normalization_gamma_1, mul_52)
     square_5 = torch.square(reshape_20)
     sub_15 = torch.sub(square_5, residual_block_batch_normalization_gamma_2)
-    mul_52 = torch.mul(sub_15, constant_15)
-    add_39 = torch.add(residual_block_batch_normalization_gamma_2, mul_52)
-    mul_53 = torch.mul(add_38, div_14)
-    sqrt_4 = torch.sqrt(add_39)
-    add_40 = torch.add(sqrt_4, constant_3)
-    div_18 = torch.div(mul_53, add_40)
-    sub_16 = torch.sub(residual_block_batch_normalization_gamma, div_18)
-    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
+    mul_53 = torch.mul(sub_15, constant_16)
+    add_43 = torch.add(residual_block_batch_normalization_gamma_2, mul_53)
+    mul_54 = torch.mul(add_42, div_16)
+    sqrt_4 = torch.sqrt(add_43)
+    add_44 = torch.add(sqrt_4, constant_3)
+    div_20 = torch.div(mul_54, add_44)
+    sub_16 = torch.sub(residual_block_batch_normalization_gamma, div_20)
+    # <prelude>/layers.nn:38: param beta: f32[features] = beta_initializer
     sub_17 = torch.sub(reshape_19, residual_block_batch_normalization_beta_)
-    mul_54 = torch.mul(sub_17, constant_14)
-    add_41 = torch.add(residual_block_batch_normalization_beta_, mul_54)
+    mul_55 = torch.mul(sub_17, constant_15)
+    add_45 = torch.add(residual_block_batch_normalization_beta_, mul_55)
     square_6 = torch.square(reshape_19)
     sub_18 = torch.sub(square_6, residual_block_batch_normalization_beta__1)
-    mul_55 = torch.mul(sub_18, constant_15)
-    add_42 = torch.add(residual_block_batch_normalization_beta__1, mul_55)
-    mul_56 = torch.mul(add_41, div_14)
-    sqrt_5 = torch.sqrt(add_42)
-    add_43 = torch.add(sqrt_5, constant_3)
-    div_19 = torch.div(mul_56, add_43)
-    sub_19 = torch.sub(residual_block_batch_normalization_beta, div_19)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_56 = torch.mul(sub_18, constant_16)
+    add_46 = torch.add(residual_block_batch_normalization_beta__1, mul_56)
+    mul_57 = torch.mul(add_45, div_16)
+    sqrt_5 = torch.sqrt(add_46)
+    add_47 = torch.add(sqrt_5, constant_3)
+    div_21 = torch.div(mul_57, add_47)
+    sub_19 = torch.sub(residual_block_batch_normalization_beta, div_21)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_20 = torch.sub(matmul_13, residual_block_dense_2_kernel_momentum)
-    mul_57 = torch.mul(sub_20, constant_14)
-    add_44 = torch.add(residual_block_dense_2_kernel_momentum, mul_57)
+    mul_58 = torch.mul(sub_20, constant_15)
+    add_48 = torch.add(residual_block_dense_2_kernel_momentum, mul_58)
     square_7 = torch.square(matmul_13)
     sub_21 = torch.sub(square_7, residual_block_dense_2_kernel_velocity)
-    mul_58 = torch.mul(sub_21, constant_15)
-    add_45 = torch.add(residual_block_dense_2_kernel_velocity, mul_58)
-    mul_59 = torch.mul(add_44, div_14)
-    sqrt_6 = torch.sqrt(add_45)
-    add_46 = torch.add(sqrt_6, constant_3)
-    div_20 = torch.div(mul_59, add_46)
-    sub_22 = torch.sub(residual_block_dense_2_kernel, div_20)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_23 = torch.sub(sum_11, residual_block_dense_2_bias_momentum)
-    mul_60 = torch.mul(sub_23, constant_14)
-    add_47 = torch.add(residual_block_dense_2_bias_momentum, mul_60)
-    square_8 = torch.square(sum_11)
+    mul_59 = torch.mul(sub_21, constant_16)
+    add_49 = torch.add(residual_block_dense_2_kernel_velocity, mul_59)
+    mul_60 = torch.mul(add_48, div_16)
+    sqrt_6 = torch.sqrt(add_49)
+    add_50 = torch.add(sqrt_6, constant_3)
+    div_22 = torch.div(mul_60, add_50)
+    sub_22 = torch.sub(residual_block_dense_2_kernel, div_22)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_23 = torch.sub(sum_12, residual_block_dense_2_bias_momentum)
+    mul_61 = torch.mul(sub_23, constant_15)
+    add_51 = torch.add(residual_block_dense_2_bias_momentum, mul_61)
+    square_8 = torch.square(sum_12)
     sub_24 = torch.sub(square_8, residual_block_dense_2_bias_velocity)
-    mul_61 = torch.mul(sub_24, constant_15)
-    add_48 = torch.add(residual_block_dense_2_bias_velocity, mul_61)
-    mul_62 = torch.mul(add_47, div_14)
-    sqrt_7 = torch.sqrt(add_48)
-    add_49 = torch.add(sqrt_7, constant_3)
-    div_21 = torch.div(mul_62, add_49)
-    sub_25 = torch.sub(residual_block_dense_2_bias, div_21)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_62 = torch.mul(sub_24, constant_16)
+    add_52 = torch.add(residual_block_dense_2_bias_velocity, mul_62)
+    mul_63 = torch.mul(add_51, div_16)
+    sqrt_7 = torch.sqrt(add_52)
+    add_53 = torch.add(sqrt_7, constant_3)
+    div_23 = torch.div(mul_63, add_53)
+    sub_25 = torch.sub(residual_block_dense_2_bias, div_23)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_26 = torch.sub(matmul_11, residual_block_1_dense_3_kernel_momentum)
-    mul_63 = torch.mul(sub_26, constant_14)
-    add_50 = torch.add(residual_block_1_dense_3_kernel_momentum, mul_63)
+    mul_64 = torch.mul(sub_26, constant_15)
+    add_54 = torch.add(residual_block_1_dense_3_kernel_momentum, mul_64)
     square_9 = torch.square(matmul_11)
     sub_27 = torch.sub(square_9, residual_block_1_dense_3_kernel_velocity)
-    mul_64 = torch.mul(sub_27, constant_15)
-    add_51 = torch.add(residual_block_1_dense_3_kernel_velocity, mul_64)
-    mul_65 = torch.mul(add_50, div_14)
-    sqrt_8 = torch.sqrt(add_51)
-    add_52 = torch.add(sqrt_8, constant_3)
-    div_22 = torch.div(mul_65, add_52)
-    sub_28 = torch.sub(residual_block_1_dense_3_kernel, div_22)
-    # <prelude>/layers.nn:34: param gamma: f32[features] = gamma_initializer
+    mul_65 = torch.mul(sub_27, constant_16)
+    add_55 = torch.add(residual_block_1_dense_3_kernel_velocity, mul_65)
+    mul_66 = torch.mul(add_54, div_16)
+    sqrt_8 = torch.sqrt(add_55)
+    add_56 = torch.add(sqrt_8, constant_3)
+    div_24 = torch.div(mul_66, add_56)
+    sub_28 = torch.sub(residual_block_1_dense_3_kernel, div_24)
+    # <prelude>/layers.nn:35: param gamma: f32[features] = gamma_initializer
     sub_29 = torch.sub(reshape_15, residual_block_1_batch_normalization_1_g_1)
-    mul_66 = torch.mul(sub_29, constant_14)
-    add_53 = torch.add(residual_block_1_batch_normalization_1_g_1, mul_66)
+    mul_67 = torch.mul(sub_29, constant_15)
+    add_57 = torch.add(residual_block_1_batch_normalization_1_g_1, mul_67)
     square_10 = torch.square(reshape_15)
     sub_30 = torch.sub(square_10, residual_block_1_batch_normalization_1_g_2)
-    mul_67 = torch.mul(sub_30, constant_15)
-    add_54 = torch.add(residual_block_1_batch_normalization_1_g_2, mul_67)
-    mul_68 = torch.mul(add_53, div_14)
-    sqrt_9 = torch.sqrt(add_54)
-    add_55 = torch.add(sqrt_9, constant_3)
-    div_23 = torch.div(mul_68, add_55)
-    sub_31 = torch.sub(residual_block_1_batch_normalization_1_g, div_23)
-    # <prelude>/layers.nn:37: param beta: f32[features] = beta_initializer
+    mul_68 = torch.mul(sub_30, constant_16)
+    add_58 = torch.add(residual_block_1_batch_normalization_1_g_2, mul_68)
+    mul_69 = torch.mul(add_57, div_16)
+    sqrt_9 = torch.sqrt(add_58)
+    add_59 = torch.add(sqrt_9, constant_3)
+    div_25 = torch.div(mul_69, add_59)
+    sub_31 = torch.sub(residual_block_1_batch_normalization_1_g, div_25)
+    # <prelude>/layers.nn:38: param beta: f32[features] = beta_initializer
     sub_32 = torch.sub(reshape_14, residual_block_1_batch_normalization_1_b_1)
-    mul_69 = torch.mul(sub_32, constant_14)
-    add_56 = torch.add(residual_block_1_batch_normalization_1_b_1, mul_69)
+    mul_70 = torch.mul(sub_32, constant_15)
+    add_60 = torch.add(residual_block_1_batch_normalization_1_b_1, mul_70)
     square_11 = torch.square(reshape_14)
     sub_33 = torch.sub(square_11, residual_block_1_batch_normalization_1_b_2)
-    mul_70 = torch.mul(sub_33, constant_15)
-    add_57 = torch.add(residual_block_1_batch_normalization_1_b_2, mul_70)
-    mul_71 = torch.mul(add_56, div_14)
-    sqrt_10 = torch.sqrt(add_57)
-    add_58 = torch.add(sqrt_10, constant_3)
-    div_24 = torch.div(mul_71, add_58)
-    sub_34 = torch.sub(residual_block_1_batch_normalization_1_b, div_24)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_71 = torch.mul(sub_33, constant_16)
+    add_61 = torch.add(residual_block_1_batch_normalization_1_b_2, mul_71)
+    mul_72 = torch.mul(add_60, div_16)
+    sqrt_10 = torch.sqrt(add_61)
+    add_62 = torch.add(sqrt_10, constant_3)
+    div_26 = torch.div(mul_72, add_62)
+    sub_34 = torch.sub(residual_block_1_batch_normalization_1_b, div_26)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_35 = torch.sub(matmul_9, residual_block_1_dense_4_kernel_momentum)
-    mul_72 = torch.mul(sub_35, constant_14)
-    add_59 = torch.add(residual_block_1_dense_4_kernel_momentum, mul_72)
+    mul_73 = torch.mul(sub_35, constant_15)
+    add_63 = torch.add(residual_block_1_dense_4_kernel_momentum, mul_73)
     square_12 = torch.square(matmul_9)
     sub_36 = torch.sub(square_12, residual_block_1_dense_4_kernel_velocity)
-    mul_73 = torch.mul(sub_36, constant_15)
-    add_60 = torch.add(residual_block_1_dense_4_kernel_velocity, mul_73)
-    mul_74 = torch.mul(add_59, div_14)
-    sqrt_11 = torch.sqrt(add_60)
-    add_61 = torch.add(sqrt_11, constant_3)
-    div_25 = torch.div(mul_74, add_61)
-    sub_37 = torch.sub(residual_block_1_dense_4_kernel, div_25)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_38 = torch.sub(sum_7, residual_block_1_dense_4_bias_momentum)
-    mul_75 = torch.mul(sub_38, constant_14)
-    add_62 = torch.add(residual_block_1_dense_4_bias_momentum, mul_75)
-    square_13 = torch.square(sum_7)
+    mul_74 = torch.mul(sub_36, constant_16)
+    add_64 = torch.add(residual_block_1_dense_4_kernel_velocity, mul_74)
+    mul_75 = torch.mul(add_63, div_16)
+    sqrt_11 = torch.sqrt(add_64)
+    add_65 = torch.add(sqrt_11, constant_3)
+    div_27 = torch.div(mul_75, add_65)
+    sub_37 = torch.sub(residual_block_1_dense_4_kernel, div_27)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_38 = torch.sub(sum_8, residual_block_1_dense_4_bias_momentum)
+    mul_76 = torch.mul(sub_38, constant_15)
+    add_66 = torch.add(residual_block_1_dense_4_bias_momentum, mul_76)
+    square_13 = torch.square(sum_8)
     sub_39 = torch.sub(square_13, residual_block_1_dense_4_bias_velocity)
-    mul_76 = torch.mul(sub_39, constant_15)
-    add_63 = torch.add(residual_block_1_dense_4_bias_velocity, mul_76)
-    mul_77 = torch.mul(add_62, div_14)
-    sqrt_12 = torch.sqrt(add_63)
-    add_64 = torch.add(sqrt_12, constant_3)
-    div_26 = torch.div(mul_77, add_64)
-    sub_40 = torch.sub(residual_block_1_dense_4_bias, div_26)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    mul_77 = torch.mul(sub_39, constant_16)
+    add_67 = torch.add(residual_block_1_dense_4_bias_velocity, mul_77)
+    mul_78 = torch.mul(add_66, div_16)
+    sqrt_12 = torch.sqrt(add_67)
+    add_68 = torch.add(sqrt_12, constant_3)
+    div_28 = torch.div(mul_78, add_68)
+    sub_40 = torch.sub(residual_block_1_dense_4_bias, div_28)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     sub_41 = torch.sub(matmul_7, dense_5_kernel_momentum)
-    mul_78 = torch.mul(sub_41, constant_14)
-    add_65 = torch.add(dense_5_kernel_momentum, mul_78)
+    mul_79 = torch.mul(sub_41, constant_15)
+    add_69 = torch.add(dense_5_kernel_momentum, mul_79)
     square_14 = torch.square(matmul_7)
     sub_42 = torch.sub(square_14, dense_5_kernel_velocity)
-    mul_79 = torch.mul(sub_42, constant_15)
-    add_66 = torch.add(dense_5_kernel_velocity, mul_79)
-    mul_80 = torch.mul(add_65, div_14)
-    sqrt_13 = torch.sqrt(add_66)
-    add_67 = torch.add(sqrt_13, constant_3)
-    div_27 = torch.div(mul_80, add_67)
-    sub_43 = torch.sub(dense_5_kernel, div_27)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    sub_44 = torch.sub(sum_6, dense_5_bias_momentum)
-    mul_81 = torch.mul(sub_44, constant_14)
-    add_68 = torch.add(dense_5_bias_momentum, mul_81)
-    square_15 = torch.square(sum_6)
+    mul_80 = torch.mul(sub_42, constant_16)
+    add_70 = torch.add(dense_5_kernel_velocity, mul_80)
+    mul_81 = torch.mul(add_69, div_16)
+    sqrt_13 = torch.sqrt(add_70)
+    add_71 = torch.add(sqrt_13, constant_3)
+    div_29 = torch.div(mul_81, add_71)
+    sub_43 = torch.sub(dense_5_kernel, div_29)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_44 = torch.sub(sum_7, dense_5_bias_momentum)
+    mul_82 = torch.mul(sub_44, constant_15)
+    add_72 = torch.add(dense_5_bias_momentum, mul_82)
+    square_15 = torch.square(sum_7)
     sub_45 = torch.sub(square_15, dense_5_bias_velocity)
-    mul_82 = torch.mul(sub_45, constant_15)
-    add_69 = torch.add(dense_5_bias_velocity, mul_82)
-    mul_83 = torch.mul(add_68, div_14)
-    sqrt_14 = torch.sqrt(add_69)
-    add_70 = torch.add(sqrt_14, constant_3)
-    div_28 = torch.div(mul_83, add_70)
-    sub_46 = torch.sub(dense_5_bias, div_28)
-    return (sub_7, sub_10, sub_13, sub_16, sub_19, sub_22, sub_25, sub_28, sub_31, sub_34, sub_37, sub_40, sub_43, sub_46, add_1, add_2, add_8, add_9, add_28, optimizer_learning_rate, add_29, add_30, add_32, add_33, add_35, add_36, add_38, add_39, add_41, add_42, add_44, add_45, add_47, add_48, add_50, add_51, add_53, add_54, add_56, add_57, add_59, add_60, add_62, add_63, add_65, add_66, add_68, add_69, neg_2, mean_5)
+    mul_83 = torch.mul(sub_45, constant_16)
+    add_73 = torch.add(dense_5_bias_velocity, mul_83)
+    mul_84 = torch.mul(add_72, div_16)
+    sqrt_14 = torch.sqrt(add_73)
+    add_74 = torch.add(sqrt_14, constant_3)
+    div_30 = torch.div(mul_84, add_74)
+    sub_46 = torch.sub(dense_5_bias, div_30)
+    return (sub_7, sub_10, sub_13, sub_16, sub_19, sub_22, sub_25, sub_28, sub_31, sub_34, sub_37, sub_40, sub_43, sub_46, add_1, add_2, add_8, add_9, add_32, optimizer_learning_rate, add_33, add_34, add_36, add_37, add_39, add_40, add_42, add_43, add_45, add_46, add_48, add_49, add_51, add_52, add_54, add_55, add_57, add_58, add_60, add_61, add_63, add_64, add_66, add_67, add_69, add_70, add_72, add_73, add_16, add_17, add_18, add_19, neg_2, select_1, select_3)
 
 
-def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, x, y):
+def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_block_batch_normalization_gamma, residual_block_batch_normalization_beta, residual_block_dense_2_kernel, residual_block_dense_2_bias, residual_block_1_dense_3_kernel, residual_block_1_batch_normalization_1_g, residual_block_1_batch_normalization_1_b, residual_block_1_dense_4_kernel, residual_block_1_dense_4_bias, dense_5_kernel, dense_5_bias, residual_block_batch_normalization_movin, residual_block_batch_normalization_movin_1, residual_block_1_batch_normalization_1_m, residual_block_1_batch_normalization_1_m_1, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, x, y):
     B = x.shape[0]
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = torch.matmul(x, dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add = torch.add(matmul, dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    constant = torch.full((), 0.0, dtype=torch.float32)
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = torch.matmul(relu, residual_block_dense_1_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape = torch.reshape(residual_block_batch_normalization_movin, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_1 = torch.reshape(residual_block_batch_normalization_movin_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
-    constant = torch.full((), 0.001, dtype=torch.float32)
-    add_1 = torch.add(reshape_1, constant)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
+    constant_1 = torch.full((), 0.001, dtype=torch.float32)
+    add_1 = torch.add(reshape_1, constant_1)
     rsqrt = torch.rsqrt(add_1)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_2 = torch.reshape(residual_block_batch_normalization_gamma, (1, 32))
     mul = torch.mul(rsqrt, reshape_2)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg = torch.neg(reshape)
     mul_1 = torch.mul(neg, mul)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_3 = torch.reshape(residual_block_batch_normalization_beta, (1, 32))
     add_2 = torch.add(mul_1, reshape_3)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_2 = torch.mul(matmul_1, mul)
     add_3 = torch.add(mul_2, add_2)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_3)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = torch.matmul(relu_1, residual_block_dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = torch.add(matmul_2, residual_block_dense_2_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_5 = torch.add(relu, add_4)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = torch.relu(add_5)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = torch.matmul(relu_2, residual_block_1_dense_3_kernel)
-    # <prelude>/layers.nn:46: m = if training { batch_mean } else { reshape(moving_mean, kept) }
+    # <prelude>/layers.nn:47: m = if training { batch_mean } else { reshape(moving_mean, kept) }
     reshape_4 = torch.reshape(residual_block_1_batch_normalization_1_m, (1, 32))
-    # <prelude>/layers.nn:47: v = if training { batch_variance } else { reshape(moving_variance, kept) }
+    # <prelude>/layers.nn:48: v = if training { batch_variance } else { reshape(moving_variance, kept) }
     reshape_5 = torch.reshape(residual_block_1_batch_normalization_1_m_1, (1, 32))
-    # <prelude>/layers.nn:48: root = rsqrt(v + epsilon)
-    add_6 = torch.add(reshape_5, constant)
+    # <prelude>/layers.nn:49: root = rsqrt(v + epsilon)
+    add_6 = torch.add(reshape_5, constant_1)
     rsqrt_1 = torch.rsqrt(add_6)
-    # <prelude>/layers.nn:49: inv = if scale { root * reshape(gamma, kept) } else { root }
+    # <prelude>/layers.nn:50: inv = if scale { root * reshape(gamma, kept) } else { root }
     reshape_6 = torch.reshape(residual_block_1_batch_normalization_1_g, (1, 32))
     mul_3 = torch.mul(rsqrt_1, reshape_6)
-    # <prelude>/layers.nn:50: shift = -m * inv
+    # <prelude>/layers.nn:51: shift = -m * inv
     neg_1 = torch.neg(reshape_4)
     mul_4 = torch.mul(neg_1, mul_3)
-    # <prelude>/layers.nn:51: offset = if center { shift + reshape(beta, kept) } else { shift }
+    # <prelude>/layers.nn:52: offset = if center { shift + reshape(beta, kept) } else { shift }
     reshape_7 = torch.reshape(residual_block_1_batch_normalization_1_b, (1, 32))
     add_7 = torch.add(mul_4, reshape_7)
-    # <prelude>/layers.nn:52: return x * inv + offset
+    # <prelude>/layers.nn:53: return x * inv + offset
     mul_5 = torch.mul(matmul_3, mul_3)
     add_8 = torch.add(mul_5, add_7)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = torch.relu(add_8)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_4 = torch.matmul(relu_3, residual_block_1_dense_4_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_9 = torch.add(matmul_4, residual_block_1_dense_4_bias)
     # examples/residual_block.nn:11: return relu(x + h)                           # the residual connection
     add_10 = torch.add(relu_2, add_9)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = torch.relu(add_10)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_5 = torch.matmul(relu_4, dense_5_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_11 = torch.add(matmul_5, dense_5_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_11, dim=(1,), keepdim=True)
@@ -822,10 +848,10 @@ def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_
     sum_2 = torch.sum(div, dim=(1,), keepdim=True)
     div_1 = torch.div(div, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_1 = torch.full((), 1e-07, dtype=torch.float32)
-    maximum = torch.maximum(div_1, constant_1)
-    constant_2 = torch.full((), 0.9999999, dtype=torch.float32)
-    minimum = torch.minimum(maximum, constant_2)
+    constant_2 = torch.full((), 1e-07, dtype=torch.float32)
+    maximum = torch.maximum(div_1, constant_2)
+    constant_3 = torch.full((), 0.9999999, dtype=torch.float32)
+    minimum = torch.minimum(maximum, constant_3)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = torch.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -833,12 +859,30 @@ def eval_step(dense_kernel, dense_bias, residual_block_dense_1_kernel, residual_
     sum_3 = torch.sum(mul_6, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg_2 = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(div, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
-    return (neg_2, mean_1)
+    # examples/residual_block.nn:24: loss             = sparse_categorical_crossentropy             # labels are class ids
+    size = torch.tensor(x.shape[0], dtype=torch.float32)
+    # examples/residual_block.nn:26: metrics          = [sparse_categorical_accuracy]
+    mul_7 = torch.mul(neg_2, size)
+    add_12 = torch.add(loss_total, mul_7)
+    add_13 = torch.add(loss_count, size)
+    eq_1 = torch.eq(add_13, constant)
+    constant_4 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_4, add_13)
+    div_2 = torch.div(add_12, select)
+    select_1 = torch.where(eq_1, constant, div_2)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_14 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_15 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_15, constant)
+    select_2 = torch.where(eq_2, constant_4, add_15)
+    div_3 = torch.div(add_14, select_2)
+    select_3 = torch.where(eq_2, constant, div_3)
+    return (add_12, add_13, add_14, add_15, neg_2, select_1, select_3)
 
 
 def compiled(backend="inductor"):
@@ -865,6 +909,7 @@ class Model(torch.nn.Module):
         for name, value in zip(self.variable_names, values[14:]):
             self.register_buffer(name, value.clone())
         self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_dense_kernel_momentum', 'state_dense_kernel_velocity', 'state_dense_bias_momentum', 'state_dense_bias_velocity', 'state_residual_block_dense_1_kernel_momentum', 'state_residual_block_dense_1_kernel_velocity', 'state_residual_block_batch_normalization_gamma_1', 'state_residual_block_batch_normalization_gamma_2', 'state_residual_block_batch_normalization_beta_', 'state_residual_block_batch_normalization_beta__1', 'state_residual_block_dense_2_kernel_momentum', 'state_residual_block_dense_2_kernel_velocity', 'state_residual_block_dense_2_bias_momentum', 'state_residual_block_dense_2_bias_velocity', 'state_residual_block_1_dense_3_kernel_momentum', 'state_residual_block_1_dense_3_kernel_velocity', 'state_residual_block_1_batch_normalization_1_g_1', 'state_residual_block_1_batch_normalization_1_g_2', 'state_residual_block_1_batch_normalization_1_b_1', 'state_residual_block_1_batch_normalization_1_b_2', 'state_residual_block_1_dense_4_kernel_momentum', 'state_residual_block_1_dense_4_kernel_velocity', 'state_residual_block_1_dense_4_bias_momentum', 'state_residual_block_1_dense_4_bias_velocity', 'state_dense_5_kernel_momentum', 'state_dense_5_kernel_velocity', 'state_dense_5_bias_momentum', 'state_dense_5_bias_velocity')
+        self.metric_names = ('metric_loss_total', 'metric_loss_count', 'metric_sparse_categorical_accuracy_total', 'metric_sparse_categorical_accuracy_count')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
                 ('state_optimizer_iterations', torch.int32, (), 0),
@@ -899,6 +944,20 @@ class Model(torch.nn.Module):
                 ('state_dense_5_bias_velocity', torch.float32, (3,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        for name, dtype, shape, value in (
+                ('metric_loss_total', torch.float32, (), 0.0),
+                ('metric_loss_count', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_total', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_count', torch.float32, (), 0.0),
+        ):
+            self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        self.initial_metrics = [getattr(self, name).clone()
+                                for name in self.metric_names]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for name, value in zip(self.metric_names, self.initial_metrics):
+            getattr(self, name).copy_(value)
 
     def ordered_params(self):
         """The parameters in the order the functions take them."""
@@ -911,10 +970,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def train_step(self, x, y):
-        """One optimizer step in place; returns the loss and the metrics before it."""
+        """One optimizer step in place; returns the loss and the metrics, this batch folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
         tensors += [getattr(self, name) for name in self.state_names]
+        tensors += [getattr(self, name) for name in self.metric_names]
         results = self.functions['train_step'](*tensors, x, y)
         for tensor, value in zip(tensors, results):
             tensor.copy_(value)
@@ -923,7 +983,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def evaluate(self, x, y):
-        """The loss and the metrics on one batch."""
+        """The loss on one batch, and the metrics with it folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
-        return self.functions['eval_step'](*tensors, x, y)
+        metrics = [getattr(self, name) for name in self.metric_names]
+        results = self.functions['eval_step'](*tensors, *metrics, x, y)
+        for tensor, value in zip(metrics, results):
+            tensor.copy_(value)
+        return results[len(metrics):]

@@ -22,34 +22,35 @@ PARAMS = (
     ('dense_2/kernel', 'f32', (64, 2)),
     ('dense_2/bias', 'f32', (2,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('digit_encoder/conv2d/kernel/m', 'f32', (3, 3, 1, 16), 0.0),
-    ('digit_encoder/conv2d/kernel/v', 'f32', (3, 3, 1, 16), 0.0),
-    ('digit_encoder/conv2d/kernel/t', 'f32', (), 0.0),
-    ('digit_encoder/conv2d/bias/m', 'f32', (16,), 0.0),
-    ('digit_encoder/conv2d/bias/v', 'f32', (16,), 0.0),
-    ('digit_encoder/conv2d/bias/t', 'f32', (), 0.0),
-    ('digit_encoder/dense/kernel/m', 'f32', (144, 32), 0.0),
-    ('digit_encoder/dense/kernel/v', 'f32', (144, 32), 0.0),
-    ('digit_encoder/dense/kernel/t', 'f32', (), 0.0),
-    ('digit_encoder/dense/bias/m', 'f32', (32,), 0.0),
-    ('digit_encoder/dense/bias/v', 'f32', (32,), 0.0),
-    ('digit_encoder/dense/bias/t', 'f32', (), 0.0),
-    ('dense_1/kernel/m', 'f32', (64, 64), 0.0),
-    ('dense_1/kernel/v', 'f32', (64, 64), 0.0),
-    ('dense_1/kernel/t', 'f32', (), 0.0),
-    ('dense_1/bias/m', 'f32', (64,), 0.0),
-    ('dense_1/bias/v', 'f32', (64,), 0.0),
-    ('dense_1/bias/t', 'f32', (), 0.0),
-    ('dense_2/kernel/m', 'f32', (64, 2), 0.0),
-    ('dense_2/kernel/v', 'f32', (64, 2), 0.0),
-    ('dense_2/kernel/t', 'f32', (), 0.0),
-    ('dense_2/bias/m', 'f32', (2,), 0.0),
-    ('dense_2/bias/v', 'f32', (2,), 0.0),
-    ('dense_2/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.003),
+    ('digit_encoder/conv2d/kernel/momentum', 'f32', (3, 3, 1, 16), 0.0),
+    ('digit_encoder/conv2d/kernel/velocity', 'f32', (3, 3, 1, 16), 0.0),
+    ('digit_encoder/conv2d/bias/momentum', 'f32', (16,), 0.0),
+    ('digit_encoder/conv2d/bias/velocity', 'f32', (16,), 0.0),
+    ('digit_encoder/dense/kernel/momentum', 'f32', (144, 32), 0.0),
+    ('digit_encoder/dense/kernel/velocity', 'f32', (144, 32), 0.0),
+    ('digit_encoder/dense/bias/momentum', 'f32', (32,), 0.0),
+    ('digit_encoder/dense/bias/velocity', 'f32', (32,), 0.0),
+    ('dense_1/kernel/momentum', 'f32', (64, 64), 0.0),
+    ('dense_1/kernel/velocity', 'f32', (64, 64), 0.0),
+    ('dense_1/bias/momentum', 'f32', (64,), 0.0),
+    ('dense_1/bias/velocity', 'f32', (64,), 0.0),
+    ('dense_2/kernel/momentum', 'f32', (64, 2), 0.0),
+    ('dense_2/kernel/velocity', 'f32', (64, 2), 0.0),
+    ('dense_2/bias/momentum', 'f32', (2,), 0.0),
+    ('dense_2/bias/velocity', 'f32', (2,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -109,21 +110,21 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((), tf.int32)])
 def init(seed):
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     digit_encoder_conv2d_kernel = _dslc_random_uniform(seed, shape=(3, 3, 1, 16), stream=0, low=-0.19802950859533486, high=0.19802950859533486)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
     digit_encoder_conv2d_bias = tf.fill((16,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     digit_encoder_dense_kernel = _dslc_random_uniform(seed, shape=(144, 32), stream=2, low=-0.1846372364689991, high=0.1846372364689991)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     digit_encoder_dense_bias = tf.fill((32,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_1_kernel = _dslc_random_uniform(seed, shape=(64, 64), stream=4, low=-0.21650635094610965, high=0.21650635094610965)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_1_bias = tf.fill((64,), tf.constant(0.0, tf.float32))
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_2_kernel = _dslc_random_uniform(seed, shape=(64, 2), stream=6, low=-0.30151134457776363, high=0.30151134457776363)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_2_bias = tf.fill((2,), tf.constant(0.0, tf.float32))
     return (digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias)
 
@@ -131,49 +132,49 @@ def init(seed):
 @tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32)])
 def predict(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, left, right):
     B = tf.shape(left)[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y = tf.nn.convolution(left, digit_encoder_conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = tf.add(y, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = tf.nn.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(rectified, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = tf.reshape(max_pool, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_1 = tf.linalg.matmul(reshape, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(y_1, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y_2 = tf.nn.convolution(right, digit_encoder_conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(y_2, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_2 = tf.nn.relu(add_2)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool_1 = tf.nn.max_pool(rectified_2, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape_1 = tf.reshape(max_pool_1, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_3 = tf.linalg.matmul(reshape_1, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_3 = tf.add(y_3, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_3 = tf.nn.relu(add_3)
-    # <prelude>/layers.nn:305: return concat(inputs, axis=axis)
+    # <prelude>/layers.nn:308: return concat(inputs, axis=axis)
     both = tf.concat([rectified_1, rectified_3], 1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_4 = tf.linalg.matmul(both, dense_1_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = tf.add(y_4, dense_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_4 = tf.nn.relu(add_4)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_5 = tf.linalg.matmul(rectified_4, dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_5 = tf.add(y_5, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_5, axis=(1,), keepdims=True)
@@ -186,52 +187,52 @@ def predict(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encode
     return (div,)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def train_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, digit_encoder_conv2d_kernel_m, digit_encoder_conv2d_kernel_v, digit_encoder_conv2d_kernel_t, digit_encoder_conv2d_bias_m, digit_encoder_conv2d_bias_v, digit_encoder_conv2d_bias_t, digit_encoder_dense_kernel_m, digit_encoder_dense_kernel_v, digit_encoder_dense_kernel_t, digit_encoder_dense_bias_m, digit_encoder_dense_bias_v, digit_encoder_dense_bias_t, dense_1_kernel_m, dense_1_kernel_v, dense_1_kernel_t, dense_1_bias_m, dense_1_bias_v, dense_1_bias_t, dense_2_kernel_m, dense_2_kernel_v, dense_2_kernel_t, dense_2_bias_m, dense_2_bias_v, dense_2_bias_t, left, right, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def train_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, optimizer_iterations, optimizer_learning_rate, digit_encoder_conv2d_kernel_momentum, digit_encoder_conv2d_kernel_velocity, digit_encoder_conv2d_bias_momentum, digit_encoder_conv2d_bias_velocity, digit_encoder_dense_kernel_momentum, digit_encoder_dense_kernel_velocity, digit_encoder_dense_bias_momentum, digit_encoder_dense_bias_velocity, dense_1_kernel_momentum, dense_1_kernel_velocity, dense_1_bias_momentum, dense_1_bias_velocity, dense_2_kernel_momentum, dense_2_kernel_velocity, dense_2_bias_momentum, dense_2_bias_velocity, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, left, right, y):
     B = tf.shape(left)[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = tf.nn.convolution(left, digit_encoder_conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = tf.add(conv, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(relu, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = tf.reshape(max_pool, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = tf.linalg.matmul(reshape, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = tf.nn.convolution(right, digit_encoder_conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(conv_1, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = tf.nn.relu(add_2)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool_1 = tf.nn.max_pool(relu_2, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape_1 = tf.reshape(max_pool_1, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = tf.linalg.matmul(reshape_1, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_3 = tf.add(matmul_1, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = tf.nn.relu(add_3)
-    # <prelude>/layers.nn:305: return concat(inputs, axis=axis)
+    # <prelude>/layers.nn:308: return concat(inputs, axis=axis)
     concat = tf.concat([relu_1, relu_3], 1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = tf.linalg.matmul(concat, dense_1_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = tf.add(matmul_2, dense_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = tf.nn.relu(add_4)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = tf.linalg.matmul(relu_4, dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_5 = tf.add(matmul_3, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_5, axis=(1,), keepdims=True)
@@ -258,424 +259,389 @@ def train_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_enc
     sum_3 = tf.reduce_sum(mul, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(div, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
+    # examples/two_inputs.nn:23: loss             = sparse_categorical_crossentropy   # labels are 0 or 1
+    size = tf.cast(tf.shape(left)[0], tf.float32)
+    # examples/two_inputs.nn:25: metrics          = [sparse_categorical_accuracy]
+    mul_1 = tf.multiply(neg, size)
+    add_6 = tf.add(loss_total, mul_1)
+    add_7 = tf.add(loss_count, size)
+    constant_2 = tf.constant(0.0, tf.float32)
+    eq_1 = tf.equal(add_7, constant_2)
+    constant_3 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_3, add_7)
+    div_2 = tf.math.divide(add_6, select)
+    select_1 = tf.where(eq_1, constant_2, div_2)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_8 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_9 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_9, constant_2)
+    select_2 = tf.where(eq_2, constant_3, add_9)
+    div_3 = tf.math.divide(add_8, select_2)
+    select_3 = tf.where(eq_2, constant_2, div_3)
     # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
-    constant_2 = tf.constant(1.0, tf.float32)
-    neg_1 = tf.negative(constant_2)
-    size = tf.cast(tf.shape(sum_3)[0], tf.float32)
-    div_2 = tf.math.divide(neg_1, size)
-    reshape_2 = tf.reshape(div_2, (1,))
+    neg_1 = tf.negative(constant_3)
+    size_2 = tf.cast(tf.shape(sum_3)[0], tf.float32)
+    div_4 = tf.math.divide(neg_1, size_2)
+    reshape_2 = tf.reshape(div_4, (1,))
     broadcast = tf.broadcast_to(reshape_2, (B,))
     reshape_3 = tf.reshape(broadcast, (B, 1))
     broadcast_1 = tf.broadcast_to(reshape_3, (B, 2))
-    mul_1 = tf.multiply(broadcast_1, one_hot)
+    mul_2 = tf.multiply(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = tf.math.divide(mul_1, minimum)
+    div_5 = tf.math.divide(mul_2, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_3 = tf.constant(0.0, tf.float32)
-    constant_4 = tf.constant(0.5, tf.float32)
-    constant_5 = tf.constant(1.0, tf.float32)
-    eq_1 = tf.equal(maximum, minimum)
-    eq_2 = tf.equal(constant_1, minimum)
-    select = tf.where(eq_2, constant_4, constant_5)
-    select_1 = tf.where(eq_1, select, constant_3)
-    mul_2 = tf.multiply(div_3, select_1)
-    eq_3 = tf.equal(div_1, maximum)
-    eq_4 = tf.equal(constant, maximum)
-    select_2 = tf.where(eq_4, constant_4, constant_5)
-    select_3 = tf.where(eq_3, select_2, constant_3)
-    mul_3 = tf.multiply(mul_2, select_3)
+    constant_4 = tf.constant(0.0, tf.float32)
+    constant_5 = tf.constant(0.5, tf.float32)
+    constant_6 = tf.constant(1.0, tf.float32)
+    eq_3 = tf.equal(maximum, minimum)
+    eq_4 = tf.equal(constant_1, minimum)
+    select_4 = tf.where(eq_4, constant_5, constant_6)
+    select_5 = tf.where(eq_3, select_4, constant_4)
+    mul_3 = tf.multiply(div_5, select_5)
+    eq_5 = tf.equal(div_1, maximum)
+    eq_6 = tf.equal(constant, maximum)
+    select_6 = tf.where(eq_6, constant_5, constant_6)
+    select_7 = tf.where(eq_5, select_6, constant_4)
+    mul_4 = tf.multiply(mul_3, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = tf.math.divide(mul_3, sum_2)
-    mul_4 = tf.multiply(div_4, div_1)
-    neg_2 = tf.negative(mul_4)
-    sum_4 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
-    reshape_4 = tf.reshape(sum_4, (B, 1))
+    div_6 = tf.math.divide(mul_4, sum_2)
+    mul_5 = tf.multiply(div_6, div_1)
+    neg_2 = tf.negative(mul_5)
+    sum_5 = tf.reduce_sum(neg_2, axis=(1,), keepdims=False)
+    reshape_4 = tf.reshape(sum_5, (B, 1))
     broadcast_2 = tf.broadcast_to(reshape_4, (B, 2))
-    add_6 = tf.add(div_4, broadcast_2)
+    add_10 = tf.add(div_6, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = tf.math.divide(add_6, sum_1)
-    mul_5 = tf.multiply(div_5, div)
-    neg_3 = tf.negative(mul_5)
-    sum_5 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
-    reshape_5 = tf.reshape(sum_5, (B, 1))
+    div_7 = tf.math.divide(add_10, sum_1)
+    mul_6 = tf.multiply(div_7, div)
+    neg_3 = tf.negative(mul_6)
+    sum_6 = tf.reduce_sum(neg_3, axis=(1,), keepdims=False)
+    reshape_5 = tf.reshape(sum_6, (B, 1))
     broadcast_3 = tf.broadcast_to(reshape_5, (B, 2))
-    add_7 = tf.add(div_5, broadcast_3)
+    add_11 = tf.add(div_7, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_6 = tf.multiply(add_7, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = tf.reduce_sum(mul_6, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_7 = tf.multiply(add_11, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = tf.reduce_sum(mul_7, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose = tf.transpose(dense_2_kernel, (1, 0))
-    matmul_4 = tf.linalg.matmul(mul_6, transpose)
+    matmul_4 = tf.linalg.matmul(mul_7, transpose)
     transpose_1 = tf.transpose(relu_4, (1, 0))
-    matmul_5 = tf.linalg.matmul(transpose_1, mul_6)
+    matmul_5 = tf.linalg.matmul(transpose_1, mul_7)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt = tf.greater(add_4, constant_3)
-    select_4 = tf.where(gt, matmul_4, constant_3)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_7 = tf.reduce_sum(select_4, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt = tf.greater(add_4, constant_4)
+    select_8 = tf.where(gt, matmul_4, constant_4)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_8 = tf.reduce_sum(select_8, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_2 = tf.transpose(dense_1_kernel, (1, 0))
-    matmul_6 = tf.linalg.matmul(select_4, transpose_2)
+    matmul_6 = tf.linalg.matmul(select_8, transpose_2)
     transpose_3 = tf.transpose(concat, (1, 0))
-    matmul_7 = tf.linalg.matmul(transpose_3, select_4)
-    # <prelude>/layers.nn:305 (gradient of `concat`): return concat(inputs, axis=axis)
+    matmul_7 = tf.linalg.matmul(transpose_3, select_8)
+    # <prelude>/layers.nn:308 (gradient of `concat`): return concat(inputs, axis=axis)
     slice_1 = matmul_6[:, 0:32]
     slice_2 = matmul_6[:, 32:64]
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_1 = tf.greater(add_3, constant_3)
-    select_5 = tf.where(gt_1, slice_2, constant_3)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_8 = tf.reduce_sum(select_5, axis=(0,), keepdims=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt_1 = tf.greater(add_3, constant_4)
+    select_9 = tf.where(gt_1, slice_2, constant_4)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_9 = tf.reduce_sum(select_9, axis=(0,), keepdims=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_4 = tf.transpose(digit_encoder_dense_kernel, (1, 0))
-    matmul_8 = tf.linalg.matmul(select_5, transpose_4)
+    matmul_8 = tf.linalg.matmul(select_9, transpose_4)
     transpose_5 = tf.transpose(reshape_1, (1, 0))
-    matmul_9 = tf.linalg.matmul(transpose_5, select_5)
-    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
+    matmul_9 = tf.linalg.matmul(transpose_5, select_9)
+    # <prelude>/layers.nn:173 (gradient of `reshape`): return flatten(x)
     reshape_6 = tf.reshape(matmul_8, (B, 3, 3, 16))
-    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_3 = relu_2[:, 0:5:2, 0:5:2, :]
-    eq_5 = tf.equal(slice_3, max_pool_1)
-    convert_1 = tf.cast(eq_5, tf.float32)
-    mul_7 = tf.multiply(reshape_6, convert_1)
+    eq_7 = tf.equal(slice_3, max_pool_1)
+    convert_1 = tf.cast(eq_7, tf.float32)
+    mul_8 = tf.multiply(reshape_6, convert_1)
     slice_4 = relu_2[:, 0:5:2, 1:6:2, :]
-    eq_6 = tf.equal(slice_4, max_pool_1)
-    convert_2 = tf.cast(eq_6, tf.float32)
-    sub_1 = tf.subtract(constant_5, convert_1)
-    mul_8 = tf.multiply(convert_2, sub_1)
-    add_8 = tf.add(convert_1, mul_8)
-    mul_9 = tf.multiply(reshape_6, mul_8)
+    eq_8 = tf.equal(slice_4, max_pool_1)
+    convert_2 = tf.cast(eq_8, tf.float32)
+    sub_1 = tf.subtract(constant_6, convert_1)
+    mul_9 = tf.multiply(convert_2, sub_1)
+    add_12 = tf.add(convert_1, mul_9)
+    mul_10 = tf.multiply(reshape_6, mul_9)
     slice_5 = relu_2[:, 1:6:2, 0:5:2, :]
-    eq_7 = tf.equal(slice_5, max_pool_1)
-    convert_3 = tf.cast(eq_7, tf.float32)
-    sub_2 = tf.subtract(constant_5, add_8)
-    mul_10 = tf.multiply(convert_3, sub_2)
-    add_9 = tf.add(add_8, mul_10)
-    mul_11 = tf.multiply(reshape_6, mul_10)
+    eq_9 = tf.equal(slice_5, max_pool_1)
+    convert_3 = tf.cast(eq_9, tf.float32)
+    sub_2 = tf.subtract(constant_6, add_12)
+    mul_11 = tf.multiply(convert_3, sub_2)
+    add_13 = tf.add(add_12, mul_11)
+    mul_12 = tf.multiply(reshape_6, mul_11)
     slice_6 = relu_2[:, 1:6:2, 1:6:2, :]
-    eq_8 = tf.equal(slice_6, max_pool_1)
-    convert_4 = tf.cast(eq_8, tf.float32)
-    sub_3 = tf.subtract(constant_5, add_9)
-    mul_12 = tf.multiply(convert_4, sub_3)
-    mul_13 = tf.multiply(reshape_6, mul_12)
-    spread = tf.reshape(tf.pad(tf.expand_dims(mul_7, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    eq_10 = tf.equal(slice_6, max_pool_1)
+    convert_4 = tf.cast(eq_10, tf.float32)
+    sub_3 = tf.subtract(constant_6, add_13)
+    mul_13 = tf.multiply(convert_4, sub_3)
+    mul_14 = tf.multiply(reshape_6, mul_13)
+    spread = tf.reshape(tf.pad(tf.expand_dims(mul_8, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_1 = tf.reshape(tf.pad(tf.expand_dims(spread, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad = tf.pad(spread_1, ((0, 0), (0, 1), (0, 1), (0, 0)))
-    spread_2 = tf.reshape(tf.pad(tf.expand_dims(mul_9, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    spread_2 = tf.reshape(tf.pad(tf.expand_dims(mul_10, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_3 = tf.reshape(tf.pad(tf.expand_dims(spread_2, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad_1 = tf.pad(spread_3, ((0, 0), (0, 1), (1, 0), (0, 0)))
-    add_10 = tf.add(pad, pad_1)
-    spread_4 = tf.reshape(tf.pad(tf.expand_dims(mul_11, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    add_14 = tf.add(pad, pad_1)
+    spread_4 = tf.reshape(tf.pad(tf.expand_dims(mul_12, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_5 = tf.reshape(tf.pad(tf.expand_dims(spread_4, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad_2 = tf.pad(spread_5, ((0, 0), (1, 0), (0, 1), (0, 0)))
-    add_11 = tf.add(add_10, pad_2)
-    spread_6 = tf.reshape(tf.pad(tf.expand_dims(mul_13, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    add_15 = tf.add(add_14, pad_2)
+    spread_6 = tf.reshape(tf.pad(tf.expand_dims(mul_14, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_7 = tf.reshape(tf.pad(tf.expand_dims(spread_6, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad_3 = tf.pad(spread_7, ((0, 0), (1, 0), (1, 0), (0, 0)))
-    add_12 = tf.add(add_11, pad_3)
+    add_16 = tf.add(add_15, pad_3)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_2 = tf.greater(add_2, constant_3)
-    select_6 = tf.where(gt_2, add_12, constant_3)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_9 = tf.reduce_sum(select_6, axis=(0, 1, 2), keepdims=False)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    gt_2 = tf.greater(add_2, constant_4)
+    select_10 = tf.where(gt_2, add_16, constant_4)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_10 = tf.reduce_sum(select_10, axis=(0, 1, 2), keepdims=False)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_6 = tf.transpose(right, (3, 1, 2, 0))
-    transpose_7 = tf.transpose(select_6, (1, 2, 0, 3))
+    transpose_7 = tf.transpose(select_10, (1, 2, 0, 3))
     conv_2 = tf.nn.convolution(transpose_6, transpose_7, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_8 = tf.transpose(conv_2, (1, 2, 0, 3))
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_3 = tf.greater(add_1, constant_3)
-    select_7 = tf.where(gt_3, slice_1, constant_3)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_10 = tf.reduce_sum(select_7, axis=(0,), keepdims=False)
-    add_13 = tf.add(sum_8, sum_10)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
-    matmul_10 = tf.linalg.matmul(select_7, transpose_4)
+    gt_3 = tf.greater(add_1, constant_4)
+    select_11 = tf.where(gt_3, slice_1, constant_4)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_11 = tf.reduce_sum(select_11, axis=(0,), keepdims=False)
+    add_17 = tf.add(sum_9, sum_11)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
+    matmul_10 = tf.linalg.matmul(select_11, transpose_4)
     transpose_9 = tf.transpose(reshape, (1, 0))
-    matmul_11 = tf.linalg.matmul(transpose_9, select_7)
-    add_14 = tf.add(matmul_9, matmul_11)
-    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
+    matmul_11 = tf.linalg.matmul(transpose_9, select_11)
+    add_18 = tf.add(matmul_9, matmul_11)
+    # <prelude>/layers.nn:173 (gradient of `reshape`): return flatten(x)
     reshape_7 = tf.reshape(matmul_10, (B, 3, 3, 16))
-    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_7 = relu[:, 0:5:2, 0:5:2, :]
-    eq_9 = tf.equal(slice_7, max_pool)
-    convert_5 = tf.cast(eq_9, tf.float32)
-    mul_14 = tf.multiply(reshape_7, convert_5)
+    eq_11 = tf.equal(slice_7, max_pool)
+    convert_5 = tf.cast(eq_11, tf.float32)
+    mul_15 = tf.multiply(reshape_7, convert_5)
     slice_8 = relu[:, 0:5:2, 1:6:2, :]
-    eq_10 = tf.equal(slice_8, max_pool)
-    convert_6 = tf.cast(eq_10, tf.float32)
-    sub_4 = tf.subtract(constant_5, convert_5)
-    mul_15 = tf.multiply(convert_6, sub_4)
-    add_15 = tf.add(convert_5, mul_15)
-    mul_16 = tf.multiply(reshape_7, mul_15)
+    eq_12 = tf.equal(slice_8, max_pool)
+    convert_6 = tf.cast(eq_12, tf.float32)
+    sub_4 = tf.subtract(constant_6, convert_5)
+    mul_16 = tf.multiply(convert_6, sub_4)
+    add_19 = tf.add(convert_5, mul_16)
+    mul_17 = tf.multiply(reshape_7, mul_16)
     slice_9 = relu[:, 1:6:2, 0:5:2, :]
-    eq_11 = tf.equal(slice_9, max_pool)
-    convert_7 = tf.cast(eq_11, tf.float32)
-    sub_5 = tf.subtract(constant_5, add_15)
-    mul_17 = tf.multiply(convert_7, sub_5)
-    add_16 = tf.add(add_15, mul_17)
-    mul_18 = tf.multiply(reshape_7, mul_17)
+    eq_13 = tf.equal(slice_9, max_pool)
+    convert_7 = tf.cast(eq_13, tf.float32)
+    sub_5 = tf.subtract(constant_6, add_19)
+    mul_18 = tf.multiply(convert_7, sub_5)
+    add_20 = tf.add(add_19, mul_18)
+    mul_19 = tf.multiply(reshape_7, mul_18)
     slice_10 = relu[:, 1:6:2, 1:6:2, :]
-    eq_12 = tf.equal(slice_10, max_pool)
-    convert_8 = tf.cast(eq_12, tf.float32)
-    sub_6 = tf.subtract(constant_5, add_16)
-    mul_19 = tf.multiply(convert_8, sub_6)
-    mul_20 = tf.multiply(reshape_7, mul_19)
-    spread_8 = tf.reshape(tf.pad(tf.expand_dims(mul_14, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    eq_14 = tf.equal(slice_10, max_pool)
+    convert_8 = tf.cast(eq_14, tf.float32)
+    sub_6 = tf.subtract(constant_6, add_20)
+    mul_20 = tf.multiply(convert_8, sub_6)
+    mul_21 = tf.multiply(reshape_7, mul_20)
+    spread_8 = tf.reshape(tf.pad(tf.expand_dims(mul_15, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_9 = tf.reshape(tf.pad(tf.expand_dims(spread_8, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad_4 = tf.pad(spread_9, ((0, 0), (0, 1), (0, 1), (0, 0)))
-    spread_10 = tf.reshape(tf.pad(tf.expand_dims(mul_16, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    spread_10 = tf.reshape(tf.pad(tf.expand_dims(mul_17, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_11 = tf.reshape(tf.pad(tf.expand_dims(spread_10, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad_5 = tf.pad(spread_11, ((0, 0), (0, 1), (1, 0), (0, 0)))
-    add_17 = tf.add(pad_4, pad_5)
-    spread_12 = tf.reshape(tf.pad(tf.expand_dims(mul_18, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    add_21 = tf.add(pad_4, pad_5)
+    spread_12 = tf.reshape(tf.pad(tf.expand_dims(mul_19, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_13 = tf.reshape(tf.pad(tf.expand_dims(spread_12, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad_6 = tf.pad(spread_13, ((0, 0), (1, 0), (0, 1), (0, 0)))
-    add_18 = tf.add(add_17, pad_6)
-    spread_14 = tf.reshape(tf.pad(tf.expand_dims(mul_20, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
+    add_22 = tf.add(add_21, pad_6)
+    spread_14 = tf.reshape(tf.pad(tf.expand_dims(mul_21, 2), ((0, 0), (0, 0), (0, 1), (0, 0), (0, 0))), (B, 6, 3, 16))[:, :-1]
     spread_15 = tf.reshape(tf.pad(tf.expand_dims(spread_14, 3), ((0, 0), (0, 0), (0, 0), (0, 1), (0, 0))), (B, 5, 6, 16))[:, :, :-1]
     pad_7 = tf.pad(spread_15, ((0, 0), (1, 0), (1, 0), (0, 0)))
-    add_19 = tf.add(add_18, pad_7)
+    add_23 = tf.add(add_22, pad_7)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_4 = tf.greater(add, constant_3)
-    select_8 = tf.where(gt_4, add_19, constant_3)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_11 = tf.reduce_sum(select_8, axis=(0, 1, 2), keepdims=False)
-    add_20 = tf.add(sum_9, sum_11)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    gt_4 = tf.greater(add, constant_4)
+    select_12 = tf.where(gt_4, add_23, constant_4)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_12 = tf.reduce_sum(select_12, axis=(0, 1, 2), keepdims=False)
+    add_24 = tf.add(sum_10, sum_12)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_10 = tf.transpose(left, (3, 1, 2, 0))
-    transpose_11 = tf.transpose(select_8, (1, 2, 0, 3))
+    transpose_11 = tf.transpose(select_12, (1, 2, 0, 3))
     conv_3 = tf.nn.convolution(transpose_10, transpose_11, strides=(1, 1), padding="VALID", dilations=(1, 1))
     transpose_12 = tf.transpose(conv_3, (1, 2, 0, 3))
-    add_21 = tf.add(transpose_8, transpose_12)
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    add_22 = tf.add(digit_encoder_conv2d_kernel_t, constant_2)
-    constant_6 = tf.constant(0.9, tf.float32)
-    mul_21 = tf.multiply(constant_6, digit_encoder_conv2d_kernel_m)
-    constant_7 = tf.constant(0.09999999999999998, tf.float32)
-    mul_22 = tf.multiply(constant_7, add_21)
-    add_23 = tf.add(mul_21, mul_22)
+    add_25 = tf.add(transpose_8, transpose_12)
+    # examples/two_inputs.nn:24: optimizer        = Adam(learning_rate=0.003)
+    constant_7 = tf.constant(1, tf.int32)
+    add_26 = tf.add(optimizer_iterations, constant_7)
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    convert_9 = tf.cast(add_26, tf.float32)
     constant_8 = tf.constant(0.999, tf.float32)
-    mul_23 = tf.multiply(constant_8, digit_encoder_conv2d_kernel_v)
-    constant_9 = tf.constant(0.0010000000000000009, tf.float32)
-    square = tf.square(add_21)
-    mul_24 = tf.multiply(constant_9, square)
-    add_24 = tf.add(mul_23, mul_24)
-    pow_1 = tf.pow(constant_8, add_22)
-    sub_7 = tf.subtract(constant_2, pow_1)
+    pow_1 = tf.pow(constant_8, convert_9)
+    sub_7 = tf.subtract(constant_6, pow_1)
     sqrt = tf.sqrt(sub_7)
-    pow_2 = tf.pow(constant_6, add_22)
-    sub_8 = tf.subtract(constant_2, pow_2)
-    div_6 = tf.math.divide(sqrt, sub_8)
-    constant_10 = tf.constant(0.003, tf.float32)
-    mul_25 = tf.multiply(constant_10, div_6)
-    mul_26 = tf.multiply(mul_25, add_23)
-    sqrt_1 = tf.sqrt(add_24)
-    add_25 = tf.add(sqrt_1, constant)
-    div_7 = tf.math.divide(mul_26, add_25)
-    sub_9 = tf.subtract(digit_encoder_conv2d_kernel, div_7)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    add_26 = tf.add(digit_encoder_conv2d_bias_t, constant_2)
-    mul_27 = tf.multiply(constant_6, digit_encoder_conv2d_bias_m)
-    mul_28 = tf.multiply(constant_7, add_20)
-    add_27 = tf.add(mul_27, mul_28)
-    mul_29 = tf.multiply(constant_8, digit_encoder_conv2d_bias_v)
-    square_1 = tf.square(add_20)
-    mul_30 = tf.multiply(constant_9, square_1)
-    add_28 = tf.add(mul_29, mul_30)
-    pow_3 = tf.pow(constant_8, add_26)
-    sub_10 = tf.subtract(constant_2, pow_3)
-    sqrt_2 = tf.sqrt(sub_10)
-    pow_4 = tf.pow(constant_6, add_26)
-    sub_11 = tf.subtract(constant_2, pow_4)
-    div_8 = tf.math.divide(sqrt_2, sub_11)
-    mul_31 = tf.multiply(constant_10, div_8)
-    mul_32 = tf.multiply(mul_31, add_27)
-    sqrt_3 = tf.sqrt(add_28)
-    add_29 = tf.add(sqrt_3, constant)
-    div_9 = tf.math.divide(mul_32, add_29)
-    sub_12 = tf.subtract(digit_encoder_conv2d_bias, div_9)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_30 = tf.add(digit_encoder_dense_kernel_t, constant_2)
-    mul_33 = tf.multiply(constant_6, digit_encoder_dense_kernel_m)
-    mul_34 = tf.multiply(constant_7, add_14)
-    add_31 = tf.add(mul_33, mul_34)
-    mul_35 = tf.multiply(constant_8, digit_encoder_dense_kernel_v)
-    square_2 = tf.square(add_14)
-    mul_36 = tf.multiply(constant_9, square_2)
-    add_32 = tf.add(mul_35, mul_36)
-    pow_5 = tf.pow(constant_8, add_30)
-    sub_13 = tf.subtract(constant_2, pow_5)
-    sqrt_4 = tf.sqrt(sub_13)
-    pow_6 = tf.pow(constant_6, add_30)
-    sub_14 = tf.subtract(constant_2, pow_6)
-    div_10 = tf.math.divide(sqrt_4, sub_14)
-    mul_37 = tf.multiply(constant_10, div_10)
-    mul_38 = tf.multiply(mul_37, add_31)
-    sqrt_5 = tf.sqrt(add_32)
-    add_33 = tf.add(sqrt_5, constant)
-    div_11 = tf.math.divide(mul_38, add_33)
-    sub_15 = tf.subtract(digit_encoder_dense_kernel, div_11)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_34 = tf.add(digit_encoder_dense_bias_t, constant_2)
-    mul_39 = tf.multiply(constant_6, digit_encoder_dense_bias_m)
-    mul_40 = tf.multiply(constant_7, add_13)
-    add_35 = tf.add(mul_39, mul_40)
-    mul_41 = tf.multiply(constant_8, digit_encoder_dense_bias_v)
-    square_3 = tf.square(add_13)
-    mul_42 = tf.multiply(constant_9, square_3)
-    add_36 = tf.add(mul_41, mul_42)
-    pow_7 = tf.pow(constant_8, add_34)
-    sub_16 = tf.subtract(constant_2, pow_7)
-    sqrt_6 = tf.sqrt(sub_16)
-    pow_8 = tf.pow(constant_6, add_34)
-    sub_17 = tf.subtract(constant_2, pow_8)
-    div_12 = tf.math.divide(sqrt_6, sub_17)
-    mul_43 = tf.multiply(constant_10, div_12)
-    mul_44 = tf.multiply(mul_43, add_35)
-    sqrt_7 = tf.sqrt(add_36)
-    add_37 = tf.add(sqrt_7, constant)
-    div_13 = tf.math.divide(mul_44, add_37)
-    sub_18 = tf.subtract(digit_encoder_dense_bias, div_13)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_38 = tf.add(dense_1_kernel_t, constant_2)
-    mul_45 = tf.multiply(constant_6, dense_1_kernel_m)
-    mul_46 = tf.multiply(constant_7, matmul_7)
-    add_39 = tf.add(mul_45, mul_46)
-    mul_47 = tf.multiply(constant_8, dense_1_kernel_v)
+    mul_22 = tf.multiply(optimizer_learning_rate, sqrt)
+    constant_9 = tf.constant(0.9, tf.float32)
+    pow_2 = tf.pow(constant_9, convert_9)
+    sub_8 = tf.subtract(constant_6, pow_2)
+    div_8 = tf.math.divide(mul_22, sub_8)
+    constant_10 = tf.constant(0.09999999999999998, tf.float32)
+    sub_9 = tf.subtract(add_25, digit_encoder_conv2d_kernel_momentum)
+    mul_23 = tf.multiply(sub_9, constant_10)
+    add_27 = tf.add(digit_encoder_conv2d_kernel_momentum, mul_23)
+    square = tf.square(add_25)
+    constant_11 = tf.constant(0.0010000000000000009, tf.float32)
+    sub_10 = tf.subtract(square, digit_encoder_conv2d_kernel_velocity)
+    mul_24 = tf.multiply(sub_10, constant_11)
+    add_28 = tf.add(digit_encoder_conv2d_kernel_velocity, mul_24)
+    mul_25 = tf.multiply(add_27, div_8)
+    sqrt_1 = tf.sqrt(add_28)
+    add_29 = tf.add(sqrt_1, constant)
+    div_9 = tf.math.divide(mul_25, add_29)
+    sub_11 = tf.subtract(digit_encoder_conv2d_kernel, div_9)
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
+    sub_12 = tf.subtract(add_24, digit_encoder_conv2d_bias_momentum)
+    mul_26 = tf.multiply(sub_12, constant_10)
+    add_30 = tf.add(digit_encoder_conv2d_bias_momentum, mul_26)
+    square_1 = tf.square(add_24)
+    sub_13 = tf.subtract(square_1, digit_encoder_conv2d_bias_velocity)
+    mul_27 = tf.multiply(sub_13, constant_11)
+    add_31 = tf.add(digit_encoder_conv2d_bias_velocity, mul_27)
+    mul_28 = tf.multiply(add_30, div_8)
+    sqrt_2 = tf.sqrt(add_31)
+    add_32 = tf.add(sqrt_2, constant)
+    div_10 = tf.math.divide(mul_28, add_32)
+    sub_14 = tf.subtract(digit_encoder_conv2d_bias, div_10)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    sub_15 = tf.subtract(add_18, digit_encoder_dense_kernel_momentum)
+    mul_29 = tf.multiply(sub_15, constant_10)
+    add_33 = tf.add(digit_encoder_dense_kernel_momentum, mul_29)
+    square_2 = tf.square(add_18)
+    sub_16 = tf.subtract(square_2, digit_encoder_dense_kernel_velocity)
+    mul_30 = tf.multiply(sub_16, constant_11)
+    add_34 = tf.add(digit_encoder_dense_kernel_velocity, mul_30)
+    mul_31 = tf.multiply(add_33, div_8)
+    sqrt_3 = tf.sqrt(add_34)
+    add_35 = tf.add(sqrt_3, constant)
+    div_11 = tf.math.divide(mul_31, add_35)
+    sub_17 = tf.subtract(digit_encoder_dense_kernel, div_11)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_18 = tf.subtract(add_17, digit_encoder_dense_bias_momentum)
+    mul_32 = tf.multiply(sub_18, constant_10)
+    add_36 = tf.add(digit_encoder_dense_bias_momentum, mul_32)
+    square_3 = tf.square(add_17)
+    sub_19 = tf.subtract(square_3, digit_encoder_dense_bias_velocity)
+    mul_33 = tf.multiply(sub_19, constant_11)
+    add_37 = tf.add(digit_encoder_dense_bias_velocity, mul_33)
+    mul_34 = tf.multiply(add_36, div_8)
+    sqrt_4 = tf.sqrt(add_37)
+    add_38 = tf.add(sqrt_4, constant)
+    div_12 = tf.math.divide(mul_34, add_38)
+    sub_20 = tf.subtract(digit_encoder_dense_bias, div_12)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    sub_21 = tf.subtract(matmul_7, dense_1_kernel_momentum)
+    mul_35 = tf.multiply(sub_21, constant_10)
+    add_39 = tf.add(dense_1_kernel_momentum, mul_35)
     square_4 = tf.square(matmul_7)
-    mul_48 = tf.multiply(constant_9, square_4)
-    add_40 = tf.add(mul_47, mul_48)
-    pow_9 = tf.pow(constant_8, add_38)
-    sub_19 = tf.subtract(constant_2, pow_9)
-    sqrt_8 = tf.sqrt(sub_19)
-    pow_10 = tf.pow(constant_6, add_38)
-    sub_20 = tf.subtract(constant_2, pow_10)
-    div_14 = tf.math.divide(sqrt_8, sub_20)
-    mul_49 = tf.multiply(constant_10, div_14)
-    mul_50 = tf.multiply(mul_49, add_39)
-    sqrt_9 = tf.sqrt(add_40)
-    add_41 = tf.add(sqrt_9, constant)
-    div_15 = tf.math.divide(mul_50, add_41)
-    sub_21 = tf.subtract(dense_1_kernel, div_15)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_42 = tf.add(dense_1_bias_t, constant_2)
-    mul_51 = tf.multiply(constant_6, dense_1_bias_m)
-    mul_52 = tf.multiply(constant_7, sum_7)
-    add_43 = tf.add(mul_51, mul_52)
-    mul_53 = tf.multiply(constant_8, dense_1_bias_v)
-    square_5 = tf.square(sum_7)
-    mul_54 = tf.multiply(constant_9, square_5)
-    add_44 = tf.add(mul_53, mul_54)
-    pow_11 = tf.pow(constant_8, add_42)
-    sub_22 = tf.subtract(constant_2, pow_11)
-    sqrt_10 = tf.sqrt(sub_22)
-    pow_12 = tf.pow(constant_6, add_42)
-    sub_23 = tf.subtract(constant_2, pow_12)
-    div_16 = tf.math.divide(sqrt_10, sub_23)
-    mul_55 = tf.multiply(constant_10, div_16)
-    mul_56 = tf.multiply(mul_55, add_43)
-    sqrt_11 = tf.sqrt(add_44)
-    add_45 = tf.add(sqrt_11, constant)
-    div_17 = tf.math.divide(mul_56, add_45)
-    sub_24 = tf.subtract(dense_1_bias, div_17)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_46 = tf.add(dense_2_kernel_t, constant_2)
-    mul_57 = tf.multiply(constant_6, dense_2_kernel_m)
-    mul_58 = tf.multiply(constant_7, matmul_5)
-    add_47 = tf.add(mul_57, mul_58)
-    mul_59 = tf.multiply(constant_8, dense_2_kernel_v)
+    sub_22 = tf.subtract(square_4, dense_1_kernel_velocity)
+    mul_36 = tf.multiply(sub_22, constant_11)
+    add_40 = tf.add(dense_1_kernel_velocity, mul_36)
+    mul_37 = tf.multiply(add_39, div_8)
+    sqrt_5 = tf.sqrt(add_40)
+    add_41 = tf.add(sqrt_5, constant)
+    div_13 = tf.math.divide(mul_37, add_41)
+    sub_23 = tf.subtract(dense_1_kernel, div_13)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_24 = tf.subtract(sum_8, dense_1_bias_momentum)
+    mul_38 = tf.multiply(sub_24, constant_10)
+    add_42 = tf.add(dense_1_bias_momentum, mul_38)
+    square_5 = tf.square(sum_8)
+    sub_25 = tf.subtract(square_5, dense_1_bias_velocity)
+    mul_39 = tf.multiply(sub_25, constant_11)
+    add_43 = tf.add(dense_1_bias_velocity, mul_39)
+    mul_40 = tf.multiply(add_42, div_8)
+    sqrt_6 = tf.sqrt(add_43)
+    add_44 = tf.add(sqrt_6, constant)
+    div_14 = tf.math.divide(mul_40, add_44)
+    sub_26 = tf.subtract(dense_1_bias, div_14)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    sub_27 = tf.subtract(matmul_5, dense_2_kernel_momentum)
+    mul_41 = tf.multiply(sub_27, constant_10)
+    add_45 = tf.add(dense_2_kernel_momentum, mul_41)
     square_6 = tf.square(matmul_5)
-    mul_60 = tf.multiply(constant_9, square_6)
-    add_48 = tf.add(mul_59, mul_60)
-    pow_13 = tf.pow(constant_8, add_46)
-    sub_25 = tf.subtract(constant_2, pow_13)
-    sqrt_12 = tf.sqrt(sub_25)
-    pow_14 = tf.pow(constant_6, add_46)
-    sub_26 = tf.subtract(constant_2, pow_14)
-    div_18 = tf.math.divide(sqrt_12, sub_26)
-    mul_61 = tf.multiply(constant_10, div_18)
-    mul_62 = tf.multiply(mul_61, add_47)
-    sqrt_13 = tf.sqrt(add_48)
-    add_49 = tf.add(sqrt_13, constant)
-    div_19 = tf.math.divide(mul_62, add_49)
-    sub_27 = tf.subtract(dense_2_kernel, div_19)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_50 = tf.add(dense_2_bias_t, constant_2)
-    mul_63 = tf.multiply(constant_6, dense_2_bias_m)
-    mul_64 = tf.multiply(constant_7, sum_6)
-    add_51 = tf.add(mul_63, mul_64)
-    mul_65 = tf.multiply(constant_8, dense_2_bias_v)
-    square_7 = tf.square(sum_6)
-    mul_66 = tf.multiply(constant_9, square_7)
-    add_52 = tf.add(mul_65, mul_66)
-    pow_15 = tf.pow(constant_8, add_50)
-    sub_28 = tf.subtract(constant_2, pow_15)
-    sqrt_14 = tf.sqrt(sub_28)
-    pow_16 = tf.pow(constant_6, add_50)
-    sub_29 = tf.subtract(constant_2, pow_16)
-    div_20 = tf.math.divide(sqrt_14, sub_29)
-    mul_67 = tf.multiply(constant_10, div_20)
-    mul_68 = tf.multiply(mul_67, add_51)
-    sqrt_15 = tf.sqrt(add_52)
-    add_53 = tf.add(sqrt_15, constant)
-    div_21 = tf.math.divide(mul_68, add_53)
-    sub_30 = tf.subtract(dense_2_bias, div_21)
-    return (sub_9, sub_12, sub_15, sub_18, sub_21, sub_24, sub_27, sub_30, add_23, add_24, add_22, add_27, add_28, add_26, add_31, add_32, add_30, add_35, add_36, add_34, add_39, add_40, add_38, add_43, add_44, add_42, add_47, add_48, add_46, add_51, add_52, add_50, neg, mean_1)
+    sub_28 = tf.subtract(square_6, dense_2_kernel_velocity)
+    mul_42 = tf.multiply(sub_28, constant_11)
+    add_46 = tf.add(dense_2_kernel_velocity, mul_42)
+    mul_43 = tf.multiply(add_45, div_8)
+    sqrt_7 = tf.sqrt(add_46)
+    add_47 = tf.add(sqrt_7, constant)
+    div_15 = tf.math.divide(mul_43, add_47)
+    sub_29 = tf.subtract(dense_2_kernel, div_15)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_30 = tf.subtract(sum_7, dense_2_bias_momentum)
+    mul_44 = tf.multiply(sub_30, constant_10)
+    add_48 = tf.add(dense_2_bias_momentum, mul_44)
+    square_7 = tf.square(sum_7)
+    sub_31 = tf.subtract(square_7, dense_2_bias_velocity)
+    mul_45 = tf.multiply(sub_31, constant_11)
+    add_49 = tf.add(dense_2_bias_velocity, mul_45)
+    mul_46 = tf.multiply(add_48, div_8)
+    sqrt_8 = tf.sqrt(add_49)
+    add_50 = tf.add(sqrt_8, constant)
+    div_16 = tf.math.divide(mul_46, add_50)
+    sub_32 = tf.subtract(dense_2_bias, div_16)
+    return (sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, add_26, optimizer_learning_rate, add_27, add_28, add_30, add_31, add_33, add_34, add_36, add_37, add_39, add_40, add_42, add_43, add_45, add_46, add_48, add_49, add_6, add_7, add_8, add_9, neg, select_1, select_3)
 
 
-@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
-def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, left, right, y):
+@tf.function(jit_compile=True, autograph=False, input_signature=[tf.TensorSpec((3, 3, 1, 16), tf.float32), tf.TensorSpec((16,), tf.float32), tf.TensorSpec((144, 32), tf.float32), tf.TensorSpec((32,), tf.float32), tf.TensorSpec((64, 64), tf.float32), tf.TensorSpec((64,), tf.float32), tf.TensorSpec((64, 2), tf.float32), tf.TensorSpec((2,), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
+def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, left, right, y):
     B = tf.shape(left)[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = tf.nn.convolution(left, digit_encoder_conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = tf.add(conv, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = tf.nn.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    constant = tf.constant(0.0, tf.float32)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = tf.nn.max_pool(relu, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = tf.reshape(max_pool, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = tf.linalg.matmul(reshape, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = tf.add(matmul, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = tf.nn.relu(add_1)
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = tf.nn.convolution(right, digit_encoder_conv2d_kernel, strides=(1, 1), padding="VALID", dilations=(1, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_2 = tf.add(conv_1, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = tf.nn.relu(add_2)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool_1 = tf.nn.max_pool(relu_2, (2, 2), (2, 2), "VALID")
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape_1 = tf.reshape(max_pool_1, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = tf.linalg.matmul(reshape_1, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_3 = tf.add(matmul_1, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = tf.nn.relu(add_3)
-    # <prelude>/layers.nn:305: return concat(inputs, axis=axis)
+    # <prelude>/layers.nn:308: return concat(inputs, axis=axis)
     concat = tf.concat([relu_1, relu_3], 1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = tf.linalg.matmul(concat, dense_1_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = tf.add(matmul_2, dense_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = tf.nn.relu(add_4)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = tf.linalg.matmul(relu_4, dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_5 = tf.add(matmul_3, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = tf.reduce_max(add_5, axis=(1,), keepdims=True)
@@ -691,10 +657,10 @@ def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_enco
     sum_2 = tf.reduce_sum(classes_last, axis=(1,), keepdims=True)
     div = tf.math.divide(classes_last, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant = tf.constant(1e-07, tf.float32)
-    maximum = tf.maximum(div, constant)
-    constant_1 = tf.constant(0.9999999, tf.float32)
-    minimum = tf.minimum(maximum, constant_1)
+    constant_1 = tf.constant(1e-07, tf.float32)
+    maximum = tf.maximum(div, constant_1)
+    constant_2 = tf.constant(0.9999999, tf.float32)
+    minimum = tf.minimum(maximum, constant_2)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = tf.math.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -702,17 +668,36 @@ def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_enco
     sum_3 = tf.reduce_sum(mul, axis=(1,), keepdims=False)
     mean = tf.reduce_mean(sum_3, axis=(0,), keepdims=False)
     neg = tf.negative(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = tf.math.argmax(classes_last, axis=1, output_type=tf.int32)
     eq = tf.equal(y, argmax)
     convert = tf.cast(eq, tf.float32)
-    mean_1 = tf.reduce_mean(convert, axis=(0,), keepdims=False)
-    return (neg, mean_1)
+    # examples/two_inputs.nn:23: loss             = sparse_categorical_crossentropy   # labels are 0 or 1
+    size = tf.cast(tf.shape(left)[0], tf.float32)
+    # examples/two_inputs.nn:25: metrics          = [sparse_categorical_accuracy]
+    mul_1 = tf.multiply(neg, size)
+    add_6 = tf.add(loss_total, mul_1)
+    add_7 = tf.add(loss_count, size)
+    eq_1 = tf.equal(add_7, constant)
+    constant_3 = tf.constant(1.0, tf.float32)
+    select = tf.where(eq_1, constant_3, add_7)
+    div_1 = tf.math.divide(add_6, select)
+    select_1 = tf.where(eq_1, constant, div_1)
+    sum_4 = tf.reduce_sum(convert, axis=(0,), keepdims=False)
+    size_1 = tf.cast(tf.shape(convert)[0], tf.float32)
+    add_8 = tf.add(sparse_categorical_accuracy_total, sum_4)
+    add_9 = tf.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = tf.equal(add_9, constant)
+    select_2 = tf.where(eq_2, constant_3, add_9)
+    div_2 = tf.math.divide(add_8, select_2)
+    select_3 = tf.where(eq_2, constant, div_2)
+    return (add_6, add_7, add_8, add_9, neg, select_1, select_3)
 
 
 class Model(tf.Module):
-    """The program as a `tf.Module`: parameters, state and optimizer slots are
-    `tf.Variable`s (drawn by `init(seed)`), methods run the compiled functions."""
+    """The program as a `tf.Module`: parameters, state, optimizer slots and metric
+    variables are `tf.Variable`s (drawn by `init(seed)`), methods run the compiled
+    functions."""
 
     def __init__(self, seed=0, name=None):
         super().__init__(name=name)
@@ -727,31 +712,35 @@ class Model(tf.Module):
             tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
                         trainable=False, name=name)
             for name, dtype, shape, value in (
-                ('digit_encoder_conv2d_kernel_m', tf.float32, (3, 3, 1, 16), 0.0),
-                ('digit_encoder_conv2d_kernel_v', tf.float32, (3, 3, 1, 16), 0.0),
-                ('digit_encoder_conv2d_kernel_t', tf.float32, (), 0.0),
-                ('digit_encoder_conv2d_bias_m', tf.float32, (16,), 0.0),
-                ('digit_encoder_conv2d_bias_v', tf.float32, (16,), 0.0),
-                ('digit_encoder_conv2d_bias_t', tf.float32, (), 0.0),
-                ('digit_encoder_dense_kernel_m', tf.float32, (144, 32), 0.0),
-                ('digit_encoder_dense_kernel_v', tf.float32, (144, 32), 0.0),
-                ('digit_encoder_dense_kernel_t', tf.float32, (), 0.0),
-                ('digit_encoder_dense_bias_m', tf.float32, (32,), 0.0),
-                ('digit_encoder_dense_bias_v', tf.float32, (32,), 0.0),
-                ('digit_encoder_dense_bias_t', tf.float32, (), 0.0),
-                ('dense_1_kernel_m', tf.float32, (64, 64), 0.0),
-                ('dense_1_kernel_v', tf.float32, (64, 64), 0.0),
-                ('dense_1_kernel_t', tf.float32, (), 0.0),
-                ('dense_1_bias_m', tf.float32, (64,), 0.0),
-                ('dense_1_bias_v', tf.float32, (64,), 0.0),
-                ('dense_1_bias_t', tf.float32, (), 0.0),
-                ('dense_2_kernel_m', tf.float32, (64, 2), 0.0),
-                ('dense_2_kernel_v', tf.float32, (64, 2), 0.0),
-                ('dense_2_kernel_t', tf.float32, (), 0.0),
-                ('dense_2_bias_m', tf.float32, (2,), 0.0),
-                ('dense_2_bias_v', tf.float32, (2,), 0.0),
-                ('dense_2_bias_t', tf.float32, (), 0.0),
+                ('optimizer_iterations', tf.int32, (), 0),
+                ('optimizer_learning_rate', tf.float32, (), 0.003),
+                ('digit_encoder_conv2d_kernel_momentum', tf.float32, (3, 3, 1, 16), 0.0),
+                ('digit_encoder_conv2d_kernel_velocity', tf.float32, (3, 3, 1, 16), 0.0),
+                ('digit_encoder_conv2d_bias_momentum', tf.float32, (16,), 0.0),
+                ('digit_encoder_conv2d_bias_velocity', tf.float32, (16,), 0.0),
+                ('digit_encoder_dense_kernel_momentum', tf.float32, (144, 32), 0.0),
+                ('digit_encoder_dense_kernel_velocity', tf.float32, (144, 32), 0.0),
+                ('digit_encoder_dense_bias_momentum', tf.float32, (32,), 0.0),
+                ('digit_encoder_dense_bias_velocity', tf.float32, (32,), 0.0),
+                ('dense_1_kernel_momentum', tf.float32, (64, 64), 0.0),
+                ('dense_1_kernel_velocity', tf.float32, (64, 64), 0.0),
+                ('dense_1_bias_momentum', tf.float32, (64,), 0.0),
+                ('dense_1_bias_velocity', tf.float32, (64,), 0.0),
+                ('dense_2_kernel_momentum', tf.float32, (64, 2), 0.0),
+                ('dense_2_kernel_velocity', tf.float32, (64, 2), 0.0),
+                ('dense_2_bias_momentum', tf.float32, (2,), 0.0),
+                ('dense_2_bias_velocity', tf.float32, (2,), 0.0),
             )]
+        self.metric_state = [
+            tf.Variable(tf.fill(shape, tf.constant(value, dtype)),
+                        trainable=False, name=name)
+            for name, dtype, shape, value in (
+                ('loss_total', tf.float32, (), 0.0),
+                ('loss_count', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_total', tf.float32, (), 0.0),
+                ('sparse_categorical_accuracy_count', tf.float32, (), 0.0),
+            )]
+        self.initial_metric_state = [tf.identity(v) for v in self.metric_state]
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32)])
     def __call__(self, left, right):
@@ -760,8 +749,9 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def train_step(self, left, right, y):
-        """One optimizer step; returns the loss and the metrics before it."""
-        variables = self.params + self.state + self.optimizer_state
+        """One optimizer step; returns the loss and the metrics, this batch folded in."""
+        variables = (self.params + self.state + self.optimizer_state
+                     + self.metric_state)
         results = train_step(*variables, left, right, y)
         for variable, value in zip(variables, results):
             variable.assign(value)
@@ -770,5 +760,13 @@ class Model(tf.Module):
 
     @tf.function(autograph=False, input_signature=[tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None, 8, 8, 1), tf.float32), tf.TensorSpec((None,), tf.int32)])
     def evaluate(self, left, right, y):
-        """The loss and the metrics on one batch."""
-        return eval_step(*self.params, *self.state, left, right, y)
+        """The loss on one batch, and the metrics with it folded in."""
+        results = eval_step(*self.params, *self.state, *self.metric_state, left, right, y)
+        for variable, value in zip(self.metric_state, results):
+            variable.assign(value)
+        return results[len(self.metric_state):]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for variable, value in zip(self.metric_state, self.initial_metric_state):
+            variable.assign(value)

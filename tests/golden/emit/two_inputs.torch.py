@@ -22,34 +22,35 @@ PARAMS = (
     ('dense_2/kernel', 'f32', (64, 2)),
     ('dense_2/bias', 'f32', (2,)),
 )
-# (name, dtype, shape, initial value) of each optimizer slot.
+# (name, dtype, shape, initial value) of each entry of the optimizer's state.
 OPTIMIZER_STATE = (
-    ('digit_encoder/conv2d/kernel/m', 'f32', (3, 3, 1, 16), 0.0),
-    ('digit_encoder/conv2d/kernel/v', 'f32', (3, 3, 1, 16), 0.0),
-    ('digit_encoder/conv2d/kernel/t', 'f32', (), 0.0),
-    ('digit_encoder/conv2d/bias/m', 'f32', (16,), 0.0),
-    ('digit_encoder/conv2d/bias/v', 'f32', (16,), 0.0),
-    ('digit_encoder/conv2d/bias/t', 'f32', (), 0.0),
-    ('digit_encoder/dense/kernel/m', 'f32', (144, 32), 0.0),
-    ('digit_encoder/dense/kernel/v', 'f32', (144, 32), 0.0),
-    ('digit_encoder/dense/kernel/t', 'f32', (), 0.0),
-    ('digit_encoder/dense/bias/m', 'f32', (32,), 0.0),
-    ('digit_encoder/dense/bias/v', 'f32', (32,), 0.0),
-    ('digit_encoder/dense/bias/t', 'f32', (), 0.0),
-    ('dense_1/kernel/m', 'f32', (64, 64), 0.0),
-    ('dense_1/kernel/v', 'f32', (64, 64), 0.0),
-    ('dense_1/kernel/t', 'f32', (), 0.0),
-    ('dense_1/bias/m', 'f32', (64,), 0.0),
-    ('dense_1/bias/v', 'f32', (64,), 0.0),
-    ('dense_1/bias/t', 'f32', (), 0.0),
-    ('dense_2/kernel/m', 'f32', (64, 2), 0.0),
-    ('dense_2/kernel/v', 'f32', (64, 2), 0.0),
-    ('dense_2/kernel/t', 'f32', (), 0.0),
-    ('dense_2/bias/m', 'f32', (2,), 0.0),
-    ('dense_2/bias/v', 'f32', (2,), 0.0),
-    ('dense_2/bias/t', 'f32', (), 0.0),
+    ('optimizer/iterations', 'i32', (), 0),
+    ('optimizer/learning_rate', 'f32', (), 0.003),
+    ('digit_encoder/conv2d/kernel/momentum', 'f32', (3, 3, 1, 16), 0.0),
+    ('digit_encoder/conv2d/kernel/velocity', 'f32', (3, 3, 1, 16), 0.0),
+    ('digit_encoder/conv2d/bias/momentum', 'f32', (16,), 0.0),
+    ('digit_encoder/conv2d/bias/velocity', 'f32', (16,), 0.0),
+    ('digit_encoder/dense/kernel/momentum', 'f32', (144, 32), 0.0),
+    ('digit_encoder/dense/kernel/velocity', 'f32', (144, 32), 0.0),
+    ('digit_encoder/dense/bias/momentum', 'f32', (32,), 0.0),
+    ('digit_encoder/dense/bias/velocity', 'f32', (32,), 0.0),
+    ('dense_1/kernel/momentum', 'f32', (64, 64), 0.0),
+    ('dense_1/kernel/velocity', 'f32', (64, 64), 0.0),
+    ('dense_1/bias/momentum', 'f32', (64,), 0.0),
+    ('dense_1/bias/velocity', 'f32', (64,), 0.0),
+    ('dense_2/kernel/momentum', 'f32', (64, 2), 0.0),
+    ('dense_2/kernel/velocity', 'f32', (64, 2), 0.0),
+    ('dense_2/bias/momentum', 'f32', (2,), 0.0),
+    ('dense_2/bias/velocity', 'f32', (2,), 0.0),
 )
-METRICS = ('sparse_categorical_accuracy',)
+# (name, dtype, shape, initial value) of each metric variable, reset each epoch.
+METRIC_STATE = (
+    ('loss/total', 'f32', (), 0.0),
+    ('loss/count', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/total', 'f32', (), 0.0),
+    ('sparse_categorical_accuracy/count', 'f32', (), 0.0),
+)
+METRICS = ('loss', 'sparse_categorical_accuracy')
 
 
 def _dslc_threefry2x32(k1, k2, x1, x2):
@@ -107,70 +108,70 @@ def _dslc_random_uniform(seed, stream, shape, low, high):
 
 
 def init(seed):
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
     digit_encoder_conv2d_kernel = _dslc_random_uniform(seed, shape=(3, 3, 1, 16), stream=0, low=-0.19802950859533486, high=0.19802950859533486)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
     digit_encoder_conv2d_bias = torch.full((16,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     digit_encoder_dense_kernel = _dslc_random_uniform(seed, shape=(144, 32), stream=2, low=-0.1846372364689991, high=0.1846372364689991)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     digit_encoder_dense_bias = torch.full((32,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_1_kernel = _dslc_random_uniform(seed, shape=(64, 64), stream=4, low=-0.21650635094610965, high=0.21650635094610965)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_1_bias = torch.full((64,), 0.0, dtype=torch.float32)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
     dense_2_kernel = _dslc_random_uniform(seed, shape=(64, 2), stream=6, low=-0.30151134457776363, high=0.30151134457776363)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
     dense_2_bias = torch.full((2,), 0.0, dtype=torch.float32)
     return (digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias)
 
 
 def predict(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, left, right):
     B = left.shape[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y = torch.permute(torch.nn.functional.conv2d(torch.permute(left, (0, 3, 1, 2)), torch.permute(digit_encoder_conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = torch.add(y, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified = torch.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(rectified, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = torch.reshape(max_pool, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_1 = torch.matmul(reshape, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(y_1, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     y_2 = torch.permute(torch.nn.functional.conv2d(torch.permute(right, (0, 3, 1, 2)), torch.permute(digit_encoder_conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(y_2, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_2 = torch.relu(add_2)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool_1 = torch.permute(torch.nn.functional.max_pool2d(torch.permute(rectified_2, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape_1 = torch.reshape(max_pool_1, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_3 = torch.matmul(reshape_1, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_3 = torch.add(y_3, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_3 = torch.relu(add_3)
-    # <prelude>/layers.nn:305: return concat(inputs, axis=axis)
+    # <prelude>/layers.nn:308: return concat(inputs, axis=axis)
     both = torch.cat([rectified_1, rectified_3], 1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_4 = torch.matmul(both, dense_1_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = torch.add(y_4, dense_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     rectified_4 = torch.relu(add_4)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     y_5 = torch.matmul(rectified_4, dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_5 = torch.add(y_5, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_5, dim=(1,), keepdim=True)
@@ -183,51 +184,51 @@ def predict(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encode
     return (div,)
 
 
-def train_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, digit_encoder_conv2d_kernel_m, digit_encoder_conv2d_kernel_v, digit_encoder_conv2d_kernel_t, digit_encoder_conv2d_bias_m, digit_encoder_conv2d_bias_v, digit_encoder_conv2d_bias_t, digit_encoder_dense_kernel_m, digit_encoder_dense_kernel_v, digit_encoder_dense_kernel_t, digit_encoder_dense_bias_m, digit_encoder_dense_bias_v, digit_encoder_dense_bias_t, dense_1_kernel_m, dense_1_kernel_v, dense_1_kernel_t, dense_1_bias_m, dense_1_bias_v, dense_1_bias_t, dense_2_kernel_m, dense_2_kernel_v, dense_2_kernel_t, dense_2_bias_m, dense_2_bias_v, dense_2_bias_t, left, right, y):
+def train_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, optimizer_iterations, optimizer_learning_rate, digit_encoder_conv2d_kernel_momentum, digit_encoder_conv2d_kernel_velocity, digit_encoder_conv2d_bias_momentum, digit_encoder_conv2d_bias_velocity, digit_encoder_dense_kernel_momentum, digit_encoder_dense_kernel_velocity, digit_encoder_dense_bias_momentum, digit_encoder_dense_bias_velocity, dense_1_kernel_momentum, dense_1_kernel_velocity, dense_1_bias_momentum, dense_1_bias_velocity, dense_2_kernel_momentum, dense_2_kernel_velocity, dense_2_bias_momentum, dense_2_bias_velocity, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, left, right, y):
     B = left.shape[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = torch.permute(torch.nn.functional.conv2d(torch.permute(left, (0, 3, 1, 2)), torch.permute(digit_encoder_conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = torch.add(conv, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = torch.reshape(max_pool, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = torch.matmul(reshape, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(right, (0, 3, 1, 2)), torch.permute(digit_encoder_conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(conv_1, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = torch.relu(add_2)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool_1 = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu_2, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape_1 = torch.reshape(max_pool_1, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = torch.matmul(reshape_1, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_3 = torch.add(matmul_1, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = torch.relu(add_3)
-    # <prelude>/layers.nn:305: return concat(inputs, axis=axis)
+    # <prelude>/layers.nn:308: return concat(inputs, axis=axis)
     concat = torch.cat([relu_1, relu_3], 1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = torch.matmul(concat, dense_1_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = torch.add(matmul_2, dense_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = torch.relu(add_4)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = torch.matmul(relu_4, dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_5 = torch.add(matmul_3, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_5, dim=(1,), keepdim=True)
@@ -254,423 +255,388 @@ def train_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_enc
     sum_3 = torch.sum(mul, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(div, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
+    # examples/two_inputs.nn:23: loss             = sparse_categorical_crossentropy   # labels are 0 or 1
+    size = torch.tensor(left.shape[0], dtype=torch.float32)
+    # examples/two_inputs.nn:25: metrics          = [sparse_categorical_accuracy]
+    mul_1 = torch.mul(neg, size)
+    add_6 = torch.add(loss_total, mul_1)
+    add_7 = torch.add(loss_count, size)
+    constant_2 = torch.full((), 0.0, dtype=torch.float32)
+    eq_1 = torch.eq(add_7, constant_2)
+    constant_3 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_3, add_7)
+    div_2 = torch.div(add_6, select)
+    select_1 = torch.where(eq_1, constant_2, div_2)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_8 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_9 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_9, constant_2)
+    select_2 = torch.where(eq_2, constant_3, add_9)
+    div_3 = torch.div(add_8, select_2)
+    select_3 = torch.where(eq_2, constant_2, div_3)
     # <prelude>/losses.nn:49 (gradient of `neg`): return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
-    constant_2 = torch.full((), 1.0, dtype=torch.float32)
-    neg_1 = torch.neg(constant_2)
-    size = torch.tensor(sum_3.shape[0], dtype=torch.float32)
-    div_2 = torch.div(neg_1, size)
-    reshape_2 = torch.reshape(div_2, (1,))
+    neg_1 = torch.neg(constant_3)
+    size_2 = torch.tensor(sum_3.shape[0], dtype=torch.float32)
+    div_4 = torch.div(neg_1, size_2)
+    reshape_2 = torch.reshape(div_4, (1,))
     broadcast = torch.broadcast_to(reshape_2, (B,))
     reshape_3 = torch.reshape(broadcast, (B, 1))
     broadcast_1 = torch.broadcast_to(reshape_3, (B, 2))
-    mul_1 = torch.mul(broadcast_1, one_hot)
+    mul_2 = torch.mul(broadcast_1, one_hot)
     # <prelude>/losses.nn:32 (gradient of `log`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_3 = torch.div(mul_1, minimum)
+    div_5 = torch.div(mul_2, minimum)
     # <prelude>/activations.nn:9 (gradient of `minimum`): fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant_3 = torch.full((), 0.0, dtype=torch.float32)
-    constant_4 = torch.full((), 0.5, dtype=torch.float32)
-    constant_5 = torch.full((), 1.0, dtype=torch.float32)
-    eq_1 = torch.eq(maximum, minimum)
-    eq_2 = torch.eq(constant_1, minimum)
-    select = torch.where(eq_2, constant_4, constant_5)
-    select_1 = torch.where(eq_1, select, constant_3)
-    mul_2 = torch.mul(div_3, select_1)
-    eq_3 = torch.eq(div_1, maximum)
-    eq_4 = torch.eq(constant, maximum)
-    select_2 = torch.where(eq_4, constant_4, constant_5)
-    select_3 = torch.where(eq_3, select_2, constant_3)
-    mul_3 = torch.mul(mul_2, select_3)
+    constant_4 = torch.full((), 0.0, dtype=torch.float32)
+    constant_5 = torch.full((), 0.5, dtype=torch.float32)
+    constant_6 = torch.full((), 1.0, dtype=torch.float32)
+    eq_3 = torch.eq(maximum, minimum)
+    eq_4 = torch.eq(constant_1, minimum)
+    select_4 = torch.where(eq_4, constant_5, constant_6)
+    select_5 = torch.where(eq_3, select_4, constant_4)
+    mul_3 = torch.mul(div_5, select_5)
+    eq_5 = torch.eq(div_1, maximum)
+    eq_6 = torch.eq(constant, maximum)
+    select_6 = torch.where(eq_6, constant_5, constant_6)
+    select_7 = torch.where(eq_5, select_6, constant_4)
+    mul_4 = torch.mul(mul_3, select_7)
     # <prelude>/losses.nn:32 (gradient of `div`): log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
-    div_4 = torch.div(mul_3, sum_2)
-    mul_4 = torch.mul(div_4, div_1)
-    neg_2 = torch.neg(mul_4)
-    sum_4 = torch.sum(neg_2, dim=(1,), keepdim=False)
-    reshape_4 = torch.reshape(sum_4, (B, 1))
+    div_6 = torch.div(mul_4, sum_2)
+    mul_5 = torch.mul(div_6, div_1)
+    neg_2 = torch.neg(mul_5)
+    sum_5 = torch.sum(neg_2, dim=(1,), keepdim=False)
+    reshape_4 = torch.reshape(sum_5, (B, 1))
     broadcast_2 = torch.broadcast_to(reshape_4, (B, 2))
-    add_6 = torch.add(div_4, broadcast_2)
+    add_10 = torch.add(div_6, broadcast_2)
     # <prelude>/activations.nn:47 (gradient of `div`): return e / sum(e, axis=axis, keepdims=true)
-    div_5 = torch.div(add_6, sum_1)
-    mul_5 = torch.mul(div_5, div)
-    neg_3 = torch.neg(mul_5)
-    sum_5 = torch.sum(neg_3, dim=(1,), keepdim=False)
-    reshape_5 = torch.reshape(sum_5, (B, 1))
+    div_7 = torch.div(add_10, sum_1)
+    mul_6 = torch.mul(div_7, div)
+    neg_3 = torch.neg(mul_6)
+    sum_6 = torch.sum(neg_3, dim=(1,), keepdim=False)
+    reshape_5 = torch.reshape(sum_6, (B, 1))
     broadcast_3 = torch.broadcast_to(reshape_5, (B, 2))
-    add_7 = torch.add(div_5, broadcast_3)
+    add_11 = torch.add(div_7, broadcast_3)
     # <prelude>/activations.nn:46 (gradient of `exp`): e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
-    mul_6 = torch.mul(add_7, exp)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_6 = torch.sum(mul_6, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    mul_7 = torch.mul(add_11, exp)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_7 = torch.sum(mul_7, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose = torch.permute(dense_2_kernel, (1, 0))
-    matmul_4 = torch.matmul(mul_6, transpose)
+    matmul_4 = torch.matmul(mul_7, transpose)
     transpose_1 = torch.permute(relu_4, (1, 0))
-    matmul_5 = torch.matmul(transpose_1, mul_6)
+    matmul_5 = torch.matmul(transpose_1, mul_7)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt = torch.gt(add_4, constant_3)
-    select_4 = torch.where(gt, matmul_4, constant_3)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_7 = torch.sum(select_4, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt = torch.gt(add_4, constant_4)
+    select_8 = torch.where(gt, matmul_4, constant_4)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_8 = torch.sum(select_8, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_2 = torch.permute(dense_1_kernel, (1, 0))
-    matmul_6 = torch.matmul(select_4, transpose_2)
+    matmul_6 = torch.matmul(select_8, transpose_2)
     transpose_3 = torch.permute(concat, (1, 0))
-    matmul_7 = torch.matmul(transpose_3, select_4)
-    # <prelude>/layers.nn:305 (gradient of `concat`): return concat(inputs, axis=axis)
+    matmul_7 = torch.matmul(transpose_3, select_8)
+    # <prelude>/layers.nn:308 (gradient of `concat`): return concat(inputs, axis=axis)
     slice_1 = matmul_6[:, 0:32]
     slice_2 = matmul_6[:, 32:64]
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_1 = torch.gt(add_3, constant_3)
-    select_5 = torch.where(gt_1, slice_2, constant_3)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_8 = torch.sum(select_5, dim=(0,), keepdim=False)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
+    gt_1 = torch.gt(add_3, constant_4)
+    select_9 = torch.where(gt_1, slice_2, constant_4)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_9 = torch.sum(select_9, dim=(0,), keepdim=False)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
     transpose_4 = torch.permute(digit_encoder_dense_kernel, (1, 0))
-    matmul_8 = torch.matmul(select_5, transpose_4)
+    matmul_8 = torch.matmul(select_9, transpose_4)
     transpose_5 = torch.permute(reshape_1, (1, 0))
-    matmul_9 = torch.matmul(transpose_5, select_5)
-    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
+    matmul_9 = torch.matmul(transpose_5, select_9)
+    # <prelude>/layers.nn:173 (gradient of `reshape`): return flatten(x)
     reshape_6 = torch.reshape(matmul_8, (B, 3, 3, 16))
-    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_3 = relu_2[:, 0:5:2, 0:5:2, :]
-    eq_5 = torch.eq(slice_3, max_pool_1)
-    convert_1 = eq_5.to(torch.float32)
-    mul_7 = torch.mul(reshape_6, convert_1)
+    eq_7 = torch.eq(slice_3, max_pool_1)
+    convert_1 = eq_7.to(torch.float32)
+    mul_8 = torch.mul(reshape_6, convert_1)
     slice_4 = relu_2[:, 0:5:2, 1:6:2, :]
-    eq_6 = torch.eq(slice_4, max_pool_1)
-    convert_2 = eq_6.to(torch.float32)
-    sub_1 = torch.sub(constant_5, convert_1)
-    mul_8 = torch.mul(convert_2, sub_1)
-    add_8 = torch.add(convert_1, mul_8)
-    mul_9 = torch.mul(reshape_6, mul_8)
+    eq_8 = torch.eq(slice_4, max_pool_1)
+    convert_2 = eq_8.to(torch.float32)
+    sub_1 = torch.sub(constant_6, convert_1)
+    mul_9 = torch.mul(convert_2, sub_1)
+    add_12 = torch.add(convert_1, mul_9)
+    mul_10 = torch.mul(reshape_6, mul_9)
     slice_5 = relu_2[:, 1:6:2, 0:5:2, :]
-    eq_7 = torch.eq(slice_5, max_pool_1)
-    convert_3 = eq_7.to(torch.float32)
-    sub_2 = torch.sub(constant_5, add_8)
-    mul_10 = torch.mul(convert_3, sub_2)
-    add_9 = torch.add(add_8, mul_10)
-    mul_11 = torch.mul(reshape_6, mul_10)
+    eq_9 = torch.eq(slice_5, max_pool_1)
+    convert_3 = eq_9.to(torch.float32)
+    sub_2 = torch.sub(constant_6, add_12)
+    mul_11 = torch.mul(convert_3, sub_2)
+    add_13 = torch.add(add_12, mul_11)
+    mul_12 = torch.mul(reshape_6, mul_11)
     slice_6 = relu_2[:, 1:6:2, 1:6:2, :]
-    eq_8 = torch.eq(slice_6, max_pool_1)
-    convert_4 = eq_8.to(torch.float32)
-    sub_3 = torch.sub(constant_5, add_9)
-    mul_12 = torch.mul(convert_4, sub_3)
-    mul_13 = torch.mul(reshape_6, mul_12)
-    padded = mul_7.new_zeros((B, 6, 6, 16))
-    padded[:, 0:5:2, 0:5:2, :] = mul_7
+    eq_10 = torch.eq(slice_6, max_pool_1)
+    convert_4 = eq_10.to(torch.float32)
+    sub_3 = torch.sub(constant_6, add_13)
+    mul_13 = torch.mul(convert_4, sub_3)
+    mul_14 = torch.mul(reshape_6, mul_13)
+    padded = mul_8.new_zeros((B, 6, 6, 16))
+    padded[:, 0:5:2, 0:5:2, :] = mul_8
     pad = padded
-    padded_1 = mul_9.new_zeros((B, 6, 6, 16))
-    padded_1[:, 0:5:2, 1:6:2, :] = mul_9
+    padded_1 = mul_10.new_zeros((B, 6, 6, 16))
+    padded_1[:, 0:5:2, 1:6:2, :] = mul_10
     pad_1 = padded_1
-    add_10 = torch.add(pad, pad_1)
-    padded_2 = mul_11.new_zeros((B, 6, 6, 16))
-    padded_2[:, 1:6:2, 0:5:2, :] = mul_11
+    add_14 = torch.add(pad, pad_1)
+    padded_2 = mul_12.new_zeros((B, 6, 6, 16))
+    padded_2[:, 1:6:2, 0:5:2, :] = mul_12
     pad_2 = padded_2
-    add_11 = torch.add(add_10, pad_2)
-    padded_3 = mul_13.new_zeros((B, 6, 6, 16))
-    padded_3[:, 1:6:2, 1:6:2, :] = mul_13
+    add_15 = torch.add(add_14, pad_2)
+    padded_3 = mul_14.new_zeros((B, 6, 6, 16))
+    padded_3[:, 1:6:2, 1:6:2, :] = mul_14
     pad_3 = padded_3
-    add_12 = torch.add(add_11, pad_3)
+    add_16 = torch.add(add_15, pad_3)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_2 = torch.gt(add_2, constant_3)
-    select_6 = torch.where(gt_2, add_12, constant_3)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_9 = torch.sum(select_6, dim=(0, 1, 2), keepdim=False)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    gt_2 = torch.gt(add_2, constant_4)
+    select_10 = torch.where(gt_2, add_16, constant_4)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_10 = torch.sum(select_10, dim=(0, 1, 2), keepdim=False)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_6 = torch.permute(right, (3, 1, 2, 0))
-    transpose_7 = torch.permute(select_6, (1, 2, 0, 3))
+    transpose_7 = torch.permute(select_10, (1, 2, 0, 3))
     conv_2 = torch.permute(torch.nn.functional.conv2d(torch.permute(transpose_6, (0, 3, 1, 2)), torch.permute(transpose_7, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_8 = torch.permute(conv_2, (1, 2, 0, 3))
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_3 = torch.gt(add_1, constant_3)
-    select_7 = torch.where(gt_3, slice_1, constant_3)
-    # <prelude>/layers.nn:15 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_10 = torch.sum(select_7, dim=(0,), keepdim=False)
-    add_13 = torch.add(sum_8, sum_10)
-    # <prelude>/layers.nn:14 (gradient of `matmul`): y = x @ kernel
-    matmul_10 = torch.matmul(select_7, transpose_4)
+    gt_3 = torch.gt(add_1, constant_4)
+    select_11 = torch.where(gt_3, slice_1, constant_4)
+    # <prelude>/layers.nn:16 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_11 = torch.sum(select_11, dim=(0,), keepdim=False)
+    add_17 = torch.add(sum_9, sum_11)
+    # <prelude>/layers.nn:15 (gradient of `matmul`): y = x @ kernel
+    matmul_10 = torch.matmul(select_11, transpose_4)
     transpose_9 = torch.permute(reshape, (1, 0))
-    matmul_11 = torch.matmul(transpose_9, select_7)
-    add_14 = torch.add(matmul_9, matmul_11)
-    # <prelude>/layers.nn:172 (gradient of `reshape`): return flatten(x)
+    matmul_11 = torch.matmul(transpose_9, select_11)
+    add_18 = torch.add(matmul_9, matmul_11)
+    # <prelude>/layers.nn:173 (gradient of `reshape`): return flatten(x)
     reshape_7 = torch.reshape(matmul_10, (B, 3, 3, 16))
-    # <prelude>/layers.nn:136 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137 (gradient of `max_pool`): return max_pool(x, pool_size, strides=strides, padding=padding)
     slice_7 = relu[:, 0:5:2, 0:5:2, :]
-    eq_9 = torch.eq(slice_7, max_pool)
-    convert_5 = eq_9.to(torch.float32)
-    mul_14 = torch.mul(reshape_7, convert_5)
+    eq_11 = torch.eq(slice_7, max_pool)
+    convert_5 = eq_11.to(torch.float32)
+    mul_15 = torch.mul(reshape_7, convert_5)
     slice_8 = relu[:, 0:5:2, 1:6:2, :]
-    eq_10 = torch.eq(slice_8, max_pool)
-    convert_6 = eq_10.to(torch.float32)
-    sub_4 = torch.sub(constant_5, convert_5)
-    mul_15 = torch.mul(convert_6, sub_4)
-    add_15 = torch.add(convert_5, mul_15)
-    mul_16 = torch.mul(reshape_7, mul_15)
+    eq_12 = torch.eq(slice_8, max_pool)
+    convert_6 = eq_12.to(torch.float32)
+    sub_4 = torch.sub(constant_6, convert_5)
+    mul_16 = torch.mul(convert_6, sub_4)
+    add_19 = torch.add(convert_5, mul_16)
+    mul_17 = torch.mul(reshape_7, mul_16)
     slice_9 = relu[:, 1:6:2, 0:5:2, :]
-    eq_11 = torch.eq(slice_9, max_pool)
-    convert_7 = eq_11.to(torch.float32)
-    sub_5 = torch.sub(constant_5, add_15)
-    mul_17 = torch.mul(convert_7, sub_5)
-    add_16 = torch.add(add_15, mul_17)
-    mul_18 = torch.mul(reshape_7, mul_17)
+    eq_13 = torch.eq(slice_9, max_pool)
+    convert_7 = eq_13.to(torch.float32)
+    sub_5 = torch.sub(constant_6, add_19)
+    mul_18 = torch.mul(convert_7, sub_5)
+    add_20 = torch.add(add_19, mul_18)
+    mul_19 = torch.mul(reshape_7, mul_18)
     slice_10 = relu[:, 1:6:2, 1:6:2, :]
-    eq_12 = torch.eq(slice_10, max_pool)
-    convert_8 = eq_12.to(torch.float32)
-    sub_6 = torch.sub(constant_5, add_16)
-    mul_19 = torch.mul(convert_8, sub_6)
-    mul_20 = torch.mul(reshape_7, mul_19)
-    padded_4 = mul_14.new_zeros((B, 6, 6, 16))
-    padded_4[:, 0:5:2, 0:5:2, :] = mul_14
+    eq_14 = torch.eq(slice_10, max_pool)
+    convert_8 = eq_14.to(torch.float32)
+    sub_6 = torch.sub(constant_6, add_20)
+    mul_20 = torch.mul(convert_8, sub_6)
+    mul_21 = torch.mul(reshape_7, mul_20)
+    padded_4 = mul_15.new_zeros((B, 6, 6, 16))
+    padded_4[:, 0:5:2, 0:5:2, :] = mul_15
     pad_4 = padded_4
-    padded_5 = mul_16.new_zeros((B, 6, 6, 16))
-    padded_5[:, 0:5:2, 1:6:2, :] = mul_16
+    padded_5 = mul_17.new_zeros((B, 6, 6, 16))
+    padded_5[:, 0:5:2, 1:6:2, :] = mul_17
     pad_5 = padded_5
-    add_17 = torch.add(pad_4, pad_5)
-    padded_6 = mul_18.new_zeros((B, 6, 6, 16))
-    padded_6[:, 1:6:2, 0:5:2, :] = mul_18
+    add_21 = torch.add(pad_4, pad_5)
+    padded_6 = mul_19.new_zeros((B, 6, 6, 16))
+    padded_6[:, 1:6:2, 0:5:2, :] = mul_19
     pad_6 = padded_6
-    add_18 = torch.add(add_17, pad_6)
-    padded_7 = mul_20.new_zeros((B, 6, 6, 16))
-    padded_7[:, 1:6:2, 1:6:2, :] = mul_20
+    add_22 = torch.add(add_21, pad_6)
+    padded_7 = mul_21.new_zeros((B, 6, 6, 16))
+    padded_7[:, 1:6:2, 1:6:2, :] = mul_21
     pad_7 = padded_7
-    add_19 = torch.add(add_18, pad_7)
+    add_23 = torch.add(add_22, pad_7)
     # <prelude>/activations.nn:17 (gradient of `relu`): rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
-    gt_4 = torch.gt(add, constant_3)
-    select_8 = torch.where(gt_4, add_19, constant_3)
-    # <prelude>/layers.nn:108 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
-    sum_11 = torch.sum(select_8, dim=(0, 1, 2), keepdim=False)
-    add_20 = torch.add(sum_9, sum_11)
-    # <prelude>/layers.nn:104 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    gt_4 = torch.gt(add, constant_4)
+    select_12 = torch.where(gt_4, add_23, constant_4)
+    # <prelude>/layers.nn:109 (gradient of `add`): return activation(if use_bias { y + bias } else { y })
+    sum_12 = torch.sum(select_12, dim=(0, 1, 2), keepdim=False)
+    add_24 = torch.add(sum_10, sum_12)
+    # <prelude>/layers.nn:105 (gradient of `conv`): y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     transpose_10 = torch.permute(left, (3, 1, 2, 0))
-    transpose_11 = torch.permute(select_8, (1, 2, 0, 3))
+    transpose_11 = torch.permute(select_12, (1, 2, 0, 3))
     conv_3 = torch.permute(torch.nn.functional.conv2d(torch.permute(transpose_10, (0, 3, 1, 2)), torch.permute(transpose_11, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
     transpose_12 = torch.permute(conv_3, (1, 2, 0, 3))
-    add_21 = torch.add(transpose_8, transpose_12)
-    # <prelude>/layers.nn:103: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
-    add_22 = torch.add(digit_encoder_conv2d_kernel_t, constant_2)
-    constant_6 = torch.full((), 0.9, dtype=torch.float32)
-    mul_21 = torch.mul(constant_6, digit_encoder_conv2d_kernel_m)
-    constant_7 = torch.full((), 0.09999999999999998, dtype=torch.float32)
-    mul_22 = torch.mul(constant_7, add_21)
-    add_23 = torch.add(mul_21, mul_22)
+    add_25 = torch.add(transpose_8, transpose_12)
+    # examples/two_inputs.nn:24: optimizer        = Adam(learning_rate=0.003)
+    constant_7 = torch.full((), 1, dtype=torch.int32)
+    add_26 = torch.add(optimizer_iterations, constant_7)
+    # <prelude>/layers.nn:104: param kernel: f32[kh, kw, in / groups, filters] = kernel_initializer
+    convert_9 = add_26.to(torch.float32)
     constant_8 = torch.full((), 0.999, dtype=torch.float32)
-    mul_23 = torch.mul(constant_8, digit_encoder_conv2d_kernel_v)
-    constant_9 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
-    square = torch.square(add_21)
-    mul_24 = torch.mul(constant_9, square)
-    add_24 = torch.add(mul_23, mul_24)
-    pow_1 = torch.pow(constant_8, add_22)
-    sub_7 = torch.sub(constant_2, pow_1)
+    pow_1 = torch.pow(constant_8, convert_9)
+    sub_7 = torch.sub(constant_6, pow_1)
     sqrt = torch.sqrt(sub_7)
-    pow_2 = torch.pow(constant_6, add_22)
-    sub_8 = torch.sub(constant_2, pow_2)
-    div_6 = torch.div(sqrt, sub_8)
-    constant_10 = torch.full((), 0.003, dtype=torch.float32)
-    mul_25 = torch.mul(constant_10, div_6)
-    mul_26 = torch.mul(mul_25, add_23)
-    sqrt_1 = torch.sqrt(add_24)
-    add_25 = torch.add(sqrt_1, constant)
-    div_7 = torch.div(mul_26, add_25)
-    sub_9 = torch.sub(digit_encoder_conv2d_kernel, div_7)
-    # <prelude>/layers.nn:106: param bias: f32[filters] = bias_initializer
-    add_26 = torch.add(digit_encoder_conv2d_bias_t, constant_2)
-    mul_27 = torch.mul(constant_6, digit_encoder_conv2d_bias_m)
-    mul_28 = torch.mul(constant_7, add_20)
-    add_27 = torch.add(mul_27, mul_28)
-    mul_29 = torch.mul(constant_8, digit_encoder_conv2d_bias_v)
-    square_1 = torch.square(add_20)
-    mul_30 = torch.mul(constant_9, square_1)
-    add_28 = torch.add(mul_29, mul_30)
-    pow_3 = torch.pow(constant_8, add_26)
-    sub_10 = torch.sub(constant_2, pow_3)
-    sqrt_2 = torch.sqrt(sub_10)
-    pow_4 = torch.pow(constant_6, add_26)
-    sub_11 = torch.sub(constant_2, pow_4)
-    div_8 = torch.div(sqrt_2, sub_11)
-    mul_31 = torch.mul(constant_10, div_8)
-    mul_32 = torch.mul(mul_31, add_27)
-    sqrt_3 = torch.sqrt(add_28)
-    add_29 = torch.add(sqrt_3, constant)
-    div_9 = torch.div(mul_32, add_29)
-    sub_12 = torch.sub(digit_encoder_conv2d_bias, div_9)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_30 = torch.add(digit_encoder_dense_kernel_t, constant_2)
-    mul_33 = torch.mul(constant_6, digit_encoder_dense_kernel_m)
-    mul_34 = torch.mul(constant_7, add_14)
-    add_31 = torch.add(mul_33, mul_34)
-    mul_35 = torch.mul(constant_8, digit_encoder_dense_kernel_v)
-    square_2 = torch.square(add_14)
-    mul_36 = torch.mul(constant_9, square_2)
-    add_32 = torch.add(mul_35, mul_36)
-    pow_5 = torch.pow(constant_8, add_30)
-    sub_13 = torch.sub(constant_2, pow_5)
-    sqrt_4 = torch.sqrt(sub_13)
-    pow_6 = torch.pow(constant_6, add_30)
-    sub_14 = torch.sub(constant_2, pow_6)
-    div_10 = torch.div(sqrt_4, sub_14)
-    mul_37 = torch.mul(constant_10, div_10)
-    mul_38 = torch.mul(mul_37, add_31)
-    sqrt_5 = torch.sqrt(add_32)
-    add_33 = torch.add(sqrt_5, constant)
-    div_11 = torch.div(mul_38, add_33)
-    sub_15 = torch.sub(digit_encoder_dense_kernel, div_11)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_34 = torch.add(digit_encoder_dense_bias_t, constant_2)
-    mul_39 = torch.mul(constant_6, digit_encoder_dense_bias_m)
-    mul_40 = torch.mul(constant_7, add_13)
-    add_35 = torch.add(mul_39, mul_40)
-    mul_41 = torch.mul(constant_8, digit_encoder_dense_bias_v)
-    square_3 = torch.square(add_13)
-    mul_42 = torch.mul(constant_9, square_3)
-    add_36 = torch.add(mul_41, mul_42)
-    pow_7 = torch.pow(constant_8, add_34)
-    sub_16 = torch.sub(constant_2, pow_7)
-    sqrt_6 = torch.sqrt(sub_16)
-    pow_8 = torch.pow(constant_6, add_34)
-    sub_17 = torch.sub(constant_2, pow_8)
-    div_12 = torch.div(sqrt_6, sub_17)
-    mul_43 = torch.mul(constant_10, div_12)
-    mul_44 = torch.mul(mul_43, add_35)
-    sqrt_7 = torch.sqrt(add_36)
-    add_37 = torch.add(sqrt_7, constant)
-    div_13 = torch.div(mul_44, add_37)
-    sub_18 = torch.sub(digit_encoder_dense_bias, div_13)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_38 = torch.add(dense_1_kernel_t, constant_2)
-    mul_45 = torch.mul(constant_6, dense_1_kernel_m)
-    mul_46 = torch.mul(constant_7, matmul_7)
-    add_39 = torch.add(mul_45, mul_46)
-    mul_47 = torch.mul(constant_8, dense_1_kernel_v)
+    mul_22 = torch.mul(optimizer_learning_rate, sqrt)
+    constant_9 = torch.full((), 0.9, dtype=torch.float32)
+    pow_2 = torch.pow(constant_9, convert_9)
+    sub_8 = torch.sub(constant_6, pow_2)
+    div_8 = torch.div(mul_22, sub_8)
+    constant_10 = torch.full((), 0.09999999999999998, dtype=torch.float32)
+    sub_9 = torch.sub(add_25, digit_encoder_conv2d_kernel_momentum)
+    mul_23 = torch.mul(sub_9, constant_10)
+    add_27 = torch.add(digit_encoder_conv2d_kernel_momentum, mul_23)
+    square = torch.square(add_25)
+    constant_11 = torch.full((), 0.0010000000000000009, dtype=torch.float32)
+    sub_10 = torch.sub(square, digit_encoder_conv2d_kernel_velocity)
+    mul_24 = torch.mul(sub_10, constant_11)
+    add_28 = torch.add(digit_encoder_conv2d_kernel_velocity, mul_24)
+    mul_25 = torch.mul(add_27, div_8)
+    sqrt_1 = torch.sqrt(add_28)
+    add_29 = torch.add(sqrt_1, constant)
+    div_9 = torch.div(mul_25, add_29)
+    sub_11 = torch.sub(digit_encoder_conv2d_kernel, div_9)
+    # <prelude>/layers.nn:107: param bias: f32[filters] = bias_initializer
+    sub_12 = torch.sub(add_24, digit_encoder_conv2d_bias_momentum)
+    mul_26 = torch.mul(sub_12, constant_10)
+    add_30 = torch.add(digit_encoder_conv2d_bias_momentum, mul_26)
+    square_1 = torch.square(add_24)
+    sub_13 = torch.sub(square_1, digit_encoder_conv2d_bias_velocity)
+    mul_27 = torch.mul(sub_13, constant_11)
+    add_31 = torch.add(digit_encoder_conv2d_bias_velocity, mul_27)
+    mul_28 = torch.mul(add_30, div_8)
+    sqrt_2 = torch.sqrt(add_31)
+    add_32 = torch.add(sqrt_2, constant)
+    div_10 = torch.div(mul_28, add_32)
+    sub_14 = torch.sub(digit_encoder_conv2d_bias, div_10)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    sub_15 = torch.sub(add_18, digit_encoder_dense_kernel_momentum)
+    mul_29 = torch.mul(sub_15, constant_10)
+    add_33 = torch.add(digit_encoder_dense_kernel_momentum, mul_29)
+    square_2 = torch.square(add_18)
+    sub_16 = torch.sub(square_2, digit_encoder_dense_kernel_velocity)
+    mul_30 = torch.mul(sub_16, constant_11)
+    add_34 = torch.add(digit_encoder_dense_kernel_velocity, mul_30)
+    mul_31 = torch.mul(add_33, div_8)
+    sqrt_3 = torch.sqrt(add_34)
+    add_35 = torch.add(sqrt_3, constant)
+    div_11 = torch.div(mul_31, add_35)
+    sub_17 = torch.sub(digit_encoder_dense_kernel, div_11)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_18 = torch.sub(add_17, digit_encoder_dense_bias_momentum)
+    mul_32 = torch.mul(sub_18, constant_10)
+    add_36 = torch.add(digit_encoder_dense_bias_momentum, mul_32)
+    square_3 = torch.square(add_17)
+    sub_19 = torch.sub(square_3, digit_encoder_dense_bias_velocity)
+    mul_33 = torch.mul(sub_19, constant_11)
+    add_37 = torch.add(digit_encoder_dense_bias_velocity, mul_33)
+    mul_34 = torch.mul(add_36, div_8)
+    sqrt_4 = torch.sqrt(add_37)
+    add_38 = torch.add(sqrt_4, constant)
+    div_12 = torch.div(mul_34, add_38)
+    sub_20 = torch.sub(digit_encoder_dense_bias, div_12)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    sub_21 = torch.sub(matmul_7, dense_1_kernel_momentum)
+    mul_35 = torch.mul(sub_21, constant_10)
+    add_39 = torch.add(dense_1_kernel_momentum, mul_35)
     square_4 = torch.square(matmul_7)
-    mul_48 = torch.mul(constant_9, square_4)
-    add_40 = torch.add(mul_47, mul_48)
-    pow_9 = torch.pow(constant_8, add_38)
-    sub_19 = torch.sub(constant_2, pow_9)
-    sqrt_8 = torch.sqrt(sub_19)
-    pow_10 = torch.pow(constant_6, add_38)
-    sub_20 = torch.sub(constant_2, pow_10)
-    div_14 = torch.div(sqrt_8, sub_20)
-    mul_49 = torch.mul(constant_10, div_14)
-    mul_50 = torch.mul(mul_49, add_39)
-    sqrt_9 = torch.sqrt(add_40)
-    add_41 = torch.add(sqrt_9, constant)
-    div_15 = torch.div(mul_50, add_41)
-    sub_21 = torch.sub(dense_1_kernel, div_15)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_42 = torch.add(dense_1_bias_t, constant_2)
-    mul_51 = torch.mul(constant_6, dense_1_bias_m)
-    mul_52 = torch.mul(constant_7, sum_7)
-    add_43 = torch.add(mul_51, mul_52)
-    mul_53 = torch.mul(constant_8, dense_1_bias_v)
-    square_5 = torch.square(sum_7)
-    mul_54 = torch.mul(constant_9, square_5)
-    add_44 = torch.add(mul_53, mul_54)
-    pow_11 = torch.pow(constant_8, add_42)
-    sub_22 = torch.sub(constant_2, pow_11)
-    sqrt_10 = torch.sqrt(sub_22)
-    pow_12 = torch.pow(constant_6, add_42)
-    sub_23 = torch.sub(constant_2, pow_12)
-    div_16 = torch.div(sqrt_10, sub_23)
-    mul_55 = torch.mul(constant_10, div_16)
-    mul_56 = torch.mul(mul_55, add_43)
-    sqrt_11 = torch.sqrt(add_44)
-    add_45 = torch.add(sqrt_11, constant)
-    div_17 = torch.div(mul_56, add_45)
-    sub_24 = torch.sub(dense_1_bias, div_17)
-    # <prelude>/layers.nn:10: param kernel: f32[in, units] = kernel_initializer
-    add_46 = torch.add(dense_2_kernel_t, constant_2)
-    mul_57 = torch.mul(constant_6, dense_2_kernel_m)
-    mul_58 = torch.mul(constant_7, matmul_5)
-    add_47 = torch.add(mul_57, mul_58)
-    mul_59 = torch.mul(constant_8, dense_2_kernel_v)
+    sub_22 = torch.sub(square_4, dense_1_kernel_velocity)
+    mul_36 = torch.mul(sub_22, constant_11)
+    add_40 = torch.add(dense_1_kernel_velocity, mul_36)
+    mul_37 = torch.mul(add_39, div_8)
+    sqrt_5 = torch.sqrt(add_40)
+    add_41 = torch.add(sqrt_5, constant)
+    div_13 = torch.div(mul_37, add_41)
+    sub_23 = torch.sub(dense_1_kernel, div_13)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_24 = torch.sub(sum_8, dense_1_bias_momentum)
+    mul_38 = torch.mul(sub_24, constant_10)
+    add_42 = torch.add(dense_1_bias_momentum, mul_38)
+    square_5 = torch.square(sum_8)
+    sub_25 = torch.sub(square_5, dense_1_bias_velocity)
+    mul_39 = torch.mul(sub_25, constant_11)
+    add_43 = torch.add(dense_1_bias_velocity, mul_39)
+    mul_40 = torch.mul(add_42, div_8)
+    sqrt_6 = torch.sqrt(add_43)
+    add_44 = torch.add(sqrt_6, constant)
+    div_14 = torch.div(mul_40, add_44)
+    sub_26 = torch.sub(dense_1_bias, div_14)
+    # <prelude>/layers.nn:11: param kernel: f32[in, units] = kernel_initializer sharded kernel_sharding
+    sub_27 = torch.sub(matmul_5, dense_2_kernel_momentum)
+    mul_41 = torch.mul(sub_27, constant_10)
+    add_45 = torch.add(dense_2_kernel_momentum, mul_41)
     square_6 = torch.square(matmul_5)
-    mul_60 = torch.mul(constant_9, square_6)
-    add_48 = torch.add(mul_59, mul_60)
-    pow_13 = torch.pow(constant_8, add_46)
-    sub_25 = torch.sub(constant_2, pow_13)
-    sqrt_12 = torch.sqrt(sub_25)
-    pow_14 = torch.pow(constant_6, add_46)
-    sub_26 = torch.sub(constant_2, pow_14)
-    div_18 = torch.div(sqrt_12, sub_26)
-    mul_61 = torch.mul(constant_10, div_18)
-    mul_62 = torch.mul(mul_61, add_47)
-    sqrt_13 = torch.sqrt(add_48)
-    add_49 = torch.add(sqrt_13, constant)
-    div_19 = torch.div(mul_62, add_49)
-    sub_27 = torch.sub(dense_2_kernel, div_19)
-    # <prelude>/layers.nn:12: param bias: f32[units] = bias_initializer
-    add_50 = torch.add(dense_2_bias_t, constant_2)
-    mul_63 = torch.mul(constant_6, dense_2_bias_m)
-    mul_64 = torch.mul(constant_7, sum_6)
-    add_51 = torch.add(mul_63, mul_64)
-    mul_65 = torch.mul(constant_8, dense_2_bias_v)
-    square_7 = torch.square(sum_6)
-    mul_66 = torch.mul(constant_9, square_7)
-    add_52 = torch.add(mul_65, mul_66)
-    pow_15 = torch.pow(constant_8, add_50)
-    sub_28 = torch.sub(constant_2, pow_15)
-    sqrt_14 = torch.sqrt(sub_28)
-    pow_16 = torch.pow(constant_6, add_50)
-    sub_29 = torch.sub(constant_2, pow_16)
-    div_20 = torch.div(sqrt_14, sub_29)
-    mul_67 = torch.mul(constant_10, div_20)
-    mul_68 = torch.mul(mul_67, add_51)
-    sqrt_15 = torch.sqrt(add_52)
-    add_53 = torch.add(sqrt_15, constant)
-    div_21 = torch.div(mul_68, add_53)
-    sub_30 = torch.sub(dense_2_bias, div_21)
-    return (sub_9, sub_12, sub_15, sub_18, sub_21, sub_24, sub_27, sub_30, add_23, add_24, add_22, add_27, add_28, add_26, add_31, add_32, add_30, add_35, add_36, add_34, add_39, add_40, add_38, add_43, add_44, add_42, add_47, add_48, add_46, add_51, add_52, add_50, neg, mean_1)
+    sub_28 = torch.sub(square_6, dense_2_kernel_velocity)
+    mul_42 = torch.mul(sub_28, constant_11)
+    add_46 = torch.add(dense_2_kernel_velocity, mul_42)
+    mul_43 = torch.mul(add_45, div_8)
+    sqrt_7 = torch.sqrt(add_46)
+    add_47 = torch.add(sqrt_7, constant)
+    div_15 = torch.div(mul_43, add_47)
+    sub_29 = torch.sub(dense_2_kernel, div_15)
+    # <prelude>/layers.nn:13: param bias: f32[units] = bias_initializer
+    sub_30 = torch.sub(sum_7, dense_2_bias_momentum)
+    mul_44 = torch.mul(sub_30, constant_10)
+    add_48 = torch.add(dense_2_bias_momentum, mul_44)
+    square_7 = torch.square(sum_7)
+    sub_31 = torch.sub(square_7, dense_2_bias_velocity)
+    mul_45 = torch.mul(sub_31, constant_11)
+    add_49 = torch.add(dense_2_bias_velocity, mul_45)
+    mul_46 = torch.mul(add_48, div_8)
+    sqrt_8 = torch.sqrt(add_49)
+    add_50 = torch.add(sqrt_8, constant)
+    div_16 = torch.div(mul_46, add_50)
+    sub_32 = torch.sub(dense_2_bias, div_16)
+    return (sub_11, sub_14, sub_17, sub_20, sub_23, sub_26, sub_29, sub_32, add_26, optimizer_learning_rate, add_27, add_28, add_30, add_31, add_33, add_34, add_36, add_37, add_39, add_40, add_42, add_43, add_45, add_46, add_48, add_49, add_6, add_7, add_8, add_9, neg, select_1, select_3)
 
 
-def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, left, right, y):
+def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_encoder_dense_kernel, digit_encoder_dense_bias, dense_1_kernel, dense_1_bias, dense_2_kernel, dense_2_bias, loss_total, loss_count, sparse_categorical_accuracy_total, sparse_categorical_accuracy_count, left, right, y):
     B = left.shape[0]
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv = torch.permute(torch.nn.functional.conv2d(torch.permute(left, (0, 3, 1, 2)), torch.permute(digit_encoder_conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add = torch.add(conv, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu = torch.relu(add)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    constant = torch.full((), 0.0, dtype=torch.float32)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape = torch.reshape(max_pool, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul = torch.matmul(reshape, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_1 = torch.add(matmul, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_1 = torch.relu(add_1)
-    # <prelude>/layers.nn:104: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
+    # <prelude>/layers.nn:105: y = conv(x, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate)
     conv_1 = torch.permute(torch.nn.functional.conv2d(torch.permute(right, (0, 3, 1, 2)), torch.permute(digit_encoder_conv2d_kernel, (3, 2, 0, 1)), stride=(1, 1), dilation=(1, 1), groups=1), (0, 2, 3, 1))
-    # <prelude>/layers.nn:108: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:109: return activation(if use_bias { y + bias } else { y })
     add_2 = torch.add(conv_1, digit_encoder_conv2d_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_2 = torch.relu(add_2)
-    # <prelude>/layers.nn:136: return max_pool(x, pool_size, strides=strides, padding=padding)
+    # <prelude>/layers.nn:137: return max_pool(x, pool_size, strides=strides, padding=padding)
     max_pool_1 = torch.permute(torch.nn.functional.max_pool2d(torch.permute(relu_2, (0, 3, 1, 2)), (2, 2), (2, 2)), (0, 2, 3, 1))
-    # <prelude>/layers.nn:172: return flatten(x)
+    # <prelude>/layers.nn:173: return flatten(x)
     reshape_1 = torch.reshape(max_pool_1, (B, 144))
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_1 = torch.matmul(reshape_1, digit_encoder_dense_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_3 = torch.add(matmul_1, digit_encoder_dense_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_3 = torch.relu(add_3)
-    # <prelude>/layers.nn:305: return concat(inputs, axis=axis)
+    # <prelude>/layers.nn:308: return concat(inputs, axis=axis)
     concat = torch.cat([relu_1, relu_3], 1)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_2 = torch.matmul(concat, dense_1_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_4 = torch.add(matmul_2, dense_1_bias)
     # <prelude>/activations.nn:17: rectified = where(threshold == 0, relu(x), where(x > threshold, x, 0))
     relu_4 = torch.relu(add_4)
-    # <prelude>/layers.nn:14: y = x @ kernel
+    # <prelude>/layers.nn:15: y = x @ kernel
     matmul_3 = torch.matmul(relu_4, dense_2_kernel)
-    # <prelude>/layers.nn:15: return activation(if use_bias { y + bias } else { y })
+    # <prelude>/layers.nn:16: return activation(if use_bias { y + bias } else { y })
     add_5 = torch.add(matmul_3, dense_2_bias)
     # <prelude>/activations.nn:46: e = exp(x - stop_gradient(max(x, axis=axis, keepdims=true)))
     max_1 = torch.amax(add_5, dim=(1,), keepdim=True)
@@ -686,10 +652,10 @@ def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_enco
     sum_2 = torch.sum(classes_last, dim=(1,), keepdim=True)
     div = torch.div(classes_last, sum_2)
     # <prelude>/activations.nn:9: fn clip(x, low, high) = minimum(maximum(x, low), high)
-    constant = torch.full((), 1e-07, dtype=torch.float32)
-    maximum = torch.maximum(div, constant)
-    constant_1 = torch.full((), 0.9999999, dtype=torch.float32)
-    minimum = torch.minimum(maximum, constant_1)
+    constant_1 = torch.full((), 1e-07, dtype=torch.float32)
+    maximum = torch.maximum(div, constant_1)
+    constant_2 = torch.full((), 0.9999999, dtype=torch.float32)
+    minimum = torch.minimum(maximum, constant_2)
     # <prelude>/losses.nn:32: log(clip(y_pred / sum(y_pred, axis=axis, keepdims=true), 1e-7, 1 - 1e-7)))
     log = torch.log(minimum)
     # <prelude>/losses.nn:49: return -mean(sum(t * log_probabilities(classes_last, from_logits, -1), axis=-1))
@@ -697,12 +663,30 @@ def eval_step(digit_encoder_conv2d_kernel, digit_encoder_conv2d_bias, digit_enco
     sum_3 = torch.sum(mul, dim=(1,), keepdim=False)
     mean = torch.mean(sum_3, dim=(0,), keepdim=False)
     neg = torch.neg(mean)
-    # <prelude>/metrics.nn:9: mean(cast(cast(y_true, i32) == argmax(y_pred, axis=-1), f32))
+    # <prelude>/metrics.nn:22: return cast(cast(ids, i32) == argmax(y_pred, axis=-1), f32)
     argmax = torch.argmax(classes_last, dim=1, keepdim=False).to(torch.int32)
     eq = torch.eq(y, argmax)
     convert = eq.to(torch.float32)
-    mean_1 = torch.mean(convert, dim=(0,), keepdim=False)
-    return (neg, mean_1)
+    # examples/two_inputs.nn:23: loss             = sparse_categorical_crossentropy   # labels are 0 or 1
+    size = torch.tensor(left.shape[0], dtype=torch.float32)
+    # examples/two_inputs.nn:25: metrics          = [sparse_categorical_accuracy]
+    mul_1 = torch.mul(neg, size)
+    add_6 = torch.add(loss_total, mul_1)
+    add_7 = torch.add(loss_count, size)
+    eq_1 = torch.eq(add_7, constant)
+    constant_3 = torch.full((), 1.0, dtype=torch.float32)
+    select = torch.where(eq_1, constant_3, add_7)
+    div_1 = torch.div(add_6, select)
+    select_1 = torch.where(eq_1, constant, div_1)
+    sum_4 = torch.sum(convert, dim=(0,), keepdim=False)
+    size_1 = torch.tensor(convert.shape[0], dtype=torch.float32)
+    add_8 = torch.add(sparse_categorical_accuracy_total, sum_4)
+    add_9 = torch.add(sparse_categorical_accuracy_count, size_1)
+    eq_2 = torch.eq(add_9, constant)
+    select_2 = torch.where(eq_2, constant_3, add_9)
+    div_2 = torch.div(add_8, select_2)
+    select_3 = torch.where(eq_2, constant, div_2)
+    return (add_6, add_7, add_8, add_9, neg, select_1, select_3)
 
 
 def compiled(backend="inductor"):
@@ -728,35 +712,44 @@ class Model(torch.nn.Module):
         self.variable_names = ()
         for name, value in zip(self.variable_names, values[8:]):
             self.register_buffer(name, value.clone())
-        self.state_names = ('state_digit_encoder_conv2d_kernel_m', 'state_digit_encoder_conv2d_kernel_v', 'state_digit_encoder_conv2d_kernel_t', 'state_digit_encoder_conv2d_bias_m', 'state_digit_encoder_conv2d_bias_v', 'state_digit_encoder_conv2d_bias_t', 'state_digit_encoder_dense_kernel_m', 'state_digit_encoder_dense_kernel_v', 'state_digit_encoder_dense_kernel_t', 'state_digit_encoder_dense_bias_m', 'state_digit_encoder_dense_bias_v', 'state_digit_encoder_dense_bias_t', 'state_dense_1_kernel_m', 'state_dense_1_kernel_v', 'state_dense_1_kernel_t', 'state_dense_1_bias_m', 'state_dense_1_bias_v', 'state_dense_1_bias_t', 'state_dense_2_kernel_m', 'state_dense_2_kernel_v', 'state_dense_2_kernel_t', 'state_dense_2_bias_m', 'state_dense_2_bias_v', 'state_dense_2_bias_t')
+        self.state_names = ('state_optimizer_iterations', 'state_optimizer_learning_rate', 'state_digit_encoder_conv2d_kernel_momentum', 'state_digit_encoder_conv2d_kernel_velocity', 'state_digit_encoder_conv2d_bias_momentum', 'state_digit_encoder_conv2d_bias_velocity', 'state_digit_encoder_dense_kernel_momentum', 'state_digit_encoder_dense_kernel_velocity', 'state_digit_encoder_dense_bias_momentum', 'state_digit_encoder_dense_bias_velocity', 'state_dense_1_kernel_momentum', 'state_dense_1_kernel_velocity', 'state_dense_1_bias_momentum', 'state_dense_1_bias_velocity', 'state_dense_2_kernel_momentum', 'state_dense_2_kernel_velocity', 'state_dense_2_bias_momentum', 'state_dense_2_bias_velocity')
+        self.metric_names = ('metric_loss_total', 'metric_loss_count', 'metric_sparse_categorical_accuracy_total', 'metric_sparse_categorical_accuracy_count')
         self.register_buffer('steps', torch.zeros((), dtype=torch.int64))
         for name, dtype, shape, value in (
-                ('state_digit_encoder_conv2d_kernel_m', torch.float32, (3, 3, 1, 16), 0.0),
-                ('state_digit_encoder_conv2d_kernel_v', torch.float32, (3, 3, 1, 16), 0.0),
-                ('state_digit_encoder_conv2d_kernel_t', torch.float32, (), 0.0),
-                ('state_digit_encoder_conv2d_bias_m', torch.float32, (16,), 0.0),
-                ('state_digit_encoder_conv2d_bias_v', torch.float32, (16,), 0.0),
-                ('state_digit_encoder_conv2d_bias_t', torch.float32, (), 0.0),
-                ('state_digit_encoder_dense_kernel_m', torch.float32, (144, 32), 0.0),
-                ('state_digit_encoder_dense_kernel_v', torch.float32, (144, 32), 0.0),
-                ('state_digit_encoder_dense_kernel_t', torch.float32, (), 0.0),
-                ('state_digit_encoder_dense_bias_m', torch.float32, (32,), 0.0),
-                ('state_digit_encoder_dense_bias_v', torch.float32, (32,), 0.0),
-                ('state_digit_encoder_dense_bias_t', torch.float32, (), 0.0),
-                ('state_dense_1_kernel_m', torch.float32, (64, 64), 0.0),
-                ('state_dense_1_kernel_v', torch.float32, (64, 64), 0.0),
-                ('state_dense_1_kernel_t', torch.float32, (), 0.0),
-                ('state_dense_1_bias_m', torch.float32, (64,), 0.0),
-                ('state_dense_1_bias_v', torch.float32, (64,), 0.0),
-                ('state_dense_1_bias_t', torch.float32, (), 0.0),
-                ('state_dense_2_kernel_m', torch.float32, (64, 2), 0.0),
-                ('state_dense_2_kernel_v', torch.float32, (64, 2), 0.0),
-                ('state_dense_2_kernel_t', torch.float32, (), 0.0),
-                ('state_dense_2_bias_m', torch.float32, (2,), 0.0),
-                ('state_dense_2_bias_v', torch.float32, (2,), 0.0),
-                ('state_dense_2_bias_t', torch.float32, (), 0.0),
+                ('state_optimizer_iterations', torch.int32, (), 0),
+                ('state_optimizer_learning_rate', torch.float32, (), 0.003),
+                ('state_digit_encoder_conv2d_kernel_momentum', torch.float32, (3, 3, 1, 16), 0.0),
+                ('state_digit_encoder_conv2d_kernel_velocity', torch.float32, (3, 3, 1, 16), 0.0),
+                ('state_digit_encoder_conv2d_bias_momentum', torch.float32, (16,), 0.0),
+                ('state_digit_encoder_conv2d_bias_velocity', torch.float32, (16,), 0.0),
+                ('state_digit_encoder_dense_kernel_momentum', torch.float32, (144, 32), 0.0),
+                ('state_digit_encoder_dense_kernel_velocity', torch.float32, (144, 32), 0.0),
+                ('state_digit_encoder_dense_bias_momentum', torch.float32, (32,), 0.0),
+                ('state_digit_encoder_dense_bias_velocity', torch.float32, (32,), 0.0),
+                ('state_dense_1_kernel_momentum', torch.float32, (64, 64), 0.0),
+                ('state_dense_1_kernel_velocity', torch.float32, (64, 64), 0.0),
+                ('state_dense_1_bias_momentum', torch.float32, (64,), 0.0),
+                ('state_dense_1_bias_velocity', torch.float32, (64,), 0.0),
+                ('state_dense_2_kernel_momentum', torch.float32, (64, 2), 0.0),
+                ('state_dense_2_kernel_velocity', torch.float32, (64, 2), 0.0),
+                ('state_dense_2_bias_momentum', torch.float32, (2,), 0.0),
+                ('state_dense_2_bias_velocity', torch.float32, (2,), 0.0),
         ):
             self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        for name, dtype, shape, value in (
+                ('metric_loss_total', torch.float32, (), 0.0),
+                ('metric_loss_count', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_total', torch.float32, (), 0.0),
+                ('metric_sparse_categorical_accuracy_count', torch.float32, (), 0.0),
+        ):
+            self.register_buffer(name, torch.full(shape, value, dtype=dtype))
+        self.initial_metrics = [getattr(self, name).clone()
+                                for name in self.metric_names]
+
+    def reset_metrics(self):
+        """The metric variables back to their initial values (a new epoch)."""
+        for name, value in zip(self.metric_names, self.initial_metrics):
+            getattr(self, name).copy_(value)
 
     def ordered_params(self):
         """The parameters in the order the functions take them."""
@@ -769,10 +762,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def train_step(self, left, right, y):
-        """One optimizer step in place; returns the loss and the metrics before it."""
+        """One optimizer step in place; returns the loss and the metrics, this batch folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
         tensors += [getattr(self, name) for name in self.state_names]
+        tensors += [getattr(self, name) for name in self.metric_names]
         results = self.functions['train_step'](*tensors, left, right, y)
         for tensor, value in zip(tensors, results):
             tensor.copy_(value)
@@ -781,7 +775,11 @@ class Model(torch.nn.Module):
 
     @torch.no_grad()
     def evaluate(self, left, right, y):
-        """The loss and the metrics on one batch."""
+        """The loss on one batch, and the metrics with it folded in."""
         tensors = self.ordered_params() + [
             getattr(self, name) for name in self.variable_names]
-        return self.functions['eval_step'](*tensors, left, right, y)
+        metrics = [getattr(self, name) for name in self.metric_names]
+        results = self.functions['eval_step'](*tensors, *metrics, left, right, y)
+        for tensor, value in zip(metrics, results):
+            tensor.copy_(value)
+        return results[len(metrics):]
