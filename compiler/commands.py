@@ -319,6 +319,8 @@ def train_command(session) -> int:
     except TrainError as error:
         print_diagnostics(session, error.diagnostics)
         return EXIT_DIAGNOSTICS
+    except BrokenPipeError:
+        raise  # the reader of the log stopped reading: `driver.main` ends quietly
     except (CheckpointError, OSError) as error:
         print(f"error: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
         return EXIT_DIAGNOSTICS

@@ -115,11 +115,11 @@ def test_validation_data_is_evaluated_after_each_epoch(tmp_path):
     assert len(history["val_loss"]) == 3 and len(history["loss"]) == 3
     validation = load_data(program, "validation_data")
     assert len(validation) == 40
-    from dslc.compiler.training import split_variables, step_functions
+    from dslc.compiler.training import initial_metrics, split_variables, step_functions
 
     _, evaluate = step_functions(program)
     loss, (accuracy,) = evaluate_dataset(evaluate, split_variables(program, result.params),
-                                         validation, 16)
+                                         validation, 16, metric_state=initial_metrics(program))
     assert history["val_loss"][-1] == pytest.approx(loss, rel=1e-6)
     assert history["val_sparse_categorical_accuracy"][-1] == pytest.approx(accuracy, rel=1e-6)
     assert len(load_data(program)) == 150  # all of `data` trains: nothing is split off
