@@ -29,6 +29,8 @@ SKIPPED = {
                                 "tests/test_editor_vsix.py builds the extension",
     "make bench": "the benchmarks take minutes and time a shared machine; bench/run.py is "
                   "their own check",
+    "# on host-a": "two machines side by side; tests/test_multiprocess.py runs two processes "
+                   "over localhost the same way",
 }
 
 
