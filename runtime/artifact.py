@@ -217,8 +217,11 @@ class Artifact:
     def initial_values(self, group: str) -> list[np.ndarray]:
         """The initial values of a group the manifest lists with them ("metric_state",
         "optimizer_state"), in the order the functions take them."""
-        return [np.full(spec.shape, entry["value"], spec.dtype) for spec, entry in
-                zip(self._group(group), self.manifest.get(group, []))]
+        try:
+            return [np.full(spec.shape, entry["value"], spec.dtype) for spec, entry in
+                    zip(self._group(group), self.manifest.get(group, []))]
+        except (KeyError, TypeError, ValueError) as error:
+            raise ArtifactError(f"{self.path}: malformed {group} entry") from error
 
     @property
     def mesh_shape(self) -> tuple[int, ...]:
@@ -243,16 +246,13 @@ class Artifact:
                 f"machine has {len(available)}; recompile with `--mesh` for its devices")
         axes = tuple(self.manifest["mesh"].get("axes", ("data", "model")))
         return jax.sharding.Mesh(np.array(available).reshape(shape), axes)
+
     def init_optimizer(self) -> dict[str, np.ndarray]:
         """The optimizer's state before the first step, by name, for `train_step`'s
         `optimizer` role: `optimizer/iterations` at 0, `optimizer/learning_rate` (which
         a caller may rewrite between steps) and each slot at its initial value."""
-        entries = self.manifest.get("optimizer_state", [])
-        try:
-            return {spec.name: np.full(spec.shape, entry["value"], spec.dtype)
-                    for spec, entry in zip(self.optimizer_state, entries)}
-        except (KeyError, TypeError, ValueError) as error:
-            raise ArtifactError(f"{self.path}: malformed optimizer state entry") from error
+        return dict(zip((spec.name for spec in self.optimizer_state),
+                        self.initial_values("optimizer_state")))
 
     def function(self, name: str) -> ArtifactFunction:
         if name not in self.manifest["functions"]:
